@@ -1,0 +1,63 @@
+/**
+ * The Relais HTTP application as a Fastify instance, built from a context
+ * (dependencies passed in). Listening and shutdown live in server.ts, so tests
+ * drive this with app.inject() or listen on a random port.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { RelaisContext } from './context.js';
+import { installBodyParsers } from './rest/body-parsers.js';
+import { installErrorHandler } from './rest/error-handler.js';
+import { registerFhirRoutes } from './rest/fhir-routes.js';
+import { registerOperationalRoutes } from './rest/operational-routes.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+const REQUEST_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
+
+/**
+ * Log lines carry method, path (never the query string: it can hold patient
+ * identifiers), status and timing; never bodies.
+ */
+function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    serializers: {
+      req: (request: { method: string; url: string; id: string }) => ({ method: request.method, path: request.url.split('?')[0], id: request.id }),
+      res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+    },
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+  };
+}
+
+export interface BuildAppOptions {
+  /** Pass false in tests to keep output quiet. */
+  logger?: boolean;
+}
+
+export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger === false ? false : loggerOptions(ctx.config.LOG_LEVEL),
+    bodyLimit: ctx.config.BODY_LIMIT_BYTES,
+    requestTimeout: ctx.config.REQUEST_TIMEOUT_MS,
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    // Matches FHIR's id length (64) plus operation names, with room to spare.
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  installBodyParsers(app);
+  installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
+  registerOperationalRoutes(app, ctx.store);
+  registerFhirRoutes(app, { engine: ctx.engine, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version } });
+  app.addHook('onClose', async () => {
+    await ctx.store.close();
+  });
+  return app;
+}

@@ -1,0 +1,49 @@
+/**
+ * Builds the dependencies of a Relais process once, at start-up, from the
+ * configuration: definitions, validator, search machinery, store, engine.
+ * Tests build their own with any store (see test/helpers).
+ */
+import { resolve } from 'node:path';
+import { baseUrlOf, type RelaisConfig } from './config.js';
+import type { EngineContext } from './engine/engine-context.js';
+import { FhirEngine } from './engine/fhir-engine.js';
+import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
+import { IndexExtractor } from './search/index-extractor.js';
+import { SearchCompiler } from './search/search-query.js';
+import { SearchParameterRegistry } from './search/search-parameters.js';
+import { EmbeddedStore } from './store/embedded/embedded-store.js';
+import type { ResourceStore } from './store/resource-store.js';
+import { StructureValidator } from './validation/structure-validator.js';
+
+export interface RelaisContext {
+  config: RelaisConfig;
+  definitions: FhirDefinitions;
+  store: ResourceStore;
+  engine: FhirEngine;
+}
+
+let cachedDefinitions: FhirDefinitions | undefined;
+
+/** The definitions are immutable; share one copy between the servers a test file builds. */
+function definitions(): FhirDefinitions {
+  cachedDefinitions ??= loadDefinitions();
+  return cachedDefinitions;
+}
+
+export function buildContext(config: RelaisConfig, store?: ResourceStore): RelaisContext {
+  const defs = definitions();
+  const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes);
+  const limits = { defaultCount: config.DEFAULT_PAGE_SIZE, maxCount: config.MAX_PAGE_SIZE };
+  const resourceStore = store ?? new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES });
+  const engineContext: EngineContext = {
+    store: resourceStore,
+    definitions: defs,
+    validator: new StructureValidator(defs),
+    searchParameters,
+    extractor: new IndexExtractor(searchParameters),
+    compiler: new SearchCompiler(searchParameters, limits),
+    limits,
+    baseUrl: baseUrlOf(config),
+  };
+  return { config, definitions: defs, store: resourceStore, engine: new FhirEngine(engineContext) };
+}

@@ -1,0 +1,21 @@
+/** Builds the self/next/previous links of searchset and history bundles. */
+import type { BundleLink } from 'fhir/r4';
+
+export function pageUrl(base: string, params: Array<[string, string]>): string {
+  const query = params.map(([name, value]) => `${encodeURIComponent(name).replace(/%3A/g, ':')}=${encodeURIComponent(value)}`).join('&');
+  return query ? `${base}?${query}` : base;
+}
+
+export function pagingLinks(
+  base: string,
+  params: Array<[string, string]>,
+  offset: number,
+  count: number,
+  hasMore: boolean,
+): BundleLink[] {
+  const withOffset = (o: number): Array<[string, string]> => [...params.filter(([n]) => n !== '_count' && n !== '_offset'), ['_count', String(count)], ...(o > 0 ? [['_offset', String(o)] as [string, string]] : [])];
+  const links: BundleLink[] = [{ relation: 'self', url: pageUrl(base, offset > 0 ? withOffset(offset) : params) }];
+  if (hasMore && count > 0) links.push({ relation: 'next', url: pageUrl(base, withOffset(offset + count)) });
+  if (offset > 0 && count > 0) links.push({ relation: 'previous', url: pageUrl(base, withOffset(Math.max(0, offset - count))) });
+  return links;
+}

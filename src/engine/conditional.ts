@@ -1,0 +1,31 @@
+/**
+ * Shared by conditional create, update, patch and delete: find what the
+ * criteria match, and derive the guard key that makes conditional create safe
+ * under concurrency (see WriteOperation.guardKey).
+ */
+import { createHash } from 'node:crypto';
+import { errors } from '../errors.js';
+import type { StoredVersion } from '../store/resource-store.js';
+import type { EngineContext } from './engine-context.js';
+
+export interface CriteriaMatch {
+  matches: StoredVersion[];
+  /** A stable key for "this type + these criteria", whatever their order. */
+  guardKey: string;
+}
+
+/** Parses a query string ("identifier=a|b&name=x") into name/value pairs. */
+export function parseCriteria(query: string): Array<[string, string]> {
+  return [...new URLSearchParams(query.replace(/^\?/, '')).entries()];
+}
+
+export async function matchCriteria(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
+  const filtering = criteria.filter(([name]) => !name.startsWith('_') || name === '_id' || name === '_lastUpdated' || name === '_tag' || name === '_profile' || name === '_security');
+  if (filtering.length === 0) throw errors.conditionalNeedsCriteria(interaction);
+  // Conditional interactions are strict: an ignored parameter would widen the match.
+  const parsed = ctx.compiler.parse(resourceType, filtering, true);
+  const { versions } = await ctx.store.search({ resourceTypes: [resourceType], filter: parsed.filter, offset: 0, count: 2, withTotal: false });
+  const canonical = [...parsed.used].map(([n, v]) => `${n}=${v}`).sort().join('&');
+  const guardKey = createHash('sha256').update(`${resourceType}?${canonical}`).digest('base64url');
+  return { matches: versions, guardKey };
+}

@@ -1,0 +1,29 @@
+/**
+ * What every interaction needs, built once at start-up and passed in (no
+ * module-level singletons), so tests can assemble an engine over any store.
+ */
+import type { FhirDefinitions } from '../fhir/definitions.js';
+import type { IndexExtractor } from '../search/index-extractor.js';
+import type { SearchCompiler } from '../search/search-query.js';
+import type { SearchParameterRegistry } from '../search/search-parameters.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import type { StructureValidator } from '../validation/structure-validator.js';
+
+export interface EngineLimits {
+  /** Page size when the client gives no _count. */
+  defaultCount: number;
+  /** Largest page a client may ask for; larger _count values are reduced to it. */
+  maxCount: number;
+}
+
+export interface EngineContext {
+  store: ResourceStore;
+  definitions: FhirDefinitions;
+  validator: StructureValidator;
+  searchParameters: SearchParameterRegistry;
+  extractor: IndexExtractor;
+  compiler: SearchCompiler;
+  limits: EngineLimits;
+  /** Absolute base URL of the FHIR endpoint (for fullUrl, Location and links), without a trailing slash. */
+  baseUrl: string;
+}

@@ -1,0 +1,58 @@
+/**
+ * create and conditional create (R4 http page, "create" and "conditional create").
+ * The server assigns the id; an id in the body is ignored, as the spec says.
+ * With If-None-Exist: no match creates, one match returns it (200, nothing
+ * written), several are a 412.
+ */
+import { randomUUID } from 'node:crypto';
+import { errors } from '../../errors.js';
+import { GuardConflict, type StoredVersion } from '../../store/resource-store.js';
+import { matchCriteria, parseCriteria } from '../conditional.js';
+import type { EngineContext } from '../engine-context.js';
+import type { VersionResult } from '../interaction-result.js';
+import { assertKnownType, checkBody, withClientMeta } from '../resource-checks.js';
+
+export interface CreateOptions {
+  /** The If-None-Exist header's value (a query string), for a conditional create. */
+  ifNoneExist?: string;
+}
+
+/** How many times a conditional create re-examines a contended guard before giving up. */
+const MAX_GUARD_ATTEMPTS = 5;
+
+export async function create(ctx: EngineContext, resourceType: string, body: unknown, options: CreateOptions = {}): Promise<VersionResult> {
+  assertKnownType(ctx, resourceType);
+  const checked = checkBody(ctx, resourceType, body);
+  const id = randomUUID();
+  const resource = withClientMeta(checked, id);
+  const index = ctx.extractor.extract(resource);
+
+  if (options.ifNoneExist === undefined) {
+    const [version] = await ctx.store.write([{ kind: 'put', resourceType, id, resource, index, expect: 'absent' }]);
+    return { status: 201, version };
+  }
+
+  const criteria = parseCriteria(options.ifNoneExist);
+  let takeOver: { resourceType: string; id: string } | undefined;
+  for (let attempt = 0; attempt < MAX_GUARD_ATTEMPTS; attempt++) {
+    const { matches, guardKey } = await matchCriteria(ctx, resourceType, criteria, 'create');
+    if (matches.length > 1) throw errors.multipleMatches('create', matches.length);
+    if (matches.length === 1) return { status: 200, version: matches[0] };
+    try {
+      const [version] = await ctx.store.write([
+        { kind: 'put', resourceType, id, resource, index, expect: 'absent', guardKey, ...(takeOver ? { takeOverGuardFrom: takeOver } : {}) },
+      ]);
+      return { status: 201, version };
+    } catch (error) {
+      if (!(error instanceof GuardConflict)) throw error;
+      // Another create with the same criteria won the race, or an earlier resource that
+      // no longer matches still holds the guard: look again before deciding.
+      const holder: StoredVersion | undefined = await ctx.store.readCurrent(error.holder.resourceType, error.holder.id);
+      const again = await matchCriteria(ctx, resourceType, criteria, 'create');
+      if (again.matches.length === 1) return { status: 200, version: again.matches[0] };
+      if (again.matches.length > 1) throw errors.multipleMatches('create', again.matches.length);
+      takeOver = holder ? { resourceType: holder.resourceType, id: holder.id } : error.holder;
+    }
+  }
+  throw errors.concurrentUpdateConflict(resourceType, '(conditional create)');
+}

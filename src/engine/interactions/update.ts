@@ -1,0 +1,74 @@
+/**
+ * update and conditional update (R4 http page). PUT to an id that does not
+ * exist creates it (update as create, 201). If-Match makes the write depend on
+ * the version the client read (412 when stale). Without If-Match, concurrent
+ * updates are serialised by the store's version check and retried.
+ */
+import type { Resource } from 'fhir/r4';
+import { errors } from '../../errors.js';
+import { GuardConflict, VersionConflict } from '../../store/resource-store.js';
+import { matchCriteria, parseCriteria } from '../conditional.js';
+import type { EngineContext } from '../engine-context.js';
+import type { VersionResult } from '../interaction-result.js';
+import { assertKnownType, assertValidId, checkBody, withClientMeta } from '../resource-checks.js';
+import { asPreconditionFailure } from '../version-expectation.js';
+
+export interface UpdateOptions {
+  /** Version from If-Match. */
+  ifMatch?: number;
+}
+
+const MAX_ATTEMPTS = 5;
+
+export async function update(ctx: EngineContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
+  assertKnownType(ctx, resourceType);
+  assertValidId(id);
+  const checked = checkBody(ctx, resourceType, body);
+  if (checked.id === undefined) throw errors.idRequiredForUpdate();
+  if (checked.id !== id) throw errors.idMismatch(id, checked.id);
+  return storeUpdate(ctx, withClientMeta(checked, id), options.ifMatch);
+}
+
+/** Writes a checked resource as the next version of its id, creating it if absent. */
+export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatch: number | undefined, guardKey?: string): Promise<VersionResult> {
+  const { resourceType } = resource;
+  const id = resource.id!;
+  const index = ctx.extractor.extract(resource);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await ctx.store.readCurrent(resourceType, id);
+    const live = current && !current.deleted ? current : undefined;
+    const expect = ifMatch ?? live?.versionId ?? 'absent';
+    try {
+      const [version] = await ctx.store.write([{ kind: 'put', resourceType, id, resource, index, expect, ...(guardKey ? { guardKey } : {}) }]);
+      return { status: live ? 200 : 201, version };
+    } catch (error) {
+      if (ifMatch !== undefined) asPreconditionFailure(error, ifMatch);
+      if (!(error instanceof VersionConflict)) throw error;
+      // Someone else wrote in between; without If-Match the client asked for "last write wins".
+    }
+  }
+  throw errors.concurrentUpdateConflict(resourceType, id);
+}
+
+export async function conditionalUpdate(ctx: EngineContext, resourceType: string, query: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
+  assertKnownType(ctx, resourceType);
+  const checked = checkBody(ctx, resourceType, body);
+  const { matches, guardKey } = await matchCriteria(ctx, resourceType, parseCriteria(query), 'update');
+  if (matches.length > 1) throw errors.multipleMatches('update', matches.length);
+  if (matches.length === 1) {
+    const target = matches[0];
+    if (checked.id !== undefined && checked.id !== target.id) throw errors.idMismatch(target.id, checked.id);
+    return storeUpdate(ctx, withClientMeta(checked, target.id), options.ifMatch);
+  }
+  // No match: create, with the client's id if it gave one (update as create).
+  const id = checked.id ?? crypto.randomUUID();
+  try {
+    return await storeUpdate(ctx, withClientMeta(checked, id), options.ifMatch, guardKey);
+  } catch (error) {
+    if (!(error instanceof GuardConflict)) throw error;
+    // A concurrent conditional update with the same criteria created it first: update that one.
+    const again = await matchCriteria(ctx, resourceType, parseCriteria(query), 'update');
+    if (again.matches.length !== 1) throw errors.multipleMatches('update', again.matches.length);
+    return storeUpdate(ctx, withClientMeta(checked, again.matches[0].id), options.ifMatch);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Every error a client can see, catalogued in one place (as Fastify does with
+ * its own errors). The engine throws these; the HTTP layer turns them into an
+ * OperationOutcome with the status the FHIR R4 http page prescribes.
+ */
+import type { OperationOutcomeIssue } from 'fhir/r4';
+
+export type IssueSeverity = OperationOutcomeIssue['severity'];
+export type IssueCode = OperationOutcomeIssue['code'];
+
+export interface Issue {
+  severity: IssueSeverity;
+  code: IssueCode;
+  diagnostics: string;
+  /** FHIRPath expressions of the offending elements or parameters. */
+  expression?: string[];
+}
+
+export class FhirError extends Error {
+  readonly status: number;
+  readonly issues: Issue[];
+  /** Extra response headers (e.g. Allow on 405). */
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, issues: Issue[], headers: Record<string, string> = {}) {
+    super(issues.map((i) => i.diagnostics).join('; '));
+    this.name = 'FhirError';
+    this.status = status;
+    this.issues = issues;
+    this.headers = headers;
+  }
+}
+
+function single(status: number, code: IssueCode, diagnostics: string, expression?: string[]): FhirError {
+  return new FhirError(status, [{ severity: 'error', code, diagnostics, ...(expression ? { expression } : {}) }]);
+}
+
+export const errors = {
+  malformedJson: (detail: string) => single(400, 'structure', `The body is not valid JSON: ${detail}`),
+  invalidResource: (issues: Issue[]) => new FhirError(400, issues),
+  badRequest: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),
+  invalidParameter: (name: string, diagnostics: string) => single(400, 'invalid', diagnostics, [name]),
+  unknownParameter: (name: string) =>
+    single(400, 'not-supported', `Search parameter '${name}' is not supported (Prefer: handling=strict)`, [name]),
+  unknownResourceType: (type: string) => single(404, 'not-supported', `Unknown resource type '${type}'`),
+  wrongResourceType: (expected: string, got: unknown) =>
+    single(400, 'invalid', `The body's resourceType '${String(got)}' does not match the URL's '${expected}'`, ['resourceType']),
+  idMismatch: (urlId: string, bodyId: unknown) =>
+    single(400, 'invalid', `The body's id '${String(bodyId)}' does not match the id in the URL '${urlId}'`, ['id']),
+  idRequiredForUpdate: () => single(400, 'required', 'The resource in an update must carry an id equal to the one in the URL', ['id']),
+  invalidId: (id: string) => single(400, 'invalid', `'${id}' is not a valid FHIR id ([A-Za-z0-9\\-\\.]{1,64})`),
+  notFound: (type: string, id: string) => single(404, 'not-found', `${type}/${id} is not known`),
+  versionNotFound: (type: string, id: string, vid: string) => single(404, 'not-found', `${type}/${id}/_history/${vid} is not known`),
+  gone: (type: string, id: string, versionId: string) => {
+    const error = single(410, 'deleted', `${type}/${id} was deleted (version ${versionId})`);
+    error.headers.ETag = `W/"${versionId}"`;
+    return error;
+  },
+  routeNotFound: (method: string, url: string) => single(404, 'not-found', `No FHIR interaction at ${method} ${url}`),
+  methodNotAllowed: (method: string, allowed: string[]) =>
+    new FhirError(405, [{ severity: 'error', code: 'not-supported', diagnostics: `${method} is not allowed here; allowed: ${allowed.join(', ')}` }], {
+      Allow: allowed.join(', '),
+    }),
+  notAcceptable: (accept: string) =>
+    single(406, 'not-supported', `Cannot produce '${accept}'; this server speaks application/fhir+json and application/json`),
+  unsupportedMediaType: (contentType: string) =>
+    single(415, 'not-supported', `Unsupported Content-Type '${contentType}'; send application/fhir+json (or application/json-patch+json for PATCH)`),
+  bodyTooLarge: (limit: number) => single(413, 'too-costly', `The body exceeds the limit of ${limit} bytes`),
+  versionConflict: (type: string, id: string, expected: string, actual: string | undefined) =>
+    single(
+      412,
+      'conflict',
+      `Version conflict on ${type}/${id}: If-Match expected version ${expected}, current is ${actual ?? 'none'}`,
+    ),
+  concurrentUpdateConflict: (type: string, id: string) =>
+    single(409, 'conflict', `${type}/${id} was changed by another request at the same time; read it again and retry`),
+  multipleMatches: (interaction: string, count: number) =>
+    single(412, 'multiple-matches', `The ${interaction} criteria match ${count} resources; they must match at most one`),
+  conditionalNeedsCriteria: (interaction: string) =>
+    single(400, 'invalid', `A conditional ${interaction} needs search criteria in the URL`),
+  invalidIfMatch: (value: string) => single(400, 'invalid', `If-Match '${value}' is not an ETag such as W/"3"`),
+  invalidPatch: (diagnostics: string) => single(400, 'invalid', `Invalid JSON Patch: ${diagnostics}`),
+  patchFailed: (diagnostics: string) => single(422, 'processing', `The JSON Patch could not be applied: ${diagnostics}`),
+  patchedResourceInvalid: (issues: Issue[]) => new FhirError(422, issues),
+  patchChangedIdentity: () => single(422, 'processing', 'A patch may not change the resourceType or id of a resource'),
+  notSupported: (diagnostics: string) => single(400, 'not-supported', diagnostics),
+  storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
+  internal: () => single(500, 'exception', 'Internal server error'),
+} as const;

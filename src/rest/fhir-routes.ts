@@ -1,0 +1,313 @@
+/**
+ * The FHIR REST API (R4 http page) as a table of routes: thin adapters that
+ * read HTTP (path, query, headers, body), call the engine, and write HTTP back.
+ * The CapabilityStatement is derived from this same table, so it lists exactly
+ * what is routed. Methods a path does not support answer 405 with Allow.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import { buildCapabilityStatement, type ImplementedInteractions, type SystemInteraction, type TypeInteraction } from '../engine/capability-statement.js';
+import type { FhirEngine } from '../engine/fhir-engine.js';
+import type { SummaryMode } from '../engine/summary.js';
+import { parseIfMatch } from '../engine/version-expectation.js';
+import { errors } from '../errors.js';
+import { negotiate } from './content-negotiation.js';
+import { httpDate, preference, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
+
+type Params = { type?: string; id?: string; vid?: string };
+type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;
+
+interface RouteSpec {
+  method: HTTPMethods;
+  url: string;
+  interaction?: TypeInteraction | SystemInteraction;
+  /** Content types the body may have (undefined: no body expected). */
+  accepts?: string[];
+  handler: Handler;
+}
+
+const RESOURCE_TYPES = ['application/fhir+json', 'application/json'];
+const PATCH_TYPES = ['application/json-patch+json'];
+const FORM_TYPES = ['application/x-www-form-urlencoded'];
+
+/** The query string as ordered name/value pairs (repeats kept: they mean AND). */
+function queryPairs(request: FastifyRequest): Array<[string, string]> {
+  const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+  return [...new URLSearchParams(raw).entries()];
+}
+
+function rawQuery(request: FastifyRequest): string {
+  return request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+}
+
+function controlValue(pairs: Array<[string, string]>, name: string): string | undefined {
+  return pairs.find(([n]) => n === name)?.[1];
+}
+
+function summaryOf(pairs: Array<[string, string]>): SummaryMode | undefined {
+  const value = controlValue(pairs, '_summary');
+  if (value === undefined) return undefined;
+  if (!['true', 'false', 'text', 'data', 'count'].includes(value)) throw errors.invalidParameter('_summary', '_summary must be true, false, text, data or count');
+  return value as SummaryMode;
+}
+
+function elementsOf(pairs: Array<[string, string]>): string[] | undefined {
+  const value = controlValue(pairs, '_elements');
+  return value === undefined ? undefined : value.split(',').map((e) => e.trim()).filter(Boolean);
+}
+
+function contentTypeOf(request: FastifyRequest): string {
+  return String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
+
+function ifMatchOf(request: FastifyRequest): number | undefined {
+  const header = request.headers['if-match'];
+  return parseIfMatch(Array.isArray(header) ? header[0] : header);
+}
+
+function isStrict(request: FastifyRequest): boolean {
+  return preference(request, 'handling') === 'strict';
+}
+
+function isOperation(segment: string | undefined): boolean {
+  return segment !== undefined && segment.startsWith('$');
+}
+
+export interface FhirRoutesOptions {
+  engine: FhirEngine;
+  baseUrl: string;
+  software: { name: string; version: string };
+}
+
+export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): void {
+  const { engine, baseUrl } = options;
+  const locationOf = (type: string, id: string, vid: number) => `${baseUrl}/${type}/${id}/_history/${vid}`;
+
+  const unknownOperation = (name: string) => errors.routeNotFound('operation', name);
+
+  const routes: RouteSpec[] = [
+    {
+      method: 'GET',
+      url: '/metadata',
+      handler: async (request, reply) => sendFhir(request, reply, 200, capabilityStatement()),
+    },
+    {
+      method: 'GET',
+      url: '/',
+      interaction: 'search-system',
+      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(undefined, queryPairs(request), { strict: isStrict(request) })),
+    },
+    {
+      method: 'GET',
+      url: '/_history',
+      interaction: 'history-system',
+      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.history({}, queryPairs(request), isStrict(request))),
+    },
+    {
+      method: 'GET',
+      url: '/:type',
+      interaction: 'search-type',
+      handler: async (request, reply) => {
+        if (isOperation(request.params.type)) throw unknownOperation(request.params.type!);
+        return sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }));
+      },
+    },
+    {
+      method: 'POST',
+      url: '/:type/_search',
+      accepts: FORM_TYPES,
+      handler: async (request, reply) => {
+        const body = (request.body as Array<[string, string]> | undefined) ?? [];
+        return sendFhir(request, reply, 200, await engine.search(request.params.type, [...queryPairs(request), ...body], { strict: isStrict(request) }));
+      },
+    },
+    {
+      method: 'GET',
+      url: '/:type/_search',
+      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) })),
+    },
+    {
+      method: 'POST',
+      url: '/:type',
+      interaction: 'create',
+      accepts: RESOURCE_TYPES,
+      handler: async (request, reply) => {
+        if (isOperation(request.params.type)) throw unknownOperation(request.params.type!);
+        const ifNoneExist = request.headers['if-none-exist'];
+        const result = await engine.create(request.params.type!, request.body, {
+          ...(ifNoneExist !== undefined ? { ifNoneExist: String(ifNoneExist) } : {}),
+        });
+        const { version } = result;
+        return sendWriteResult(request, reply, result.status, version, locationOf(version.resourceType, version.id, version.versionId));
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/:type',
+      accepts: RESOURCE_TYPES,
+      handler: async (request, reply) => {
+        const query = rawQuery(request);
+        if (!query) throw errors.conditionalNeedsCriteria('update');
+        const result = await engine.conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
+        const { version } = result;
+        return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(version.resourceType, version.id, version.versionId) : undefined);
+      },
+    },
+    {
+      method: 'PATCH',
+      url: '/:type',
+      accepts: PATCH_TYPES,
+      handler: async (request, reply) => {
+        const query = rawQuery(request);
+        if (!query) throw errors.conditionalNeedsCriteria('patch');
+        const result = await engine.conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
+        return sendWriteResult(request, reply, result.status, result.version, undefined);
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/:type',
+      handler: async (request, reply) => {
+        const query = rawQuery(request);
+        if (!query) throw errors.conditionalNeedsCriteria('delete');
+        const result = await engine.conditionalDelete(request.params.type!, query);
+        if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
+        return sendFhir(request, reply, result.status, undefined);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/:type/_history',
+      interaction: 'history-type',
+      handler: async (request, reply) =>
+        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type }, queryPairs(request), isStrict(request))),
+    },
+    {
+      method: 'GET',
+      url: '/:type/:id',
+      interaction: 'read',
+      handler: async (request, reply) => {
+        const { type, id } = request.params;
+        if (isOperation(id)) throw unknownOperation(id!);
+        const version = await engine.read(type!, id!);
+        return sendVersion(request, reply, version);
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/:type/:id',
+      interaction: 'update',
+      accepts: RESOURCE_TYPES,
+      handler: async (request, reply) => {
+        const { type, id } = request.params;
+        const result = await engine.update(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
+        const { version } = result;
+        return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined);
+      },
+    },
+    {
+      method: 'PATCH',
+      url: '/:type/:id',
+      interaction: 'patch',
+      accepts: PATCH_TYPES,
+      handler: async (request, reply) => {
+        const { type, id } = request.params;
+        const result = await engine.patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
+        return sendWriteResult(request, reply, result.status, result.version, undefined);
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/:type/:id',
+      interaction: 'delete',
+      handler: async (request, reply) => {
+        const { type, id } = request.params;
+        const result = await engine.delete(type!, id!, { ifMatch: ifMatchOf(request) });
+        if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
+        return sendFhir(request, reply, result.status, undefined);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/:type/:id/_history',
+      interaction: 'history-instance',
+      handler: async (request, reply) =>
+        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type, id: request.params.id }, queryPairs(request), isStrict(request))),
+    },
+    {
+      method: 'GET',
+      url: '/:type/:id/_history/:vid',
+      interaction: 'vread',
+      handler: async (request, reply) => {
+        const { type, id, vid } = request.params;
+        return sendVersion(request, reply, await engine.vread(type!, id!, vid!));
+      },
+    },
+  ];
+
+  /** read/vread with conditional read (If-None-Match, If-Modified-Since → 304), _summary, _elements. */
+  async function sendVersion(request: FastifyRequest, reply: FastifyReply, version: import('../store/resource-store.js').StoredVersion) {
+    const pairs = queryPairs(request);
+    negotiate(request.headers.accept, controlValue(pairs, '_format'));
+    versionHeaders(reply, version);
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (ifNoneMatch && String(ifNoneMatch).split(',').some((tag) => tag.trim().replace(/^W\//, '') === `"${version.versionId}"` || tag.trim() === '*')) {
+      return reply.code(304).send();
+    }
+    const ifModifiedSince = request.headers['if-modified-since'];
+    if (ifModifiedSince && !ifNoneMatch) {
+      const since = Date.parse(String(ifModifiedSince));
+      // HTTP dates have second precision: compare at that precision.
+      if (!Number.isNaN(since) && Math.floor(Date.parse(version.lastUpdated) / 1000) <= Math.floor(since / 1000)) return reply.code(304).send();
+    }
+    const summary = summaryOf(pairs);
+    const elements = elementsOf(pairs);
+    if (summary && elements) throw errors.badRequest('_summary and _elements cannot be used together', ['_elements']);
+    if (summary === 'count') throw errors.invalidParameter('_summary', '_summary=count applies to searches only');
+    return sendFhir(request, reply, 200, engine.shape(version.resource!, summary, elements));
+  }
+
+  const implemented: ImplementedInteractions = {
+    type: new Set(routes.map((r) => r.interaction).filter((i): i is TypeInteraction => !!i && !['transaction', 'batch', 'search-system', 'history-system'].includes(i))),
+    system: new Set(routes.map((r) => r.interaction).filter((i): i is SystemInteraction => !!i && ['transaction', 'batch', 'search-system', 'history-system'].includes(i))),
+    conditionalCreate: true,
+    conditionalUpdate: routes.some((r) => r.method === 'PUT' && r.url === '/:type'),
+    conditionalPatch: routes.some((r) => r.method === 'PATCH' && r.url === '/:type'),
+    conditionalDelete: routes.some((r) => r.method === 'DELETE' && r.url === '/:type'),
+    conditionalRead: true,
+  };
+  let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
+  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.ctx, implemented, options.software));
+
+  app.register(
+    async (fhir) => {
+      const methodsByUrl = new Map<string, HTTPMethods[]>();
+      for (const route of routes) {
+        methodsByUrl.set(route.url, [...(methodsByUrl.get(route.url) ?? []), route.method]);
+        fhir.route({
+          method: route.method,
+          url: route.url,
+          handler: async (request, reply) => {
+            if (route.accepts && !route.accepts.includes(contentTypeOf(request))) {
+              throw errors.unsupportedMediaType(contentTypeOf(request) || '(none)');
+            }
+            return route.handler(request as FastifyRequest<{ Params: Params }>, reply);
+          },
+        });
+      }
+      const all: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+      for (const [url, methods] of methodsByUrl) {
+        const allowed = methods.includes('GET') ? [...methods, 'HEAD' as HTTPMethods] : methods;
+        const others = all.filter((m) => !methods.includes(m));
+        if (others.length === 0) continue;
+        fhir.route({
+          method: others,
+          url,
+          handler: async (request) => {
+            throw errors.methodNotAllowed(request.method, allowed);
+          },
+        });
+      }
+    },
+    { prefix: '/fhir' },
+  );
+}

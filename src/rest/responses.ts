@@ -1,0 +1,77 @@
+/**
+ * Writes FHIR results to HTTP: ETag, Last-Modified, Location, the
+ * Prefer: return=minimal|representation|OperationOutcome choice, _pretty,
+ * and the negotiated media type.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Resource } from 'fhir/r4';
+import { informational } from '../fhir/operation-outcome.js';
+import type { StoredVersion } from '../store/resource-store.js';
+import { negotiate } from './content-negotiation.js';
+
+export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
+
+export function queryOf(request: FastifyRequest): Record<string, string | string[] | undefined> {
+  return (request.query ?? {}) as Record<string, string | string[] | undefined>;
+}
+
+function firstQueryValue(request: FastifyRequest, name: string): string | undefined {
+  const value = queryOf(request)[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Preference tokens from the Prefer header (RFC 7240), e.g. return=minimal, handling=strict. */
+export function preference(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.prefer;
+  if (!header) return undefined;
+  for (const part of String(header).split(/[,;]/)) {
+    const [key, value] = part.trim().split('=');
+    if (key?.trim().toLowerCase() === name) return value?.trim().replace(/^"|"$/g, '');
+  }
+  return undefined;
+}
+
+export function preferReturn(request: FastifyRequest): PreferReturn {
+  const value = preference(request, 'return');
+  if (value === 'minimal') return 'minimal';
+  if (value?.toLowerCase() === 'operationoutcome') return 'OperationOutcome';
+  return 'representation';
+}
+
+export function httpDate(instant: string): string {
+  return new Date(instant).toUTCString();
+}
+
+export function versionHeaders(reply: FastifyReply, version: StoredVersion): void {
+  reply.header('ETag', `W/"${version.versionId}"`);
+  reply.header('Last-Modified', httpDate(version.lastUpdated));
+}
+
+/** Serialises a FHIR body with the negotiated media type and _pretty. */
+export function sendFhir(request: FastifyRequest, reply: FastifyReply, status: number, body: Resource | undefined): FastifyReply {
+  const mediaType = negotiate(request.headers.accept, firstQueryValue(request, '_format'));
+  reply.code(status);
+  if (body === undefined) return reply.send();
+  const pretty = firstQueryValue(request, '_pretty') === 'true';
+  return reply.type(`${mediaType}; charset=utf-8`).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+}
+
+/** Responds to a write (create, update, patch) honouring Prefer: return. */
+export function sendWriteResult(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  version: StoredVersion,
+  location: string | undefined,
+): FastifyReply {
+  versionHeaders(reply, version);
+  if (location) reply.header('Location', location);
+  switch (preferReturn(request)) {
+    case 'minimal':
+      return sendFhir(request, reply, status, undefined);
+    case 'OperationOutcome':
+      return sendFhir(request, reply, status, informational(`${version.resourceType}/${version.id} is at version ${version.versionId}`));
+    default:
+      return sendFhir(request, reply, status, version.resource);
+  }
+}

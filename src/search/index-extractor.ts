@@ -1,0 +1,279 @@
+/**
+ * Computes a resource's search index entries once per write (HAPI's idea):
+ * each applicable SearchParameter's FHIRPath expression, compiled once per
+ * resource type, is evaluated and its values normalised by parameter type.
+ * The entries are stored beside the resource; searches never evaluate FHIRPath.
+ *
+ * Entry shapes (field names are short because they are stored millions of times):
+ * - string:    { v: normalised (lower case, no accents, punctuation as spaces), e: exact }
+ * - token:     { s?: system, c?: code, t?: display text normalised; ts?/tc?: identifier type }
+ * - reference: { r?: "Type/id", t?: Type, i?: id, u?: absolute or canonical url; s?/c?: identifier }
+ * - date:      { lo: ISO instant, hi: ISO instant } (the range the value covers)
+ * - number:    { n, lo, hi }
+ * - quantity:  { n, lo, hi, s?: system, c?: code, u?: unit }
+ * - uri:       { v }
+ */
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4/index.js';
+import type { Resource } from 'fhir/r4';
+import type { IndexEntries } from '../store/resource-store.js';
+import type { SearchParameter, SearchParameterRegistry } from './search-parameters.js';
+import { dateRange } from './date-range.js';
+import { normaliseText } from './normalise-text.js';
+
+type Evaluator = (resource: unknown) => unknown[];
+
+interface CompiledParameter {
+  parameter: SearchParameter;
+  evaluate: Evaluator;
+}
+
+interface FhirPathNode {
+  data?: unknown;
+  fhirNodeDataType?: string;
+  path?: string;
+}
+
+/** Keeps only the union branches of a shared expression that apply to this resource type. */
+export function expressionFor(resourceType: string, expression: string): string | undefined {
+  const branches = splitTopLevelUnion(expression);
+  const own = branches.filter((b) => {
+    const trimmed = b.trim().replace(/^\(+/, '');
+    return trimmed.startsWith(`${resourceType}.`) || trimmed === resourceType || trimmed.startsWith(`${resourceType} `) ||
+      trimmed.startsWith('Resource.') || trimmed.startsWith('DomainResource.');
+  });
+  if (own.length === 0) return undefined;
+  // `resolve()` needs the referenced resource; reference targets are checked on the
+  // extracted references instead (see `targets`), so the filter can be dropped.
+  return own.join(' | ').replace(/\.where\(resolve\(\) is [A-Za-z]+\)/g, '');
+}
+
+function splitTopLevelUnion(expression: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < expression.length; i++) {
+    const ch = expression[i];
+    if (ch === "'" && expression[i - 1] !== '\\') quoted = !quoted;
+    if (quoted) continue;
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === '|' && depth === 0) {
+      parts.push(expression.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(expression.slice(start));
+  return parts;
+}
+
+export class IndexExtractor {
+  private readonly compiled = new Map<string, CompiledParameter[]>();
+
+  constructor(private readonly registry: SearchParameterRegistry) {}
+
+  /** Forgets compiled expressions (after SearchParameters were added). */
+  reset(): void {
+    this.compiled.clear();
+  }
+
+  extract(resource: Resource): IndexEntries {
+    const entries: IndexEntries = {};
+    for (const { parameter, evaluate } of this.compiledFor(resource.resourceType)) {
+      let nodes: unknown[];
+      try {
+        nodes = evaluate(resource);
+      } catch {
+        continue; // an expression that cannot apply to this instance indexes nothing
+      }
+      const values: unknown[] = [];
+      for (const node of nodes) values.push(...this.normalise(parameter, node as FhirPathNode));
+      if (values.length > 0) entries[parameter.code] = dedupe(values);
+    }
+    return entries;
+  }
+
+  private compiledFor(resourceType: string): CompiledParameter[] {
+    let list = this.compiled.get(resourceType);
+    if (list) return list;
+    list = [];
+    for (const parameter of this.registry.indexedFor(resourceType)) {
+      if (parameter.type === 'composite') continue; // composites are matched from their components' entries
+      const expression = expressionFor(resourceType, parameter.expression!);
+      if (!expression) continue;
+      try {
+        const fn = fhirpath.compile(expression, r4model, { resolveInternalTypes: false });
+        list.push({ parameter, evaluate: (resource) => fn(resource as never) as unknown[] });
+      } catch {
+        // An expression fhirpath.js cannot compile is skipped; the CapabilityStatement
+        // only lists parameters that compiled (see indexedCodes).
+      }
+    }
+    this.compiled.set(resourceType, list);
+    return list;
+  }
+
+  /** Codes that really get indexed for a type (for the CapabilityStatement). */
+  indexedCodes(resourceType: string): Set<string> {
+    return new Set(this.compiledFor(resourceType).map((c) => c.parameter.code));
+  }
+
+  private normalise(parameter: SearchParameter, node: FhirPathNode): unknown[] {
+    const type = node.fhirNodeDataType ?? typeOfPrimitive(node);
+    const data = node && typeof node === 'object' && 'data' in node ? node.data : node;
+    if (data === undefined || data === null) return [];
+    switch (parameter.type) {
+      case 'string':
+        return stringEntries(type, data);
+      case 'token':
+        return tokenEntries(type, data);
+      case 'reference':
+        return referenceEntries(type, data, parameter.targets);
+      case 'date': {
+        const range = dateRange(type, data);
+        return range ? [range] : [];
+      }
+      case 'number':
+        return typeof data === 'number' ? [numberEntry(data)] : [];
+      case 'quantity':
+        return quantityEntries(type, data);
+      case 'uri':
+        return typeof data === 'string' ? [{ v: data }] : [];
+      default:
+        return [];
+    }
+  }
+}
+
+function typeOfPrimitive(node: unknown): string {
+  return typeof node === 'string' ? 'string' : typeof node === 'number' ? 'decimal' : typeof node === 'boolean' ? 'boolean' : 'unknown';
+}
+
+function dedupe(values: unknown[]): unknown[] {
+  const seen = new Set<string>();
+  return values.filter((v) => {
+    const key = JSON.stringify(v);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function stringEntries(type: string, data: unknown): unknown[] {
+  if (typeof data === 'string') return [{ v: normaliseText(data), e: data }];
+  if (typeof data !== 'object') return [];
+  const record = data as Record<string, unknown>;
+  const parts: string[] = [];
+  if (type === 'HumanName') {
+    for (const key of ['text', 'family', 'given', 'prefix', 'suffix']) parts.push(...strings(record[key]));
+  } else if (type === 'Address') {
+    for (const key of ['text', 'line', 'city', 'district', 'state', 'postalCode', 'country']) parts.push(...strings(record[key]));
+  } else {
+    for (const value of Object.values(record)) parts.push(...strings(value));
+  }
+  return parts.map((p) => ({ v: normaliseText(p), e: p }));
+}
+
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}
+
+function tokenEntries(type: string, data: unknown): unknown[] {
+  if (typeof data === 'boolean') return [{ c: String(data) }];
+  if (typeof data === 'string' || typeof data === 'number') return [{ c: String(data) }];
+  if (typeof data !== 'object') return [];
+  const record = data as Record<string, unknown>;
+  switch (type) {
+    case 'Coding':
+      return [coding(record)];
+    case 'CodeableConcept': {
+      const codings = Array.isArray(record.coding) ? record.coding.map((c) => coding(c as Record<string, unknown>)) : [];
+      const text = typeof record.text === 'string' ? [{ t: normaliseText(record.text) }] : [];
+      return [...codings, ...text];
+    }
+    case 'Identifier': {
+      const entry: Record<string, string> = {};
+      if (typeof record.system === 'string') entry.s = record.system;
+      if (typeof record.value === 'string') entry.c = record.value;
+      const idType = record.type as { coding?: Array<Record<string, unknown>>; text?: string } | undefined;
+      const typeCoding = idType?.coding?.[0];
+      if (typeCoding && typeof typeCoding.system === 'string') entry.ts = typeCoding.system;
+      if (typeCoding && typeof typeCoding.code === 'string') entry.tc = typeCoding.code;
+      if (idType?.text) entry.t = normaliseText(idType.text);
+      return [entry];
+    }
+    case 'ContactPoint': {
+      const entry: Record<string, string> = {};
+      if (typeof record.system === 'string') entry.s = record.system;
+      if (typeof record.value === 'string') entry.c = record.value;
+      return [entry];
+    }
+    default:
+      return [];
+  }
+}
+
+function coding(record: Record<string, unknown>): Record<string, string> {
+  const entry: Record<string, string> = {};
+  if (typeof record.system === 'string') entry.s = record.system;
+  if (typeof record.code === 'string') entry.c = record.code;
+  if (typeof record.display === 'string') entry.t = normaliseText(record.display);
+  return entry;
+}
+
+const RELATIVE_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+function referenceEntries(type: string, data: unknown, targets: string[] | undefined): unknown[] {
+  if (typeof data === 'string') {
+    // canonical or uri used as a reference
+    return [{ u: data.split('|')[0] }];
+  }
+  if (typeof data !== 'object') return [];
+  const record = data as Record<string, unknown>;
+  if (type !== 'Reference' && type !== 'unknown') return [];
+  const entries: Record<string, string>[] = [];
+  const identifier = record.identifier as Record<string, unknown> | undefined;
+  if (typeof record.reference === 'string') {
+    const reference = record.reference;
+    const match = RELATIVE_REFERENCE.exec(reference);
+    if (match && !reference.startsWith('#')) {
+      const [, base, targetType, id] = match;
+      if (targets && targets.length > 0 && !targets.includes(targetType)) return [];
+      const entry: Record<string, string> = { r: `${targetType}/${id}`, t: targetType, i: id };
+      if (base) entry.u = reference;
+      entries.push(entry);
+    } else if (!reference.startsWith('#')) {
+      entries.push({ u: reference });
+    }
+  }
+  if (identifier && typeof identifier === 'object') {
+    const entry: Record<string, string> = {};
+    if (typeof identifier.system === 'string') entry.s = identifier.system;
+    if (typeof identifier.value === 'string') entry.c = identifier.value;
+    if (Object.keys(entry).length > 0) entries.push(entry);
+  }
+  return entries;
+}
+
+/** Implicit precision: 5.4 stands for [5.35, 5.45) (R4 search page, number). */
+function numberEntry(value: number): { n: number; lo: number; hi: number } {
+  const text = String(value);
+  const decimals = text.includes('.') && !text.includes('e') ? text.split('.')[1].length : 0;
+  const half = 0.5 * 10 ** -decimals;
+  return { n: value, lo: value - half, hi: value + half };
+}
+
+function quantityEntries(type: string, data: unknown): unknown[] {
+  if (typeof data !== 'object' || data === null) return [];
+  const record = data as Record<string, unknown>;
+  if (typeof record.value !== 'number') return [];
+  const entry: Record<string, unknown> = numberEntry(record.value);
+  if (typeof record.system === 'string') entry.s = record.system;
+  if (typeof record.code === 'string') entry.c = record.code;
+  if (typeof record.unit === 'string') entry.u = record.unit;
+  void type;
+  return [entry];
+}

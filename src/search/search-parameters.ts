@@ -1,0 +1,75 @@
+/**
+ * The registry of search parameters: every R4 SearchParameter (from the base
+ * definitions) plus any added later (the network's own, from profiles/), by
+ * resource type and code. Nothing here is hand-coded per resource.
+ */
+import type { SearchParameterDefinition } from '../fhir/definitions.js';
+
+export type SearchParameterType = SearchParameterDefinition['type'];
+
+export interface SearchParameter {
+  url: string;
+  code: string;
+  type: SearchParameterType;
+  /** FHIRPath expression restricted to this resource type (the union's other branches dropped). */
+  expression?: string;
+  /** Allowed reference targets (reference parameters). */
+  targets?: string[];
+  component?: Array<{ definition: string; expression: string }>;
+}
+
+/**
+ * Parameters every resource has whose values live outside the index entries
+ * (`_id` and `_lastUpdated` are top-level fields of the search document).
+ */
+const RESOURCE_LEVEL = new Set(['_id', '_lastUpdated']);
+
+export class SearchParameterRegistry {
+  private readonly byType = new Map<string, Map<string, SearchParameter>>();
+  private readonly common = new Map<string, SearchParameter>();
+
+  constructor(definitions: readonly SearchParameterDefinition[], resourceTypes: readonly string[]) {
+    for (const definition of definitions) this.add(definition, resourceTypes);
+  }
+
+  add(definition: SearchParameterDefinition, resourceTypes: readonly string[]): void {
+    for (const base of definition.base) {
+      const parameter: SearchParameter = {
+        url: definition.url,
+        code: definition.code,
+        type: definition.type,
+        ...(definition.expression ? { expression: definition.expression } : {}),
+        ...(definition.target ? { targets: definition.target } : {}),
+        ...(definition.component ? { component: definition.component } : {}),
+      };
+      if (base === 'Resource' || base === 'DomainResource') {
+        this.common.set(definition.code, parameter);
+        continue;
+      }
+      if (!resourceTypes.includes(base)) continue;
+      let map = this.byType.get(base);
+      if (!map) this.byType.set(base, (map = new Map()));
+      map.set(definition.code, parameter);
+    }
+  }
+
+  get(resourceType: string, code: string): SearchParameter | undefined {
+    return this.byType.get(resourceType)?.get(code) ?? this.common.get(code);
+  }
+
+  /** The parameters whose values are extracted into index entries for this type. */
+  indexedFor(resourceType: string): SearchParameter[] {
+    const own = [...(this.byType.get(resourceType)?.values() ?? [])];
+    const common = [...this.common.values()].filter((p) => !RESOURCE_LEVEL.has(p.code));
+    return [...own, ...common].filter((p) => p.expression && p.type !== 'special');
+  }
+
+  /** All parameters known for a type (for the CapabilityStatement). */
+  allFor(resourceType: string): SearchParameter[] {
+    return [...(this.byType.get(resourceType)?.values() ?? []), ...this.common.values()];
+  }
+
+  isResourceLevel(code: string): boolean {
+    return RESOURCE_LEVEL.has(code);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Entry point: read the configuration, open the store, listen; on SIGTERM or
+ * SIGINT stop accepting, let in-flight requests finish, flush and close the
+ * store, then exit. A configuration error stops the process with one line.
+ */
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { buildContext } from './context.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`relais: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const ctx = buildContext(config);
+  await ctx.store.open();
+  const app = await buildApp(ctx);
+  app.log.info({ store: ctx.store.capabilities.name, dataDir: config.DATA_DIR }, 'store opened');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error) => {
+        app.log.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  await app.listen({ port: config.PORT, host: config.HOST });
+  app.log.info({ baseUrl: ctx.engine.ctx.baseUrl }, 'Relais FHIR R4 server ready');
+}
+
+main().catch((error) => {
+  process.stderr.write(`relais: failed to start: ${(error as Error).message}\n`);
+  process.exit(1);
+});

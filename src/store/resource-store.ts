@@ -1,0 +1,128 @@
+/**
+ * The store port: the narrow contract every persistence back end fulfils
+ * (embedded journal store, MongoDB). Everything FHIR-specific (search
+ * semantics, references, compartments) stays above it, in the engine; the store
+ * only keeps versions, guarantees atomic version checks, and evaluates filter
+ * documents (MongoDB query language) over the index entries the engine computed.
+ */
+import type { Resource } from 'fhir/r4';
+
+/** Search index entries computed once per write (see src/search/index-extractor.ts). */
+export type IndexEntries = Record<string, unknown[]>;
+
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  /** Monotonic per resource, starting at 1; the FHIR versionId is its decimal form. */
+  versionId: number;
+  /** ISO instant the version was committed (also meta.lastUpdated). */
+  lastUpdated: string;
+  /** True for the version a delete created; `resource` is then absent. */
+  deleted: boolean;
+  resource?: Resource;
+}
+
+/** A write the store must apply atomically, checking `expect` first. */
+export interface WriteOperation {
+  kind: 'put' | 'delete';
+  resourceType: string;
+  id: string;
+  /** The full resource body (meta.versionId/lastUpdated are set by the store). Absent for deletes. */
+  resource?: Resource;
+  index?: IndexEntries;
+  /**
+   * Optimistic concurrency: 'absent' = the resource must not exist (or be deleted),
+   * a number = the current version must be exactly this one, undefined = any state.
+   */
+  expect?: 'absent' | number;
+  /**
+   * Conditional-create guard: a key unique among live resources (a hash of the
+   * type and normalised search). The write fails with GuardConflict if another
+   * live resource holds it, unless `takeOverGuardFrom` names that holder.
+   */
+  guardKey?: string;
+  takeOverGuardFrom?: { resourceType: string; id: string };
+}
+
+export class VersionConflict extends Error {
+  constructor(
+    readonly resourceType: string,
+    readonly id: string,
+    readonly expected: 'absent' | number | undefined,
+    readonly actual: number | undefined,
+  ) {
+    super(`version conflict on ${resourceType}/${id}`);
+    this.name = 'VersionConflict';
+  }
+}
+
+export class GuardConflict extends Error {
+  constructor(
+    readonly guardKey: string,
+    readonly holder: { resourceType: string; id: string },
+  ) {
+    super(`conditional create guard held by ${holder.resourceType}/${holder.id}`);
+    this.name = 'GuardConflict';
+  }
+}
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  /** Only versions committed strictly after this instant. */
+  since?: string;
+  /** Only versions committed at or before this instant (paging anchor). */
+  at?: string;
+  offset: number;
+  count: number;
+}
+
+export interface HistoryPage {
+  versions: StoredVersion[];
+  total: number;
+}
+
+/** A search over the current, non-deleted versions of one or more types. */
+export interface StoreQuery {
+  resourceTypes: string[];
+  /** MongoDB filter document over `{ id, lastUpdated, idx: IndexEntries }`. */
+  filter: Record<string, unknown>;
+  /** Sort keys over the same document; `id` is always appended as a tiebreaker. */
+  sort?: Array<{ path: string; direction: 1 | -1 }>;
+  offset: number;
+  /** 0 means: only the total. */
+  count: number;
+  withTotal: boolean;
+}
+
+export interface StoreQueryResult {
+  versions: StoredVersion[];
+  total?: number;
+}
+
+export interface StoreCapabilities {
+  /** Human-readable name of the back end for logs and /readyz. */
+  name: string;
+  /** Several writes can be applied all-or-nothing. */
+  atomicMultiWrite: boolean;
+}
+
+export interface ResourceStore {
+  readonly capabilities: StoreCapabilities;
+  /** Opens the store (replays the journal, creates indexes...). */
+  open(): Promise<void>;
+  /** Flushes and closes; later calls fail. */
+  close(): Promise<void>;
+  isReady(): boolean;
+
+  readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined>;
+  /**
+   * Applies the operations atomically (all or none), durably, in order, and
+   * returns the versions they created. Throws VersionConflict or GuardConflict
+   * without applying anything.
+   */
+  write(operations: WriteOperation[]): Promise<StoredVersion[]>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+  search(query: StoreQuery): Promise<StoreQueryResult>;
+}

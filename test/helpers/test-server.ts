@@ -1,0 +1,38 @@
+/**
+ * Builds a Relais app over a fresh embedded store in a temporary folder, for
+ * app.inject() tests. Each call is isolated; close() removes the folder.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type RelaisConfig } from '../../src/config.js';
+import { buildContext, type RelaisContext } from '../../src/context.js';
+
+export interface TestServer {
+  app: FastifyInstance;
+  ctx: RelaisContext;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relais-test-'));
+  const config: RelaisConfig = loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', ...env });
+  const ctx = buildContext(config);
+  await ctx.store.open();
+  const app = await buildApp(ctx, { logger: false });
+  await app.ready();
+  return {
+    app,
+    ctx,
+    dataDir,
+    async close() {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
