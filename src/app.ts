@@ -55,7 +55,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   installBodyParsers(app);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
   registerOperationalRoutes(app, ctx.store);
-  registerFhirRoutes(app, { engine: ctx.engine, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version } });
+  registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version } });
   app.addHook('onClose', async () => {
     await ctx.store.close();
   });

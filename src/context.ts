@@ -8,6 +8,8 @@ import { baseUrlOf, type RelaisConfig } from './config.js';
 import type { EngineContext } from './engine/engine-context.js';
 import { FhirEngine } from './engine/fhir-engine.js';
 import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
+import { registerBuiltInOperations } from './operations/built-in-operations.js';
+import { OperationRegistry } from './operations/operation-registry.js';
 import { IndexExtractor } from './search/index-extractor.js';
 import { SearchCompiler } from './search/search-query.js';
 import { SearchParameterRegistry } from './search/search-parameters.js';
@@ -20,6 +22,7 @@ export interface RelaisContext {
   definitions: FhirDefinitions;
   store: ResourceStore;
   engine: FhirEngine;
+  operations: OperationRegistry;
 }
 
 let cachedDefinitions: FhirDefinitions | undefined;
@@ -45,5 +48,8 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     limits,
     baseUrl: baseUrlOf(config),
   };
-  return { config, definitions: defs, store: resourceStore, engine: new FhirEngine(engineContext) };
+  const engine = new FhirEngine(engineContext);
+  const operations = new OperationRegistry();
+  registerBuiltInOperations(operations, engineContext);
+  return { config, definitions: defs, store: resourceStore, engine, operations };
 }

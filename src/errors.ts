@@ -83,6 +83,8 @@ export const errors = {
   patchFailed: (diagnostics: string) => single(422, 'processing', `The JSON Patch could not be applied: ${diagnostics}`),
   patchedResourceInvalid: (issues: Issue[]) => new FhirError(422, issues),
   patchChangedIdentity: () => single(422, 'processing', 'A patch may not change the resourceType or id of a resource'),
+  unknownOperation: (name: string, level: string, resourceType?: string) =>
+    single(404, 'not-supported', `Operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`),
   notSupported: (diagnostics: string) => single(400, 'not-supported', diagnostics),
   storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
   internal: () => single(500, 'exception', 'Internal server error'),

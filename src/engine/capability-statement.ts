@@ -25,7 +25,20 @@ export interface SoftwareInfo {
   releaseDate?: string;
 }
 
-export function buildCapabilityStatement(ctx: EngineContext, implemented: ImplementedInteractions, software: SoftwareInfo): CapabilityStatement {
+/** What the CapabilityStatement needs to know of a registered operation. */
+export interface OperationSummary {
+  name: string;
+  definition: string;
+  levels: string[];
+  resourceTypes?: string[];
+}
+
+export function buildCapabilityStatement(
+  ctx: EngineContext,
+  implemented: ImplementedInteractions,
+  software: SoftwareInfo,
+  operations: OperationSummary[] = [],
+): CapabilityStatement {
   const typeInteractions = [...implemented.type].map((code) => ({ code }));
   const resources: CapabilityStatementRestResource[] = ctx.definitions.resourceTypes.map((type) => {
     const indexed = ctx.extractor.indexedCodes(type);
@@ -47,6 +60,10 @@ export function buildCapabilityStatement(ctx: EngineContext, implemented: Implem
       conditionalUpdate: implemented.conditionalUpdate,
       conditionalDelete: implemented.conditionalDelete ? 'single' : 'not-supported',
       searchParam,
+      ...(() => {
+        const own = operations.filter((op) => op.levels.some((l) => l !== 'system') && (!op.resourceTypes || op.resourceTypes.includes(type)));
+        return own.length > 0 ? { operation: own.map((op) => ({ name: op.name, definition: op.definition })) } : {};
+      })(),
     } as CapabilityStatementRestResource;
   });
   return {
@@ -65,6 +82,9 @@ export function buildCapabilityStatement(ctx: EngineContext, implemented: Implem
         mode: 'server',
         resource: resources,
         interaction: [...implemented.system].map((code) => ({ code })),
+        ...(operations.some((op) => op.levels.includes('system'))
+          ? { operation: operations.filter((op) => op.levels.includes('system')).map((op) => ({ name: op.name, definition: op.definition })) }
+          : {}),
         searchParam: [
           { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
           { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },

@@ -11,9 +11,10 @@ import type { SummaryMode } from '../engine/summary.js';
 import { parseIfMatch } from '../engine/version-expectation.js';
 import { errors } from '../errors.js';
 import { negotiate } from './content-negotiation.js';
+import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
 import { httpDate, preference, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
 
-type Params = { type?: string; id?: string; vid?: string };
+type Params = { type?: string; id?: string; vid?: string; operation?: string };
 type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;
 
 interface RouteSpec {
@@ -74,6 +75,7 @@ function isOperation(segment: string | undefined): boolean {
 
 export interface FhirRoutesOptions {
   engine: FhirEngine;
+  operations: OperationRegistry;
   baseUrl: string;
   software: { name: string; version: string };
 }
@@ -82,7 +84,33 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
   const { engine, baseUrl } = options;
   const locationOf = (type: string, id: string, vid: number) => `${baseUrl}/${type}/${id}/_history/${vid}`;
 
-  const unknownOperation = (name: string) => errors.routeNotFound('operation', name);
+  /** Runs `$name` at the given level; `$` segments reach here from the generic routes. */
+  async function runOperation(request: FastifyRequest, reply: FastifyReply, level: OperationLevel, segment: string, resourceType?: string, id?: string) {
+    const method = request.method === 'POST' ? 'POST' : 'GET';
+    if (resourceType !== undefined) engine.ctx.definitions.isResourceType(resourceType) || (() => { throw errors.unknownResourceType(resourceType); })();
+    const operation = options.operations.resolve(segment.slice(1), level, resourceType, method);
+    if (method === 'POST' && request.body !== undefined && !RESOURCE_TYPES.includes(contentTypeOf(request)) && !FORM_TYPES.includes(contentTypeOf(request))) {
+      throw errors.unsupportedMediaType(contentTypeOf(request));
+    }
+    const preferences: Record<string, string> = {};
+    for (const name of ['handling', 'return', 'respond-async']) {
+      const value = preference(request, name);
+      if (value !== undefined) preferences[name] = value;
+    }
+    const formPairs = Array.isArray(request.body) ? (request.body as Array<[string, string]>) : [];
+    const result = await operation.invoke({
+      engine,
+      level,
+      resourceType,
+      id,
+      body: Array.isArray(request.body) ? undefined : request.body,
+      query: [...queryPairs(request), ...formPairs],
+      method,
+      preferences,
+    });
+    for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+    return sendFhir(request, reply, result.status, result.resource);
+  }
 
   const routes: RouteSpec[] = [
     {
@@ -107,7 +135,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type',
       interaction: 'search-type',
       handler: async (request, reply) => {
-        if (isOperation(request.params.type)) throw unknownOperation(request.params.type!);
+        if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
         return sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }));
       },
     },
@@ -129,9 +157,10 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'POST',
       url: '/:type',
       interaction: 'create',
-      accepts: RESOURCE_TYPES,
+      accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
       handler: async (request, reply) => {
-        if (isOperation(request.params.type)) throw unknownOperation(request.params.type!);
+        if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
+        if (FORM_TYPES.includes(contentTypeOf(request))) throw errors.unsupportedMediaType(contentTypeOf(request));
         const ifNoneExist = request.headers['if-none-exist'];
         const result = await engine.create(request.params.type!, request.body, {
           ...(ifNoneExist !== undefined ? { ifNoneExist: String(ifNoneExist) } : {}),
@@ -187,7 +216,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'read',
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        if (isOperation(id)) throw unknownOperation(id!);
+        if (isOperation(id)) return runOperation(request, reply, 'type', id!, type);
         const version = await engine.read(type!, id!);
         return sendVersion(request, reply, version);
       },
@@ -224,6 +253,35 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
         const result = await engine.delete(type!, id!, { ifMatch: ifMatchOf(request) });
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
+      },
+    },
+    {
+      method: 'POST',
+      url: '/:type/:id',
+      accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
+      handler: async (request, reply) => {
+        const { type, id } = request.params;
+        if (!isOperation(id)) throw errors.methodNotAllowed('POST', ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE']);
+        return runOperation(request, reply, 'type', id!, type);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/:type/:id/:operation',
+      handler: async (request, reply) => {
+        const { type, id, operation } = request.params;
+        if (!isOperation(operation)) throw errors.routeNotFound(request.method, request.url.split('?')[0]);
+        return runOperation(request, reply, 'instance', operation!, type, id);
+      },
+    },
+    {
+      method: 'POST',
+      url: '/:type/:id/:operation',
+      accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
+      handler: async (request, reply) => {
+        const { type, id, operation } = request.params;
+        if (!isOperation(operation)) throw errors.routeNotFound(request.method, request.url.split('?')[0]);
+        return runOperation(request, reply, 'instance', operation!, type, id);
       },
     },
     {
@@ -276,7 +334,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     conditionalRead: true,
   };
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
-  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.ctx, implemented, options.software));
+  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.ctx, implemented, options.software, options.operations.all()));
 
   app.register(
     async (fhir) => {
@@ -287,7 +345,8 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
           method: route.method,
           url: route.url,
           handler: async (request, reply) => {
-            if (route.accepts && !route.accepts.includes(contentTypeOf(request))) {
+            const hasBody = request.headers['content-type'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
+            if (route.accepts && hasBody && !route.accepts.includes(contentTypeOf(request))) {
               throw errors.unsupportedMediaType(contentTypeOf(request) || '(none)');
             }
             return route.handler(request as FastifyRequest<{ Params: Params }>, reply);
