@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type RelaisConfig } from '../../src/config.js';
 import { buildContext, type RelaisContext } from '../../src/context.js';
@@ -19,7 +19,8 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'relais-test-'));
-  const config: RelaisConfig = loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', ...env });
+  // AUTH_MODE=none: these tests exercise the FHIR interactions; test/auth covers authentication.
+  const config: RelaisConfig = loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'none', ...env });
   const ctx = buildContext(config);
   await ctx.store.open();
   const app = await buildApp(ctx, { logger: false });
@@ -36,3 +37,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 }
 
 export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
+
+/** app.inject() with one signature (its overloads defeat Parameters<>). */
+export function injectInto(app: FastifyInstance, options: InjectOptions): Promise<LightMyRequestResponse> {
+  return app.inject(options);
+}
