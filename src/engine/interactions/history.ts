@@ -60,7 +60,9 @@ export async function history(ctx: EngineContext, scope: HistoryScope, params: A
     else if (name === '_format' || name === '_pretty') continue;
     else if (strict) throw errors.unknownParameter(name);
   }
-  const page = await ctx.store.history({ ...scope, since, at: anchor, offset, count: count + 0 });
+  // _since means "at or after" (R4 http page); the store port's `since` is exclusive, so step back 1 ms.
+  const sinceExclusive = since === undefined ? undefined : new Date(Date.parse(since) - 1).toISOString();
+  const page = await ctx.store.history({ ...scope, since: sinceExclusive, at: anchor, offset, count });
   anchor ??= page.versions[0]?.lastUpdated;
   const base = `${ctx.baseUrl}${scope.resourceType ? `/${scope.resourceType}` : ''}${scope.id !== undefined ? `/${scope.id}` : ''}/_history`;
   const common: Array<[string, string]> = [...(since ? [['_since', since] as [string, string]] : []), ['_count', String(count)]];
