@@ -6,6 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { AuditTrail } from './audit/audit-trail.js';
+import { buildAuthenticator, type AuthenticatorOverrides } from './auth/authenticator.js';
+import { installHttpSecurity } from './auth/http-security.js';
+import { capabilitySecurity } from './auth/smart-configuration.js';
 import type { RelaisContext } from './context.js';
 import { installBodyParsers } from './rest/body-parsers.js';
 import { installErrorHandler } from './rest/error-handler.js';
@@ -34,6 +38,8 @@ function loggerOptions(level: string): FastifyServerOptions['logger'] {
 export interface BuildAppOptions {
   /** Pass false in tests to keep output quiet. */
   logger?: boolean;
+  /** Tests: authentication tuning (e.g. a short JWKS refetch cooldown). */
+  auth?: AuthenticatorOverrides;
 }
 
 export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -54,8 +60,16 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   });
   installBodyParsers(app);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
+  const auditTrail = new AuditTrail(ctx.engine.ctx);
+  await installHttpSecurity(app, {
+    config: ctx.config,
+    authenticator: await buildAuthenticator(ctx.config, options.auth),
+    operations: ctx.operations,
+    audit: (records) => auditTrail.record(records),
+    engineEnforcesInstances: false,
+  });
   registerOperationalRoutes(app, ctx.store);
-  registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version } });
+  registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version }, security: capabilitySecurity(ctx.config) });
   app.addHook('onClose', async () => {
     await ctx.store.close();
   });

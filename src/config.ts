@@ -11,6 +11,19 @@ export interface RelaisConfig {
   /** Public base URL of the FHIR endpoint; used in Location headers, fullUrl and links. */
   BASE_URL?: string;
   DATA_DIR: string;
+  /** When set, resources live in this MongoDB deployment instead of the embedded store in DATA_DIR. */
+  MONGODB_URI?: string;
+  /** Database name; defaults to the URI's, else "relais". */
+  MONGODB_DATABASE?: string;
+  /** Write concern `w` of every write: "majority" (default) or a number of members. */
+  MONGODB_WRITE_CONCERN: string;
+  /** Wait for the journal before acknowledging (write concern `j`). */
+  MONGODB_JOURNAL: boolean;
+  MONGODB_WTIMEOUT_MS: number;
+  /** Read concern of reads (always on the primary): "local" sees every acknowledged write at once. */
+  MONGODB_READ_CONCERN: 'local' | 'majority';
+  /** "auto": use multi-document transactions where the deployment has them; "off": never. */
+  MONGODB_TRANSACTIONS: 'auto' | 'off';
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   BODY_LIMIT_BYTES: number;
   DEFAULT_PAGE_SIZE: number;
@@ -18,6 +31,45 @@ export interface RelaisConfig {
   JOURNAL_COMPACT_BYTES: number;
   SHUTDOWN_GRACE_MS: number;
   REQUEST_TIMEOUT_MS: number;
+  /** Discharge intake (src/coordination; documented in README-coordination): the network's local time zone. */
+  DISCHARGE_TIMEZONE: string;
+  /** Public holidays: "FR", or "FR-57"/"FR-67"/"FR-68" (Alsace-Moselle), "FR-RE"... */
+  DISCHARGE_HOLIDAY_REGION: string;
+  /** Comma-separated alert rules in force: friday-afternoon, weekend, holiday-eve, short-notice, missing-items, no-nurse-in-range. */
+  DISCHARGE_ALERT_RULES: string;
+  /** Friday discharges from this local hour on raise the friday-afternoon alert. */
+  DISCHARGE_FRIDAY_FROM_HOUR: number;
+  /** Notice the network needs to organise a return home; less raises short-notice. */
+  DISCHARGE_LEAD_TIME_HOURS: number;
+  /** FINESS of the coordination team's Organization (owner of coordination Tasks, recipient of alerts). */
+  COORDINATION_TEAM_FINESS?: string;
+  /** $find-professionals: search radius around the patient's home, and how many candidates to return. */
+  PROFESSIONAL_SEARCH_RADIUS_KM: number;
+  PROFESSIONAL_SEARCH_MAX: number;
+  /** dev: tokens signed by a local key (npm run token); oidc: an external provider; none: no authentication (loudly logged). */
+  AUTH_MODE: 'dev' | 'oidc' | 'none';
+  /** Expected `iss` (oidc: required; dev: defaults to "relais-dev"). */
+  AUTH_ISSUER?: string;
+  /** Expected `aud`; defaults to the FHIR base URL, as SMART prescribes. */
+  AUTH_AUDIENCE?: string;
+  /** The provider's JWKS URL (keys fetched and refreshed on rotation). */
+  AUTH_JWKS_URL?: string;
+  /** A local JWKS (JSON) or PEM public key file, instead of AUTH_JWKS_URL. */
+  AUTH_KEY_FILE?: string;
+  AUTH_ALGORITHMS: string;
+  AUTH_CLOCK_SKEW_SECONDS: number;
+  /** JSON object overriding the claim → principal mapping (see src/auth/principal.ts). */
+  AUTH_CLAIMS_MAPPING?: string;
+  /** Advertised in /.well-known/smart-configuration and the CapabilityStatement. */
+  SMART_AUTHORIZE_URL?: string;
+  SMART_TOKEN_URL?: string;
+  /** Comma-separated allowed CORS origins; empty = no cross-origin access. */
+  CORS_ORIGINS: string;
+  /** Requests per window per client (token subject, else IP). */
+  RATE_LIMIT_MAX: number;
+  RATE_LIMIT_WINDOW_MS: number;
+  /** Longest accepted request URL (path and query) in bytes. */
+  MAX_URL_BYTES: number;
 }
 
 const schema = {
@@ -28,6 +80,13 @@ const schema = {
     HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
     BASE_URL: { type: 'string', pattern: '^https?://[^\\s/]+(/[^\\s]*)?[^/\\s]$' },
     DATA_DIR: { type: 'string', minLength: 1, default: './data' },
+    MONGODB_URI: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+    MONGODB_DATABASE: { type: 'string', pattern: '^[^/\\\\. "$]{1,63}$' },
+    MONGODB_WRITE_CONCERN: { type: 'string', pattern: '^(majority|[0-9]+)$', default: 'majority' },
+    MONGODB_JOURNAL: { type: 'boolean', default: true },
+    MONGODB_WTIMEOUT_MS: { type: 'integer', minimum: 0, default: 10000 },
+    MONGODB_READ_CONCERN: { type: 'string', enum: ['local', 'majority'], default: 'local' },
+    MONGODB_TRANSACTIONS: { type: 'string', enum: ['auto', 'off'], default: 'auto' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     BODY_LIMIT_BYTES: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 10485760 },
     DEFAULT_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
@@ -35,6 +94,32 @@ const schema = {
     JOURNAL_COMPACT_BYTES: { type: 'integer', minimum: 65536, default: 67108864 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, default: 10000 },
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30000 },
+    DISCHARGE_TIMEZONE: { type: 'string', minLength: 1, default: 'Europe/Paris' },
+    DISCHARGE_HOLIDAY_REGION: { type: 'string', pattern: '^[A-Z]{2}(-[A-Z0-9]{1,3})?$', default: 'FR' },
+    DISCHARGE_ALERT_RULES: {
+      type: 'string',
+      pattern: '^((friday-afternoon|weekend|holiday-eve|short-notice|missing-items|no-nurse-in-range)(,(friday-afternoon|weekend|holiday-eve|short-notice|missing-items|no-nurse-in-range))*)?$',
+      default: 'friday-afternoon,weekend,holiday-eve,short-notice,missing-items,no-nurse-in-range',
+    },
+    DISCHARGE_FRIDAY_FROM_HOUR: { type: 'integer', minimum: 0, maximum: 23, default: 12 },
+    DISCHARGE_LEAD_TIME_HOURS: { type: 'integer', minimum: 0, maximum: 720, default: 48 },
+    COORDINATION_TEAM_FINESS: { type: 'string', pattern: '^[0-9A-Z]{9}$' },
+    PROFESSIONAL_SEARCH_RADIUS_KM: { type: 'number', exclusiveMinimum: 0, maximum: 500, default: 15 },
+    PROFESSIONAL_SEARCH_MAX: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+    AUTH_MODE: { type: 'string', enum: ['dev', 'oidc', 'none'], default: 'dev' },
+    AUTH_ISSUER: { type: 'string', minLength: 1 },
+    AUTH_AUDIENCE: { type: 'string', minLength: 1 },
+    AUTH_JWKS_URL: { type: 'string', pattern: '^https?://' },
+    AUTH_KEY_FILE: { type: 'string', minLength: 1 },
+    AUTH_ALGORITHMS: { type: 'string', pattern: '^[A-Z0-9]+(,[A-Z0-9]+)*$', default: 'RS256,PS256,ES256' },
+    AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+    AUTH_CLAIMS_MAPPING: { type: 'string', minLength: 2 },
+    SMART_AUTHORIZE_URL: { type: 'string', pattern: '^https?://' },
+    SMART_TOKEN_URL: { type: 'string', pattern: '^https?://' },
+    CORS_ORIGINS: { type: 'string', default: '' },
+    RATE_LIMIT_MAX: { type: 'integer', minimum: 1, default: 1200 },
+    RATE_LIMIT_WINDOW_MS: { type: 'integer', minimum: 1000, default: 60000 },
+    MAX_URL_BYTES: { type: 'integer', minimum: 1024, maximum: 65536, default: 8192 },
   },
 } as const;
 

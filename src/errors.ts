@@ -88,4 +88,29 @@ export const errors = {
   notSupported: (diagnostics: string) => single(400, 'not-supported', diagnostics),
   storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
   internal: () => single(500, 'exception', 'Internal server error'),
+  // --- authentication and access control (issue 6) ---
+  /** 401 with the RFC 6750 challenge; `reason` tells what was wrong with the token, never its content. */
+  unauthenticated: (reason: string, realm: string) => {
+    const error = single(401, 'login', `Authentication required: ${reason}`);
+    error.headers['WWW-Authenticate'] = `Bearer realm="${realm}", error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`;
+    return error;
+  },
+  missingToken: (realm: string) => {
+    const error = single(401, 'login', 'Authentication required: send a bearer token (Authorization: Bearer ...)');
+    error.headers['WWW-Authenticate'] = `Bearer realm="${realm}"`;
+    return error;
+  },
+  /** 403: the rule is public (role or scope), so saying so reveals no resource. */
+  forbidden: (diagnostics: string, insufficientScope = false) => {
+    const error = single(403, 'forbidden', diagnostics);
+    if (insufficientScope) error.headers['WWW-Authenticate'] = 'Bearer error="insufficient_scope"';
+    return error;
+  },
+  breakTheGlassReasonRequired: () => single(400, 'required', 'Break-the-glass needs a stated reason (X-Break-The-Glass: <reason>, 10 to 500 characters)'),
+  uriTooLong: (limit: number) => single(414, 'too-costly', `The request URL exceeds the limit of ${limit} bytes; use POST [type]/_search for long searches`),
+  tooManyRequests: (retryAfterSeconds: number) => {
+    const error = single(429, 'throttled', `Too many requests; retry in ${retryAfterSeconds} s`);
+    error.headers['Retry-After'] = String(retryAfterSeconds);
+    return error;
+  },
 } as const;

@@ -3,7 +3,7 @@
  * interactions the REST layer registered, every resource type the definitions
  * know, and the search parameters that really get indexed for each type.
  */
-import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity } from 'fhir/r4';
 import type { EngineContext } from './engine-context.js';
 
 export type TypeInteraction = 'read' | 'vread' | 'update' | 'patch' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type';
@@ -38,6 +38,8 @@ export function buildCapabilityStatement(
   implemented: ImplementedInteractions,
   software: SoftwareInfo,
   operations: OperationSummary[] = [],
+  /** rest.security (SMART on FHIR), when authentication is on. */
+  security?: CapabilityStatementRestSecurity,
 ): CapabilityStatement {
   const typeInteractions = [...implemented.type].map((code) => ({ code }));
   const resources: CapabilityStatementRestResource[] = ctx.definitions.resourceTypes.map((type) => {
@@ -80,6 +82,7 @@ export function buildCapabilityStatement(
     rest: [
       {
         mode: 'server',
+        ...(security ? { security } : {}),
         resource: resources,
         interaction: [...implemented.system].map((code) => ({ code })),
         ...(operations.some((op) => op.levels.includes('system'))

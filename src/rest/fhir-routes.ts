@@ -78,6 +78,8 @@ export interface FhirRoutesOptions {
   operations: OperationRegistry;
   baseUrl: string;
   software: { name: string; version: string };
+  /** CapabilityStatement rest.security (SMART on FHIR), when authentication is on. */
+  security?: import('fhir/r4').CapabilityStatementRestSecurity;
 }
 
 export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): void {
@@ -334,7 +336,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     conditionalRead: true,
   };
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
-  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.ctx, implemented, options.software, options.operations.all()));
+  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.ctx, implemented, options.software, options.operations.all(), options.security));
 
   app.register(
     async (fhir) => {

@@ -1,0 +1,108 @@
+/**
+ * The facts the access policy decides on, read from the resources that record
+ * them, as pure functions (the gatherer in fact-gatherer.ts fetches the
+ * resources). Nothing is cached between requests: a Consent withdrawn, a
+ * CareTeam membership ended or a Contract terminated cuts access on the very
+ * next request.
+ */
+import type { CareTeam, Consent, Contract, Period, Reference } from 'fhir/r4';
+import { FINESS_SYSTEM, RPPS_SYSTEM } from '../auth/principal.js';
+
+const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
+/** Consent.scope codes that mean sharing for care (R4 consentscope): privacy (sharing) and treatment. */
+const SHARING_SCOPES = new Set(['patient-privacy', 'treatment']);
+
+/** True when `now` falls within the period (open ends are unbounded; dates are compared at their own precision). */
+export function periodCovers(period: Period | undefined, now: Date): boolean {
+  if (!period) return true;
+  const t = now.getTime();
+  if (period.start && Date.parse(period.start) > t) return false;
+  if (period.end) {
+    // A date without a time ("2025-06-30") covers that whole day.
+    const end = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(period.end) ? endOfDay(period.end) : Date.parse(period.end);
+    if (end < t) return false;
+  }
+  return true;
+}
+
+function endOfDay(date: string): number {
+  const [y, m = '12', d] = date.split('-');
+  const day = d ?? String(new Date(Date.UTC(Number(y), Number(m), 0)).getUTCDate());
+  return Date.parse(`${y}-${m}-${day}T23:59:59.999Z`) + 14 * 3600 * 1000; // latest time zone on Earth
+}
+
+function referenceIs(ref: Reference | undefined, type: string, ids: ReadonlySet<string>): boolean {
+  if (!ref?.reference) return false;
+  const match = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref.reference);
+  return !!match && match[1] === type && ids.has(match[2]);
+}
+
+function identifierIs(ref: Reference | undefined, system: string, value: string | undefined): boolean {
+  return value !== undefined && ref?.identifier?.system === system && ref.identifier.value === value;
+}
+
+/**
+ * An active Consent to share, given by the patient or their carer: status
+ * active, a sharing scope (patient-privacy or treatment) when a scope is coded,
+ * a permitting base provision in force now, and a performer who is the patient
+ * or a RelatedPerson (the aidant).
+ */
+export function consentPermitsSharing(consent: Consent, patientId: string, now: Date): boolean {
+  if (consent.status !== 'active') return false;
+  if (!referenceIs(consent.patient, 'Patient', new Set([patientId]))) return false;
+  const scopeCodes = consent.scope?.coding?.filter((c) => c.system === CONSENT_SCOPE_SYSTEM).map((c) => c.code) ?? [];
+  if (scopeCodes.length > 0 && !scopeCodes.some((c) => c !== undefined && SHARING_SCOPES.has(c))) return false;
+  if (consent.provision?.type === 'deny') return false;
+  if (!periodCovers(consent.provision?.period, now)) return false;
+  const byPatientOrCarer = (consent.performer ?? []).some(
+    (p) => referenceIs(p, 'Patient', new Set([patientId])) || /(?:^|\/)RelatedPerson\/[A-Za-z0-9\-.]{1,64}$/.test(p.reference ?? ''),
+  );
+  return byPatientOrCarer;
+}
+
+/** Who the practitioner is in the store: their Practitioner and PractitionerRole ids, their RPPS, their organisations. */
+export interface PractitionerIdentity {
+  rpps: string;
+  practitionerIds: ReadonlySet<string>;
+  roleIds: ReadonlySet<string>;
+  organizationIds: ReadonlySet<string>;
+  finess?: string;
+}
+
+/** An active CareTeam with the practitioner as a participant in force now (by Practitioner, PractitionerRole or RPPS). */
+export function careTeamIncludes(careTeam: CareTeam, who: PractitionerIdentity, now: Date): boolean {
+  if (careTeam.status !== 'active') return false;
+  if (!periodCovers(careTeam.period, now)) return false;
+  return (careTeam.participant ?? []).some(
+    (p) =>
+      periodCovers(p.period, now) &&
+      (referenceIs(p.member, 'Practitioner', who.practitionerIds) ||
+        referenceIs(p.member, 'PractitionerRole', who.roleIds) ||
+        identifierIs(p.member, RPPS_SYSTEM, who.rpps)),
+  );
+}
+
+/** The patient ids a CareTeam is about. */
+export function careTeamPatient(careTeam: CareTeam): string | undefined {
+  const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(careTeam.subject?.reference ?? '');
+  return match?.[1];
+}
+
+/**
+ * An executed agreement with the network (convention for a service, adhésion
+ * for a liberal professional) that names the practitioner or their organisation
+ * as a signer or subject, applicable now.
+ */
+export function contractCovers(contract: Contract, who: PractitionerIdentity, now: Date): boolean {
+  if (contract.status !== 'executed') return false;
+  if (!periodCovers(contract.applies, now)) return false;
+  const parties: Reference[] = [...(contract.signer ?? []).map((s) => s.party), ...(contract.subject ?? [])];
+  return parties.some(
+    (party) =>
+      referenceIs(party, 'Practitioner', who.practitionerIds) ||
+      referenceIs(party, 'PractitionerRole', who.roleIds) ||
+      referenceIs(party, 'Organization', who.organizationIds) ||
+      identifierIs(party, RPPS_SYSTEM, who.rpps) ||
+      identifierIs(party, FINESS_SYSTEM, who.finess),
+  );
+}

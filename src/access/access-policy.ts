@@ -1,0 +1,231 @@
+/**
+ * The access policy, as pure decisions (no I/O): the engine gathers the facts
+ * (consent, care team, agreement, who sent what) and asks here. Deny by default:
+ * every allowed path is written out below; anything else is refused.
+ *
+ * Two questions, asked for every interaction:
+ * 1. `decideType`: may this principal perform this interaction on this type at
+ *    all (role and SMART scopes)? If yes, under which restriction: none, the
+ *    compartments of patients it may reach, or only what it sent itself. A
+ *    refusal here is a 403: the rule is public, it reveals no resource.
+ * 2. `decidePatients` / `decideOwnSubmission`: for a restricted grant, may it
+ *    reach this resource (through the patients whose compartment holds it)? A
+ *    refusal here is a 404 for the caller, exactly as if the resource did not
+ *    exist, so nothing is learnt by probing ids.
+ *
+ * The rules (issue 6, "Access control for health data"):
+ * - practitioner: patient data within the compartments of patients for whom
+ *   there is an active Consent to share, the practitioner is an active member
+ *   of the patient's CareTeam, and the practitioner (or their organisation) has
+ *   an executed Contract with the network; create/read/update/search, no delete
+ *   (entries are corrected, not erased; coordinators delete). Consent and
+ *   CareTeam are read-only for them (otherwise they could grant themselves
+ *   access). Directory, reference data and definitions: read/search.
+ *   Break-the-glass (a stated reason) replaces the three conditions for reads
+ *   and searches only, per request, and is flagged in the audit trail.
+ * - coordinator: everything of the patients of their network (one Relais
+ *   deployment serves one network, so the gatherer answers `inNetwork` for the
+ *   deployment), Consent, CareTeam, Contract, directory, definitions; never the
+ *   audit trail.
+ * - system (a hospital's software): create the contents of referrals and
+ *   discharges, run Patient/$match, read back what it sent (and the
+ *   coordination Tasks about it); nothing else.
+ * - auditor: read and search AuditEvent; nothing else.
+ * - AuditEvent is written by the server only.
+ */
+import type { Principal, PrincipalKind } from '../auth/principal.js';
+import { permissionFor, scopesGrant, type Interaction, type Permission, type ScopeContext } from '../auth/smart-scopes.js';
+import { HOSPITAL_CREATE_TYPES, resourceClass, type ResourceClass } from './resource-classes.js';
+
+export type PolicyInteraction = Interaction | 'operation';
+
+export interface TypeRequest {
+  principal: Principal;
+  interaction: PolicyInteraction;
+  resourceType: string;
+  /** For operations: the name without "$", whether it changes state, and its level. */
+  operation?: { name: string; affectsState: boolean; level: 'system' | 'type' | 'instance' };
+  /** Break-the-glass: the reason the caller stated. */
+  breakTheGlass?: { reason: string };
+}
+
+export type Restriction =
+  /** Every resource of the type. */
+  | { kind: 'unrestricted' }
+  /** Only resources in the compartments of patients the caller may reach (ask decidePatients). */
+  | { kind: 'patient-compartment'; launchPatient?: string }
+  /** Only resources the caller sent, and the coordination Tasks about them. */
+  | { kind: 'own-submissions' };
+
+export type DenialReason =
+  | 'no-scope'
+  | 'role'
+  | 'server-managed'
+  | 'launch-patient'
+  | 'consent'
+  | 'care-team'
+  | 'agreement'
+  | 'network'
+  | 'not-in-compartment'
+  | 'not-sent-by-caller';
+
+export type TypeDecision =
+  | { allowed: true; restriction: Restriction; breakTheGlass: boolean }
+  | { allowed: false; reason: DenialReason; status: 403 };
+
+export interface PatientFacts {
+  /** An active Consent to share exists for the patient. */
+  consent: boolean;
+  /** The practitioner is an active member of the patient's CareTeam. */
+  careTeam: boolean;
+  /** The practitioner or their organisation has an executed Contract with the network. */
+  agreement: boolean;
+  /** The patient is one of the network's (coordinators). */
+  inNetwork: boolean;
+}
+
+export type InstanceDecision = { allowed: true; breakTheGlass: boolean } | { allowed: false; reason: DenialReason; status: 404 };
+
+const SCOPE_CONTEXTS: Record<PrincipalKind, ScopeContext[]> = {
+  practitioner: ['user', 'patient'],
+  coordinator: ['user'],
+  system: ['system'],
+  auditor: ['user', 'system'],
+};
+
+/** What each kind may do with each class of resource (permission letters), and under which restriction. */
+type Grant = { permissions: string; restriction: Restriction['kind'] };
+const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
+  practitioner: {
+    'patient-data': { permissions: 'crus', restriction: 'patient-compartment' },
+    'access-control': { permissions: 'rs', restriction: 'patient-compartment' },
+    directory: { permissions: 'rs', restriction: 'unrestricted' },
+    'reference-data': { permissions: 'rs', restriction: 'unrestricted' },
+    conformance: { permissions: 'rs', restriction: 'unrestricted' },
+  },
+  coordinator: {
+    'patient-data': { permissions: 'cruds', restriction: 'patient-compartment' },
+    'access-control': { permissions: 'cruds', restriction: 'patient-compartment' },
+    agreement: { permissions: 'cruds', restriction: 'unrestricted' },
+    directory: { permissions: 'cruds', restriction: 'unrestricted' },
+    'reference-data': { permissions: 'cruds', restriction: 'unrestricted' },
+    conformance: { permissions: 'rs', restriction: 'unrestricted' },
+    other: { permissions: 'cruds', restriction: 'unrestricted' },
+  },
+  // The hospital's reads are limited to its own submissions; creates are checked against HOSPITAL_CREATE_TYPES.
+  system: {
+    'patient-data': { permissions: 'crs', restriction: 'own-submissions' },
+    directory: { permissions: 'crs', restriction: 'own-submissions' },
+    other: { permissions: 'crs', restriction: 'own-submissions' },
+  },
+  auditor: {
+    audit: { permissions: 'rs', restriction: 'unrestricted' },
+  },
+};
+
+function deny(reason: DenialReason): TypeDecision {
+  return { allowed: false, reason, status: 403 };
+}
+
+/** The permission an operation needs: state-changing ones are updates; others read (instance) or search (type/system). */
+function operationPermission(operation: NonNullable<TypeRequest['operation']>): Permission {
+  if (operation.affectsState) return 'u';
+  return operation.level === 'instance' ? 'r' : 's';
+}
+
+export function decideType(request: TypeRequest): TypeDecision {
+  const { principal, resourceType } = request;
+  const klass = resourceClass(resourceType);
+  const contexts = SCOPE_CONTEXTS[principal.kind];
+
+  // $match is how a hospital finds out whether the network knows its patient (no compartment: it is a lookup).
+  if (request.interaction === 'operation' && request.operation?.name === 'match') {
+    if (resourceType !== 'Patient') return deny('role');
+    if (principal.kind !== 'system' && principal.kind !== 'coordinator') return deny('role');
+    if (!scopesGrant(principal.scopes, contexts, 'Patient', 's')) return deny('no-scope');
+    return { allowed: true, restriction: { kind: 'unrestricted' }, breakTheGlass: false };
+  }
+
+  const permission: Permission =
+    request.interaction === 'operation'
+      ? request.operation
+        ? operationPermission(request.operation)
+        : 'u'
+      : permissionFor(request.interaction);
+
+  if (klass === 'audit' && permission !== 'r' && permission !== 's') return deny('server-managed');
+  const grant = GRANTS[principal.kind][klass];
+  if (!grant || !grant.permissions.includes(permission)) return deny('role');
+  if (principal.kind === 'system' && permission === 'c' && !HOSPITAL_CREATE_TYPES.has(resourceType)) return deny('role');
+  // State-changing operations are for coordinators only (they act on the network's records as a whole).
+  if (request.interaction === 'operation' && request.operation?.affectsState && principal.kind !== 'coordinator') return deny('role');
+
+  // Scopes: the token must grant the permission; a patient/ scope binds to the launch patient.
+  const viaUserOrSystem = scopesGrant(principal.scopes, contexts.filter((c) => c !== 'patient'), resourceType, permission);
+  const viaPatient = contexts.includes('patient') && scopesGrant(principal.scopes, ['patient'], resourceType, permission);
+  if (!viaUserOrSystem && !viaPatient) return deny('no-scope');
+
+  let restriction: Restriction;
+  if (grant.restriction === 'patient-compartment') {
+    if (!viaUserOrSystem) {
+      if (!principal.launchPatient) return deny('launch-patient');
+      restriction = { kind: 'patient-compartment', launchPatient: principal.launchPatient };
+    } else {
+      restriction = { kind: 'patient-compartment' };
+    }
+  } else if (grant.restriction === 'own-submissions') {
+    // A hospital's creates are not restricted (it creates the referral); its reads are.
+    restriction = permission === 'c' ? { kind: 'unrestricted' } : { kind: 'own-submissions' };
+  } else {
+    restriction = { kind: 'unrestricted' };
+  }
+  const breakTheGlass =
+    request.breakTheGlass !== undefined && principal.kind === 'practitioner' && restriction.kind === 'patient-compartment' && (permission === 'r' || permission === 's');
+  return { allowed: true, restriction, breakTheGlass };
+}
+
+/**
+ * May the caller reach a resource in the compartments of these patients? All of
+ * them must be reachable (a resource naming two patients tells about both). A
+ * resource of a compartment type that names no patient is reachable only by
+ * coordinators (it belongs to nobody the others are habilitated for).
+ */
+export function decidePatients(
+  principal: Principal,
+  restriction: Extract<Restriction, { kind: 'patient-compartment' }>,
+  patients: readonly string[],
+  facts: (patientId: string) => PatientFacts,
+  breakTheGlass: boolean,
+): InstanceDecision {
+  if (patients.length === 0) {
+    return principal.kind === 'coordinator' ? { allowed: true, breakTheGlass: false } : { allowed: false, reason: 'not-in-compartment', status: 404 };
+  }
+  let usedGlass = false;
+  for (const patient of patients) {
+    if (restriction.launchPatient !== undefined && patient !== restriction.launchPatient) return { allowed: false, reason: 'launch-patient', status: 404 };
+    const f = facts(patient);
+    if (principal.kind === 'coordinator') {
+      if (!f.inNetwork) return { allowed: false, reason: 'network', status: 404 };
+      continue;
+    }
+    if (principal.kind !== 'practitioner') return { allowed: false, reason: 'role', status: 404 };
+    const missing: DenialReason | undefined = !f.consent ? 'consent' : !f.careTeam ? 'care-team' : !f.agreement ? 'agreement' : undefined;
+    if (missing === undefined) continue;
+    if (breakTheGlass) {
+      usedGlass = true;
+      continue;
+    }
+    return { allowed: false, reason: missing, status: 404 };
+  }
+  return { allowed: true, breakTheGlass: usedGlass };
+}
+
+/** For own-submissions grants: the resource was sent by the caller, or is a coordination Task about something it sent. */
+export function decideOwnSubmission(sentByCaller: boolean, statusOfCallerSubmission: boolean): InstanceDecision {
+  return sentByCaller || statusOfCallerSubmission ? { allowed: true, breakTheGlass: false } : { allowed: false, reason: 'not-sent-by-caller', status: 404 };
+}
+
+/** The meta.source value marking what a system client sent (set by the server on its writes, never taken from the body). */
+export function submissionSource(principal: Principal): string {
+  return `${principal.issuer}#${principal.clientId ?? principal.subject}`;
+}

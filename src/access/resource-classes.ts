@@ -1,0 +1,84 @@
+/**
+ * How the access policy sees each resource type. The Patient compartment
+ * (HL7's CompartmentDefinition, plus Task) decides what is patient data; the
+ * rest is sorted by what it holds, and anything not listed is "other"
+ * (coordinators only): deny by default.
+ */
+import { isCompartmentType } from './patient-compartment.js';
+
+export type ResourceClass =
+  /** In the Patient compartment: reachable only through the patient's consent, care team and agreement. */
+  | 'patient-data'
+  /** The resources that grant access (Consent, CareTeam): readable like patient data, written by coordinators only. */
+  | 'access-control'
+  /** The network's agreements (Contract: convention, adhésion): coordinators only. */
+  | 'agreement'
+  /** The audit trail: auditors read it; nobody writes it through the API. */
+  | 'audit'
+  /** Who and where: professionals, organisations, services, places. */
+  | 'directory'
+  /** Shared reference data that names no patient. */
+  | 'reference-data'
+  /** Definitions: profiles, terminologies, questionnaires, search parameters. */
+  | 'conformance'
+  | 'other';
+
+const ACCESS_CONTROL = new Set(['Consent', 'CareTeam']);
+const DIRECTORY = new Set(['Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService', 'Endpoint']);
+const REFERENCE_DATA = new Set(['Medication', 'MedicationKnowledge', 'Substance', 'Device', 'DeviceDefinition', 'Slot']);
+const CONFORMANCE = new Set([
+  'CapabilityStatement',
+  'StructureDefinition',
+  'ImplementationGuide',
+  'SearchParameter',
+  'OperationDefinition',
+  'CompartmentDefinition',
+  'StructureMap',
+  'GraphDefinition',
+  'MessageDefinition',
+  'CodeSystem',
+  'ValueSet',
+  'ConceptMap',
+  'NamingSystem',
+  'TerminologyCapabilities',
+  'Questionnaire',
+  'PlanDefinition',
+  'ActivityDefinition',
+]);
+
+export function resourceClass(resourceType: string): ResourceClass {
+  if (resourceType === 'AuditEvent') return 'audit';
+  if (resourceType === 'Contract') return 'agreement';
+  if (ACCESS_CONTROL.has(resourceType)) return 'access-control';
+  if (isCompartmentType(resourceType)) return 'patient-data';
+  if (DIRECTORY.has(resourceType)) return 'directory';
+  if (REFERENCE_DATA.has(resourceType)) return 'reference-data';
+  if (CONFORMANCE.has(resourceType)) return 'conformance';
+  return 'other';
+}
+
+/**
+ * What a hospital's software may create: the contents of a referral or a
+ * discharge (patient, stay, orders, prescriptions, letters, the people and
+ * places they name), and nothing that grants access.
+ */
+export const HOSPITAL_CREATE_TYPES: ReadonlySet<string> = new Set([
+  'Patient',
+  'Encounter',
+  'ServiceRequest',
+  'Task',
+  'Communication',
+  'CommunicationRequest',
+  'DocumentReference',
+  'Binary',
+  'Condition',
+  'AllergyIntolerance',
+  'Observation',
+  'MedicationRequest',
+  'DeviceRequest',
+  'CarePlan',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'Location',
+]);
