@@ -11,6 +11,7 @@ import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
 import { registerBuiltInOperations } from './operations/built-in-operations.js';
 import { OperationRegistry } from './operations/operation-registry.js';
 import { IndexExtractor } from './search/index-extractor.js';
+import { loadProfileSearchParameters } from './search/profile-search-parameters.js';
 import { SearchCompiler } from './search/search-query.js';
 import { SearchParameterRegistry } from './search/search-parameters.js';
 import { EmbeddedStore } from './store/embedded/embedded-store.js';
@@ -36,6 +37,8 @@ function definitions(): FhirDefinitions {
 export function buildContext(config: RelaisConfig, store?: ResourceStore): RelaisContext {
   const defs = definitions();
   const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes);
+  // The network's own SearchParameters (profiles/); `npm run reindex` indexes resources written before them.
+  for (const definition of loadProfileSearchParameters()) searchParameters.add(definition, defs.resourceTypes);
   const limits = { defaultCount: config.DEFAULT_PAGE_SIZE, maxCount: config.MAX_PAGE_SIZE };
   const resourceStore = store ?? new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES });
   const engineContext: EngineContext = {
@@ -43,8 +46,8 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     definitions: defs,
     validator: new StructureValidator(defs),
     searchParameters,
-    extractor: new IndexExtractor(searchParameters),
-    compiler: new SearchCompiler(searchParameters, limits),
+    extractor: new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) }),
+    compiler: new SearchCompiler(searchParameters, { ...limits, baseUrl: baseUrlOf(config) }),
     limits,
     baseUrl: baseUrlOf(config),
   };

@@ -86,6 +86,9 @@ export const errors = {
   unknownOperation: (name: string, level: string, resourceType?: string) =>
     single(404, 'not-supported', `Operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`),
   notSupported: (diagnostics: string) => single(400, 'not-supported', diagnostics),
+  searchTooCostly: (diagnostics: string) => single(400, 'too-costly', diagnostics),
+  searchExpired: () =>
+    single(410, 'not-found', 'This page belongs to a search result set that has expired (or this server restarted); run the search again'),
   storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
   internal: () => single(500, 'exception', 'Internal server error'),
   // --- authentication and access control (issue 6) ---

@@ -20,10 +20,10 @@ export function parseCriteria(query: string): Array<[string, string]> {
 }
 
 export async function matchCriteria(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
-  const filtering = criteria.filter(([name]) => !name.startsWith('_') || name === '_id' || name === '_lastUpdated' || name === '_tag' || name === '_profile' || name === '_security');
+  const filtering = criteria.filter(([name]) => !name.startsWith('_') || name.startsWith('_has:') || name === '_id' || name === '_lastUpdated' || name === '_tag' || name === '_profile' || name === '_security');
   if (filtering.length === 0) throw errors.conditionalNeedsCriteria(interaction);
   // Conditional interactions are strict: an ignored parameter would widen the match.
-  const parsed = ctx.compiler.parse(resourceType, filtering, true);
+  const parsed = await ctx.compiler.parse([resourceType], filtering, true, ctx.store);
   const { versions } = await ctx.store.search({ resourceTypes: [resourceType], filter: parsed.filter, offset: 0, count: 2, withTotal: false });
   const canonical = [...parsed.used].map(([n, v]) => `${n}=${v}`).sort().join('&');
   const guardKey = createHash('sha256').update(`${resourceType}?${canonical}`).digest('base64url');

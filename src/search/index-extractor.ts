@@ -11,7 +11,13 @@
  * - date:      { lo: ISO instant, hi: ISO instant } (the range the value covers)
  * - number:    { n, lo, hi }
  * - quantity:  { n, lo, hi, s?: system, c?: code, u?: unit }
+ * - quantity also carries, for UCUM units, { k: canonical unit key, cn, clo, chi } (canonical value and range)
  * - uri:       { v }
+ * - composite: { k0: <entry of component 0>, k1: <entry of component 1>, ... } — one entry per
+ *              combination of component values taken from the SAME repetition of the base
+ *              expression (e.g. one Observation.component), so `component-code-value-quantity`
+ *              never pairs the code of one component with the value of another.
+ * - near (Location.position): { lat, lon }
  */
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4/index.js';
@@ -20,12 +26,20 @@ import type { IndexEntries } from '../store/resource-store.js';
 import type { SearchParameter, SearchParameterRegistry } from './search-parameters.js';
 import { dateRange } from './date-range.js';
 import { normaliseText } from './normalise-text.js';
+import { toCanonical, UCUM_SYSTEM } from './ucum.js';
 
 type Evaluator = (resource: unknown) => unknown[];
 
 interface CompiledParameter {
   parameter: SearchParameter;
   evaluate: Evaluator;
+  /** Composite parameters: each component's parameter and expression (compiled per base path, lazily). */
+  components?: Array<{ parameter: SearchParameter; expression: string }>;
+}
+
+export interface IndexExtractorOptions {
+  /** This server's base URL: absolute references under it are local references. */
+  baseUrl?: string;
 }
 
 interface FhirPathNode {
@@ -70,28 +84,85 @@ function splitTopLevelUnion(expression: string): string[] {
 
 export class IndexExtractor {
   private readonly compiled = new Map<string, CompiledParameter[]>();
+  private readonly relative = new Map<string, Evaluator | null>();
+  private readonly baseUrl: string | undefined;
 
-  constructor(private readonly registry: SearchParameterRegistry) {}
+  constructor(
+    private readonly registry: SearchParameterRegistry,
+    options: IndexExtractorOptions = {},
+  ) {
+    this.baseUrl = options.baseUrl?.replace(/\/$/, '');
+  }
 
   /** Forgets compiled expressions (after SearchParameters were added). */
   reset(): void {
     this.compiled.clear();
+    this.relative.clear();
   }
 
   extract(resource: Resource): IndexEntries {
     const entries: IndexEntries = {};
-    for (const { parameter, evaluate } of this.compiledFor(resource.resourceType)) {
-      let nodes: unknown[];
-      try {
-        nodes = evaluate(resource);
-      } catch {
-        continue; // an expression that cannot apply to this instance indexes nothing
-      }
-      const values: unknown[] = [];
-      for (const node of nodes) values.push(...this.normalise(parameter, node as FhirPathNode));
-      if (values.length > 0) entries[parameter.code] = dedupe(values);
+    for (const compiled of this.compiledFor(resource.resourceType)) {
+      const values = this.valuesOf(compiled, resource);
+      if (values.length > 0) entries[compiled.parameter.code] = dedupe(values);
     }
     return entries;
+  }
+
+  /** The index entries of one parameter only (used by _include on the resources of a page). */
+  extractParameter(resource: Resource, code: string): unknown[] {
+    const compiled = this.compiledFor(resource.resourceType).find((c) => c.parameter.code === code);
+    return compiled ? dedupe(this.valuesOf(compiled, resource)) : [];
+  }
+
+  private valuesOf(compiled: CompiledParameter, resource: Resource): unknown[] {
+    let nodes: unknown[];
+    try {
+      nodes = compiled.evaluate(resource);
+    } catch {
+      return []; // an expression that cannot apply to this instance indexes nothing
+    }
+    const values: unknown[] = [];
+    for (const node of nodes) {
+      if (compiled.components) values.push(...this.compositeEntries(compiled.components, node as FhirPathNode));
+      else values.push(...this.normalise(compiled.parameter, node as FhirPathNode));
+    }
+    return values;
+  }
+
+  /** Cartesian product of the components' entries, all evaluated on the same base node. */
+  private compositeEntries(components: NonNullable<CompiledParameter['components']>, node: FhirPathNode): unknown[] {
+    if (!node || typeof node !== 'object' || !node.path) return [];
+    let combinations: Array<Record<string, unknown>> = [{}];
+    components.forEach((component, index) => {
+      const evaluate = this.relativeEvaluator(node.path!, component.expression);
+      let values: unknown[] = [];
+      if (evaluate) {
+        try {
+          for (const child of evaluate(node.data)) values.push(...this.normalise(component.parameter, child as FhirPathNode));
+        } catch {
+          values = [];
+        }
+      }
+      const next: Array<Record<string, unknown>> = [];
+      for (const combination of combinations) for (const value of values) next.push({ ...combination, [`k${index}`]: value });
+      combinations = next;
+    });
+    return combinations;
+  }
+
+  private relativeEvaluator(basePath: string, expression: string): Evaluator | null {
+    const key = `${basePath}\u0000${expression}`;
+    let evaluate = this.relative.get(key);
+    if (evaluate !== undefined) return evaluate;
+    try {
+      const fn = fhirpath.compile({ base: basePath, expression }, r4model, { resolveInternalTypes: false });
+      evaluate = (data) => fn(data as never) as unknown[];
+    } catch {
+      evaluate = null;
+    }
+    this.relative.set(key, evaluate);
+    return evaluate;
   }
 
   private compiledFor(resourceType: string): CompiledParameter[] {
@@ -99,12 +170,16 @@ export class IndexExtractor {
     if (list) return list;
     list = [];
     for (const parameter of this.registry.indexedFor(resourceType)) {
-      if (parameter.type === 'composite') continue; // composites are matched from their components' entries
       const expression = expressionFor(resourceType, parameter.expression!);
       if (!expression) continue;
+      let components: CompiledParameter['components'];
+      if (parameter.type === 'composite') {
+        components = (parameter.component ?? []).map((c) => ({ parameter: this.registry.byCanonical(c.definition)!, expression: c.expression }));
+        if (components.length < 2 || components.some((c) => !c.parameter)) continue; // a component we cannot type cannot be matched
+      }
       try {
         const fn = fhirpath.compile(expression, r4model, { resolveInternalTypes: false });
-        list.push({ parameter, evaluate: (resource) => fn(resource as never) as unknown[] });
+        list.push({ parameter, evaluate: (resource) => fn(resource as never) as unknown[], ...(components ? { components } : {}) });
       } catch {
         // An expression fhirpath.js cannot compile is skipped; the CapabilityStatement
         // only lists parameters that compiled (see indexedCodes).
@@ -129,17 +204,22 @@ export class IndexExtractor {
       case 'token':
         return tokenEntries(type, data);
       case 'reference':
-        return referenceEntries(type, data, parameter.targets);
+        return referenceEntries(type, data, parameter.targets, this.baseUrl);
       case 'date': {
         const range = dateRange(type, data);
         return range ? [range] : [];
       }
-      case 'number':
-        return typeof data === 'number' ? [numberEntry(data)] : [];
+      case 'number': {
+        // fhirpath.js wraps decimals ({ value, asStr }) to keep their written precision.
+        const text = typeof data === 'number' ? String(data) : typeof (data as { asStr?: unknown }).asStr === 'string' ? (data as { asStr: string }).asStr : undefined;
+        return text !== undefined && Number.isFinite(Number(text)) ? [numberEntry(Number(text), text)] : [];
+      }
       case 'quantity':
         return quantityEntries(type, data);
       case 'uri':
         return typeof data === 'string' ? [{ v: data }] : [];
+      case 'special':
+        return positionEntries(data);
       default:
         return [];
     }
@@ -226,7 +306,13 @@ function coding(record: Record<string, unknown>): Record<string, string> {
 
 const RELATIVE_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
-function referenceEntries(type: string, data: unknown, targets: string[] | undefined): unknown[] {
+function positionEntries(data: unknown): unknown[] {
+  const position = data as { latitude?: unknown; longitude?: unknown };
+  if (typeof position?.latitude !== 'number' || typeof position.longitude !== 'number') return [];
+  return [{ lat: position.latitude, lon: position.longitude }];
+}
+
+function referenceEntries(type: string, data: unknown, targets: string[] | undefined, ownBase: string | undefined): unknown[] {
   if (typeof data === 'string') {
     // canonical or uri used as a reference
     return [{ u: data.split('|')[0] }];
@@ -242,9 +328,13 @@ function referenceEntries(type: string, data: unknown, targets: string[] | undef
     if (match && !reference.startsWith('#')) {
       const [, base, targetType, id] = match;
       if (targets && targets.length > 0 && !targets.includes(targetType)) return [];
-      const entry: Record<string, string> = { r: `${targetType}/${id}`, t: targetType, i: id };
-      if (base) entry.u = reference;
-      entries.push(entry);
+      if (!base || (ownBase !== undefined && base === ownBase)) {
+        // A relative reference, or an absolute one to this very server: the same local resource.
+        entries.push({ r: `${targetType}/${id}`, t: targetType, i: id });
+      } else {
+        // Another server's resource: only the full URL identifies it.
+        entries.push({ u: reference, t: targetType });
+      }
     } else if (!reference.startsWith('#')) {
       entries.push({ u: reference });
     }
@@ -259,8 +349,7 @@ function referenceEntries(type: string, data: unknown, targets: string[] | undef
 }
 
 /** Implicit precision: 5.4 stands for [5.35, 5.45) (R4 search page, number). */
-function numberEntry(value: number): { n: number; lo: number; hi: number } {
-  const text = String(value);
+function numberEntry(value: number, text = String(value)): { n: number; lo: number; hi: number } {
   const decimals = text.includes('.') && !text.includes('e') ? text.split('.')[1].length : 0;
   const half = 0.5 * 10 ** -decimals;
   return { n: value, lo: value - half, hi: value + half };
@@ -274,6 +363,12 @@ function quantityEntries(type: string, data: unknown): unknown[] {
   if (typeof record.system === 'string') entry.s = record.system;
   if (typeof record.code === 'string') entry.c = record.code;
   if (typeof record.unit === 'string') entry.u = record.unit;
+  if (record.system === UCUM_SYSTEM && typeof record.code === 'string') {
+    const lo = toCanonical(entry.lo as number, record.code);
+    const canonical = toCanonical(record.value, record.code);
+    const hi = toCanonical(entry.hi as number, record.code);
+    if (canonical && lo && hi) Object.assign(entry, { k: canonical.key, cn: canonical.value, clo: Math.min(lo.value, hi.value), chi: Math.max(lo.value, hi.value) });
+  }
   void type;
   return [entry];
 }

@@ -27,8 +27,12 @@ const RESOURCE_LEVEL = new Set(['_id', '_lastUpdated']);
 export class SearchParameterRegistry {
   private readonly byType = new Map<string, Map<string, SearchParameter>>();
   private readonly common = new Map<string, SearchParameter>();
+  private readonly byUrl = new Map<string, SearchParameter>();
+
+  private readonly resourceTypes: Set<string>;
 
   constructor(definitions: readonly SearchParameterDefinition[], resourceTypes: readonly string[]) {
+    this.resourceTypes = new Set(resourceTypes);
     for (const definition of definitions) this.add(definition, resourceTypes);
   }
 
@@ -42,6 +46,7 @@ export class SearchParameterRegistry {
         ...(definition.target ? { targets: definition.target } : {}),
         ...(definition.component ? { component: definition.component } : {}),
       };
+      this.byUrl.set(definition.url, parameter);
       if (base === 'Resource' || base === 'DomainResource') {
         this.common.set(definition.code, parameter);
         continue;
@@ -53,6 +58,20 @@ export class SearchParameterRegistry {
     }
   }
 
+  isKnownType(type: string): boolean {
+    return this.resourceTypes.has(type);
+  }
+
+  /** By canonical URL (composite components name their parameters by URL). */
+  byCanonical(url: string): SearchParameter | undefined {
+    return this.byUrl.get(url);
+  }
+
+  /** Resource types that have a parameter with this code (for untyped chains). */
+  typesWith(code: string): string[] {
+    return [...this.byType].filter(([, map]) => map.has(code)).map(([type]) => type);
+  }
+
   get(resourceType: string, code: string): SearchParameter | undefined {
     return this.byType.get(resourceType)?.get(code) ?? this.common.get(code);
   }
@@ -61,7 +80,8 @@ export class SearchParameterRegistry {
   indexedFor(resourceType: string): SearchParameter[] {
     const own = [...(this.byType.get(resourceType)?.values() ?? [])];
     const common = [...this.common.values()].filter((p) => !RESOURCE_LEVEL.has(p.code));
-    return [...own, ...common].filter((p) => p.expression && p.type !== 'special');
+    // `near` is the one special parameter with an expression (Location.position): it is indexed as { lat, lon }.
+    return [...own, ...common].filter((p) => p.expression && (p.type !== 'special' || p.code === 'near'));
   }
 
   /** All parameters known for a type (for the CapabilityStatement). */

@@ -1,21 +1,58 @@
 /**
  * Parses FHIR search parameters (R4 search page) and compiles them into one
- * MongoDB filter document over the search document `{ id, lastUpdated, idx }`
- * that both stores evaluate. Client input only ever becomes *values* inside
- * operators this file chooses; a string never becomes an operator or an
- * unanchored regular expression.
+ * MongoDB filter document over the search document
+ * `{ id, type, lastUpdated, idx }` that every store evaluates.
+ *
+ * Chains, reverse chains (`_has`) and `near` are resolved here as
+ * sub-queries through the store port (`distinct`, `search`) that return ids
+ * or references, turned into `$in` clauses: the store never needs joins
+ * ($lookup), which FerretDB and mongo-java-server lack.
+ *
+ * Client input only ever becomes *values* inside operators chosen in this
+ * file and in parameter-clauses.ts; a string never becomes an operator or an
+ * unanchored, unescaped regular expression.
  */
 import { errors } from '../errors.js';
-import { rangeOfDateString } from './date-range.js';
-import { normaliseText } from './normalise-text.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import { boundingBox, distanceMetres, parseNear } from './near.js';
+import {
+  dateCondition,
+  numberCondition,
+  ofTypeCondition,
+  prefixCondition,
+  quantityCondition,
+  referenceCondition,
+  stringCondition,
+  tokenCondition,
+  tokenTextCondition,
+  uriCondition,
+  type ClauseOptions,
+  type EntryCondition,
+  type Filter,
+} from './parameter-clauses.js';
 import type { SearchParameter, SearchParameterRegistry } from './search-parameters.js';
+import { splitOr } from './search-values.js';
 
-export type Filter = Record<string, unknown>;
+export type { Filter } from './parameter-clauses.js';
+export { splitOr } from './search-values.js';
 
 /** Result-shaping parameters: never turned into filters. */
-export const CONTROL_PARAMETERS = new Set([
-  '_count', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained', '_containedType', '_format', '_pretty', '_offset', '_cursor',
-]);
+export const CONTROL_PARAMETERS = new Set(['_count', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_cursor', '_offset']);
+
+/** Parameters that are read by other layers and never reported as used or ignored. */
+const TRANSPORT_PARAMETERS = new Set(['_format', '_pretty', '_cursor', '_offset']);
+
+/** Most ids or references one chain, `_has` or `near` sub-query may produce before the search is refused as too costly. */
+export const MAX_SUBQUERY_RESULTS = 200_000;
+
+export interface IncludeSpec {
+  /** The type whose references are followed (`*` = any). */
+  sourceType: string;
+  /** The reference parameter (`*` = every reference parameter of sourceType). */
+  code: string;
+  targetType?: string;
+  iterate: boolean;
+}
 
 export interface ParsedSearch {
   filter: Filter;
@@ -29,316 +66,367 @@ export interface ParsedSearch {
   total?: 'none' | 'estimate' | 'accurate';
   summary?: string;
   elements?: string[];
+  include: IncludeSpec[];
+  revinclude: IncludeSpec[];
+  /** Paging: the stored result set a next/previous link points into. */
+  cursor?: string;
 }
 
-const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
-type Prefix = (typeof PREFIXES)[number];
+/** What the compiler needs from a store to resolve sub-queries (a narrow view of the port). */
+export type SubQueryStore = Pick<ResourceStore, 'search' | 'distinct'>;
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+interface Scope {
+  strict: boolean;
+  store: SubQueryStore;
+  ignored: string[];
+  options: ClauseOptions;
 }
 
-/** Splits on commas not escaped by a backslash, then unescapes `\,` `\|` `\$` `\\`. */
-export function splitOr(value: string): string[] {
-  const parts: string[] = [];
-  let current = '';
-  for (let i = 0; i < value.length; i++) {
-    const ch = value[i];
-    if (ch === '\\' && i + 1 < value.length) {
-      current += ch + value[i + 1];
-      i++;
-    } else if (ch === ',') {
-      parts.push(current);
-      current = '';
-    } else current += ch;
-  }
-  parts.push(current);
-  return parts;
-}
+/** Parameters with a value of their own that are not search criteria on the index. */
+const RESOURCE_FIELDS: Record<string, { type: SearchParameter['type']; field: string }> = {
+  _id: { type: 'token', field: 'id' },
+  _lastUpdated: { type: 'date', field: 'lastUpdated' },
+};
 
-/** Splits `system|code` on the first unescaped pipe. */
-function splitPipe(value: string): [string, string] | undefined {
-  for (let i = 0; i < value.length; i++) {
-    if (value[i] === '\\') i++;
-    else if (value[i] === '|') return [value.slice(0, i), value.slice(i + 1)];
-  }
-  return undefined;
-}
-
-function unescape(value: string): string {
-  return value.replace(/\\([,|$\\])/g, '$1');
-}
-
-function splitPrefix(value: string): [Prefix, string] {
-  const head = value.slice(0, 2);
-  if ((PREFIXES as readonly string[]).includes(head) && value.length > 2 && /[0-9-]/.test(value[2])) return [head as Prefix, value.slice(2)];
-  return ['eq', value];
-}
-
-function or(clauses: Filter[]): Filter {
-  return clauses.length === 1 ? clauses[0] : { $or: clauses };
-}
+const SORT_FIELD: Partial<Record<SearchParameter['type'], string>> = { string: 'v', token: 'c', reference: 'r', number: 'n', quantity: 'n', uri: 'v' };
 
 export class SearchCompiler {
   constructor(
     private readonly registry: SearchParameterRegistry,
-    private readonly limits: { defaultCount: number; maxCount: number },
+    private readonly limits: { defaultCount: number; maxCount: number; baseUrl?: string },
   ) {}
 
   /**
+   * @param resourceTypes the types searched (one for a type search; several or all for a system search)
    * @param strict Prefer: handling=strict: unknown parameters are an error.
+   * @param store resolves chains, `_has` and `near` (sub-queries returning ids).
    */
-  parse(resourceType: string | undefined, params: Array<[string, string]>, strict: boolean): ParsedSearch {
+  async parse(resourceTypes: string[], params: Array<[string, string]>, strict: boolean, store: SubQueryStore): Promise<ParsedSearch> {
     const clauses: Filter[] = [];
     const used: Array<[string, string]> = [];
     const ignored: string[] = [];
-    const result: ParsedSearch = { filter: {}, used, ignored, offset: 0, sort: [] };
+    const result: ParsedSearch = { filter: {}, used, ignored, offset: 0, sort: [], include: [], revinclude: [] };
+    const scope: Scope = { strict, store, ignored, options: { baseUrl: (this.limits.baseUrl ?? '').replace(/\/$/, ''), now: Date.now() } };
     for (const [rawName, rawValue] of params) {
-      const [name, modifier] = rawName.split(':', 2) as [string, string | undefined];
-      if (CONTROL_PARAMETERS.has(name)) {
-        this.parseControl(name, rawValue, result, resourceType);
-        if (!['_format', '_pretty', '_cursor', '_offset'].includes(name)) used.push([rawName, rawValue]);
+      const bare = rawName.split(':')[0];
+      if (CONTROL_PARAMETERS.has(bare)) {
+        const kept = this.parseControl(rawName, rawValue, result, resourceTypes, scope);
+        if (kept && !TRANSPORT_PARAMETERS.has(bare)) used.push([rawName, rawValue]);
         continue;
       }
-      const parameter = this.lookup(resourceType, name);
-      if (!parameter || (parameter.type !== 'token' && parameter.type !== 'string' && parameter.type !== 'reference' && parameter.type !== 'date' && parameter.type !== 'uri' && parameter.type !== 'number' && parameter.type !== 'quantity')) {
-        if (strict) throw errors.unknownParameter(rawName);
-        ignored.push(rawName);
-        continue;
-      }
-      clauses.push(this.compileParameter(parameter, name, modifier, rawValue, rawName));
+      const clause = await this.compileCriterion(scope, resourceTypes, rawName, rawValue);
+      if (clause === undefined) continue;
+      clauses.push(clause);
       used.push([rawName, rawValue]);
     }
     result.filter = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses };
     return result;
   }
 
-  private lookup(resourceType: string | undefined, code: string): SearchParameter | undefined {
-    if (code === '_id') return { url: '', code, type: 'token' };
-    if (code === '_lastUpdated') return { url: '', code, type: 'date' };
-    if (!resourceType) return this.registry.get('Resource', code);
-    return this.registry.get(resourceType, code);
+  /** The parameter `code` on every one of `types` (they must agree on its type), or undefined. */
+  private lookup(types: string[], code: string): SearchParameter | undefined {
+    const own = RESOURCE_FIELDS[code];
+    if (own) return { url: '', code, type: own.type };
+    const candidates = types.length === 0 ? [this.registry.get('Resource', code)] : types.map((t) => this.registry.get(t, code));
+    const first = candidates[0];
+    if (!first || candidates.some((c) => !c || c.type !== first.type)) return undefined;
+    if (candidates.length > 1 && first.type === 'composite') return undefined;
+    return first;
   }
 
-  private parseControl(name: string, value: string, result: ParsedSearch, resourceType: string | undefined): void {
-    switch (name) {
-      case '_count': {
-        if (!/^\d+$/.test(value)) throw errors.invalidParameter('_count', `_count must be a non-negative integer, got '${value}'`);
-        result.count = Math.min(Number(value), this.limits.maxCount);
-        break;
-      }
-      case '_offset': {
-        if (!/^\d+$/.test(value)) throw errors.invalidParameter('_offset', `_offset must be a non-negative integer`);
-        result.offset = Number(value);
-        break;
-      }
-      case '_total':
-        if (!['none', 'estimate', 'accurate'].includes(value)) throw errors.invalidParameter('_total', `_total must be none, estimate or accurate`);
-        result.total = value as ParsedSearch['total'];
-        break;
-      case '_summary':
-        if (!['true', 'false', 'text', 'data', 'count'].includes(value)) throw errors.invalidParameter('_summary', `_summary must be true, false, text, data or count`);
-        result.summary = value;
-        break;
-      case '_elements':
-        result.elements = value.split(',').map((e) => e.trim()).filter(Boolean);
-        break;
-      case '_sort':
-        for (const key of value.split(',').map((k) => k.trim()).filter(Boolean)) {
-          const direction = key.startsWith('-') ? -1 : 1;
-          const code = key.replace(/^-/, '');
-          if (code === '_id') result.sort.push({ path: 'id', direction });
-          else if (code === '_lastUpdated') result.sort.push({ path: 'lastUpdated', direction });
-          else {
-            const parameter = this.lookup(resourceType, code);
-            if (!parameter) throw errors.invalidParameter('_sort', `Unknown search parameter '${code}' in _sort`);
-            const field = { string: 'v', token: 'c', reference: 'r', date: direction === 1 ? 'lo' : 'hi', number: 'n', quantity: 'n', uri: 'v' }[parameter.type as string];
-            if (!field) throw errors.invalidParameter('_sort', `Cannot sort on '${code}' (type ${parameter.type})`);
-            result.sort.push({ path: `idx.${code}.${field}`, direction });
-          }
-        }
-        break;
-      default:
-        break; // _format, _pretty, _include...: handled by their own layers
+  private unknown(scope: Scope, rawName: string, reason?: string): undefined {
+    if (scope.strict) throw reason ? errors.notSupported(reason) : errors.unknownParameter(rawName);
+    scope.ignored.push(rawName);
+    return undefined;
+  }
+
+  /** One `name=value` criterion (possibly chained or reversed) → a filter, or undefined when ignored. */
+  private async compileCriterion(scope: Scope, types: string[], rawName: string, rawValue: string): Promise<Filter | undefined> {
+    if (rawName.startsWith('_has:')) return this.compileHas(scope, types, rawName, rawValue);
+    const dot = rawName.indexOf('.');
+    if (dot > 0) return this.compileChain(scope, types, rawName, rawName.slice(0, dot), rawName.slice(dot + 1), rawValue);
+    const [code, modifier, extra] = rawName.split(':');
+    if (extra !== undefined) throw errors.invalidParameter(rawName, `'${rawName}' has more than one modifier`);
+    if (code === '_has') throw errors.invalidParameter(rawName, `_has takes the form _has:Type:reference:parameter`);
+    const parameter = this.lookup(types, code);
+    if (!parameter) return this.unknown(scope, rawName);
+    if (parameter.type === 'special' && code !== 'near') return this.unknown(scope, rawName, `Search parameter '${code}' is not supported`);
+    return this.compileParameter(scope, parameter, code, modifier, rawValue, rawName);
+  }
+
+  /** `_has:Type:reference:criterion=value` (nested _has allowed in the criterion). */
+  private async compileHas(scope: Scope, types: string[], rawName: string, rawValue: string): Promise<Filter | undefined> {
+    const match = /^_has:([A-Za-z]+):([A-Za-z0-9_-]+):(.+)$/.exec(rawName);
+    if (!match) throw errors.invalidParameter(rawName, `_has takes the form _has:Type:reference:parameter`);
+    const [, sourceType, referenceCode, inner] = match;
+    if (!this.registry.isKnownType(sourceType)) throw errors.invalidParameter(rawName, `Unknown resource type '${sourceType}' in _has`);
+    const reference = this.registry.get(sourceType, referenceCode);
+    if (!reference || reference.type !== 'reference') return this.unknown(scope, rawName);
+    const innerFilter = await this.compileCriterion(scope, [sourceType], inner, rawValue);
+    if (innerFilter === undefined) return undefined;
+    const references = (await scope.store.distinct({ resourceTypes: [sourceType], filter: innerFilter }, `idx.${referenceCode}.r`)) as string[];
+    tooCostly(references.length, rawName);
+    const ids: string[] = [];
+    for (const ref of references) {
+      const slash = ref.indexOf('/');
+      const type = ref.slice(0, slash);
+      if (types.length === 0 || types.includes(type)) ids.push(ref.slice(slash + 1));
     }
+    return { id: { $in: [...new Set(ids)] } };
   }
 
-  private compileParameter(parameter: SearchParameter, code: string, modifier: string | undefined, rawValue: string, rawName: string): Filter {
-    const field = code === '_id' ? 'id' : code === '_lastUpdated' ? 'lastUpdated' : `idx.${code}`;
+  /** `ref[:Type].rest=value`: resolve `rest` on each target type, then match references to what it found. */
+  private async compileChain(scope: Scope, types: string[], rawName: string, head: string, tail: string, rawValue: string): Promise<Filter | undefined> {
+    const [code, typeModifier, extra] = head.split(':');
+    if (extra !== undefined) throw errors.invalidParameter(rawName, `A chained parameter takes at most a type modifier`);
+    const parameter = this.lookup(types, code);
+    if (!parameter) return this.unknown(scope, rawName);
+    if (parameter.type !== 'reference') throw errors.invalidParameter(rawName, `'${code}' is not a reference parameter and cannot be chained`);
+    if (typeModifier && !this.registry.isKnownType(typeModifier)) throw errors.invalidParameter(rawName, `Unknown resource type '${typeModifier}' in chain`);
+    const tailCode = tail.split('.')[0].split(':')[0];
+    const targets = typeModifier ? [typeModifier] : (parameter.targets ?? this.registry.typesWith(tailCode)).filter((t) => tailCode.startsWith('_') || this.registry.get(t, tailCode));
+    if (targets.length === 0) return this.unknown(scope, rawName);
+    const references: string[] = [];
+    for (const target of targets) {
+      const innerFilter = await this.compileCriterion(scope, [target], tail, rawValue);
+      if (innerFilter === undefined) return undefined;
+      const ids = (await scope.store.distinct({ resourceTypes: [target], filter: innerFilter }, 'id')) as string[];
+      for (const id of ids) references.push(`${target}/${id}`);
+      tooCostly(references.length, rawName);
+    }
+    return { [`idx.${code}`]: { $elemMatch: { r: { $in: references } } } };
+  }
+
+  private async compileParameter(scope: Scope, parameter: SearchParameter, code: string, modifier: string | undefined, rawValue: string, rawName: string): Promise<Filter> {
+    const resourceField = RESOURCE_FIELDS[code]?.field;
+    const field = resourceField ?? `idx.${code}`;
     if (modifier === 'missing') {
       if (rawValue !== 'true' && rawValue !== 'false') throw errors.invalidParameter(rawName, `:missing takes true or false`);
-      return rawValue === 'true' ? { [field]: { $exists: false } } : { [field]: { $exists: true } };
+      return { [field]: { $exists: rawValue === 'false' } };
     }
     const values = splitOr(rawValue);
     if (values.some((v) => v === '')) throw errors.invalidParameter(rawName, `Empty value in search parameter '${rawName}'`);
-    if (modifier === 'not' && parameter.type === 'token') {
-      // :not matches resources with no value equal to any of the given ones (missing included).
-      return { $nor: values.map((v) => this.tokenClause(field, code, v, rawName)) };
+    if (code === 'near') {
+      if (modifier) throw errors.notSupported(`Modifier ':${modifier}' is not supported on near`);
+      return this.compileNear(scope, values, rawName);
     }
-    const clauses = values.map((value) => {
-      switch (parameter.type) {
-        case 'token':
-          if (modifier === 'text') return { [field]: { $elemMatch: { t: { $regex: `^${escapeRegex(normaliseText(unescape(value)))}` } } } };
-          if (modifier === 'of-type') return this.ofTypeClause(field, value, rawName);
-          if (modifier) throw errors.invalidParameter(rawName, `Modifier ':${modifier}' is not supported on token parameters`);
-          return this.tokenClause(field, code, value, rawName);
-        case 'string':
-          return this.stringClause(field, modifier, unescape(value), rawName);
-        case 'reference':
-          return this.referenceClause(field, modifier, unescape(value), rawName, parameter);
-        case 'date':
-          if (modifier) throw errors.invalidParameter(rawName, `Modifier ':${modifier}' is not supported on date parameters`);
-          return this.dateClause(field, code, value, rawName);
-        case 'uri':
-          return this.uriClause(field, modifier, unescape(value), rawName);
-        case 'number':
-        case 'quantity':
-          if (modifier) throw errors.invalidParameter(rawName, `Modifier ':${modifier}' is not supported on ${parameter.type} parameters`);
-          return this.numberClause(field, value, rawName, parameter.type === 'quantity');
-        default:
-          throw errors.invalidParameter(rawName, `Unsupported parameter type ${parameter.type}`);
-      }
+    if (code === '_id') {
+      if (modifier && modifier !== 'not') throw errors.notSupported(`Modifier ':${modifier}' is not supported on _id`);
+      if (values.some((v) => /(^|[^\\])\|/.test(v))) throw errors.invalidParameter(rawName, `_id takes resource ids, not system|code tokens`);
+    }
+    if (parameter.type === 'token' && modifier === 'not') {
+      // :not — "resources that do not have a matching item", those without the element included.
+      const conditions = values.map((v) => tokenCondition(v, rawName));
+      return { $nor: conditions.map((c) => this.wrap(field, resourceField !== undefined, c)) };
+    }
+    const conditions = values.map((value) => this.condition(parameter, modifier, value, rawName, scope.options));
+    const clauses = conditions.map((c) => this.wrap(field, resourceField !== undefined, c));
+    return clauses.length === 1 ? clauses[0] : { $or: clauses };
+  }
+
+  /** A condition on one entry → a filter on the document. */
+  private wrap(field: string, isResourceField: boolean, condition: EntryCondition): Filter {
+    const positive = isResourceField ? onScalar(field, condition.cond) : { [field]: { $elemMatch: condition.cond } };
+    if (!condition.negate) return positive;
+    // ne: the resource has a value, and none of its values meets the condition.
+    return { $and: [{ [field]: { $exists: true } }, { $nor: [positive] }] };
+  }
+
+  private condition(parameter: SearchParameter, modifier: string | undefined, value: string, rawName: string, options: ClauseOptions): EntryCondition {
+    const code = parameter.code;
+    const noModifier = () => {
+      if (modifier) throw errors.notSupported(`Modifier ':${modifier}' is not supported on ${parameter.type} parameter '${code}'`);
+    };
+    switch (parameter.type) {
+      case 'token':
+        if (modifier === 'text') return tokenTextCondition(value);
+        if (modifier === 'of-type') return ofTypeCondition(value, rawName);
+        noModifier();
+        return tokenCondition(value, rawName);
+      case 'string':
+        return stringCondition(value, modifier, rawName);
+      case 'reference':
+        return referenceCondition(value, modifier, parameter, rawName, options);
+      case 'date':
+        noModifier();
+        return dateCondition(value, rawName, options);
+      case 'number':
+        noModifier();
+        return numberCondition(value, rawName);
+      case 'quantity':
+        noModifier();
+        return quantityCondition(value, rawName);
+      case 'uri':
+        return uriCondition(value, modifier, rawName);
+      case 'composite':
+        noModifier();
+        return this.compositeCondition(parameter, value, rawName, options);
+      default:
+        throw errors.notSupported(`Search parameter '${code}' (type ${parameter.type}) is not supported`);
+    }
+  }
+
+  /** `code$value` (R4 search page, composite): each part against its component, in the same entry. */
+  private compositeCondition(parameter: SearchParameter, value: string, rawName: string, options: ClauseOptions): EntryCondition {
+    const parts = splitUnescaped(value, '$');
+    const components = parameter.component ?? [];
+    if (parts.length !== components.length) throw errors.invalidParameter(rawName, `'${parameter.code}' takes ${components.length} values separated by '$'`);
+    const cond: Filter = {};
+    const all: Filter[] = [];
+    components.forEach((component, index) => {
+      const componentParameter = this.registry.byCanonical(component.definition);
+      if (!componentParameter) throw errors.notSupported(`Composite '${parameter.code}' has an unknown component`);
+      const part = this.condition(componentParameter, undefined, parts[index], rawName, options);
+      if (part.negate) throw errors.invalidParameter(rawName, `The 'ne' prefix is not supported inside a composite value`);
+      all.push(prefixCondition(part.cond, `k${index}`));
     });
-    return or(clauses);
-  }
-
-  private tokenClause(field: string, code: string, value: string, rawName: string): Filter {
-    if (code === '_id') return { id: unescape(value) };
-    const pipe = splitPipe(value);
-    if (!pipe) return { [field]: { $elemMatch: { c: unescape(value) } } };
-    const [system, tokenCode] = pipe.map(unescape);
-    if (system === '' && tokenCode === '') throw errors.invalidParameter(rawName, `'|' alone is not a token`);
-    if (system === '') return { [field]: { $elemMatch: { s: { $exists: false }, c: tokenCode } } };
-    if (tokenCode === '') return { [field]: { $elemMatch: { s: system } } };
-    return { [field]: { $elemMatch: { s: system, c: tokenCode } } };
-  }
-
-  private ofTypeClause(field: string, value: string, rawName: string): Filter {
-    const parts = value.split('|').map(unescape);
-    if (parts.length !== 3 || parts.some((p) => p === '')) throw errors.invalidParameter(rawName, `:of-type takes system|code|value`);
-    return { [field]: { $elemMatch: { ts: parts[0], tc: parts[1], c: parts[2] } } };
-  }
-
-  private stringClause(field: string, modifier: string | undefined, value: string, rawName: string): Filter {
-    if (modifier === 'exact') return { [field]: { $elemMatch: { e: value } } };
-    const normalised = normaliseText(value);
-    if (modifier === 'contains') return { [field]: { $elemMatch: { v: { $regex: escapeRegex(normalised) } } } };
-    if (modifier) throw errors.invalidParameter(rawName, `Modifier ':${modifier}' is not supported on string parameters`);
-    // Starts-with on any word boundary of the normalised value would be wider than the spec: anchor at the start.
-    return { [field]: { $elemMatch: { v: { $regex: `^${escapeRegex(normalised)}` } } } };
-  }
-
-  private referenceClause(field: string, modifier: string | undefined, value: string, rawName: string, parameter: SearchParameter): Filter {
-    if (modifier === 'identifier') {
-      const pipe = splitPipe(value);
-      if (!pipe) return { [field]: { $elemMatch: { c: value } } };
-      const [system, code] = pipe;
-      return { [field]: { $elemMatch: { ...(system ? { s: system } : {}), ...(code ? { c: code } : {}) } } };
+    // Plain field conditions merge into one entry condition; ones with their own $or/$and are ANDed.
+    const combined: Filter[] = [];
+    for (const c of all) {
+      if (Object.keys(c).some((k) => k.startsWith('$'))) combined.push(c);
+      else Object.assign(cond, c);
     }
-    if (modifier && !/^[A-Z][A-Za-z]+$/.test(modifier)) throw errors.invalidParameter(rawName, `Modifier ':${modifier}' is not supported on reference parameters`);
-    if (/^https?:\/\//.test(value) || value.startsWith('urn:')) {
-      const match = /\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(value);
-      const clauses: Filter[] = [{ [field]: { $elemMatch: { u: value } } }];
-      if (match) clauses.push({ [field]: { $elemMatch: { r: `${match[1]}/${match[2]}` } } });
-      return or(clauses);
-    }
-    const typed = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(value);
-    if (typed) {
-      if (modifier && modifier !== typed[1]) throw errors.invalidParameter(rawName, `Type modifier ':${modifier}' contradicts '${value}'`);
-      return { [field]: { $elemMatch: { r: value } } };
-    }
-    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw errors.invalidParameter(rawName, `'${value}' is not a reference, a Type/id or an id`);
-    if (modifier) return { [field]: { $elemMatch: { r: `${modifier}/${value}` } } };
-    const targets = parameter.targets ?? [];
-    if (targets.length === 1) return { [field]: { $elemMatch: { r: `${targets[0]}/${value}` } } };
-    return { [field]: { $elemMatch: { i: value } } };
+    return { cond: combined.length > 0 ? { ...cond, $and: combined } : cond };
   }
 
-  private dateClause(field: string, code: string, value: string, rawName: string): Filter {
-    const [prefix, date] = splitPrefix(value);
-    const range = rangeOfDateString(date);
-    if (!range) throw errors.invalidParameter(rawName, `'${value}' is not a valid date search value`);
-    const { lo: slo, hi: shi } = range;
-    if (code === '_lastUpdated') {
-      // lastUpdated is a single instant: its range is [t, t].
-      const instant = (c: Filter) => ({ lastUpdated: c });
-      switch (prefix) {
-        case 'eq': return instant({ $gte: slo, $lte: shi });
-        case 'ne': return { $or: [instant({ $lt: slo }), instant({ $gt: shi })] };
-        case 'gt': case 'sa': return instant({ $gt: shi });
-        case 'lt': case 'eb': return instant({ $lt: slo });
-        case 'ge': return instant({ $gte: slo });
-        case 'le': return instant({ $lte: shi });
-        case 'ap': return instant(this.approximateRange(slo, shi));
+  /** near: bounding box on the index (any store), then exact great-circle distance on the candidates. */
+  private async compileNear(scope: Scope, values: string[], rawName: string): Promise<Filter> {
+    const ids = new Set<string>();
+    for (const value of values) {
+      const near = parseNear(value, rawName);
+      const box = boundingBox(near);
+      const lonRanges = box.lonMin < -180
+        ? [[box.lonMin + 360, 180], [-180, box.lonMax]]
+        : box.lonMax > 180
+          ? [[box.lonMin, 180], [-180, box.lonMax - 360]]
+          : [[box.lonMin, box.lonMax]];
+      const filter = {
+        $or: lonRanges.map(([lo, hi]) => ({ 'idx.near': { $elemMatch: { lat: { $gte: box.latMin, $lte: box.latMax }, lon: { $gte: lo, $lte: hi } } } })),
+      };
+      const { versions } = await scope.store.search({ resourceTypes: ['Location'], filter, offset: 0, count: MAX_SUBQUERY_RESULTS + 1, withTotal: false });
+      tooCostly(versions.length, rawName);
+      for (const version of versions) {
+        const position = (version.resource as { position?: { latitude?: number; longitude?: number } } | undefined)?.position;
+        if (typeof position?.latitude !== 'number' || typeof position.longitude !== 'number') continue;
+        if (distanceMetres(near, { lat: position.latitude, lon: position.longitude }) <= near.metres) ids.add(version.id);
       }
     }
-    const match = (c: Filter) => ({ [field]: { $elemMatch: c } });
-    switch (prefix) {
-      case 'eq': return match({ lo: { $gte: slo }, hi: { $lte: shi } });
-      case 'ne': return { $nor: [match({ lo: { $gte: slo }, hi: { $lte: shi } })], [field]: { $exists: true } };
-      case 'gt': return match({ hi: { $gt: shi } });
-      case 'lt': return match({ lo: { $lt: slo } });
-      case 'ge': return { $or: [match({ hi: { $gt: shi } }), match({ lo: { $gte: slo }, hi: { $lte: shi } })] };
-      case 'le': return { $or: [match({ lo: { $lt: slo } }), match({ lo: { $gte: slo }, hi: { $lte: shi } })] };
-      case 'sa': return match({ lo: { $gt: shi } });
-      case 'eb': return match({ hi: { $lt: slo } });
-      case 'ap': {
-        const r = this.approximateRange(slo, shi) as { $gte: string; $lte: string };
-        return match({ lo: { $lte: r.$lte }, hi: { $gte: r.$gte } });
+    return { id: { $in: [...ids] } };
+  }
+
+  /** @returns whether the parameter is reported in the self link. */
+  private parseControl(rawName: string, value: string, result: ParsedSearch, resourceTypes: string[], scope: Scope): boolean {
+    const [name, modifier] = rawName.split(':');
+    if (modifier && name !== '_include' && name !== '_revinclude') throw errors.invalidParameter(rawName, `${name} takes no modifier`);
+    switch (name) {
+      case '_count': {
+        if (!/^\d{1,9}$/.test(value)) throw errors.invalidParameter('_count', `_count must be a non-negative integer, got '${value}'`);
+        result.count = Math.min(Number(value), this.limits.maxCount);
+        return true;
       }
+      case '_offset': {
+        if (!/^\d{1,9}$/.test(value)) throw errors.invalidParameter('_offset', `_offset must be a non-negative integer`);
+        result.offset = Number(value);
+        return true;
+      }
+      case '_cursor':
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw errors.invalidParameter('_cursor', `'_cursor' is not a paging cursor of this server`);
+        result.cursor = value;
+        return true;
+      case '_total':
+        if (!['none', 'estimate', 'accurate'].includes(value)) throw errors.invalidParameter('_total', `_total must be none, estimate or accurate`);
+        result.total = value as ParsedSearch['total'];
+        return true;
+      case '_summary':
+        if (!['true', 'false', 'text', 'data', 'count'].includes(value)) throw errors.invalidParameter('_summary', `_summary must be true, false, text, data or count`);
+        result.summary = value;
+        return true;
+      case '_elements':
+        result.elements = value.split(',').map((e) => e.trim()).filter(Boolean);
+        if (result.elements.some((e) => !/^[A-Za-z][A-Za-z0-9.]*$/.test(e))) throw errors.invalidParameter('_elements', `_elements takes element names separated by commas`);
+        return true;
+      case '_sort':
+        this.parseSort(value, result, resourceTypes);
+        return true;
+      case '_include':
+      case '_revinclude':
+        return this.parseInclude(name, modifier, value, result, scope, rawName);
+      default:
+        return false; // _format, _pretty: handled by the HTTP layer
     }
   }
 
-  /** "ap": within 10% of the distance between the value and now (R4 search page). */
-  private approximateRange(slo: string, shi: string): Filter {
-    const now = Date.now();
-    const lo = Date.parse(slo);
-    const hi = Date.parse(shi);
-    const margin = Math.max(Math.abs(now - lo), Math.abs(now - hi)) * 0.1;
-    return { $gte: new Date(lo - margin).toISOString(), $lte: new Date(hi + margin).toISOString() };
-  }
-
-  private uriClause(field: string, modifier: string | undefined, value: string, rawName: string): Filter {
-    if (!modifier) return { [field]: { $elemMatch: { v: value } } };
-    if (modifier === 'below') return { [field]: { $elemMatch: { v: { $regex: `^${escapeRegex(value)}` } } } };
-    if (modifier === 'above') {
-      // Every prefix of the value ending at a path segment.
-      const prefixes: string[] = [];
-      const parts = value.split('/');
-      for (let i = parts.length; i >= 3; i--) prefixes.push(parts.slice(0, i).join('/'));
-      return { [field]: { $elemMatch: { v: { $in: prefixes } } } };
-    }
-    throw errors.invalidParameter(rawName, `Modifier ':${modifier}' is not supported on uri parameters`);
-  }
-
-  private numberClause(field: string, value: string, rawName: string, isQuantity: boolean): Filter {
-    const [prefix, rest] = splitPrefix(value);
-    let numberText = rest;
-    const unitFilter: Filter = {};
-    if (isQuantity) {
-      const parts = rest.split('|');
-      numberText = parts[0];
-      if (parts.length === 3) {
-        if (parts[1]) unitFilter.s = unescape(parts[1]);
-        if (parts[2]) unitFilter.c = unescape(parts[2]);
-      } else if (parts.length !== 1) throw errors.invalidParameter(rawName, `A quantity is number, number|system|code or number||code`);
-    }
-    if (!/^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(numberText)) throw errors.invalidParameter(rawName, `'${value}' is not a number`);
-    const n = Number(numberText);
-    const decimals = numberText.includes('.') ? numberText.split('.')[1].replace(/[eE].*/, '').length : 0;
-    const half = 0.5 * 10 ** -decimals;
-    const match = (c: Filter) => ({ [field]: { $elemMatch: { ...c, ...unitFilter } } });
-    switch (prefix) {
-      case 'eq': return match({ n: { $gte: n - half, $lt: n + half } });
-      case 'ne': return { $nor: [match({ n: { $gte: n - half, $lt: n + half } })], [field]: { $exists: true } };
-      case 'gt': case 'sa': return match({ n: { $gt: n } });
-      case 'lt': case 'eb': return match({ n: { $lt: n } });
-      case 'ge': return match({ n: { $gte: n } });
-      case 'le': return match({ n: { $lte: n } });
-      case 'ap': {
-        const margin = Math.abs(n) * 0.1;
-        return match({ n: { $gte: n - margin, $lte: n + margin } });
+  private parseSort(value: string, result: ParsedSearch, resourceTypes: string[]): void {
+    for (const key of value.split(',').map((k) => k.trim())) {
+      if (!key) throw errors.invalidParameter('_sort', `Empty key in _sort`);
+      const direction = key.startsWith('-') ? -1 : 1;
+      const code = key.replace(/^-/, '');
+      if (code === '_id') result.sort.push({ path: 'id', direction });
+      else if (code === '_lastUpdated') result.sort.push({ path: 'lastUpdated', direction });
+      else {
+        const parameter = this.lookup(resourceTypes, code);
+        if (!parameter) throw errors.invalidParameter('_sort', `Unknown search parameter '${code}' in _sort`);
+        // A date range sorts by its start ascending and by its end descending (MongoDB's min/max of arrays).
+        const field = parameter.type === 'date' ? (direction === 1 ? 'lo' : 'hi') : SORT_FIELD[parameter.type];
+        if (!field) throw errors.invalidParameter('_sort', `Cannot sort on '${code}' (type ${parameter.type})`);
+        result.sort.push({ path: `idx.${code}.${field}`, direction });
       }
     }
   }
+
+  /** `_include=Source:param[:Target]`, `_include=*`, `_include=Source:*`, with `:iterate`. */
+  private parseInclude(name: '_include' | '_revinclude', modifier: string | undefined, value: string, result: ParsedSearch, scope: Scope, rawName: string): boolean {
+    if (modifier && modifier !== 'iterate' && modifier !== 'recurse') throw errors.invalidParameter(rawName, `${name} takes only the :iterate modifier`);
+    const iterate = modifier !== undefined;
+    const list = name === '_include' ? result.include : result.revinclude;
+    for (const item of value.split(',')) {
+      if (item === '*') {
+        list.push({ sourceType: '*', code: '*', iterate });
+        continue;
+      }
+      const [sourceType, code, targetType, extra] = item.split(':');
+      if (!sourceType || !code || extra !== undefined || !this.registry.isKnownType(sourceType) || (targetType !== undefined && !this.registry.isKnownType(targetType))) {
+        throw errors.invalidParameter(rawName, `${name} takes SourceType:parameter[:TargetType] or *, not '${item}'`);
+      }
+      if (code !== '*') {
+        const parameter = this.registry.get(sourceType, code);
+        if (!parameter || parameter.type !== 'reference') {
+          this.unknown(scope, `${rawName}=${item}`);
+          return false;
+        }
+      }
+      list.push({ sourceType, code, ...(targetType ? { targetType } : {}), iterate });
+    }
+    return true;
+  }
+}
+
+function tooCostly(count: number, rawName: string): void {
+  if (count > MAX_SUBQUERY_RESULTS) {
+    throw errors.searchTooCostly(`'${rawName}' matches more than ${MAX_SUBQUERY_RESULTS} resources; add criteria to narrow it`);
+  }
+}
+
+/** An entry condition written on `lo`/`hi`/`c` applied to a scalar top-level field (id, lastUpdated). */
+function onScalar(field: string, cond: Filter): Filter {
+  const parts: Filter[] = [];
+  for (const [key, value] of Object.entries(cond)) {
+    if (key === '$or' || key === '$and') parts.push({ [key]: (value as Filter[]).map((c) => onScalar(field, c)) });
+    else parts.push({ [field]: value }); // c (an id), lo and hi (an instant is its own range)
+  }
+  return parts.length === 1 ? parts[0] : { $and: parts };
+}
+
+function splitUnescaped(value: string, separator: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    if (value[i] === '\\') i++;
+    else if (value[i] === separator) {
+      parts.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start));
+  return parts;
 }

@@ -93,6 +93,34 @@ export interface StoreQuery {
   /** 0 means: only the total. */
   count: number;
   withTotal: boolean;
+  /**
+   * A hint that the caller only needs resourceType/id/versionId/lastUpdated of
+   * each match (paging snapshots): a store may then omit `resource` from the
+   * returned versions and avoid fetching bodies.
+   */
+  idsOnly?: boolean;
+}
+
+/**
+ * The distinct values at a dotted path of the search documents matching a
+ * filter (MongoDB `distinct` semantics: array elements are flattened, so
+ * `idx.patient.r` yields every referenced "Patient/123" once).
+ * Used by the search compiler to resolve chains (`path` = 'id') and `_has`
+ * (`path` = 'idx.<reference param>.r') as sub-queries feeding `$in`, so no store
+ * needs joins ($lookup).
+ */
+export interface DistinctQuery {
+  resourceTypes: string[];
+  filter: Record<string, unknown>;
+}
+
+/** Fresh index entries for the current version of a resource (reindexing; no new version). */
+export interface IndexUpdate {
+  resourceType: string;
+  id: string;
+  /** Applied only if this is still the current version (otherwise skipped: a newer write indexed itself). */
+  versionId: number;
+  index: IndexEntries;
 }
 
 export interface StoreQueryResult {
@@ -125,4 +153,12 @@ export interface ResourceStore {
   write(operations: WriteOperation[]): Promise<StoredVersion[]>;
   history(query: HistoryQuery): Promise<HistoryPage>;
   search(query: StoreQuery): Promise<StoreQueryResult>;
+  /** Distinct values at `path` over the current, non-deleted matches (see DistinctQuery). */
+  distinct(query: DistinctQuery, path: string): Promise<unknown[]>;
+  /**
+   * Replaces the index entries of current versions without creating versions
+   * (scripts/reindex.ts, after SearchParameters were added). Durable like write();
+   * returns how many were applied (stale versionIds are skipped).
+   */
+  reindex(updates: IndexUpdate[]): Promise<number>;
 }

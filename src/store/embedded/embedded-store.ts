@@ -17,7 +17,9 @@ import type { Resource } from 'fhir/r4';
 import {
   GuardConflict,
   VersionConflict,
+  type DistinctQuery,
   type HistoryPage,
+  type IndexUpdate,
   type HistoryQuery,
   type IndexEntries,
   type ResourceStore,
@@ -28,6 +30,7 @@ import {
 } from '../resource-store.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
+import { EntryHashIndex } from './entry-hash-index.js';
 
 interface ResourceEntry {
   versions: StoredVersion[];
@@ -37,7 +40,8 @@ interface ResourceEntry {
 }
 
 interface CommittedOperation {
-  kind: 'put' | 'delete';
+  /** 'index': new index entries for the current version (reindex), no new version. */
+  kind: 'put' | 'delete' | 'index';
   resourceType: string;
   id: string;
   versionId: number;
@@ -53,6 +57,8 @@ interface UnitRecord extends JournalRecord {
 
 interface PendingUnit {
   operations: WriteOperation[];
+  /** A reindex unit instead of writes. */
+  indexUpdates?: IndexUpdate[];
   resolve: (versions: StoredVersion[]) => void;
   reject: (error: unknown) => void;
 }
@@ -69,6 +75,21 @@ const LOCK_FILE = 'relais.lock';
 function withVersionMeta(resource: Resource, id: string, versionId: number, lastUpdated: string): Resource {
   const { resourceType, id: _id, meta, ...rest } = resource;
   return { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
+}
+
+/** MongoDB `distinct` path semantics: arrays are flattened at every level. */
+function collectAt(node: unknown, segments: string[], into: Set<unknown>): void {
+  if (node === undefined || node === null) return;
+  if (Array.isArray(node)) {
+    for (const item of node) collectAt(item, segments, into);
+    return;
+  }
+  if (segments.length === 0) {
+    into.add(node);
+    return;
+  }
+  if (typeof node !== 'object') return;
+  collectAt((node as Record<string, unknown>)[segments[0]], segments.slice(1), into);
 }
 
 function isProcessAlive(pid: number): boolean {
@@ -90,6 +111,7 @@ export class EmbeddedStore implements ResourceStore {
   /** Every version in commit order: the backbone of type and system history. */
   private readonly commitLog: StoredVersion[] = [];
   private readonly guards = new Map<string, { resourceType: string; id: string }>();
+  private readonly hashIndex = new EntryHashIndex();
   private pending: PendingUnit[] = [];
   private flushing: Promise<void> | undefined;
   private seq = 0;
@@ -160,18 +182,7 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   async search(query: StoreQuery): Promise<StoreQueryResult> {
-    const mingoQuery = new Query(query.filter, { idKey: '_id' });
-    const matches: Array<{ version: StoredVersion; doc: Record<string, unknown> }> = [];
-    for (const resourceType of query.resourceTypes) {
-      const entries = this.resources.get(resourceType);
-      if (!entries) continue;
-      for (const [id, entry] of entries) {
-        const current = entry.versions.at(-1)!;
-        if (current.deleted) continue;
-        const doc = { id, type: resourceType, lastUpdated: current.lastUpdated, idx: entry.index ?? {} };
-        if (mingoQuery.test(doc)) matches.push({ version: current, doc });
-      }
-    }
+    const matches = this.matching(query.resourceTypes, query.filter);
     const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
     if (matches.length > 1) {
       const keyed = matches.map((m) => ({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) }));
@@ -182,6 +193,42 @@ export class EmbeddedStore implements ResourceStore {
       versions: query.count > 0 ? matches.slice(query.offset, query.offset + query.count).map((m) => m.version) : [],
       ...(query.withTotal ? { total: matches.length } : {}),
     };
+  }
+
+  async distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
+    const values = new Set<unknown>();
+    const segments = path.split('.');
+    for (const { doc } of this.matching(query.resourceTypes, query.filter)) collectAt(doc, segments, values);
+    return [...values];
+  }
+
+  reindex(updates: IndexUpdate[]): Promise<number> {
+    if (this.state !== 'open') return Promise.reject(new Error(`embedded store is ${this.state}`));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ operations: [], indexUpdates: updates, resolve: (applied) => resolve(applied.length), reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  /** Current, non-deleted documents of the types that match the filter (hash index first, then mingo). */
+  private matching(resourceTypes: string[], filter: Record<string, unknown>): Array<{ version: StoredVersion; doc: Record<string, unknown> }> {
+    const mingoQuery = new Query(filter, { idKey: '_id' });
+    const matches: Array<{ version: StoredVersion; doc: Record<string, unknown> }> = [];
+    for (const resourceType of resourceTypes) {
+      const entries = this.resources.get(resourceType);
+      if (!entries) continue;
+      const candidates = this.hashIndex.candidates(resourceType, filter);
+      const consider = (id: string, entry: ResourceEntry | undefined) => {
+        if (!entry) return;
+        const current = entry.versions.at(-1)!;
+        if (current.deleted) return;
+        const doc = { id, type: resourceType, lastUpdated: current.lastUpdated, idx: entry.index ?? {} };
+        if (mingoQuery.test(doc)) matches.push({ version: current, doc });
+      };
+      if (candidates) for (const id of candidates) consider(id, entries.get(id));
+      else for (const [id, entry] of entries) consider(id, entry);
+    }
+    return matches;
   }
 
   // --- write path ---------------------------------------------------------
@@ -206,7 +253,7 @@ export class EmbeddedStore implements ResourceStore {
     const accepted: Array<{ unit: PendingUnit; record: UnitRecord }> = [];
     for (const unit of batch) {
       try {
-        const record = this.prepareUnit(unit.operations, versionView, guardView);
+        const record = unit.indexUpdates ? this.prepareReindex(unit.indexUpdates, versionView) : this.prepareUnit(unit.operations, versionView, guardView);
         accepted.push({ unit, record });
       } catch (error) {
         unit.reject(error);
@@ -267,6 +314,18 @@ export class EmbeddedStore implements ResourceStore {
     return { seq: ++this.seq, ops };
   }
 
+  private prepareReindex(updates: IndexUpdate[], versionView: Map<string, { versionId: number; deleted: boolean } | undefined>): UnitRecord {
+    const ops: CommittedOperation[] = [];
+    for (const update of updates) {
+      const key = `${update.resourceType}/${update.id}`;
+      const current = versionView.has(key) ? versionView.get(key) : this.currentState(update.resourceType, update.id);
+      if (!current || current.deleted || current.versionId !== update.versionId) continue; // a newer write indexed itself
+      const version = this.resources.get(update.resourceType)!.get(update.id)!.versions[update.versionId - 1];
+      ops.push({ kind: 'index', resourceType: update.resourceType, id: update.id, versionId: update.versionId, lastUpdated: version.lastUpdated, index: update.index });
+    }
+    return { seq: ++this.seq, ops };
+  }
+
   private currentState(resourceType: string, id: string): { versionId: number; deleted: boolean } | undefined {
     const current = this.resources.get(resourceType)?.get(id)?.versions.at(-1);
     return current ? { versionId: current.versionId, deleted: current.deleted } : undefined;
@@ -276,6 +335,15 @@ export class EmbeddedStore implements ResourceStore {
   private applyUnit(record: UnitRecord): StoredVersion[] {
     const created: StoredVersion[] = [];
     for (const op of record.ops) {
+      if (op.kind === 'index') {
+        const entry = this.resources.get(op.resourceType)?.get(op.id);
+        const current = entry?.versions.at(-1);
+        if (!entry || !current || current.deleted || current.versionId !== op.versionId) continue;
+        this.hashIndex.update(op.resourceType, op.id, entry.index, op.index);
+        entry.index = op.index;
+        created.push(current);
+        continue;
+      }
       let byId = this.resources.get(op.resourceType);
       if (!byId) this.resources.set(op.resourceType, (byId = new Map()));
       let entry = byId.get(op.id);
@@ -291,7 +359,9 @@ export class EmbeddedStore implements ResourceStore {
           : {}),
       };
       entry.versions[op.versionId - 1] = version;
-      entry.index = op.kind === 'delete' ? undefined : op.index;
+      const nextIndex = op.kind === 'delete' ? undefined : op.index;
+      this.hashIndex.update(op.resourceType, op.id, entry.index, nextIndex);
+      entry.index = nextIndex;
       if (op.kind === 'delete' && entry.guardKey) {
         // A deleted resource no longer blocks a conditional create on the same criteria.
         if (this.guards.get(entry.guardKey)?.id === op.id) this.guards.delete(entry.guardKey);

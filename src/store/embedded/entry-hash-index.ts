@@ -1,0 +1,108 @@
+/**
+ * An in-memory secondary index for the embedded store: for every resource
+ * type, which ids hold a given reference (`r`), code (`c`) or system|code
+ * (`s`+`c`) in any index entry, so that the commonest searches
+ * (Observation?patient=…, Patient?identifier=system|value, chains and _has
+ * turned into `$in`) test a handful of candidates instead of every resource.
+ *
+ * `candidates(filter)` is a conservative planner: it returns a SUPERSET of the
+ * matching ids, or undefined when the filter has no indexable conjunct (then
+ * the store scans the type). The filter is always evaluated in full afterwards,
+ * so the planner can never change a result, only how many documents are tested.
+ */
+import type { IndexEntries } from '../resource-store.js';
+
+type Filter = Record<string, unknown>;
+
+function keysOf(index: IndexEntries | undefined): string[] {
+  if (!index) return [];
+  const keys: string[] = [];
+  for (const [code, entries] of Object.entries(index)) {
+    for (const entry of entries as Array<Record<string, unknown>>) {
+      if (!entry || typeof entry !== 'object') continue;
+      if (typeof entry.r === 'string') keys.push(`${code}\u0000r\u0000${entry.r}`);
+      if (typeof entry.c === 'string') {
+        keys.push(`${code}\u0000c\u0000${entry.c}`);
+        if (typeof entry.s === 'string') keys.push(`${code}\u0000sc\u0000${entry.s}\u0000${entry.c}`);
+      }
+    }
+  }
+  return keys;
+}
+
+export class EntryHashIndex {
+  /** type → key → ids */
+  private readonly byType = new Map<string, Map<string, Set<string>>>();
+
+  update(resourceType: string, id: string, before: IndexEntries | undefined, after: IndexEntries | undefined): void {
+    let map = this.byType.get(resourceType);
+    if (!map) this.byType.set(resourceType, (map = new Map()));
+    for (const key of keysOf(before)) {
+      const ids = map.get(key);
+      if (ids) {
+        ids.delete(id);
+        if (ids.size === 0) map.delete(key);
+      }
+    }
+    for (const key of keysOf(after)) {
+      let ids = map.get(key);
+      if (!ids) map.set(key, (ids = new Set()));
+      ids.add(id);
+    }
+  }
+
+  /** A superset of the ids of `resourceType` that can match `filter`, or undefined (scan). */
+  candidates(resourceType: string, filter: Filter): Set<string> | undefined {
+    return this.plan(this.byType.get(resourceType) ?? new Map(), filter);
+  }
+
+  private plan(map: Map<string, Set<string>>, filter: Filter): Set<string> | undefined {
+    let best: Set<string> | undefined;
+    const consider = (set: Set<string> | undefined) => {
+      if (set && (!best || set.size < best.size)) best = set;
+    };
+    for (const [key, value] of Object.entries(filter)) {
+      if (key === '$and') for (const part of value as Filter[]) consider(this.plan(map, part));
+      else if (key === '$or') {
+        const union = new Set<string>();
+        let all = true;
+        for (const part of value as Filter[]) {
+          const set = this.plan(map, part);
+          if (!set) {
+            all = false;
+            break;
+          }
+          for (const id of set) union.add(id);
+        }
+        if (all) consider(union);
+      } else if (key === 'id') consider(idSet(value));
+      else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
+        consider(this.elemMatch(map, key.slice(4), (value as { $elemMatch: Filter }).$elemMatch));
+      }
+    }
+    return best;
+  }
+
+  private elemMatch(map: Map<string, Set<string>>, code: string, cond: Filter): Set<string> | undefined {
+    const lookup = (key: string) => map.get(`${code}\u0000${key}`);
+    const r = cond.r;
+    if (typeof r === 'string') return lookup(`r\u0000${r}`) ?? new Set();
+    if (r && typeof r === 'object' && Array.isArray((r as Filter).$in)) return unionOf(((r as Filter).$in as unknown[]).map((v) => lookup(`r\u0000${String(v)}`)));
+    const c = cond.c;
+    if (typeof c !== 'string') return undefined;
+    if (typeof cond.s === 'string') return lookup(`sc\u0000${cond.s}\u0000${c}`) ?? new Set();
+    return lookup(`c\u0000${c}`) ?? new Set();
+  }
+}
+
+function idSet(value: unknown): Set<string> | undefined {
+  if (typeof value === 'string') return new Set([value]);
+  if (value && typeof value === 'object' && Array.isArray((value as Filter).$in)) return new Set(((value as Filter).$in as unknown[]).map(String));
+  return undefined;
+}
+
+function unionOf(sets: Array<Set<string> | undefined>): Set<string> {
+  const union = new Set<string>();
+  for (const set of sets) if (set) for (const id of set) union.add(id);
+  return union;
+}
