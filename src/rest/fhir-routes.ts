@@ -351,6 +351,9 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
             if (route.accepts && hasBody && !route.accepts.includes(contentTypeOf(request))) {
               throw errors.unsupportedMediaType(contentTypeOf(request) || '(none)');
             }
+            // Refuse an unproducible format (406) before doing anything: a write must not
+            // be committed and then reported as failed.
+            negotiate(request.headers.accept, controlValue(queryPairs(request), '_format'));
             return route.handler(request as FastifyRequest<{ Params: Params }>, reply);
           },
         });
