@@ -154,4 +154,4 @@ export const FIXTURES: Resource[] = [
   { resourceType: 'ValueSet', id: 'vs1', status: 'active', url: 'http://relais.test/fhir/ValueSet/a/b' },
   { resourceType: 'ValueSet', id: 'vs2', status: 'active', url: 'http://relais.test/fhir/ValueSet/a' },
   { resourceType: 'ValueSet', id: 'vs3', status: 'active', url: 'http://other.org/vs' },
-] as Resource[];
+] as unknown as Resource[];

@@ -274,7 +274,7 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
       });
       it('_elements keeps the asked elements and marks the resource SUBSETTED', async () => {
         const bundle = await run('Patient', '_id=p1&_elements=birthDate');
-        const resource = bundle.entry![0].resource as Record<string, unknown> & { meta: { tag: Array<{ code: string }> } };
+        const resource = bundle.entry![0].resource as unknown as Record<string, unknown> & { meta: { tag: Array<{ code: string }> } };
         expect(resource.birthDate).toBe('1950-03-15');
         expect(resource.name).toBeUndefined();
         expect(resource.meta.tag.map((t) => t.code)).toContain('SUBSETTED');
