@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { baseUrlOf, type RelaisConfig } from './config.js';
+import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
 import type { EngineContext } from './engine/engine-context.js';
 import { FhirEngine } from './engine/fhir-engine.js';
 import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
@@ -50,9 +51,10 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     compiler: new SearchCompiler(searchParameters, { ...limits, baseUrl: baseUrlOf(config) }),
     limits,
     baseUrl: baseUrlOf(config),
+    transactionExtensions: [dischargeIntakeFromConfig(config)],
   };
   const engine = new FhirEngine(engineContext);
   const operations = new OperationRegistry();
-  registerBuiltInOperations(operations, engineContext);
+  registerBuiltInOperations(operations, engineContext, config);
   return { config, definitions: defs, store: resourceStore, engine, operations };
 }

@@ -89,6 +89,36 @@ export const errors = {
   searchTooCostly: (diagnostics: string) => single(400, 'too-costly', diagnostics),
   searchExpired: () =>
     single(410, 'not-found', 'This page belongs to a search result set that has expired (or this server restarted); run the search again'),
+  // --- batch / transaction (R4 http page, "batch/transaction") ---
+  invalidBundle: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),
+  unresolvedInternalReference: (reference: string, entry: number) =>
+    single(400, 'not-found', `Reference '${reference}' names no entry's fullUrl in this Bundle`, [`Bundle.entry[${entry}].resource`]),
+  batchInterdependency: (reference: string) =>
+    single(400, 'invalid', `Batch entries are independent and may not reference another entry ('${reference}'); send a transaction instead`),
+  conditionalReferenceUnresolved: (reference: string, count: number) =>
+    single(
+      412,
+      count === 0 ? 'not-found' : 'multiple-matches',
+      `Conditional reference '${reference}' matches ${count === 0 ? 'no resource' : 'several resources'}; it must match exactly one`,
+    ),
+  patchEntryNotBinary: () =>
+    single(400, 'not-supported', 'A PATCH entry must carry a Binary with contentType application/json-patch+json and the patch in data (base64)'),
+  transactionIdentityOverlap: (identity: string) =>
+    single(400, 'invalid', `${identity} appears more than once among the transaction's writes; a resource may appear only once`),
+  transactionNeedsAtomicStore: (store: string) =>
+    single(400, 'not-supported', `The ${store} store of this deployment cannot apply several writes atomically (no multi-document transactions); send the entries one by one or as a batch`),
+  unsupportedEntryMethod: (method: unknown) => single(400, 'not-supported', `Bundle.entry.request.method '${String(method)}' is not one of GET, HEAD, POST, PUT, PATCH, DELETE`),
+  operationInBundle: (url: string) => single(400, 'not-supported', `Operations are not supported inside a batch or transaction ('${url}')`),
+  // --- coordination operations ($match, $find-professionals) ---
+  matchNeedsPatient: () => single(400, 'required', "Patient/$match needs a Parameters body with a 'resource' parameter holding a Patient", ['Parameters.parameter']),
+  ownNurseFirst: (nurse: string) =>
+    single(
+      422,
+      'business-rule',
+      `The patient has a nurse of their own (${nurse}) who has not declined: the patient's own nurse comes first; $find-professionals applies when there is none or they declined`,
+    ),
+  homeNotGeolocated: () =>
+    single(422, 'business-rule', "The patient's home address has no geolocation (Address geolocation extension): distances cannot be computed"),
   storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
   internal: () => single(500, 'exception', 'Internal server error'),
   // --- authentication and access control (issue 6) ---

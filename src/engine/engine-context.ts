@@ -8,6 +8,7 @@ import type { SearchCompiler } from '../search/search-query.js';
 import type { SearchParameterRegistry } from '../search/search-parameters.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
+import type { TransactionExtension } from './transaction-extension.js';
 
 export interface EngineLimits {
   /** Page size when the client gives no _count. */
@@ -26,4 +27,6 @@ export interface EngineContext {
   limits: EngineLimits;
   /** Absolute base URL of the FHIR endpoint (for fullUrl, Location and links), without a trailing slash. */
   baseUrl: string;
+  /** Hooks adding writes to a transaction's unit of work (e.g. the discharge intake). */
+  transactionExtensions?: TransactionExtension[];
 }

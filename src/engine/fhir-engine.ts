@@ -7,12 +7,14 @@ import type { Bundle, Resource } from 'fhir/r4';
 import type { StoredVersion } from '../store/resource-store.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeleteResult, VersionResult } from './interaction-result.js';
+import { batch } from './interactions/batch.js';
 import { create, type CreateOptions } from './interactions/create.js';
 import { conditionalDelete, deleteResource } from './interactions/delete.js';
 import { history, type HistoryScope } from './interactions/history.js';
 import { conditionalPatch, patch } from './interactions/patch.js';
 import { read, vread } from './interactions/read.js';
 import { search, type SearchOptions } from './interactions/search.js';
+import { transaction, type BundleOptions } from './interactions/transaction.js';
 import { conditionalUpdate, update, type UpdateOptions } from './interactions/update.js';
 import { applyElements, applySummary, type SummaryMode } from './summary.js';
 
@@ -61,6 +63,16 @@ export class FhirEngine {
 
   history(scope: HistoryScope, params: Array<[string, string]>, strict?: boolean): Promise<Bundle<Resource>> {
     return history(this.ctx, scope, params, strict);
+  }
+
+  /** A transaction Bundle: all entries or none (see interactions/transaction.ts). */
+  transaction(bundle: unknown, options?: BundleOptions): Promise<Bundle<Resource>> {
+    return transaction(this.ctx, bundle, options);
+  }
+
+  /** A batch Bundle: independent entries (see interactions/batch.ts). */
+  batch(bundle: unknown, options?: BundleOptions): Promise<Bundle<Resource>> {
+    return batch(this.ctx, bundle, options);
   }
 
   /** _summary / _elements on a single resource (read, vread). */

@@ -2,10 +2,14 @@
  * The one place listing the operations this server offers: each is written in
  * its own file in this folder and registered here.
  */
+import type { RelaisConfig } from '../config.js';
 import type { EngineContext } from '../engine/engine-context.js';
+import { findProfessionalsOperation } from './find-professionals.js';
+import { matchOperation } from './match.js';
 import type { OperationRegistry } from './operation-registry.js';
 
-export function registerBuiltInOperations(registry: OperationRegistry, ctx: EngineContext): void {
-  void registry;
+export function registerBuiltInOperations(registry: OperationRegistry, ctx: EngineContext, config: RelaisConfig): void {
   void ctx;
+  registry.register(matchOperation);
+  registry.register(findProfessionalsOperation({ radiusKm: config.PROFESSIONAL_SEARCH_RADIUS_KM, maxCandidates: config.PROFESSIONAL_SEARCH_MAX }));
 }

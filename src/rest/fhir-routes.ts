@@ -12,7 +12,7 @@ import { parseIfMatch } from '../engine/version-expectation.js';
 import { errors } from '../errors.js';
 import { negotiate } from './content-negotiation.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
-import { httpDate, preference, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
+import { httpDate, preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
 
 type Params = { type?: string; id?: string; vid?: string; operation?: string };
 type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;
@@ -20,7 +20,7 @@ type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply
 interface RouteSpec {
   method: HTTPMethods;
   url: string;
-  interaction?: TypeInteraction | SystemInteraction;
+  interaction?: TypeInteraction | SystemInteraction | Array<TypeInteraction | SystemInteraction>;
   /** Content types the body may have (undefined: no body expected). */
   accepts?: string[];
   handler: Handler;
@@ -125,6 +125,18 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/',
       interaction: 'search-system',
       handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(undefined, queryPairs(request), { strict: isStrict(request) })),
+    },
+    {
+      method: 'POST',
+      url: '/',
+      interaction: ['transaction', 'batch'],
+      accepts: RESOURCE_TYPES,
+      handler: async (request, reply) => {
+        const type = (request.body as { type?: unknown } | undefined)?.type;
+        const prefer = preferReturn(request);
+        const bundle = type === 'batch' ? await engine.batch(request.body, { prefer }) : await engine.transaction(request.body, { prefer });
+        return sendFhir(request, reply, 200, bundle);
+      },
     },
     {
       method: 'GET',
@@ -327,8 +339,8 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
   }
 
   const implemented: ImplementedInteractions = {
-    type: new Set(routes.map((r) => r.interaction).filter((i): i is TypeInteraction => !!i && !['transaction', 'batch', 'search-system', 'history-system'].includes(i))),
-    system: new Set(routes.map((r) => r.interaction).filter((i): i is SystemInteraction => !!i && ['transaction', 'batch', 'search-system', 'history-system'].includes(i))),
+    type: new Set(routes.flatMap((r) => r.interaction ?? []).filter((i): i is TypeInteraction => !!i && !['transaction', 'batch', 'search-system', 'history-system'].includes(i))),
+    system: new Set(routes.flatMap((r) => r.interaction ?? []).filter((i): i is SystemInteraction => !!i && ['transaction', 'batch', 'search-system', 'history-system'].includes(i))),
     conditionalCreate: true,
     conditionalUpdate: routes.some((r) => r.method === 'PUT' && r.url === '/:type'),
     conditionalPatch: routes.some((r) => r.method === 'PATCH' && r.url === '/:type'),

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errors } from '../../errors.js';
-import { GuardConflict, type StoredVersion } from '../../store/resource-store.js';
+import { GuardConflict, type StoredVersion, type WriteOperation } from '../../store/resource-store.js';
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
@@ -20,15 +20,24 @@ export interface CreateOptions {
 /** How many times a conditional create re-examines a contended guard before giving up. */
 const MAX_GUARD_ATTEMPTS = 5;
 
-export async function create(ctx: EngineContext, resourceType: string, body: unknown, options: CreateOptions = {}): Promise<VersionResult> {
+/**
+ * The write a create makes, without making it: checks the body, takes the given
+ * (server-assigned) id, extracts the index. Batch/transaction entries use it too.
+ */
+export function createOperation(ctx: EngineContext, resourceType: string, body: unknown, id: string = randomUUID(), guardKey?: string): WriteOperation {
   assertKnownType(ctx, resourceType);
   const checked = checkBody(ctx, resourceType, body);
-  const id = randomUUID();
   const resource = withClientMeta(checked, id);
   const index = ctx.extractor.extract(resource);
+  return { kind: 'put', resourceType, id, resource, index, expect: 'absent', ...(guardKey ? { guardKey } : {}) };
+}
+
+export async function create(ctx: EngineContext, resourceType: string, body: unknown, options: CreateOptions = {}): Promise<VersionResult> {
+  const operation = createOperation(ctx, resourceType, body);
+  const { id, resource, index } = operation;
 
   if (options.ifNoneExist === undefined) {
-    const [version] = await ctx.store.write([{ kind: 'put', resourceType, id, resource, index, expect: 'absent' }]);
+    const [version] = await ctx.store.write([operation]);
     return { status: 201, version };
   }
 
@@ -51,7 +60,10 @@ export async function create(ctx: EngineContext, resourceType: string, body: unk
       const again = await matchCriteria(ctx, resourceType, criteria, 'create');
       if (again.matches.length === 1) return { status: 200, version: again.matches[0] };
       if (again.matches.length > 1) throw errors.multipleMatches('create', again.matches.length);
-      takeOver = holder ? { resourceType: holder.resourceType, id: holder.id } : error.holder;
+      // Only a committed holder that no longer matches may lose its guard; a holder not
+      // yet visible is a concurrent create still being committed: wait for it to appear.
+      if (holder && !holder.deleted) takeOver = { resourceType: holder.resourceType, id: holder.id };
+      else await new Promise((resolve) => setTimeout(resolve, 2 * (attempt + 1)));
     }
   }
   throw errors.concurrentUpdateConflict(resourceType, '(conditional create)');

@@ -7,7 +7,7 @@ import jsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import type { Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
-import { VersionConflict } from '../../store/resource-store.js';
+import { VersionConflict, type StoredVersion } from '../../store/resource-store.js';
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
@@ -24,6 +24,25 @@ function checkPatchDocument(patch: unknown): Operation[] {
   return patch as Operation[];
 }
 
+/**
+ * The resource a JSON Patch turns `current` into, checked (same identity, structurally
+ * valid) but not stored; batch/transaction entries use it too.
+ */
+export function applyPatchDocument(ctx: EngineContext, current: StoredVersion, patchDocument: unknown): Resource {
+  const operations = checkPatchDocument(patchDocument);
+  const { resourceType, id } = current;
+  let patched: Resource;
+  try {
+    patched = jsonPatch.applyPatch(structuredClone(current.resource!), operations, true, false).newDocument;
+  } catch (error) {
+    throw errors.patchFailed((error as Error).message.split('\n')[0]);
+  }
+  if (patched?.resourceType !== resourceType || patched.id !== id) throw errors.patchChangedIdentity();
+  const issues = ctx.validator.validate(patched);
+  if (issues.length > 0) throw errors.patchedResourceInvalid(issues);
+  return withClientMeta(patched, id);
+}
+
 export async function patch(ctx: EngineContext, resourceType: string, id: string, patchDocument: unknown, options: { ifMatch?: number } = {}): Promise<VersionResult> {
   assertKnownType(ctx, resourceType);
   assertValidId(id);
@@ -33,16 +52,7 @@ export async function patch(ctx: EngineContext, resourceType: string, id: string
     if (options.ifMatch !== undefined && current.versionId !== options.ifMatch) {
       throw errors.versionConflict(resourceType, id, String(options.ifMatch), String(current.versionId));
     }
-    let patched: Resource;
-    try {
-      patched = jsonPatch.applyPatch(structuredClone(current.resource!), operations, true, false).newDocument;
-    } catch (error) {
-      throw errors.patchFailed((error as Error).message.split('\n')[0]);
-    }
-    if (patched?.resourceType !== resourceType || patched.id !== id) throw errors.patchChangedIdentity();
-    const issues = ctx.validator.validate(patched);
-    if (issues.length > 0) throw errors.patchedResourceInvalid(issues);
-    const resource = withClientMeta(patched, id);
+    const resource = applyPatchDocument(ctx, current, operations);
     try {
       const [version] = await ctx.store.write([
         { kind: 'put', resourceType, id, resource, index: ctx.extractor.extract(resource), expect: current.versionId },

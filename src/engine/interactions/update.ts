@@ -6,7 +6,7 @@
  */
 import type { Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
-import { GuardConflict, VersionConflict } from '../../store/resource-store.js';
+import { GuardConflict, VersionConflict, type WriteOperation } from '../../store/resource-store.js';
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
@@ -21,12 +21,22 @@ export interface UpdateOptions {
 const MAX_ATTEMPTS = 5;
 
 export async function update(ctx: EngineContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
+  return storeUpdate(ctx, checkUpdateBody(ctx, resourceType, id, body), options.ifMatch);
+}
+
+/** The checks of an update to [type]/[id] (also used by transaction entries); returns the resource to store. */
+export function checkUpdateBody(ctx: EngineContext, resourceType: string, id: string, body: unknown): Resource {
   assertKnownType(ctx, resourceType);
   assertValidId(id);
   const checked = checkBody(ctx, resourceType, body);
   if (checked.id === undefined) throw errors.idRequiredForUpdate();
   if (checked.id !== id) throw errors.idMismatch(id, checked.id);
-  return storeUpdate(ctx, withClientMeta(checked, id), options.ifMatch);
+  return withClientMeta(checked, id);
+}
+
+/** The write storing `resource` as the next version of its id, without making it. */
+export function putOperation(ctx: EngineContext, resource: Resource, expect: 'absent' | number, guardKey?: string, index = ctx.extractor.extract(resource)): WriteOperation {
+  return { kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index, expect, ...(guardKey ? { guardKey } : {}) };
 }
 
 /** Writes a checked resource as the next version of its id, creating it if absent. */
@@ -39,7 +49,7 @@ export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatc
     const live = current && !current.deleted ? current : undefined;
     const expect = ifMatch ?? live?.versionId ?? 'absent';
     try {
-      const [version] = await ctx.store.write([{ kind: 'put', resourceType, id, resource, index, expect, ...(guardKey ? { guardKey } : {}) }]);
+      const [version] = await ctx.store.write([putOperation(ctx, resource, expect, guardKey, index)]);
       return { status: live ? 200 : 201, version };
     } catch (error) {
       if (ifMatch !== undefined) asPreconditionFailure(error, ifMatch);

@@ -1,0 +1,45 @@
+/**
+ * GET and HEAD entries of a batch or transaction: read, vread, search and
+ * history through the same engine functions the REST routes use, with the
+ * entry's ifNoneMatch / ifModifiedSince turning a read into 304 Not Modified.
+ */
+import type { BundleEntry, Resource } from 'fhir/r4';
+import { errors } from '../../errors.js';
+import type { EngineContext } from '../engine-context.js';
+import { history } from '../interactions/history.js';
+import { read, vread } from '../interactions/read.js';
+import { search } from '../interactions/search.js';
+import type { EntryRequest } from './entry-request.js';
+import { statusLine } from './entry-response.js';
+
+function notModified(entry: EntryRequest, versionId: number, lastUpdated: string): boolean {
+  if (entry.ifNoneMatch) {
+    return entry.ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || tag.trim().replace(/^W\//, '') === `"${versionId}"`);
+  }
+  if (entry.ifModifiedSince) {
+    const since = Date.parse(entry.ifModifiedSince);
+    // HTTP dates have second precision: compare at that precision.
+    return !Number.isNaN(since) && Math.floor(Date.parse(lastUpdated) / 1000) <= Math.floor(since / 1000);
+  }
+  return false;
+}
+
+export async function readEntry(ctx: EngineContext, entry: EntryRequest): Promise<BundleEntry<Resource>> {
+  const params = entry.query ? [...new URLSearchParams(entry.query)] : [];
+  const head = entry.method === 'HEAD';
+  if (entry.resourceType && entry.id && !entry.history) {
+    const version = entry.versionId ? await vread(ctx, entry.resourceType, entry.id, entry.versionId) : await read(ctx, entry.resourceType, entry.id);
+    const meta = { etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated };
+    if (notModified(entry, version.versionId, version.lastUpdated)) return { response: { status: statusLine(304), ...meta } };
+    return {
+      fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`,
+      ...(head ? {} : { resource: version.resource }),
+      response: { status: statusLine(200), ...meta },
+    };
+  }
+  let bundle;
+  if (entry.history) bundle = await history(ctx, { resourceType: entry.resourceType, id: entry.id }, params);
+  else if (entry.resourceType || entry.query !== undefined) bundle = await search(ctx, entry.resourceType, params);
+  else throw errors.invalidBundle(`Bundle.entry[${entry.index}].request.url '${entry.url}' names nothing to read`, [`Bundle.entry[${entry.index}].request.url`]);
+  return { ...(head ? {} : { resource: bundle }), response: { status: statusLine(200) } };
+}
