@@ -1,0 +1,108 @@
+/**
+ * Search benchmark: loads a generated network (scripts/network-dataset.ts)
+ * into the configured store, then runs a fixed list of typical queries and
+ * reports p50/p95/p99 latency and throughput per query.
+ *
+ *   npx tsx scripts/bench-search.ts                       # small default (CI-sized)
+ *   npx tsx scripts/bench-search.ts --patients 10000      # ~100 k resources
+ *   npx tsx scripts/bench-search.ts --patients 100000     # ~1 M resources (big run)
+ *
+ * Store: the one the environment configures (as the server does); by default
+ * the embedded store in a fresh temporary folder, removed afterwards. Loading
+ * goes straight to the store in batches (index entries computed by the same
+ * extractor the server uses), skipping per-request validation so that loading
+ * is not what is measured. Queries go through the engine (compile, sub-queries,
+ * store, includes, bundle), not HTTP, so they measure search itself.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Resource } from 'fhir/r4';
+import { loadConfig } from '../src/config.js';
+import { buildContext } from '../src/context.js';
+import type { WriteOperation } from '../src/store/resource-store.js';
+import { generateNetwork, NIR_SYSTEM, parseFlags, RPPS_SYSTEM, seededRandom, type NetworkIndex } from './network-dataset.js';
+
+const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, seed: 42, batch: 500 });
+const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-'));
+const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
+const ctx = buildContext(config);
+const engineCtx = ctx.engine.ctx;
+await ctx.store.open();
+
+// --- load ---------------------------------------------------------------------
+const index: NetworkIndex = { patientIds: [], nirs: [], rpps: [], families: [] };
+const loadStart = performance.now();
+let loaded = 0;
+let batch: WriteOperation[] = [];
+const flush = async () => {
+  if (batch.length === 0) return;
+  await ctx.store.write(batch);
+  loaded += batch.length;
+  batch = [];
+  if (loaded % 20_000 < flags.batch) process.stderr.write(`\rloaded ${loaded}`);
+};
+for (const resource of generateNetwork({ patients: flags.patients, observationsPerPatient: flags.observations, encountersPerPatient: flags.encounters, seed: flags.seed }, index)) {
+  batch.push({ kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index: engineCtx.extractor.extract(resource as Resource) });
+  if (batch.length >= flags.batch) await flush();
+}
+await flush();
+const loadSeconds = (performance.now() - loadStart) / 1000;
+process.stderr.write('\n');
+
+// --- queries --------------------------------------------------------------------
+const random = seededRandom(flags.seed + 1);
+const anyOf = <T>(list: T[]) => list[Math.floor(random() * list.length)];
+const patient = () => anyOf(index.patientIds);
+const prefix = (text: string, n: number) => text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().slice(0, n);
+
+const QUERIES: Array<{ name: string; type: string | undefined; params: () => string }> = [
+  { name: 'patient by INS-NIR', type: 'Patient', params: () => `identifier=${NIR_SYSTEM}|${anyOf(index.nirs)}` },
+  { name: 'patient by name prefix (accents)', type: 'Patient', params: () => `family=${prefix(anyOf(index.families), 4)}&_count=20` },
+  { name: 'patient by family + birthdate range', type: 'Patient', params: () => `family=${prefix(anyOf(index.families), 5)}&birthdate=ge1940&birthdate=lt1960` },
+  { name: 'practitioner by RPPS', type: 'Practitioner', params: () => `identifier=${RPPS_SYSTEM}|${anyOf(index.rpps)}` },
+  { name: "patient's weights, newest first", type: 'Observation', params: () => `patient=Patient/${patient()}&code=http://loinc.org|29463-7&_sort=-date` },
+  { name: "patient's observations since 2024", type: 'Observation', params: () => `subject=Patient/${patient()}&date=ge2024-01-01` },
+  { name: "patient's open encounters", type: 'Encounter', params: () => `patient=${patient()}&status=in-progress` },
+  { name: 'active care plan + _include patient', type: 'CarePlan', params: () => `patient=${patient()}&status=active&_include=CarePlan:patient` },
+  { name: 'chain: observations by patient INS', type: 'Observation', params: () => `patient.identifier=${NIR_SYSTEM}|${anyOf(index.nirs)}&code=8480-6` },
+  { name: 'patient + _revinclude encounters', type: 'Patient', params: () => `_id=${patient()}&_revinclude=Encounter:patient` },
+  { name: 'near: agencies within 20 km', type: 'Location', params: () => `near=45.76|4.83|20|km` },
+  { name: '_has: patients with fever ≥ 39.5 °C (count)', type: 'Patient', params: () => `_has:Observation:patient:value-quantity=ge39.5|http://unitsofmeasure.org|Cel&_summary=count` },
+  { name: 'systolic > 175 mmHg (type scan), page 1', type: 'Observation', params: () => `code=http://loinc.org|8480-6&value-quantity=gt175|http://unitsofmeasure.org|mm[Hg]&_count=50` },
+];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const rows: string[] = [];
+for (const query of QUERIES) {
+  const times: number[] = [];
+  let hits = 0;
+  // One warm-up (compiles FHIRPath/regexes, fills caches), then measured runs.
+  await ctx.engine.search(query.type, [...new URLSearchParams(query.params()).entries()]);
+  const start = performance.now();
+  for (let i = 0; i < flags.iterations; i++) {
+    const params = [...new URLSearchParams(query.params()).entries()];
+    const t0 = performance.now();
+    const bundle = await ctx.engine.search(query.type, params);
+    times.push(performance.now() - t0);
+    hits += bundle.total ?? bundle.entry?.length ?? 0;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  times.sort((a, b) => a - b);
+  rows.push(
+    `| ${query.name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${(flags.iterations / elapsed).toFixed(0)} | ${(hits / flags.iterations).toFixed(1)} |`,
+  );
+}
+
+console.log(`store: ${ctx.store.capabilities.name}; ${loaded} resources (${flags.patients} patients) loaded in ${loadSeconds.toFixed(1)} s (${(loaded / loadSeconds).toFixed(0)} resources/s, index extraction included); ${flags.iterations} runs per query, sequential`);
+console.log('');
+console.log('| query | p50 ms | p95 ms | p99 ms | queries/s | mean total |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const row of rows) console.log(row);
+
+await ctx.store.close();
+if (ownFolder) rmSync(ownFolder, { recursive: true, force: true });
