@@ -18,7 +18,7 @@ export function periodCovers(period: Period | undefined, now: Date): boolean {
   const t = now.getTime();
   if (period.start && Date.parse(period.start) > t) return false;
   if (period.end) {
-    // A date without a time ("2025-06-30") covers that whole day.
+    // A date without a time ("2025-06-30") covers that day, wherever it ends first.
     const end = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(period.end) ? endOfDay(period.end) : Date.parse(period.end);
     if (end < t) return false;
   }
@@ -28,7 +28,9 @@ export function periodCovers(period: Period | undefined, now: Date): boolean {
 function endOfDay(date: string): number {
   const [y, m = '12', d] = date.split('-');
   const day = d ?? String(new Date(Date.UTC(Number(y), Number(m), 0)).getUTCDate());
-  return Date.parse(`${y}-${m}-${day}T23:59:59.999Z`) + 14 * 3600 * 1000; // latest time zone on Earth
+  // The day ends first in the easternmost time zone (UTC+14): for access control, ending
+  // early is the safe side (a withdrawn grant must not linger).
+  return Date.parse(`${y}-${m}-${day}T23:59:59.999Z`) - 14 * 3600 * 1000;
 }
 
 function referenceIs(ref: Reference | undefined, type: string, ids: ReadonlySet<string>): boolean {
