@@ -3,7 +3,6 @@
  * configuration: definitions, validator, search machinery, store, engine.
  * Tests build their own with any store (see test/helpers).
  */
-import { resolve } from 'node:path';
 import { baseUrlOf, type RelaisConfig } from './config.js';
 import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
 import type { EngineContext } from './engine/engine-context.js';
@@ -15,9 +14,10 @@ import { IndexExtractor } from './search/index-extractor.js';
 import { loadProfileSearchParameters } from './search/profile-search-parameters.js';
 import { SearchCompiler } from './search/search-query.js';
 import { SearchParameterRegistry } from './search/search-parameters.js';
-import { EmbeddedStore } from './store/embedded/embedded-store.js';
+import { storeFromConfig } from './store/store-from-config.js';
 import type { ResourceStore } from './store/resource-store.js';
 import { StructureValidator } from './validation/structure-validator.js';
+import { validationFromConfig } from './conformance/conformance-from-config.js';
 
 export interface RelaisContext {
   config: RelaisConfig;
@@ -41,11 +41,13 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   // The network's own SearchParameters (profiles/); `npm run reindex` indexes resources written before them.
   for (const definition of loadProfileSearchParameters()) searchParameters.add(definition, defs.resourceTypes);
   const limits = { defaultCount: config.DEFAULT_PAGE_SIZE, maxCount: config.MAX_PAGE_SIZE };
-  const resourceStore = store ?? new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES });
+  const resourceStore = store ?? storeFromConfig(config);
+  const structureValidator = new StructureValidator(defs);
   const engineContext: EngineContext = {
     store: resourceStore,
     definitions: defs,
-    validator: new StructureValidator(defs),
+    validator: structureValidator,
+    profileValidation: validationFromConfig(config, defs, structureValidator),
     searchParameters,
     extractor: new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) }),
     compiler: new SearchCompiler(searchParameters, { ...limits, baseUrl: baseUrlOf(config) }),

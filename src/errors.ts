@@ -38,6 +38,8 @@ function single(status: number, code: IssueCode, diagnostics: string, expression
 export const errors = {
   malformedJson: (detail: string) => single(400, 'structure', `The body is not valid JSON: ${detail}`),
   invalidResource: (issues: Issue[]) => new FhirError(400, issues),
+  /** Structurally valid but breaks a profile's rules (R4 http: 422 Unprocessable Entity). */
+  profileValidationFailed: (issues: Issue[]) => new FhirError(422, issues),
   badRequest: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),
   invalidParameter: (name: string, diagnostics: string) => single(400, 'invalid', diagnostics, [name]),
   unknownParameter: (name: string) =>
@@ -147,3 +149,23 @@ export const errors = {
     return error;
   },
 } as const;
+
+/**
+ * A store was asked to apply several writes at once but its deployment cannot
+ * make them all-or-nothing (MongoDB without multi-document transactions:
+ * standalone server, CI's wire-protocol emulation). Nothing was written. It is
+ * a FhirError so it reaches the client as a 400 OperationOutcome even where
+ * the engine did not consult `capabilities.atomicMultiWrite` first.
+ */
+export class AtomicWriteUnavailable extends FhirError {
+  constructor(readonly store: string) {
+    super(400, [
+      {
+        severity: 'error',
+        code: 'not-supported',
+        diagnostics: `The ${store} store of this deployment cannot apply several writes atomically (no multi-document transactions); nothing was written`,
+      },
+    ]);
+    this.name = 'AtomicWriteUnavailable';
+  }
+}

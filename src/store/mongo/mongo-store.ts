@@ -1,0 +1,407 @@
+/**
+ * The MongoDB store: the production persistence, shared by any number of
+ * Relais processes (they keep no state of their own that matters).
+ *
+ * Correctness across processes rests on the database only:
+ * - a version is committed by a conditional replace of the current-version
+ *   document filtered on the version that was read (compare-and-set), or by an
+ *   insert that the `_id` makes unique; a writer that loses re-reads and decides
+ *   again, so two writes never produce the same versionId and `expect` checks
+ *   (If-Match, create-if-absent) have no read-then-write race;
+ * - history documents are unique on (type, id, versionId);
+ * - conditional-create guards are documents keyed by the guard (see guards.ts).
+ *
+ * Where the deployment has multi-document transactions (replica set, sharded
+ * cluster, detected at open), every write runs in one, so current version,
+ * history and guards change together and several operations are all-or-nothing.
+ * Without them a single operation is applied in ordered steps (guard claim,
+ * current version, history, guard settle) each of which later writers can
+ * recover from, and a write of several operations is refused with
+ * AtomicWriteUnavailable before anything is written.
+ */
+import { MongoClient, type ClientSession, type Collection, type Db, type Document, type ReadConcernLevel, type W } from 'mongodb';
+import { AtomicWriteUnavailable } from '../../errors.js';
+import {
+  VersionConflict,
+  type HistoryPage,
+  type HistoryQuery,
+  type IndexEntries,
+  type ResourceStore,
+  type StoreCapabilities,
+  type StoreQuery,
+  type StoreQueryResult,
+  type StoredVersion,
+  type WriteOperation,
+} from '../resource-store.js';
+import { probeDeployment, type DeploymentFacts } from './deployment.js';
+import {
+  VERSION_PROJECTION,
+  historyDocumentOf,
+  resourceKey,
+  storedVersionOf,
+  versionKey,
+  withVersionMeta,
+  type CurrentDocument,
+  type GuardDocument,
+  type HistoryDocument,
+} from './documents.js';
+import { claimGuard, releaseGuard, settleGuard } from './guards.js';
+import { historyIndexes, resourceIndexes } from './index-plan.js';
+import { isDuplicateKey, TransactionRace } from './mongo-errors.js';
+
+/** Structured logging the store needs (pino's signature). */
+export interface StoreLog {
+  info(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface MongoStoreOptions {
+  uri: string;
+  /** Database name; defaults to the one in the URI, else "relais". */
+  database?: string;
+  /** Write concern of every write (durable by default: majority, journaled). */
+  writeConcern?: { w: W; journal: boolean; wtimeoutMS: number };
+  /** Read concern of reads outside transactions; reads always go to the primary. */
+  readConcern?: ReadConcernLevel;
+  /** 'off' ignores transactions even where available (to exercise the standalone path). */
+  transactions?: 'auto' | 'off';
+  serverSelectionTimeoutMS?: number;
+  log?: StoreLog;
+}
+
+/** A writer that keeps losing compare-and-set races gives up after this many tries. */
+const MAX_WRITE_ATTEMPTS = 50;
+const MAX_TRANSACTION_ATTEMPTS = 20;
+
+const silentLog: StoreLog = { info() {}, warn() {} };
+
+function databaseNameOf(uri: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
+  return match ? decodeURIComponent(match[1]) : undefined;
+}
+
+/** Strictly later than the previous version of the same resource, so its versions stay in time order. */
+function nextInstant(now: number, previous: string | undefined): string {
+  const after = previous ? Date.parse(previous) + 1 : 0;
+  return new Date(Math.max(now, after)).toISOString();
+}
+
+export class MongoStore implements ResourceStore {
+  readonly capabilities: StoreCapabilities = { name: 'mongodb', atomicMultiWrite: false };
+  /** What open() found out about the deployment. */
+  deployment: DeploymentFacts | undefined;
+
+  private readonly client: MongoClient;
+  private readonly databaseName: string;
+  private readonly log: StoreLog;
+  private readonly transactionsWanted: boolean;
+  private db!: Db;
+  private resources!: Collection<CurrentDocument>;
+  private history_!: Collection<HistoryDocument>;
+  private guards!: Collection<GuardDocument>;
+  private state: 'new' | 'open' | 'closed' = 'new';
+
+  constructor(private readonly options: MongoStoreOptions) {
+    const writeConcern = options.writeConcern ?? { w: 'majority', journal: true, wtimeoutMS: 10_000 };
+    this.client = new MongoClient(options.uri, {
+      writeConcern,
+      readConcern: { level: options.readConcern ?? 'local' },
+      // Reads go to the primary, which has applied every acknowledged write: a
+      // process (and every other process) reads its own writes.
+      readPreference: 'primary',
+      ignoreUndefined: true,
+      serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 10_000,
+      appName: 'relais',
+    });
+    this.databaseName = options.database ?? databaseNameOf(options.uri) ?? 'relais';
+    this.log = options.log ?? silentLog;
+    this.transactionsWanted = options.transactions !== 'off';
+  }
+
+  async open(): Promise<void> {
+    await this.client.connect();
+    this.db = this.client.db(this.databaseName);
+    this.resources = this.db.collection<CurrentDocument>('resources');
+    this.history_ = this.db.collection<HistoryDocument>('history');
+    this.guards = this.db.collection<GuardDocument>('guards');
+    const facts = await probeDeployment(this.db);
+    this.deployment = facts;
+    this.capabilities.atomicMultiWrite = facts.transactions && this.transactionsWanted;
+    // Same names and keys at every start: createIndexes is then a no-op.
+    await this.resources.createIndexes(resourceIndexes());
+    await this.history_.createIndexes(historyIndexes());
+    const details = {
+      database: this.databaseName,
+      topology: facts.topology,
+      serverVersion: facts.version,
+      maxWireVersion: facts.maxWireVersion,
+      transactions: facts.transactions,
+      atomicMultiWrite: this.capabilities.atomicMultiWrite,
+    };
+    if (this.capabilities.atomicMultiWrite) {
+      this.log.info(details, 'mongodb store: multi-document transactions available; every write is atomic across current version, history and guards');
+    } else {
+      this.log.warn(
+        details,
+        facts.transactions
+          ? 'mongodb store: transactions disabled by configuration; writes of several resources (transaction bundles) are refused'
+          : 'mongodb store: this deployment has no multi-document transactions (standalone server); single writes stay atomic per resource, writes of several resources (transaction bundles) are refused',
+      );
+    }
+    this.state = 'open';
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closed';
+    await this.client.close();
+  }
+
+  isReady(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Drops the store's collections (test isolation only). */
+  async dropAll(): Promise<void> {
+    for (const collection of [this.resources, this.history_, this.guards]) await collection.drop().catch(() => undefined);
+  }
+
+  async readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    this.assertOpen();
+    const doc = await this.resources.findOne({ _id: resourceKey(resourceType, id) }, { projection: VERSION_PROJECTION });
+    return doc ? storedVersionOf(doc) : undefined;
+  }
+
+  async readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    this.assertOpen();
+    const doc = await this.history_.findOne({ _id: versionKey(resourceType, id, versionId) });
+    if (doc) return storedVersionOf(doc);
+    // Without transactions, a writer that died between its two steps leaves the
+    // current version not yet copied to history: it is still readable here.
+    const current = await this.readCurrent(resourceType, id);
+    return current?.versionId === versionId ? current : undefined;
+  }
+
+  async write(operations: WriteOperation[]): Promise<StoredVersion[]> {
+    this.assertOpen();
+    if (operations.length === 0) return [];
+    if (this.capabilities.atomicMultiWrite) return this.writeInTransaction(operations);
+    if (operations.length > 1) throw new AtomicWriteUnavailable(this.capabilities.name);
+    const version = await this.applyOperation(operations[0], Date.now(), undefined);
+    return version ? [version] : [];
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryPage> {
+    this.assertOpen();
+    const filter: Document = {};
+    if (query.resourceType) filter.type = query.resourceType;
+    if (query.id !== undefined) filter.id = query.id;
+    if (query.since || query.at) {
+      filter.lastUpdated = { ...(query.since ? { $gt: query.since } : {}), ...(query.at ? { $lte: query.at } : {}) };
+    }
+    // Newest first, as the R4 http page requires for history.
+    const sort: Document = query.id !== undefined ? { versionId: -1 } : { lastUpdated: -1, _id: -1 };
+    const [total, docs] = await Promise.all([
+      this.history_.countDocuments(filter),
+      query.count > 0 ? this.history_.find(filter).sort(sort).skip(query.offset).limit(query.count).toArray() : Promise.resolve([]),
+    ]);
+    return { total, versions: docs.map(storedVersionOf) };
+  }
+
+  async search(query: StoreQuery): Promise<StoreQueryResult> {
+    this.assertOpen();
+    const filter = this.searchFilter(query.resourceTypes, query.filter);
+    const [total, docs] = await Promise.all([
+      query.withTotal ? this.resources.countDocuments(filter) : Promise.resolve(undefined),
+      query.count > 0 ? this.page(filter, query) : Promise.resolve([]),
+    ]);
+    return { versions: docs.map(storedVersionOf), ...(total !== undefined ? { total } : {}) };
+  }
+
+  /**
+   * Distinct values at a dotted path of the matching search documents (MongoDB
+   * `distinct` flattens arrays, as the port asks). Chains and _has use it.
+   */
+  async distinct(query: { resourceTypes: string[]; filter: Record<string, unknown> }, path: string): Promise<unknown[]> {
+    this.assertOpen();
+    return this.resources.distinct(path, this.searchFilter(query.resourceTypes, query.filter));
+  }
+
+  /** New index entries for current versions, each only if still that version. */
+  async reindex(updates: Array<{ resourceType: string; id: string; versionId: number; index: IndexEntries }>): Promise<number> {
+    this.assertOpen();
+    if (updates.length === 0) return 0;
+    const result = await this.resources.bulkWrite(
+      updates.map((u) => ({
+        updateOne: { filter: { _id: resourceKey(u.resourceType, u.id), versionId: u.versionId, deleted: false }, update: { $set: { idx: u.index } } },
+      })),
+      { ordered: false },
+    );
+    return result.matchedCount;
+  }
+
+  private searchFilter(resourceTypes: string[], filter: Record<string, unknown>): Document {
+    const base: Document = { type: resourceTypes.length === 1 ? resourceTypes[0] : { $in: resourceTypes }, deleted: false };
+    return Object.keys(filter).length === 0 ? base : { $and: [base, filter] };
+  }
+
+  // --- search paging ------------------------------------------------------
+
+  private page(filter: Document, query: StoreQuery): Promise<CurrentDocument[]> {
+    // Callers that only need identities and versions (paging snapshots) say so: skip the bodies.
+    const { resource: _resource, ...withoutBody } = VERSION_PROJECTION;
+    const projection: Document = (query as { idsOnly?: boolean }).idsOnly ? withoutBody : VERSION_PROJECTION;
+    const sort = [...(query.sort ?? [])];
+    for (const path of ['type', 'id']) if (!sort.some((s) => s.path === path)) sort.push({ path, direction: 1 });
+    const multiValued = sort.map((s) => s.path.startsWith('idx.'));
+    if (!multiValued.some(Boolean)) {
+      const spec: Document = {};
+      for (const s of sort) spec[s.path] = s.direction;
+      return this.resources.find(filter, { projection }).sort(spec).skip(query.offset).limit(query.count).toArray();
+    }
+    // MongoDB sorts documents without a value first in ascending order; the port
+    // (and the embedded store) put them last in both directions. A computed
+    // "has a value" key ahead of each index path restores that.
+    const flags: Document = {};
+    const spec: Document = {};
+    sort.forEach((s, i) => {
+      if (multiValued[i]) {
+        const flag = `_has${i}`;
+        const value = `$${s.path}`;
+        flags[flag] = { $cond: [{ $isArray: value }, { $gt: [{ $size: value }, 0] }, { $ne: [{ $ifNull: [value, null] }, null] }] };
+        spec[flag] = -1;
+      }
+      spec[s.path] = s.direction;
+    });
+    return this.resources
+      .aggregate<CurrentDocument>([
+        { $match: filter },
+        { $addFields: flags },
+        { $sort: spec },
+        { $skip: query.offset },
+        { $limit: query.count },
+        { $project: projection },
+      ])
+      .toArray();
+  }
+
+  // --- write path ---------------------------------------------------------
+
+  private async writeInTransaction(operations: WriteOperation[]): Promise<StoredVersion[]> {
+    for (let attempt = 1; ; attempt++) {
+      const session = this.client.startSession();
+      try {
+        let versions: StoredVersion[] = [];
+        // withTransaction re-runs the callback on transient errors (write conflicts) itself.
+        await session.withTransaction(
+          async () => {
+            versions = [];
+            const now = Date.now();
+            for (const operation of operations) {
+              const version = await this.applyOperation(operation, now, session);
+              if (version) versions.push(version);
+            }
+          },
+          { readConcern: { level: 'snapshot' }, readPreference: 'primary' },
+        );
+        return versions;
+      } catch (error) {
+        // A duplicate key committed by a concurrent transaction, or a lost compare-and-set:
+        // run again from the reads, which now see the winner.
+        if ((error instanceof TransactionRace || isDuplicateKey(error)) && attempt < MAX_TRANSACTION_ATTEMPTS) continue;
+        throw error;
+      } finally {
+        await session.endSession();
+      }
+    }
+  }
+
+  /**
+   * Checks and applies one operation. With a session, inside the caller's
+   * transaction (a lost race throws TransactionRace); without, in recoverable
+   * steps, re-deciding from a fresh read whenever another writer got in first.
+   */
+  private async applyOperation(op: WriteOperation, now: number, session: ClientSession | undefined): Promise<StoredVersion | undefined> {
+    const key = resourceKey(op.resourceType, op.id);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.resources.findOne({ _id: key }, { session, projection: { idx: 0 } });
+      const live = current && !current.deleted ? current.versionId : undefined;
+      if (op.expect === 'absent' && live !== undefined) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
+      if (typeof op.expect === 'number' && live !== op.expect) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
+      if (op.kind === 'delete' && live === undefined) return undefined; // deleting nothing creates no version
+      if (attempt > MAX_WRITE_ATTEMPTS) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
+
+      const versionId = (current?.versionId ?? 0) + 1;
+      const lastUpdated = nextInstant(now, current?.lastUpdated);
+      const claim =
+        op.kind === 'put' && op.guardKey
+          ? await claimGuard(
+              this.guards,
+              { guardKey: op.guardKey, resourceType: op.resourceType, id: op.id, ...(op.takeOverGuardFrom ? { takeOverGuardFrom: op.takeOverGuardFrom } : {}) },
+              session,
+            )
+          : undefined;
+      const guardKey = op.kind === 'put' ? (op.guardKey ?? (live !== undefined ? current?.guardKey : undefined)) : undefined;
+      const next: CurrentDocument = {
+        _id: key,
+        type: op.resourceType,
+        id: op.id,
+        versionId,
+        lastUpdated,
+        deleted: op.kind === 'delete',
+        ...(op.kind === 'put'
+          ? { resource: withVersionMeta(op.resource!, op.id, versionId, lastUpdated), idx: op.index ?? {} }
+          : {}),
+        ...(guardKey ? { guardKey } : {}),
+      };
+
+      if (!(await this.compareAndSet(current, next, session))) {
+        if (session) throw new TransactionRace();
+        if (claim) await releaseGuard(this.guards, claim._id, claim, undefined);
+        continue;
+      }
+      await this.recordHistory(current, next, session);
+      if (claim && !session) await settleGuard(this.guards, claim);
+      if (op.kind === 'delete' && current?.guardKey) {
+        // A deleted resource no longer blocks a conditional create on the same criteria.
+        await releaseGuard(this.guards, current.guardKey, { type: op.resourceType, id: op.id }, session);
+      }
+      return storedVersionOf(next);
+    }
+  }
+
+  /** Replaces the current version only if it is still the one read; false when another writer won. */
+  private async compareAndSet(current: CurrentDocument | null, next: CurrentDocument, session: ClientSession | undefined): Promise<boolean> {
+    if (!current) {
+      try {
+        await this.resources.insertOne(next, { session });
+        return true;
+      } catch (error) {
+        if (!isDuplicateKey(error) || session) throw error;
+        return false;
+      }
+    }
+    const result = await this.resources.replaceOne({ _id: next._id, versionId: current.versionId }, next, { session });
+    return result.matchedCount === 1;
+  }
+
+  private async recordHistory(previous: CurrentDocument | null, next: CurrentDocument, session: ClientSession | undefined): Promise<void> {
+    if (session) {
+      await this.history_.insertOne(historyDocumentOf(next), { session });
+      return;
+    }
+    // Without transactions the previous writer may have died between its
+    // compare-and-set and this step: copying the version we replaced again
+    // repairs that (the unique _id makes the copy a no-op otherwise).
+    const docs = previous ? [historyDocumentOf(previous), historyDocumentOf(next)] : [historyDocumentOf(next)];
+    try {
+      await this.history_.insertMany(docs, { ordered: false });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') throw new Error(`mongodb store is ${this.state}`);
+  }
+}

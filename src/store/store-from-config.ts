@@ -1,0 +1,28 @@
+/**
+ * Chooses the store a Relais process uses: MongoDB when MONGODB_URI is set
+ * (the production store, shareable by several processes), otherwise the
+ * embedded journal store in DATA_DIR (one process, first run, small sites).
+ */
+import { resolve } from 'node:path';
+import pino from 'pino';
+import type { W } from 'mongodb';
+import type { RelaisConfig } from '../config.js';
+import { EmbeddedStore } from './embedded/embedded-store.js';
+import { MongoStore } from './mongo/mongo-store.js';
+import type { ResourceStore } from './resource-store.js';
+
+export function storeFromConfig(config: RelaisConfig): ResourceStore {
+  if (!config.MONGODB_URI) {
+    return new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES });
+  }
+  const w: W = /^[0-9]+$/.test(config.MONGODB_WRITE_CONCERN) ? Number(config.MONGODB_WRITE_CONCERN) : 'majority';
+  return new MongoStore({
+    uri: config.MONGODB_URI,
+    ...(config.MONGODB_DATABASE ? { database: config.MONGODB_DATABASE } : {}),
+    writeConcern: { w, journal: config.MONGODB_JOURNAL, wtimeoutMS: config.MONGODB_WTIMEOUT_MS },
+    readConcern: config.MONGODB_READ_CONCERN,
+    transactions: config.MONGODB_TRANSACTIONS,
+    // The store logs what the deployment guarantees once, at start (never resources).
+    log: pino({ level: config.LOG_LEVEL, base: { component: 'store' } }),
+  });
+}

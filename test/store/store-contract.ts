@@ -1,0 +1,440 @@
+/**
+ * The store contract: one suite, run against every ResourceStore (embedded and
+ * MongoDB), covering what the engine relies on: versions, expectations,
+ * history, conditional-create guards, all-or-nothing writes (or their clean
+ * refusal), search over the index entries, and concurrency.
+ *
+ * Index entries are written by hand in the shapes src/search/index-extractor.ts
+ * documents, and filters in the shapes src/search/search-query.ts produces, so
+ * the suite tests the store alone.
+ */
+import type { Patient, Resource } from 'fhir/r4';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { AtomicWriteUnavailable } from '../../src/errors.js';
+import {
+  GuardConflict,
+  VersionConflict,
+  type IndexEntries,
+  type ResourceStore,
+  type StoredVersion,
+  type WriteOperation,
+} from '../../src/store/resource-store.js';
+
+export interface StoreHarness {
+  /** A new, empty, opened store. */
+  create(): Promise<ResourceStore>;
+  /** Closes `store` and opens a fresh instance over the same data (a restart). */
+  restart(store: ResourceStore): Promise<ResourceStore>;
+  /**
+   * A second opened instance over the same data, used at the same time as the
+   * first (another process). Only for stores that several processes can share.
+   */
+  sibling?(store: ResourceStore): Promise<ResourceStore>;
+  /** Closes every store it created and removes their data. */
+  dispose(): Promise<void>;
+}
+
+const patient = (id: string, family = 'Martin'): Patient => ({ resourceType: 'Patient', id, name: [{ family }] });
+
+function put(resource: Resource, extra: Partial<WriteOperation> = {}, index: IndexEntries = {}): WriteOperation {
+  return { kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index, ...extra };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the write to fail');
+}
+
+export function describeStoreContract(name: string, harness: () => StoreHarness): void {
+  describe(`store contract: ${name}`, () => {
+    let h: StoreHarness;
+    const open = async () => {
+      h ??= harness();
+      return h.create();
+    };
+    afterEach(async () => {
+      await h?.dispose();
+    });
+    afterAll(async () => {
+      await h?.dispose();
+    });
+
+    describe('versions', () => {
+      it('creates version 1 with server-owned meta, then numbers each write', async () => {
+        const store = await open();
+        const [v1] = await store.write([put(patient('p1'), { expect: 'absent' })]);
+        expect(v1).toMatchObject({ resourceType: 'Patient', id: 'p1', versionId: 1, deleted: false });
+        expect(v1.resource?.meta).toMatchObject({ versionId: '1', lastUpdated: v1.lastUpdated });
+        expect(new Date(v1.lastUpdated).toISOString()).toBe(v1.lastUpdated);
+        const [v2] = await store.write([put(patient('p1', 'Durand'), { expect: 1 })]);
+        expect(v2.versionId).toBe(2);
+        expect(v2.lastUpdated > v1.lastUpdated).toBe(true);
+        expect(await store.readCurrent('Patient', 'p1')).toEqual(v2);
+        expect((await store.readVersion('Patient', 'p1', 1))?.resource).toMatchObject({ name: [{ family: 'Martin' }], meta: { versionId: '1' } });
+        expect((await store.readVersion('Patient', 'p1', 2))?.resource).toMatchObject({ name: [{ family: 'Durand' }], meta: { versionId: '2' } });
+        expect(await store.readVersion('Patient', 'p1', 3)).toBeUndefined();
+        expect(await store.readCurrent('Patient', 'nobody')).toBeUndefined();
+      });
+
+      it('keeps the body as given (key order, nested values) apart from meta', async () => {
+        const store = await open();
+        const body = {
+          resourceType: 'Observation',
+          id: 'o1',
+          meta: { profile: ['http://example.org/p'] },
+          status: 'final',
+          code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+          valueQuantity: { value: 72.5, unit: '/min' },
+          extension: [{ url: 'http://example.org/x', valueBoolean: false }],
+        } as Resource;
+        const [v] = await store.write([put(body)]);
+        const read = (await store.readCurrent('Observation', 'o1'))!.resource!;
+        expect(Object.keys(read)).toEqual(['resourceType', 'id', 'meta', 'status', 'code', 'valueQuantity', 'extension']);
+        expect(read).toEqual({ ...body, meta: { profile: ['http://example.org/p'], versionId: '1', lastUpdated: v.lastUpdated } });
+      });
+
+      it('deletes by writing a deleted version; deleting nothing writes nothing', async () => {
+        const store = await open();
+        await store.write([put(patient('p1'))]);
+        const [deleted] = await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p1' }]);
+        expect(deleted).toMatchObject({ versionId: 2, deleted: true });
+        expect(deleted.resource).toBeUndefined();
+        expect(await store.readCurrent('Patient', 'p1')).toMatchObject({ versionId: 2, deleted: true });
+        expect(await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p1' }])).toEqual([]);
+        expect(await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'never' }])).toEqual([]);
+        // A deleted resource counts as absent: it can be created again, continuing its versions.
+        const [again] = await store.write([put(patient('p1'), { expect: 'absent' })]);
+        expect(again.versionId).toBe(3);
+      });
+    });
+
+    describe('expectations', () => {
+      it('refuses a create-if-absent on a live resource, naming the current version', async () => {
+        const store = await open();
+        await store.write([put(patient('p1'))]);
+        const error = await rejection(store.write([put(patient('p1'), { expect: 'absent' })]));
+        expect(error).toBeInstanceOf(VersionConflict);
+        expect(error).toMatchObject({ expected: 'absent', actual: 1 });
+        expect((await store.readCurrent('Patient', 'p1'))!.versionId).toBe(1);
+      });
+
+      it('refuses a write expecting another version, or expecting a version of nothing', async () => {
+        const store = await open();
+        await store.write([put(patient('p1'))]);
+        await store.write([put(patient('p1'))]);
+        expect(await rejection(store.write([put(patient('p1'), { expect: 1 })]))).toMatchObject({ name: 'VersionConflict', expected: 1, actual: 2 });
+        expect(await rejection(store.write([put(patient('p9'), { expect: 1 })]))).toMatchObject({ name: 'VersionConflict', actual: undefined });
+        await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p1' }]);
+        // After a delete nothing is live: expecting version 3 (the deleted one) fails.
+        expect(await rejection(store.write([put(patient('p1'), { expect: 3 })]))).toBeInstanceOf(VersionConflict);
+        expect(await rejection(store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p1', expect: 2 }]))).toBeInstanceOf(VersionConflict);
+        expect((await store.readCurrent('Patient', 'p1'))!.versionId).toBe(3);
+      });
+    });
+
+    describe('history', () => {
+      async function seed(store: ResourceStore): Promise<StoredVersion[]> {
+        const written: StoredVersion[] = [];
+        for (const op of [
+          put(patient('a')),
+          put({ resourceType: 'Observation', id: 'o', status: 'final', code: {} } as Resource),
+          put(patient('a', 'B')),
+          put(patient('b')),
+          { kind: 'delete', resourceType: 'Patient', id: 'a' } as WriteOperation,
+          put(patient('b', 'C')),
+        ]) {
+          written.push(...(await store.write([op])));
+          // Distinct instants, so the expected order does not depend on tie-breaking.
+          await new Promise((resolve) => setTimeout(resolve, 3));
+        }
+        return written;
+      }
+      const ids = (versions: StoredVersion[]) => versions.map((v) => `${v.resourceType}/${v.id}/${v.versionId}`);
+
+      it('lists instance, type and system history newest first, with totals', async () => {
+        const store = await open();
+        await seed(store);
+        const instance = await store.history({ resourceType: 'Patient', id: 'a', offset: 0, count: 10 });
+        expect(ids(instance.versions)).toEqual(['Patient/a/3', 'Patient/a/2', 'Patient/a/1']);
+        expect(instance.total).toBe(3);
+        expect(instance.versions[0]).toMatchObject({ deleted: true });
+        const type = await store.history({ resourceType: 'Patient', offset: 0, count: 10 });
+        expect(ids(type.versions)).toEqual(['Patient/b/2', 'Patient/a/3', 'Patient/b/1', 'Patient/a/2', 'Patient/a/1']);
+        const system = await store.history({ offset: 0, count: 10 });
+        expect(ids(system.versions)).toEqual(['Patient/b/2', 'Patient/a/3', 'Patient/b/1', 'Patient/a/2', 'Observation/o/1', 'Patient/a/1']);
+        expect(system.total).toBe(6);
+      });
+
+      it('pages with offset/count, filters with since (strictly after) and at (at or before)', async () => {
+        const store = await open();
+        const written = await seed(store);
+        const page = await store.history({ offset: 2, count: 2 });
+        expect(ids(page.versions)).toEqual(['Patient/b/1', 'Patient/a/2']);
+        expect(page.total).toBe(6);
+        const since = await store.history({ since: written[2].lastUpdated, offset: 0, count: 10 });
+        expect(ids(since.versions)).toEqual(['Patient/b/2', 'Patient/a/3', 'Patient/b/1']);
+        const at = await store.history({ at: written[3].lastUpdated, offset: 0, count: 10 });
+        expect(ids(at.versions)).toEqual(['Patient/b/1', 'Patient/a/2', 'Observation/o/1', 'Patient/a/1']);
+        const window = await store.history({ resourceType: 'Patient', since: written[0].lastUpdated, at: written[4].lastUpdated, offset: 0, count: 10 });
+        expect(ids(window.versions)).toEqual(['Patient/a/3', 'Patient/b/1', 'Patient/a/2']);
+        const totalOnly = await store.history({ resourceType: 'Patient', id: 'b', offset: 0, count: 0 });
+        expect(totalOnly).toEqual({ versions: [], total: 2 });
+      });
+    });
+
+    describe('conditional-create guards', () => {
+      it('lets one live resource hold a guard; a take-over must name the holder', async () => {
+        const store = await open();
+        await store.write([put(patient('first'), { expect: 'absent', guardKey: 'G' })]);
+        const error = await rejection(store.write([put(patient('second'), { expect: 'absent', guardKey: 'G' })]));
+        expect(error).toBeInstanceOf(GuardConflict);
+        expect(error).toMatchObject({ guardKey: 'G', holder: { resourceType: 'Patient', id: 'first' } });
+        expect(await store.readCurrent('Patient', 'second')).toBeUndefined();
+        // Naming someone else is not enough.
+        expect(
+          await rejection(store.write([put(patient('second'), { expect: 'absent', guardKey: 'G', takeOverGuardFrom: { resourceType: 'Patient', id: 'other' } })])),
+        ).toBeInstanceOf(GuardConflict);
+        const [taken] = await store.write([
+          put(patient('second'), { expect: 'absent', guardKey: 'G', takeOverGuardFrom: { resourceType: 'Patient', id: 'first' } }),
+        ]);
+        expect(taken.id).toBe('second');
+        expect(await rejection(store.write([put(patient('third'), { guardKey: 'G' })]))).toMatchObject({ holder: { id: 'second' } });
+        // The holder may write again with its own guard.
+        await store.write([put(patient('second', 'X'), { expect: 1, guardKey: 'G' })]);
+      });
+
+      it('releases the guard when its holder is deleted', async () => {
+        const store = await open();
+        await store.write([put(patient('first'), { guardKey: 'G' })]);
+        await store.write([put(patient('first', 'Updated'))]); // an update without guardKey keeps holding it
+        expect(await rejection(store.write([put(patient('second'), { guardKey: 'G' })]))).toBeInstanceOf(GuardConflict);
+        await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'first' }]);
+        const [second] = await store.write([put(patient('second'), { expect: 'absent', guardKey: 'G' })]);
+        expect(second.versionId).toBe(1);
+      });
+    });
+
+    describe('writes of several operations', () => {
+      it('applies them all or none, or refuses them cleanly before writing anything', async () => {
+        const store = await open();
+        await store.write([put(patient('existing'))]);
+        const ops = [put(patient('n1'), { expect: 'absent' }), put(patient('existing'), { expect: 'absent' })];
+        const error = await rejection(store.write(ops));
+        if (store.capabilities.atomicMultiWrite) expect(error).toBeInstanceOf(VersionConflict);
+        else expect(error).toBeInstanceOf(AtomicWriteUnavailable);
+        expect(await store.readCurrent('Patient', 'n1')).toBeUndefined();
+        expect((await store.history({ offset: 0, count: 10 })).total).toBe(1);
+
+        const good = [put(patient('n1'), { expect: 'absent' }), put(patient('existing', 'New'), { expect: 1 }), { kind: 'delete', resourceType: 'Patient', id: 'ghost' } as WriteOperation];
+        if (store.capabilities.atomicMultiWrite) {
+          const versions = await store.write(good);
+          expect(versions.map((v) => `${v.id}/${v.versionId}`)).toEqual(['n1/1', 'existing/2']);
+          expect(versions[0].lastUpdated).toBe(versions[1].lastUpdated);
+        } else {
+          const refusal = await rejection(store.write(good));
+          expect(refusal).toBeInstanceOf(AtomicWriteUnavailable);
+          expect(refusal).toMatchObject({ status: 400, issues: [{ code: 'not-supported' }] });
+          expect(await store.readCurrent('Patient', 'n1')).toBeUndefined();
+          expect((await store.readCurrent('Patient', 'existing'))!.versionId).toBe(1);
+        }
+      });
+    });
+
+    describe('search over index entries', () => {
+      const docs: Array<[string, string, IndexEntries]> = [
+        ['Patient', 'p1', {
+          identifier: [{ s: 'urn:oid:1.2.250.1.213.1.4.8', c: '1800175123456' }],
+          family: [{ v: 'dupont', e: 'Dupont' }],
+          given: [{ v: 'jean', e: 'Jean' }, { v: 'pierre', e: 'Pierre' }],
+          birthdate: [{ lo: '1950-03-01T00:00:00.000Z', hi: '1950-03-01T23:59:59.999Z' }],
+          gender: [{ s: 'http://hl7.org/fhir/administrative-gender', c: 'male' }],
+        }],
+        ['Patient', 'p2', {
+          identifier: [{ s: 'urn:oid:1.2.250.1.213.1.4.8', c: '2690275987654' }, { c: 'local-7' }],
+          family: [{ v: 'durand', e: 'Durand' }],
+          given: [{ v: 'marie', e: 'Marie' }],
+          birthdate: [{ lo: '1969-02-01T00:00:00.000Z', hi: '1969-02-01T23:59:59.999Z' }],
+          gender: [{ s: 'http://hl7.org/fhir/administrative-gender', c: 'female' }],
+        }],
+        ['Patient', 'p3', {
+          family: [{ v: 'dupond', e: 'Dupond' }],
+          gender: [{ s: 'http://hl7.org/fhir/administrative-gender', c: 'female' }],
+        }],
+        ['Observation', 'o1', { subject: [{ r: 'Patient/p1', t: 'Patient', i: 'p1' }], code: [{ s: 'http://loinc.org', c: '8867-4' }] }],
+        ['Observation', 'o2', { subject: [{ r: 'Patient/p2', t: 'Patient', i: 'p2' }], code: [{ s: 'http://loinc.org', c: '8310-5' }], 'value-quantity': [{ n: 37.5, lo: 37.45, hi: 37.55 }] }],
+      ];
+      let store: ResourceStore;
+      const find = async (resourceTypes: string[], filter: Record<string, unknown>, extra: { sort?: Array<{ path: string; direction: 1 | -1 }>; offset?: number; count?: number } = {}) => {
+        const result = await store.search({ resourceTypes, filter, offset: extra.offset ?? 0, count: extra.count ?? 50, withTotal: true, ...(extra.sort ? { sort: extra.sort } : {}) });
+        return { ids: result.versions.map((v) => v.id), total: result.total };
+      };
+      async function seeded(): Promise<ResourceStore> {
+        store = await open();
+        for (const [type, id, index] of docs) {
+          await store.write([put({ resourceType: type, id } as Resource, {}, index)]);
+        }
+        // A deleted resource never matches, whatever its last index entries were.
+        await store.write([put(patient('gone'), {}, { family: [{ v: 'dupont', e: 'Dupont' }] })]);
+        await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'gone' }]);
+        return store;
+      }
+
+      it('matches tokens with $elemMatch on system and code, code alone, or no system', async () => {
+        await seeded();
+        const nir = 'urn:oid:1.2.250.1.213.1.4.8';
+        expect(await find(['Patient'], { 'idx.identifier': { $elemMatch: { s: nir, c: '1800175123456' } } })).toEqual({ ids: ['p1'], total: 1 });
+        expect((await find(['Patient'], { 'idx.identifier': { $elemMatch: { s: nir } } })).ids).toEqual(['p1', 'p2']);
+        expect((await find(['Patient'], { 'idx.identifier': { $elemMatch: { c: 'local-7' } } })).ids).toEqual(['p2']);
+        expect((await find(['Patient'], { 'idx.identifier': { $elemMatch: { s: { $exists: false }, c: 'local-7' } } })).ids).toEqual(['p2']);
+        // $elemMatch binds system and code to the same entry.
+        expect((await find(['Patient'], { 'idx.identifier': { $elemMatch: { s: nir, c: 'local-7' } } })).ids).toEqual([]);
+        expect((await find(['Patient'], { 'idx.gender': { $elemMatch: { c: { $in: ['male', 'other'] } } } })).ids).toEqual(['p1']);
+      });
+
+      it('matches strings with anchored and contained regular expressions, and exact values', async () => {
+        await seeded();
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^dupon' } } } })).ids).toEqual(['p1', 'p3']);
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^upon' } } } })).ids).toEqual([]);
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: 'pont' } } } })).ids).toEqual(['p1']);
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { e: 'Dupond' } } })).ids).toEqual(['p3']);
+        expect((await find(['Patient'], { 'idx.given': { $elemMatch: { v: { $regex: '^pi' } } } })).ids).toEqual(['p1']);
+        // Escaped metacharacters stay literal.
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^dup\\.nt' } } } })).ids).toEqual([]);
+      });
+
+      it('combines with $or, $and, $nor and $exists; filters on id and lastUpdated', async () => {
+        await seeded();
+        const female = { 'idx.gender': { $elemMatch: { c: 'female' } } };
+        const dupon = { 'idx.family': { $elemMatch: { v: { $regex: '^dupon' } } } };
+        expect((await find(['Patient'], { $or: [{ 'idx.given': { $elemMatch: { v: 'marie' } } }, { id: 'p3' }] })).ids).toEqual(['p2', 'p3']);
+        expect((await find(['Patient'], { $and: [female, dupon] })).ids).toEqual(['p3']);
+        expect((await find(['Patient'], { $nor: [female] })).ids).toEqual(['p1']);
+        expect((await find(['Patient'], { 'idx.identifier': { $exists: false } })).ids).toEqual(['p3']);
+        expect((await find(['Patient'], { 'idx.identifier': { $exists: true } })).ids).toEqual(['p1', 'p2']);
+        // The compiler's "ne" shape: a $nor beside a positional condition.
+        expect((await find(['Patient'], { $nor: [{ 'idx.birthdate': { $elemMatch: { lo: { $gte: '1950-03-01T00:00:00.000Z' }, hi: { $lte: '1950-03-01T23:59:59.999Z' } } } }], 'idx.birthdate': { $exists: true } })).ids).toEqual(['p2']);
+        expect((await find(['Patient'], { id: 'p2' })).ids).toEqual(['p2']);
+        const all = await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 50, withTotal: false });
+        const p2 = all.versions.find((v) => v.id === 'p2')!;
+        expect((await find(['Patient'], { lastUpdated: { $gte: p2.lastUpdated, $lte: p2.lastUpdated } })).ids).toEqual(['p2']);
+        expect(all.total).toBeUndefined();
+      });
+
+      it('matches dates, numbers and references, across several types', async () => {
+        await seeded();
+        expect((await find(['Patient'], { 'idx.birthdate': { $elemMatch: { hi: { $lt: '1960-01-01T00:00:00.000Z' } } } })).ids).toEqual(['p1']);
+        expect((await find(['Observation'], { 'idx.value-quantity': { $elemMatch: { n: { $gte: 37.45, $lt: 37.55 } } } })).ids).toEqual(['o2']);
+        expect((await find(['Observation'], { 'idx.subject': { $elemMatch: { r: 'Patient/p1' } } })).ids).toEqual(['o1']);
+        expect((await find(['Observation'], { 'idx.subject': { $elemMatch: { i: { $in: ['p1', 'p2'] } } } })).ids).toEqual(['o1', 'o2']);
+        // Several types: type then id order by default; deleted resources never match.
+        expect(await find(['Patient', 'Observation'], {})).toEqual({ ids: ['o1', 'o2', 'p1', 'p2', 'p3'], total: 5 });
+        expect(await find(['Encounter'], {})).toEqual({ ids: [], total: 0 });
+      });
+
+      it('sorts by index entries (missing values last, both ways), pages with offset/count and counts the total', async () => {
+        await seeded();
+        const byFamily = (direction: 1 | -1) => find(['Patient'], {}, { sort: [{ path: 'idx.family.v', direction }] });
+        expect((await byFamily(1)).ids).toEqual(['p3', 'p1', 'p2']);
+        expect((await byFamily(-1)).ids).toEqual(['p2', 'p1', 'p3']);
+        // Multi-valued: ascending takes the smallest value, descending the largest; p3 has no given name.
+        expect((await find(['Patient'], {}, { sort: [{ path: 'idx.given.v', direction: 1 }] })).ids).toEqual(['p1', 'p2', 'p3']);
+        expect((await find(['Patient'], {}, { sort: [{ path: 'idx.given.v', direction: -1 }] })).ids).toEqual(['p1', 'p2', 'p3']);
+        expect((await find(['Patient'], {}, { sort: [{ path: 'idx.birthdate.lo', direction: -1 }] })).ids).toEqual(['p2', 'p1', 'p3']);
+        expect((await find(['Patient'], {}, { sort: [{ path: 'idx.identifier.c', direction: 1 }] })).ids).toEqual(['p1', 'p2', 'p3']);
+        expect((await find(['Patient'], {}, { sort: [{ path: 'id', direction: -1 }] })).ids).toEqual(['p3', 'p2', 'p1']);
+        expect((await find(['Patient'], {}, { sort: [{ path: 'lastUpdated', direction: -1 }] })).ids).toEqual(['p3', 'p2', 'p1']);
+        // Paging keeps the total of all matches.
+        expect(await find(['Patient'], {}, { sort: [{ path: 'idx.family.v', direction: 1 }], offset: 1, count: 1 })).toEqual({ ids: ['p1'], total: 3 });
+        expect(await find(['Patient'], {}, { offset: 2, count: 5 })).toEqual({ ids: ['p3'], total: 3 });
+        expect(await find(['Patient'], {}, { offset: 9, count: 5 })).toEqual({ ids: [], total: 3 });
+        const onlyTotal = await store.search({ resourceTypes: ['Patient'], filter: { 'idx.gender': { $elemMatch: { c: 'female' } } }, offset: 0, count: 0, withTotal: true });
+        expect(onlyTotal).toEqual({ versions: [], total: 2 });
+      });
+
+      it('returns full current versions, never the index entries', async () => {
+        await seeded();
+        await store.write([put(patient('p1', 'Dupont-Neuf'), { expect: 1 }, { family: [{ v: 'dupont neuf', e: 'Dupont-Neuf' }] })]);
+        const { versions } = await store.search({ resourceTypes: ['Patient'], filter: { id: 'p1' }, offset: 0, count: 5, withTotal: false });
+        expect(versions).toHaveLength(1);
+        expect(versions[0]).toEqual(await store.readCurrent('Patient', 'p1'));
+        expect(versions[0]).not.toHaveProperty('idx');
+        // The new version's entries replaced the old ones.
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { e: 'Dupont' } } })).ids).toEqual([]);
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^dupont n' } } } })).ids).toEqual(['p1']);
+      });
+    });
+
+    describe('concurrency', () => {
+      it('50 concurrent guarded creates of different ids: exactly one succeeds', async () => {
+        const store = await open();
+        const others = h.sibling ? [await h.sibling(store)] : [];
+        const stores = [store, ...others];
+        const results = await Promise.allSettled(
+          Array.from({ length: 50 }, (_, i) =>
+            stores[i % stores.length].write([put(patient(`c${i}`), { expect: 'absent', guardKey: 'same-criteria' }, { family: [{ v: 'martin', e: 'Martin' }] })]),
+          ),
+        );
+        const won = results.filter((r) => r.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(GuardConflict);
+        const { total } = await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 0, withTotal: true });
+        expect(total).toBe(1);
+      });
+
+      it('20 concurrent writes expecting the same version: one winner, the others conflict', async () => {
+        const store = await open();
+        const others = h.sibling ? [await h.sibling(store)] : [];
+        const stores = [store, ...others];
+        await store.write([put(patient('p'))]);
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) => stores[i % stores.length].write([put(patient('p', `W${i}`), { expect: 1 })])),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ name: 'VersionConflict', expected: 1, actual: 2 });
+        expect((await store.readCurrent('Patient', 'p'))!.versionId).toBe(2);
+        expect((await store.history({ resourceType: 'Patient', id: 'p', offset: 0, count: 50 })).total).toBe(2);
+      });
+
+      it('20 concurrent unconditional writes: 20 distinct consecutive versions, all in history', async () => {
+        const store = await open();
+        const others = h.sibling ? [await h.sibling(store)] : [];
+        const stores = [store, ...others];
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % stores.length].write([put(patient('p', `W${i}`))])));
+        const versionIds = results.map(([v]) => v.versionId).sort((a, b) => a - b);
+        expect(versionIds).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        const history = await store.history({ resourceType: 'Patient', id: 'p', offset: 0, count: 50 });
+        expect(history.versions.map((v) => v.versionId)).toEqual(Array.from({ length: 20 }, (_, i) => 20 - i));
+        // Each version's body is the one its writer sent.
+        for (const [v] of results) expect((await store.readVersion('Patient', 'p', v.versionId))?.resource).toEqual(v.resource);
+      });
+    });
+
+    describe('durability', () => {
+      it('finds every version, guard and index entry again after a restart', async () => {
+        let store = await open();
+        await store.write([put(patient('p1'), { guardKey: 'G' }, { family: [{ v: 'martin', e: 'Martin' }] })]);
+        await store.write([put(patient('p1', 'Petit'), { expect: 1 }, { family: [{ v: 'petit', e: 'Petit' }] })]);
+        await store.write([put(patient('p2'))]);
+        await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p2' }]);
+        store = await h.restart(store);
+        expect((await store.readCurrent('Patient', 'p1'))?.resource).toMatchObject({ name: [{ family: 'Petit' }], meta: { versionId: '2' } });
+        expect((await store.readVersion('Patient', 'p1', 1))?.resource).toMatchObject({ name: [{ family: 'Martin' }] });
+        expect(await store.readCurrent('Patient', 'p2')).toMatchObject({ deleted: true, versionId: 2 });
+        expect((await store.history({ offset: 0, count: 10 })).total).toBe(4);
+        expect((await find2(store, { 'idx.family': { $elemMatch: { v: 'petit' } } }))).toEqual(['p1']);
+        expect(await rejection(store.write([put(patient('p3'), { guardKey: 'G' })]))).toBeInstanceOf(GuardConflict);
+        const [v3] = await store.write([put(patient('p1'), { expect: 2 })]);
+        expect(v3.versionId).toBe(3);
+      });
+    });
+  });
+}
+
+async function find2(store: ResourceStore, filter: Record<string, unknown>): Promise<string[]> {
+  const { versions } = await store.search({ resourceTypes: ['Patient'], filter, offset: 0, count: 10, withTotal: false });
+  return versions.map((v) => v.id);
+}
