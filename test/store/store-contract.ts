@@ -355,6 +355,30 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
         expect(onlyTotal).toEqual({ versions: [], total: 2 });
       });
 
+      it('lists the distinct values at a path of the matching documents (chains, _has)', async () => {
+        await seeded();
+        const refs = await store.distinct({ resourceTypes: ['Observation'], filter: {} }, 'idx.subject.r');
+        expect([...refs].sort()).toEqual(['Patient/p1', 'Patient/p2']);
+        const ids = await store.distinct({ resourceTypes: ['Patient'], filter: { 'idx.gender': { $elemMatch: { c: 'female' } } } }, 'id');
+        expect([...ids].sort()).toEqual(['p2', 'p3']);
+        expect(await store.distinct({ resourceTypes: ['Patient'], filter: { id: 'gone' } }, 'id')).toEqual([]);
+      });
+
+      it('reindexes current versions without creating versions, skipping stale ones', async () => {
+        await seeded();
+        const applied = await store.reindex([
+          { resourceType: 'Patient', id: 'p3', versionId: 1, index: { family: [{ v: 'dupond', e: 'Dupond' }], 'birth-city': [{ v: 'brest', e: 'Brest' }] } },
+          { resourceType: 'Patient', id: 'p2', versionId: 7, index: {} },
+          { resourceType: 'Patient', id: 'gone', versionId: 2, index: { family: [{ v: 'x', e: 'x' }] } },
+        ]);
+        expect(applied).toBe(1);
+        expect((await find(['Patient'], { 'idx.birth-city': { $elemMatch: { v: { $regex: '^bre' } } } })).ids).toEqual(['p3']);
+        expect((await find(['Patient'], { 'idx.gender': { $elemMatch: { c: 'female' } } })).ids).toEqual(['p2']);
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: 'x' } } })).ids).toEqual([]);
+        expect((await store.readCurrent('Patient', 'p3'))!.versionId).toBe(1);
+        expect((await store.history({ resourceType: 'Patient', id: 'p3', offset: 0, count: 5 })).total).toBe(1);
+      });
+
       it('returns full current versions, never the index entries', async () => {
         await seeded();
         await store.write([put(patient('p1', 'Dupont-Neuf'), { expect: 1 }, { family: [{ v: 'dupont neuf', e: 'Dupont-Neuf' }] })]);

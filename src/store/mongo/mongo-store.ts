@@ -25,7 +25,8 @@ import {
   VersionConflict,
   type HistoryPage,
   type HistoryQuery,
-  type IndexEntries,
+  type DistinctQuery,
+  type IndexUpdate,
   type ResourceStore,
   type StoreCapabilities,
   type StoreQuery,
@@ -222,13 +223,13 @@ export class MongoStore implements ResourceStore {
    * Distinct values at a dotted path of the matching search documents (MongoDB
    * `distinct` flattens arrays, as the port asks). Chains and _has use it.
    */
-  async distinct(query: { resourceTypes: string[]; filter: Record<string, unknown> }, path: string): Promise<unknown[]> {
+  async distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
     this.assertOpen();
     return this.resources.distinct(path, this.searchFilter(query.resourceTypes, query.filter));
   }
 
   /** New index entries for current versions, each only if still that version. */
-  async reindex(updates: Array<{ resourceType: string; id: string; versionId: number; index: IndexEntries }>): Promise<number> {
+  async reindex(updates: IndexUpdate[]): Promise<number> {
     this.assertOpen();
     if (updates.length === 0) return 0;
     const result = await this.resources.bulkWrite(
@@ -250,7 +251,7 @@ export class MongoStore implements ResourceStore {
   private page(filter: Document, query: StoreQuery): Promise<CurrentDocument[]> {
     // Callers that only need identities and versions (paging snapshots) say so: skip the bodies.
     const { resource: _resource, ...withoutBody } = VERSION_PROJECTION;
-    const projection: Document = (query as { idsOnly?: boolean }).idsOnly ? withoutBody : VERSION_PROJECTION;
+    const projection: Document = query.idsOnly ? withoutBody : VERSION_PROJECTION;
     const sort = [...(query.sort ?? [])];
     for (const path of ['type', 'id']) if (!sort.some((s) => s.path === path)) sort.push({ path, direction: 1 });
     const multiValued = sort.map((s) => s.path.startsWith('idx.'));
