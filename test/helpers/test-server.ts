@@ -42,3 +42,9 @@ export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 export function injectInto(app: FastifyInstance, options: InjectOptions): Promise<LightMyRequestResponse> {
   return app.inject(options);
 }
+
+/**
+ * The HTTP and store suites test the R4 interactions on base-structure validation
+ * only; the network profiles (enforced by default) have their own tests.
+ */
+export const STRUCTURE_ONLY: Record<string, string> = { VALIDATION_ENFORCEMENT: 'off' };

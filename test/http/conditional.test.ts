@@ -5,14 +5,14 @@
 import type { InjectOptions } from 'fastify';
 import type { Bundle } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FHIR_JSON, injectInto, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
 /** The RPPS identifier system of French health professionals (FRENCH-CONVENTIONS.md). */
 const RPPS = 'urn:oid:1.2.250.1.71.4.2.1';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer(STRUCTURE_ONLY);
 });
 afterAll(async () => {
   await server.close();

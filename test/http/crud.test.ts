@@ -5,14 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions } from 'fastify';
-import { FHIR_JSON, injectInto, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
 const BASE = 'http://relais.test/fhir';
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer(STRUCTURE_ONLY);
 });
 afterAll(async () => {
   await server.close();

@@ -6,12 +6,12 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VersionConflict } from '../../src/store/resource-store.js';
-import { FHIR_JSON, injectInto, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
 let patientId: string;
 beforeAll(async () => {
-  server = await startTestServer({ BODY_LIMIT_BYTES: '4096' });
+  server = await startTestServer({ ...STRUCTURE_ONLY, BODY_LIMIT_BYTES: '4096' });
   patientId = (await inject({ method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: { resourceType: 'Patient' } })).json().id;
 });
 afterAll(async () => {
@@ -148,16 +148,21 @@ describe('409 and 412 version conflicts', () => {
     expect(issues[0].code).toBe('conflict');
   });
 
-  it('409 when the resource keeps changing under an update without If-Match', async () => {
-    // A store where every write loses the race: the engine retries, then gives up with 409.
-    const contended = await startTestServer();
+  it('409 when the resource keeps changing under a patch without If-Match', async () => {
+    // A store where every write loses the race: the engine re-reads and re-patches, then gives up with 409.
+    const contended = await startTestServer(STRUCTURE_ONLY);
     try {
       const id = (await injectInto(contended.app, { method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: { resourceType: 'Patient' } })).json().id;
       const store = contended.ctx.store;
       store.write = async (operations) => {
         throw new VersionConflict(operations[0].resourceType, operations[0].id, operations[0].expect, 99);
       };
-      const response = await injectInto(contended.app, { method: 'PUT', url: `/fhir/Patient/${id}`, headers: FHIR_JSON, payload: { resourceType: 'Patient', id } });
+      const response = await injectInto(contended.app, {
+        method: 'PATCH',
+        url: `/fhir/Patient/${id}`,
+        headers: { 'content-type': 'application/json-patch+json' },
+        payload: [{ op: 'add', path: '/active', value: true }],
+      });
       const issues = expectOutcome(response, 409);
       expect(issues[0].code).toBe('conflict');
     } finally {

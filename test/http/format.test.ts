@@ -8,14 +8,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { InjectOptions } from 'fastify';
 import type { Bundle, CapabilityStatement } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FHIR_JSON, injectInto, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
 let server: TestServer;
 let patientId: string;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer(STRUCTURE_ONLY);
   const response = await inject({
     method: 'POST',
     url: '/fhir/Patient',

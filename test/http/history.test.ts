@@ -6,13 +6,13 @@
 import type { InjectOptions } from 'fastify';
 import type { Bundle } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FHIR_JSON, injectInto, startTestServer, type TestServer } from '../helpers/test-server.js';
+import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
 const BASE = 'http://relais.test/fhir';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer(STRUCTURE_ONLY);
 });
 afterAll(async () => {
   await server.close();

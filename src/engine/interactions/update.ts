@@ -1,12 +1,12 @@
 /**
  * update and conditional update (R4 http page). PUT to an id that does not
  * exist creates it (update as create, 201). If-Match makes the write depend on
- * the version the client read (412 when stale). Without If-Match, concurrent
- * updates are serialised by the store's version check and retried.
+ * the version the client read (412 when stale). Without If-Match the last
+ * write wins: concurrent updates each become their own version, in commit order.
  */
 import type { Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
-import { GuardConflict, VersionConflict, type WriteOperation } from '../../store/resource-store.js';
+import { GuardConflict, type WriteOperation } from '../../store/resource-store.js';
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
@@ -17,8 +17,6 @@ export interface UpdateOptions {
   /** Version from If-Match. */
   ifMatch?: number;
 }
-
-const MAX_ATTEMPTS = 5;
 
 export async function update(ctx: EngineContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
   return storeUpdate(ctx, checkUpdateBody(ctx, resourceType, id, body), options.ifMatch);
@@ -35,7 +33,7 @@ export function checkUpdateBody(ctx: EngineContext, resourceType: string, id: st
 }
 
 /** The write storing `resource` as the next version of its id, without making it. */
-export function putOperation(ctx: EngineContext, resource: Resource, expect: 'absent' | number, guardKey?: string, index = ctx.extractor.extract(resource)): WriteOperation {
+export function putOperation(ctx: EngineContext, resource: Resource, expect: WriteOperation['expect'], guardKey?: string, index = ctx.extractor.extract(resource)): WriteOperation {
   return { kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index, expect, ...(guardKey ? { guardKey } : {}) };
 }
 
@@ -44,20 +42,21 @@ export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatc
   const { resourceType } = resource;
   const id = resource.id!;
   const index = ctx.extractor.extract(resource);
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await ctx.store.readCurrent(resourceType, id);
-    const live = current && !current.deleted ? current : undefined;
-    const expect = ifMatch ?? live?.versionId ?? 'absent';
-    try {
-      const [version] = await ctx.store.write([putOperation(ctx, resource, expect, guardKey, index)]);
-      return { status: live ? 200 : 201, version };
-    } catch (error) {
-      if (ifMatch !== undefined) asPreconditionFailure(error, ifMatch);
-      if (!(error instanceof VersionConflict)) throw error;
-      // Someone else wrote in between; without If-Match the client asked for "last write wins".
-    }
+  if (ifMatch === undefined) {
+    // Without If-Match the client asked for "last write wins": write with no version
+    // expectation, so concurrent updates of one resource never starve each other into a 409.
+    // Whether this created the resource (201) follows from the version before it.
+    const [version] = await ctx.store.write([putOperation(ctx, resource, undefined, guardKey, index)]);
+    const previous = version.versionId > 1 ? await ctx.store.readVersion(resourceType, id, version.versionId - 1) : undefined;
+    return { status: previous && !previous.deleted ? 200 : 201, version };
   }
-  throw errors.concurrentUpdateConflict(resourceType, id);
+  try {
+    // With If-Match the version must still be the one the client read; it is then live, so 200.
+    const [version] = await ctx.store.write([putOperation(ctx, resource, ifMatch, guardKey, index)]);
+    return { status: 200, version };
+  } catch (error) {
+    asPreconditionFailure(error, ifMatch);
+  }
 }
 
 export async function conditionalUpdate(ctx: EngineContext, resourceType: string, query: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
