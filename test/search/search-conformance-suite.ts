@@ -32,7 +32,10 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
       dispose = made.dispose;
       ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent' }), made.store);
       await ctx.store.open();
-      for (const resource of FIXTURES) await ctx.engine.update(resource.resourceType, resource.id!, resource);
+      // Written straight to the store with the server's own index extraction: the suite is about search,
+      // so profile rules (e.g. FR Core's INS constraints) must not decide what the fixtures may contain.
+      const { extractor } = ctx.engine.ctx;
+      await ctx.store.write(FIXTURES.map((resource) => ({ kind: 'put' as const, resourceType: resource.resourceType, id: resource.id!, resource, index: extractor.extract(resource), expect: 'absent' as const })));
     });
     afterAll(async () => {
       await ctx.store.close();

@@ -1,7 +1,8 @@
 /**
  * An in-memory secondary index for the embedded store: for every resource
- * type, which ids hold a given reference (`r`), code (`c`) or system|code
- * (`s`+`c`) in any index entry, so that the commonest searches
+ * type, which ids hold a given reference (`r`), code (`c`), system|code
+ * (`s`+`c`) or string value starting with given 1 to 3 characters (`v`, for
+ * anchored starts-with searches) in any index entry, so that the commonest searches
  * (Observation?patient=…, Patient?identifier=system|value, chains and _has
  * turned into `$in`) test a handful of candidates instead of every resource.
  *
@@ -14,6 +15,9 @@ import type { IndexEntries } from '../resource-store.js';
 
 type Filter = Record<string, unknown>;
 
+/** Longest prefix kept for string values (a longer search prefix uses its first PREFIX_CHARS characters). */
+const PREFIX_CHARS = 3;
+
 function keysOf(index: IndexEntries | undefined): string[] {
   if (!index) return [];
   const keys: string[] = [];
@@ -21,6 +25,9 @@ function keysOf(index: IndexEntries | undefined): string[] {
     for (const entry of entries as Array<Record<string, unknown>>) {
       if (!entry || typeof entry !== 'object') continue;
       if (typeof entry.r === 'string') keys.push(`${code}\u0000r\u0000${entry.r}`);
+      if (typeof entry.v === 'string') {
+        for (let n = 1; n <= Math.min(PREFIX_CHARS, entry.v.length); n++) keys.push(`${code}\u0000p\u0000${entry.v.slice(0, n)}`);
+      }
       if (typeof entry.c === 'string') {
         keys.push(`${code}\u0000c\u0000${entry.c}`);
         if (typeof entry.s === 'string') keys.push(`${code}\u0000sc\u0000${entry.s}\u0000${entry.c}`);
@@ -88,11 +95,31 @@ export class EntryHashIndex {
     const r = cond.r;
     if (typeof r === 'string') return lookup(`r\u0000${r}`) ?? new Set();
     if (r && typeof r === 'object' && Array.isArray((r as Filter).$in)) return unionOf(((r as Filter).$in as unknown[]).map((v) => lookup(`r\u0000${String(v)}`)));
+    const v = cond.v as { $regex?: unknown } | undefined;
+    if (v && typeof v === 'object' && typeof v.$regex === 'string') {
+      const literal = anchoredLiteral(v.$regex);
+      if (literal) return lookup(`p\u0000${literal.slice(0, PREFIX_CHARS)}`) ?? new Set();
+    }
     const c = cond.c;
     if (typeof c !== 'string') return undefined;
     if (typeof cond.s === 'string') return lookup(`sc\u0000${cond.s}\u0000${c}`) ?? new Set();
     return lookup(`c\u0000${c}`) ?? new Set();
   }
+}
+
+/** The literal text of `^<escaped literal>` (as the search compiler writes starts-with), else undefined. */
+function anchoredLiteral(regex: string): string | undefined {
+  if (!regex.startsWith('^')) return undefined;
+  let literal = '';
+  for (let i = 1; i < regex.length; i++) {
+    const ch = regex[i];
+    if (ch === '\\') {
+      if (i + 1 >= regex.length || /[A-Za-z0-9]/.test(regex[i + 1])) return undefined; // \d, \w...: not a literal
+      literal += regex[++i];
+    } else if ('.*+?^${}()|[]'.includes(ch)) return undefined;
+    else literal += ch;
+  }
+  return literal.length > 0 ? literal : undefined;
 }
 
 function idSet(value: unknown): Set<string> | undefined {
