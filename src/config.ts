@@ -70,6 +70,10 @@ export interface RelaisConfig {
   RATE_LIMIT_WINDOW_MS: number;
   /** Longest accepted request URL (path and query) in bytes. */
   MAX_URL_BYTES: number;
+  /** off: structure only; claimed: + profiles claimed in meta.profile; network: + the network profile of each network resource type. */
+  VALIDATION_ENFORCEMENT: 'off' | 'claimed' | 'network';
+  /** Folder of FHIR packages (.tgz) loaded at start (FR Core, ANS guides...). */
+  FHIR_PACKAGES_DIR: string;
 }
 
 const schema = {
@@ -120,6 +124,8 @@ const schema = {
     RATE_LIMIT_MAX: { type: 'integer', minimum: 1, default: 1200 },
     RATE_LIMIT_WINDOW_MS: { type: 'integer', minimum: 1000, default: 60000 },
     MAX_URL_BYTES: { type: 'integer', minimum: 1024, maximum: 65536, default: 8192 },
+    VALIDATION_ENFORCEMENT: { type: 'string', enum: ['off', 'claimed', 'network'], default: 'network' },
+    FHIR_PACKAGES_DIR: { type: 'string', minLength: 1, default: './fhir-packages' },
   },
 } as const;
 

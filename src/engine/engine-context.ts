@@ -8,6 +8,7 @@ import type { SearchCompiler } from '../search/search-query.js';
 import type { SearchParameterRegistry } from '../search/search-parameters.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
+import type { ValidationService } from '../validation/validation-service.js';
 import type { TransactionExtension } from './transaction-extension.js';
 
 export interface EngineLimits {
@@ -29,4 +30,6 @@ export interface EngineContext {
   baseUrl: string;
   /** Hooks adding writes to a transaction's unit of work (e.g. the discharge intake). */
   transactionExtensions?: TransactionExtension[];
+  /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
+  profileValidation?: ValidationService;
 }

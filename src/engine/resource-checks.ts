@@ -25,6 +25,10 @@ export function checkBody(ctx: EngineContext, resourceType: string, body: unknow
   if (claimed !== resourceType) throw errors.wrongResourceType(resourceType, claimed);
   const issues = ctx.validator.validate(body);
   if (issues.length > 0) throw errors.invalidResource(issues);
+  if (ctx.profileValidation) {
+    const profileIssues = ctx.profileValidation.validate(body, { structureChecked: true });
+    if (profileIssues.some((i) => i.severity === 'error' || i.severity === 'fatal')) throw errors.profileValidationFailed(profileIssues);
+  }
   return body as Resource;
 }
 

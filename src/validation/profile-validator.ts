@@ -156,7 +156,7 @@ export class ProfileValidator {
       const itemExpr = (i: number) => (choiceBase ? `${expr}.${choiceBase}.ofType(${type})` : repeats ? `${expr}.${key}[${i}]` : `${expr}.${key}`);
 
       if (pChild?.types && choiceBase && !pChild.types.some((t) => t.code === type)) {
-        this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Type ${type} is not allowed for ${pChild.path} by this profile (allowed: ${pChild.types.map((t) => t.code).join(', ')})`, expression: [`${expr}.${key}`] });
+        this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Type ${type} is not allowed for ${pChild.path} by this profile (allowed: ${pChild.types.map((t) => t.code).join(', ')})${this.by(walk)}`, expression: [`${expr}.${choiceBase}.ofType(${type})`] });
         continue;
       }
       const assigned = pChild ? this.assignSlices(pChild, items, itemExpr, walk) : items.map(() => undefined);
@@ -319,7 +319,11 @@ export class ProfileValidator {
     const binding = p?.binding?.valueSet ? p.binding : this.rules.bindings[base.path] ? { strength: 'required' as const, valueSet: this.rules.bindings[base.path], base: true } : undefined;
     if (binding?.valueSet) this.checkBinding(item, type, binding as { strength: string; valueSet: string; base?: boolean }, expr, walk);
     if (type === 'Reference' && typeof item === 'object' && item !== null && !Array.isArray(item)) this.checkReference(item, base, p?.types, expr, walk);
-    if (this.primitiveTypes.has(type)) return;
+    if (this.primitiveTypes.has(type)) {
+      // Profile invariants on a primitive (e.g. the format of an RPPS number) take the value itself as context.
+      if (p) for (const c of p.constraints) this.evaluateInvariant(walk, item as JsonObject, expr, c);
+      return;
+    }
     if (typeof item !== 'object' || item === null || Array.isArray(item)) return;
     if (type === 'Resource') {
       // Contained resources and bundle entries: base rules (their own profiles are checked when written on their own).

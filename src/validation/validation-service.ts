@@ -1,0 +1,116 @@
+/**
+ * The validation entry point used by writes and by $validate: base structure
+ * (structure-validator.ts), then base R4 rules and every applicable profile
+ * (profile-validator.ts). Which profiles apply:
+ *  - those claimed in meta.profile that this server knows (unknown claims are
+ *    reported as information, never rejected: a client may claim a profile of a
+ *    guide the network did not load);
+ *  - for the network's resource types, the network profile of that type
+ *    (`https://relais-sante.fr/fhir/StructureDefinition/relais-<type>`) even
+ *    without a claim, when enforcement is "network".
+ */
+import { readFileSync } from 'node:fs';
+import type { StructureDefinition } from 'fhir/r4';
+import type { ConformanceRegistry } from '../conformance/conformance-registry.js';
+import type { FhirDefinitions } from '../fhir/definitions.js';
+import type { Issue } from '../errors.js';
+import { ProfileValidator, type BaseRules } from './profile-validator.js';
+import type { StructureValidator } from './structure-validator.js';
+import { TerminologyService, type BaseValueSets } from './terminology.js';
+
+export const NETWORK_BASE = 'https://relais-sante.fr/fhir';
+
+/** off: structure only; claimed: + profiles in meta.profile; network: + the network profile of each network resource type. */
+export type ValidationEnforcement = 'off' | 'claimed' | 'network';
+
+let cachedRules: (BaseRules & { valueSets: BaseValueSets }) | undefined;
+function baseRules(): BaseRules & { valueSets: BaseValueSets } {
+  cachedRules ??= JSON.parse(readFileSync(new URL('./definitions/r4-rules.json', import.meta.url), 'utf8'));
+  return cachedRules!;
+}
+
+export class ValidationService {
+  readonly terminology: TerminologyService;
+  readonly profiles: ProfileValidator;
+  private readonly networkProfileByType = new Map<string, string>();
+
+  constructor(
+    private readonly definitions: FhirDefinitions,
+    private readonly structure: StructureValidator,
+    readonly registry: ConformanceRegistry,
+    readonly enforcement: ValidationEnforcement = 'network',
+  ) {
+    const rules = baseRules();
+    this.terminology = new TerminologyService(registry, rules.valueSets);
+    this.profiles = new ProfileValidator(definitions, registry, this.terminology, rules);
+    for (const sd of registry.ofType<StructureDefinition>('StructureDefinition', (s) => s === 'network')) {
+      if (sd.kind === 'resource' && sd.derivation === 'constraint' && sd.id === `relais-${sd.type.toLowerCase()}`) this.networkProfileByType.set(sd.type, sd.url);
+    }
+  }
+
+  /** The default network profile of a resource type, if the network has one. */
+  networkProfileFor(resourceType: string): string | undefined {
+    return this.networkProfileByType.get(resourceType);
+  }
+
+  /** Every network profile by resource type (for the CapabilityStatement's supportedProfile). */
+  supportedProfiles(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const sd of this.registry.ofType<StructureDefinition>('StructureDefinition')) {
+      if (sd.kind !== 'resource' || sd.derivation !== 'constraint') continue;
+      out.set(sd.type, [...(out.get(sd.type) ?? []), sd.url]);
+    }
+    return out;
+  }
+
+  /**
+   * Full validation. `profiles` (from $validate's `profile` parameter) replaces
+   * the automatic choice; base rules always apply.
+   */
+  validate(resource: unknown, options: { profiles?: string[]; enforcement?: ValidationEnforcement; structureChecked?: boolean } = {}): Issue[] {
+    const structural = options.structureChecked ? [] : this.structure.validate(resource);
+    if (structural.some((i) => i.severity === 'error' || i.severity === 'fatal')) return structural;
+    const json = resource as { resourceType: string; meta?: { profile?: unknown } } & Record<string, never>;
+    const enforcement = options.enforcement ?? this.enforcement;
+    const issues: Issue[] = [...structural];
+    let profiles: string[] = [];
+    if (options.profiles) profiles = options.profiles;
+    else if (enforcement !== 'off') {
+      const claimed = Array.isArray(json.meta?.profile) ? (json.meta!.profile as unknown[]).filter((p): p is string => typeof p === 'string') : [];
+      for (const url of claimed) {
+        if (this.profiles.profile(url)) profiles.push(url);
+        else issues.push({ severity: 'information', code: 'not-supported', diagnostics: `Profile ${url} claimed in meta.profile is not known to this server and was not checked`, expression: [`${json.resourceType}.meta.profile`] });
+      }
+      const network = enforcement === 'network' ? this.networkProfileFor(json.resourceType) : undefined;
+      if (network && !profiles.includes(network) && !profiles.some((p) => this.derivesFrom(p, network))) profiles.push(network);
+    }
+    if (profiles.length === 0) {
+      if (enforcement !== 'off' || options.profiles) issues.push(...this.profiles.validateBase(json));
+      return issues;
+    }
+    for (const url of profiles) issues.push(...this.profiles.validate(json, url));
+    return dedupe(issues);
+  }
+
+  /** Whether a profile is (transitively) derived from another, so validating against it covers the other. */
+  private derivesFrom(url: string, ancestor: string): boolean {
+    let current = this.registry.get<StructureDefinition>(url);
+    for (let depth = 0; current && depth < 10; depth++) {
+      const base = current.baseDefinition?.split('|')[0];
+      if (base === ancestor) return true;
+      current = base ? this.registry.get<StructureDefinition>(base) : undefined;
+    }
+    return false;
+  }
+}
+
+/** Base invariants are checked once per profile walk: keep one copy of identical issues. */
+function dedupe(issues: Issue[]): Issue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.severity}|${i.diagnostics}|${(i.expression ?? []).join(',')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
