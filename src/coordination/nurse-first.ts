@@ -118,7 +118,9 @@ export async function planNurseFirst(
       description: "Votre patient(e) rentre à domicile : acceptez-vous d'assurer les soins prescrits ?",
       focus: { reference: `Encounter/${encounter.id}` },
       owner,
-      input: discharge.acts.map((act) => ({ type: { text: 'technical-act' }, valueCodeableConcept: { coding: [actCoding(act)] } })),
+      ...(discharge.acts.length > 0
+        ? { input: discharge.acts.map((act) => ({ type: { text: 'technical-act' }, valueCodeableConcept: { coding: [actCoding(act)] } })) }
+        : {}),
     });
     const declared = new Set(nurse.role ? masteredActs(nurse.role) : []);
     const home = homePosition(patient);
@@ -173,7 +175,7 @@ export async function planNurseFirst(
           : "Le domicile du patient n'est pas géolocalisé : recherche manuelle nécessaire."),
     focus: { reference: `ServiceRequest/${firstOrder.id}` },
     owner: settings.team,
-    input: found.slice(0, 3).map(candidateInput),
+    ...(found.length > 0 ? { input: found.slice(0, 3).map(candidateInput) } : {}),
   });
   if (found.length === 0) {
     alerts.push({
