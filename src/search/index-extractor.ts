@@ -50,16 +50,30 @@ interface FhirPathNode {
 
 /** Keeps only the union branches of a shared expression that apply to this resource type. */
 export function expressionFor(resourceType: string, expression: string): string | undefined {
-  const branches = splitTopLevelUnion(expression);
-  const own = branches.filter((b) => {
-    const trimmed = b.trim().replace(/^\(+/, '');
-    return trimmed.startsWith(`${resourceType}.`) || trimmed === resourceType || trimmed.startsWith(`${resourceType} `) ||
-      trimmed.startsWith('Resource.') || trimmed.startsWith('DomainResource.');
-  });
+  const own = ownBranches(resourceType, expression);
   if (own.length === 0) return undefined;
   // `resolve()` needs the referenced resource; reference targets are checked on the
   // extracted references instead (see `targets`), so the filter can be dropped.
   return own.join(' | ').replace(/\.where\(resolve\(\) is [A-Za-z]+\)/g, '');
+}
+
+function ownBranches(resourceType: string, expression: string): string[] {
+  return splitTopLevelUnion(expression).filter((b) => {
+    const trimmed = b.trim().replace(/^\(+/, '');
+    return trimmed.startsWith(`${resourceType}.`) || trimmed === resourceType || trimmed.startsWith(`${resourceType} `) ||
+      trimmed.startsWith('Resource.') || trimmed.startsWith('DomainResource.');
+  });
+}
+
+/**
+ * The reference targets a shared expression allows on this type through
+ * `.where(resolve() is X)` (e.g. clinical-patient: `Encounter.subject.where(resolve() is Patient)`
+ * → [Patient], although the definition's targets also list Group), or undefined.
+ */
+export function resolvedTargets(resourceType: string, expression: string): string[] | undefined {
+  const types = ownBranches(resourceType, expression).map((b) => /\.where\(resolve\(\) is ([A-Za-z]+)\)/.exec(b)?.[1]);
+  if (types.length === 0 || types.some((t) => !t)) return undefined;
+  return [...new Set(types as string[])];
 }
 
 function splitTopLevelUnion(expression: string): string[] {

@@ -4,6 +4,7 @@
  * resource type and code. Nothing here is hand-coded per resource.
  */
 import type { SearchParameterDefinition } from '../fhir/definitions.js';
+import { resolvedTargets } from './index-extractor.js';
 
 export type SearchParameterType = SearchParameterDefinition['type'];
 
@@ -43,7 +44,8 @@ export class SearchParameterRegistry {
         code: definition.code,
         type: definition.type,
         ...(definition.expression ? { expression: definition.expression } : {}),
-        ...(definition.target ? { targets: definition.target } : {}),
+        // A shared expression may narrow the targets per type (`.where(resolve() is Patient)`).
+        ...(definition.target ? { targets: (definition.expression && resolvedTargets(base, definition.expression)) || definition.target } : {}),
         ...(definition.component ? { component: definition.component } : {}),
       };
       this.byUrl.set(definition.url, parameter);

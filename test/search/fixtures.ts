@@ -146,6 +146,7 @@ export const FIXTURES: Resource[] = [
     activity: [{ detail: { status: 'scheduled', scheduledTiming: { event: ['2024-04-01T09:00:00Z', '2024-04-15T09:00:00Z'] } } }],
   },
   { resourceType: 'CarePlan', id: 'cp2', status: 'draft', intent: 'plan', subject: { reference: 'Patient/p2' } },
+  { resourceType: 'CarePlan', id: 'cp3', status: 'active', intent: 'plan', subject: { reference: 'Group/g1' } },
   { resourceType: 'Location', id: 'loc1', name: 'Antenne Saint-Étienne', position: { latitude: 45.4397, longitude: 4.3872 } },
   { resourceType: 'Location', id: 'loc2', name: 'Antenne Lyon', position: { latitude: 45.764, longitude: 4.8357 } },
   { resourceType: 'Location', id: 'loc3', name: 'Siège Paris', position: { latitude: 48.8566, longitude: 2.3522 } },

@@ -174,6 +174,11 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
         ['activity-date=2024-04', ['cp1'], 'Timing events on Apr 1 and 15'],
         ['activity-date=2024-04-01', [], 'the Timing spans more than the day'],
       ]);
+      table('CarePlan', [
+        ['patient=g1', [], "clinical-patient is CarePlan.subject.where(resolve() is Patient): a Group subject is not a patient"],
+        ['subject=Group/g1', ['cp3'], 'but it is a subject'],
+        ['patient=p1', ['cp1'], 'bare id on patient'],
+      ]);
     });
 
     describe('number and quantity', () => {
