@@ -38,6 +38,7 @@ function single(status: number, code: IssueCode, diagnostics: string, expression
 export const errors = {
   malformedJson: (detail: string) => single(400, 'structure', `The body is not valid JSON: ${detail}`),
   invalidResource: (issues: Issue[]) => new FhirError(400, issues),
+  nestingTooDeep: (limit: number) => single(400, 'too-costly', `The body nests arrays/objects deeper than ${limit} levels`),
   /** Structurally valid but breaks a profile's rules (R4 http: 422 Unprocessable Entity). */
   profileValidationFailed: (issues: Issue[]) => new FhirError(422, issues),
   badRequest: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),

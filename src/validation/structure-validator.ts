@@ -19,6 +19,13 @@ type ResolvedElement = ElementDefinition & { path: string };
 /** Deeper than this is an attack or a bug, never a real resource. */
 const MAX_DEPTH = 64;
 const MAX_ISSUES = 50;
+/** R4 datatypes page: "strings SHALL NOT exceed 1MB (1024*1024 characters) in size". */
+const MAX_STRING_LENGTH = 1024 * 1024;
+
+/** A client-supplied name or value quoted in a message, cut short (it may be megabytes long). */
+function quoted(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -78,6 +85,7 @@ export class StructureValidator {
       if (typeof v !== 'string') return typeError(v);
       if (v.length === 0) return `an empty string is not a valid FHIR ${name}`;
       if (v.trim().length === 0 && name !== 'xhtml') return `a FHIR ${name} cannot be only whitespace`;
+      if ((name === 'string' || name === 'markdown') && v.length > MAX_STRING_LENGTH) return `a FHIR ${name} cannot exceed ${MAX_STRING_LENGTH} characters`;
       if (pattern && !pattern.test(v)) return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}' is not a valid FHIR ${name}`;
       if (isDate && !isRealCalendarDate(v)) return `'${v}' is not a real calendar date`;
       return undefined;
@@ -121,7 +129,7 @@ export class StructureValidator {
       const name = isCompanion ? key.slice(1) : key;
       const resolved = this.resolveChild(defPath, children, name);
       if (!resolved) {
-        issues.push({ severity: 'error', code: 'structure', diagnostics: `Unknown element '${key}'`, expression: [`${expr}.${key}`] });
+        issues.push({ severity: 'error', code: 'structure', diagnostics: `Unknown element '${quoted(key)}'`, expression: [`${expr}.${quoted(key)}`] });
         continue;
       }
       present.add(resolved.element.path);
