@@ -240,3 +240,34 @@ describe('CapabilityStatement', () => {
     expect(codes).toEqual(expect.arrayContaining(['transaction', 'batch']));
   });
 });
+
+describe('a store without multi-document transactions', () => {
+  it('refuses a transaction of several writes with a clear outcome, writing nothing; a single write still goes through', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { buildApp } = await import('../../src/app.js');
+    const { loadConfig } = await import('../../src/config.js');
+    const { buildContext } = await import('../../src/context.js');
+    const { EmbeddedStore } = await import('../../src/store/embedded/embedded-store.js');
+    const dataDir = mkdtempSync(join(tmpdir(), 'relais-test-'));
+    const store = new EmbeddedStore({ directory: dataDir });
+    // The same contract as a MongoDB deployment without transactions (standalone server).
+    Object.defineProperty(store, 'capabilities', { value: { name: 'standalone', atomicMultiWrite: false } });
+    const ctx = buildContext(loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'none' }), store);
+    await store.open();
+    const app = await buildApp(ctx, { logger: false });
+    try {
+      const send = (bundle: Bundle) => app.inject({ method: 'POST', url: '/fhir', headers: FHIR_JSON, payload: JSON.stringify(bundle) });
+      const refused = await send(tx([{ resource: patient('na-1'), request: { method: 'POST', url: 'Patient' } }, { resource: patient('na-2'), request: { method: 'POST', url: 'Patient' } }]));
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().issue[0].code).toBe('not-supported');
+      expect(((await app.inject({ method: 'GET', url: '/fhir/Patient?_total=accurate' })).json() as Bundle).total).toBe(0);
+      const single = await send(tx([{ resource: patient('na-3'), request: { method: 'POST', url: 'Patient' } }]));
+      expect(single.statusCode).toBe(200);
+    } finally {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
