@@ -6,6 +6,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildContext } from './context.js';
+import { seedNetworkConformance } from './conformance/seed-conformance.js';
 
 async function main(): Promise<void> {
   let config;
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   await ctx.store.open();
   const app = await buildApp(ctx);
   app.log.info({ store: ctx.store.capabilities.name, dataDir: config.DATA_DIR }, 'store opened');
+  // The network's conformance resources (profiles/) are served and searchable like any resource.
+  const validation = ctx.engine.ctx.profileValidation;
+  if (validation) app.log.info({ written: await seedNetworkConformance(ctx.engine, validation.registry) }, 'network conformance resources seeded');
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -53,6 +53,7 @@ export function buildCapabilityStatement(
     return {
       type,
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+      ...(ctx.profileValidation?.supportedProfiles().get(type) ? { supportedProfile: ctx.profileValidation.supportedProfiles().get(type) } : {}),
       interaction: typeInteractions,
       versioning: 'versioned-update',
       readHistory: true,

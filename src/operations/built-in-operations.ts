@@ -7,9 +7,16 @@ import type { EngineContext } from '../engine/engine-context.js';
 import { findProfessionalsOperation } from './find-professionals.js';
 import { matchOperation } from './match.js';
 import type { OperationRegistry } from './operation-registry.js';
+import { expandOperation, validateCodeOperation } from './terminology-operations.js';
+import { validateOperation } from './validate.js';
 
 export function registerBuiltInOperations(registry: OperationRegistry, ctx: EngineContext, config: RelaisConfig): void {
   void ctx;
   registry.register(matchOperation);
+  if (ctx.profileValidation) {
+    registry.register(validateOperation(ctx.profileValidation));
+    registry.register(expandOperation(ctx.profileValidation));
+    registry.register(validateCodeOperation(ctx.profileValidation));
+  }
   registry.register(findProfessionalsOperation({ radiusKm: config.PROFESSIONAL_SEARCH_RADIUS_KM, maxCandidates: config.PROFESSIONAL_SEARCH_MAX }));
 }

@@ -33,6 +33,7 @@ export class ValidationService {
   readonly terminology: TerminologyService;
   readonly profiles: ProfileValidator;
   private readonly networkProfileByType = new Map<string, string>();
+  private supported?: Map<string, string[]>;
 
   constructor(
     private readonly definitions: FhirDefinitions,
@@ -55,7 +56,9 @@ export class ValidationService {
 
   /** Every network profile by resource type (for the CapabilityStatement's supportedProfile). */
   supportedProfiles(): Map<string, string[]> {
+    if (this.supported) return this.supported;
     const out = new Map<string, string[]>();
+    this.supported = out;
     for (const sd of this.registry.ofType<StructureDefinition>('StructureDefinition')) {
       if (sd.kind !== 'resource' || sd.derivation !== 'constraint') continue;
       out.set(sd.type, [...(out.get(sd.type) ?? []), sd.url]);

@@ -1,0 +1,61 @@
+/**
+ * $validate (http://hl7.org/fhir/OperationDefinition/Resource-validate), type
+ * and instance level. Input: the resource (Parameters `resource`, or the bare
+ * resource as body), `profile` (validate against this profile instead of the
+ * automatic choice) and `mode` (create | update | delete). Output: always 200
+ * with an OperationOutcome; the R4 spec says the operation succeeds when the
+ * validation could be performed, whatever the verdict. At instance level with no
+ * resource given, the stored resource is validated (and mode=delete checks it exists).
+ */
+import type { OperationOutcome, Parameters, Resource } from 'fhir/r4';
+import { errors, type Issue } from '../errors.js';
+import { operationOutcome } from '../fhir/operation-outcome.js';
+import type { ValidationService } from '../validation/validation-service.js';
+import { bodyParameters } from './operation-parameters.js';
+import type { FhirOperation, OperationRequest } from './operation-registry.js';
+
+const MODES = new Set(['create', 'update', 'delete']);
+
+function input(request: OperationRequest): { resource?: unknown; profile?: string; mode?: string } {
+  const body = request.body as (Resource & Parameters) | undefined;
+  const query = (name: string) => request.query.find(([n]) => n === name)?.[1];
+  if (body && body.resourceType !== 'Parameters') return { resource: body, profile: query('profile'), mode: query('mode') };
+  const params = bodyParameters(request);
+  const p = (name: string) => params.find((x) => x.name === name);
+  return {
+    resource: p('resource')?.resource,
+    profile: p('profile')?.valueUri ?? p('profile')?.valueCanonical ?? query('profile'),
+    mode: p('mode')?.valueCode ?? query('mode'),
+  };
+}
+
+export function validateOperation(validation: ValidationService): FhirOperation {
+  return {
+    name: 'validate',
+    definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+    levels: ['type', 'instance'],
+    affectsState: false,
+    async invoke(request) {
+      const { resource: given, profile, mode } = input(request);
+      if (mode !== undefined && !MODES.has(mode)) throw errors.invalidParameter('mode', `mode must be create, update or delete, got '${mode}'`);
+      let resource = given;
+      if (request.level === 'instance') {
+        const stored = await request.engine.read(request.resourceType!, request.id!);
+        if (mode === 'delete') return { status: 200, resource: operationOutcome([{ severity: 'information', code: 'informational', diagnostics: 'The resource exists and may be deleted' }]) as OperationOutcome };
+        resource ??= stored.resource;
+      }
+      if (resource === undefined) throw errors.invalidParameter('resource', 'No resource to validate: give it as the body or as the Parameters "resource"');
+      const issues: Issue[] = [];
+      const r = resource as { resourceType?: unknown; id?: unknown };
+      if (r.resourceType !== request.resourceType) issues.push({ severity: 'error', code: 'invalid', diagnostics: `Expected a ${request.resourceType}, got ${String(r.resourceType)}`, expression: ['resourceType'] });
+      if (mode === 'update' && !r.id) issues.push({ severity: 'error', code: 'required', diagnostics: 'An update needs the resource id', expression: [`${request.resourceType}.id`] });
+      if (request.level === 'instance' && r.id !== undefined && r.id !== request.id) issues.push({ severity: 'error', code: 'invalid', diagnostics: `The resource id '${String(r.id)}' does not match the URL id '${request.id}'`, expression: [`${request.resourceType}.id`] });
+      if (issues.length === 0) {
+        if (profile && !validation.profiles.profile(profile)) throw errors.invalidParameter('profile', `Profile '${profile}' is not known to this server`);
+        issues.push(...validation.validate(resource, profile ? { profiles: [profile] } : { enforcement: 'network' }));
+      }
+      if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) issues.push({ severity: 'information', code: 'informational', diagnostics: 'Validation successful: no errors' });
+      return { status: 200, resource: operationOutcome(issues) as OperationOutcome };
+    },
+  };
+}
