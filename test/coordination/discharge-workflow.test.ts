@@ -163,13 +163,14 @@ describe('discharge intake', () => {
   });
 
   it('refuses to look for another nurse while the patient has their own, until they decline', async () => {
-    const orders = await find<{ resourceType: 'ServiceRequest'; id: string }>(`ServiceRequest?identifier=https://hopital-fictif.example.org/fhir/sid/prescription|RX-0101-1`);
+    const orders = await find<{ resourceType: 'ServiceRequest'; id: string; encounter: { reference: string } }>(`ServiceRequest?identifier=https://hopital-fictif.example.org/fhir/sid/prescription|RX-0101-1`);
     const refused = await server.app.inject({ method: 'GET', url: `/fhir/ServiceRequest/${orders[0].id}/$find-professionals` });
     expect(refused.statusCode).toBe(422);
     expect(refused.json().issue[0].code).toBe('business-rule');
-    const [accept] = (await find<Task>(`Task?owner=PractitionerRole/role-claire-moreau`)).filter((t) => t.identifier?.[0].value?.endsWith('-accept') && t.status === 'requested' && t.code?.text?.includes('Accepter'));
+    // Claire Moreau is also the nurse of another discharge: decline this one only.
+    const [accept] = (await find<Task>(`Task?owner=PractitionerRole/role-claire-moreau&focus=${orders[0].encounter.reference}`)).filter((t) => t.identifier?.[0].value?.endsWith('-accept'));
     const declined = await server.app.inject({ method: 'PUT', url: `/fhir/Task/${accept.id}`, headers: FHIR_JSON, payload: JSON.stringify({ ...accept, status: 'rejected' }) });
-    expect(declined.statusCode).toBe(200);
+    expect(declined.statusCode, declined.body).toBe(200);
     const allowed = await server.app.inject({ method: 'GET', url: `/fhir/ServiceRequest/${orders[0].id}/$find-professionals` });
     expect(allowed.statusCode).toBe(200);
     const ranked = (allowed.json() as Parameters).parameter!.filter((p) => p.name === 'candidate').map((p) => p.part!.find((x) => x.name === 'practitionerRole')!.valueReference!.reference);
