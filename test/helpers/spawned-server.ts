@@ -1,0 +1,105 @@
+/**
+ * Runs the real server entry point (src/server.ts) as a child process, for the
+ * tests that need a process boundary: SIGKILL crash recovery, graceful SIGTERM
+ * shutdown, and what the server writes to its log.
+ *
+ * The child is `node --import tsx src/server.ts`: it works on a clean clone
+ * after `npm ci` (tsx is a devDependency) with no build step, and it is ONE
+ * process, so a signal sent to its pid reaches the server itself (through `npx`
+ * a SIGKILL would hit the npx wrapper and leave the server running).
+ * PORT=0 lets the OS choose a free port; the port is read from the
+ * "Server listening at" log line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  dataDir: string;
+  /** Every stdout line so far (pino JSON). */
+  stdout: string[];
+  stderr: string[];
+  /** Resolves when the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then waits for the exit (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function freshDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'relais-proc-'));
+}
+
+export async function spawnServer(options: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+  const dataDir = options.dataDir ?? freshDataDir();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      AUTH_MODE: 'none',
+      VALIDATION_ENFORCEMENT: 'off',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  const collect = (into: string[]) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      into.push(...lines.filter(Boolean));
+    };
+  };
+  child.stdout!.on('data', collect(stdout));
+  child.stderr!.on('data', collect(stderr));
+
+  const origin = await new Promise<string>((resolveOrigin, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in time; stderr: ${stderr.join('\n')}`)), options.startTimeoutMs ?? 60_000);
+    const look = () => {
+      for (const line of stdout) {
+        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          child.stdout!.off('data', look);
+          resolveOrigin(match[1]);
+          return;
+        }
+      }
+    };
+    child.stdout!.on('data', look);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited before listening (code ${code}, signal ${signal}); stderr: ${stderr.join('\n')}`));
+    });
+  });
+
+  return {
+    child,
+    origin,
+    dataDir,
+    stdout,
+    stderr,
+    exited,
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
