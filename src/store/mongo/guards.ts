@@ -8,7 +8,9 @@
  * claim starts unsettled; a competitor that finds an unsettled claim waits for
  * it to settle (the holder's write is then visible to its search) or to be
  * released (the holder's write failed). A claim left unsettled by a process
- * that died is considered abandoned after GUARD_LEASE_MS.
+ * that died is considered abandoned after GUARD_LEASE_MS, and a guard whose
+ * holder is not a live resource (its process died before it was written, or
+ * after its delete but before the release) is free to take.
  */
 import type { ClientSession, Collection } from 'mongodb';
 import { GuardConflict } from '../resource-store.js';
@@ -38,6 +40,7 @@ export async function claimGuard(
   guards: Collection<GuardDocument>,
   claim: GuardClaim,
   session: ClientSession | undefined,
+  holderIsLive: (type: string, id: string) => Promise<boolean>,
 ): Promise<GuardDocument | undefined> {
   const mine = { type: claim.resourceType, id: claim.id };
   // Inside a transaction the claim and the write commit together: it is born settled.
@@ -58,12 +61,17 @@ export async function claimGuard(
     }
     if (holder.type === mine.type && holder.id === mine.id) return undefined;
     const abandoned = Date.now() - holder.claimedAt.getTime() > GUARD_LEASE_MS;
-    if (!holder.settled && !abandoned && Date.now() < waitUntil) {
+    if (!holder.settled && !abandoned) {
+      // A concurrent create is being written: wait for its outcome rather than guess.
+      if (Date.now() >= waitUntil) throw new GuardConflict(claim.guardKey, { resourceType: holder.type, id: holder.id });
       await sleep(POLL_MS);
       continue;
     }
+    // A guard only protects a live resource. One whose holder is missing or deleted was
+    // left behind by a process that died between two steps (no transactions): it is free.
     const from = claim.takeOverGuardFrom;
-    if (!from || from.resourceType !== holder.type || from.id !== holder.id) {
+    const named = from !== undefined && from.resourceType === holder.type && from.id === holder.id;
+    if (!named && (await holderIsLive(holder.type, holder.id))) {
       throw new GuardConflict(claim.guardKey, { resourceType: holder.type, id: holder.id });
     }
     // Take over exactly the claim we looked at: a concurrent take-over makes this miss.

@@ -340,6 +340,7 @@ export class MongoStore implements ResourceStore {
               this.guards,
               { guardKey: op.guardKey, resourceType: op.resourceType, id: op.id, ...(op.takeOverGuardFrom ? { takeOverGuardFrom: op.takeOverGuardFrom } : {}) },
               session,
+              (type, id) => this.isLive(type, id, session),
             )
           : undefined;
       const guardKey = op.kind === 'put' ? (op.guardKey ?? (live !== undefined ? current?.guardKey : undefined)) : undefined;
@@ -369,6 +370,11 @@ export class MongoStore implements ResourceStore {
       }
       return storedVersionOf(next);
     }
+  }
+
+  private async isLive(type: string, id: string, session: ClientSession | undefined): Promise<boolean> {
+    const doc = await this.resources.findOne({ _id: resourceKey(type, id) }, { session, projection: { deleted: 1 } });
+    return doc !== null && !doc.deleted;
   }
 
   /** Replaces the current version only if it is still the one read; false when another writer won. */
