@@ -257,7 +257,8 @@ export class ProfileValidator {
       const vs = bound.binding!.valueSet!;
       return values.some((v) => isObject(v) && typeof v.code === 'string' && this.terminology.validateCode(vs, typeof v.system === 'string' ? v.system : undefined, v.code).outcome === 'member');
     }
-    return undefined;
+    // A binding this server cannot evaluate leaves the slice undecided; a slice that does not constrain the path at all accepts any value there.
+    return bound ? undefined : true;
   }
 
   /** The element definitions a discriminator path reaches in a slice, through children and any sub-slices. */
