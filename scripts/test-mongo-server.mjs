@@ -45,9 +45,9 @@ function cachedClasspath() {
 
 /** Resolves the server's jars with Maven (downloads them once into ~/.m2). Returns the classpath. */
 export function ensureInstalled({ quiet = true } = {}) {
+  if (!hasCommand('java', ['-version'])) throw new Error('java (17 or later) is not installed');
   const cached = cachedClasspath();
   if (cached) return cached;
-  if (!hasCommand('java', ['-version'])) throw new Error('java (17 or later) is not installed');
   if (!hasCommand('mvn', ['-v'])) throw new Error('Maven (mvn) is not installed');
   mkdirSync(cacheDir, { recursive: true });
   execFileSync(
@@ -110,6 +110,7 @@ export async function startTestMongo({ detached = false, timeoutMs = 60_000 } = 
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (chunk) => (output += chunk));
+    child.once('error', (error) => reject(new Error(`cannot run java: ${error.message}`)));
     child.once('exit', (code) => reject(new Error(`test MongoDB server exited (${code}): ${output.trim().split('\n').slice(-3).join(' | ')}`)));
   });
   const deadline = Date.now() + timeoutMs;
