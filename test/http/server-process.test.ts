@@ -71,7 +71,7 @@ describe('graceful shutdown', () => {
     const again = await start({}, dataDir);
     const read = await fetch(`${again.origin}/fhir/Patient/${id}`);
     expect(read.status).toBe(200);
-    expect((await read.json()).name[0].family).toBe('EnVol');
+    expect(((await read.json()) as { name: Array<{ family: string }> }).name[0].family).toBe('EnVol');
     expect((await again.stop()).code).toBe(0);
   }, 90_000);
 });
