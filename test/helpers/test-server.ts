@@ -1,11 +1,16 @@
 /**
  * Builds a Relais app over a fresh embedded store in a temporary folder, for
  * app.inject() tests. Each call is isolated; close() removes the folder.
+ * With RELAIS_TEST_STORE=mongodb the store is MongoDB instead (a fresh
+ * database on the server of test/store/mongo-global-setup.ts, dropped on close).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { MongoClient } from 'mongodb';
+import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type RelaisConfig } from '../../src/config.js';
 import { buildContext, type RelaisContext } from '../../src/context.js';
@@ -20,7 +25,8 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'relais-test-'));
   // AUTH_MODE=none: these tests exercise the FHIR interactions; test/auth covers authentication.
-  const config: RelaisConfig = loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'none', ...env });
+  const mongo = mongoForHttpTests();
+  const config: RelaisConfig = loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'none', ...mongo?.env, ...env });
   const ctx = buildContext(config);
   await ctx.store.open();
   const app = await buildApp(ctx, { logger: false });
@@ -32,6 +38,26 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     async close() {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await mongo?.drop();
+    },
+  };
+}
+
+/** RELAIS_TEST_STORE=mongodb: the environment selecting a fresh MongoDB database, and its removal. */
+function mongoForHttpTests(): { env: Record<string, string>; drop(): Promise<void> } | undefined {
+  if (process.env.RELAIS_TEST_STORE !== 'mongodb') return undefined;
+  const uri = inject('mongoUri');
+  if (!uri) throw new Error('RELAIS_TEST_STORE=mongodb, but no MongoDB server is available (see the storage section of the README)');
+  const database = `relais_http_${randomBytes(6).toString('hex')}`;
+  return {
+    env: { MONGODB_URI: uri, MONGODB_DATABASE: database },
+    async drop() {
+      const client = new MongoClient(uri);
+      try {
+        await client.db(database).dropDatabase();
+      } finally {
+        await client.close();
+      }
     },
   };
 }
