@@ -99,7 +99,10 @@ export class Journal {
         goodBytes = offset;
       }
     }
+    const created = !existsSync(journalPath);
     this.handle = await open(journalPath, 'a+');
+    // A new file's directory entry is durable only once the folder itself is synced.
+    if (created) fsyncDirectory(this.directory);
     const { size } = await this.handle.stat();
     if (size > goodBytes) {
       await this.handle.truncate(goodBytes);
