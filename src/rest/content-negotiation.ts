@@ -13,7 +13,8 @@ const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json
 /** Returns the media type to answer with. */
 export function negotiate(accept: string | undefined, format: string | undefined): string {
   if (format !== undefined) {
-    const wanted = format.split(';')[0].trim().toLowerCase();
+    // An unencoded `_format=application/fhir+json` arrives with its '+' decoded as a space.
+    const wanted = format.split(';')[0].trim().toLowerCase().replace(/ /g, '+');
     if (!JSON_FORMATS.has(wanted)) throw errors.notAcceptable(format);
     return wanted === 'application/json' ? 'application/json' : FHIR_JSON;
   }

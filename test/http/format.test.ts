@@ -49,6 +49,9 @@ describe('_format and Accept', () => {
     expect(mediaType(await read('?_format=json'))).toBe('application/fhir+json');
     expect(mediaType(await read('?_format=application/fhir%2Bjson'))).toBe('application/fhir+json');
     expect(mediaType(await read('?_format=application/json'))).toBe('application/json');
+    // Typed unencoded, the '+' reaches the server as a space: still FHIR JSON.
+    expect(mediaType(await read('?_format=application/fhir+json'))).toBe('application/fhir+json');
+    expect((await inject({ method: 'GET', url: '/fhir/Patient?_format=application/fhir+json' })).statusCode).toBe(200);
     for (const format of ['xml', 'application/fhir%2Bxml', 'text/xml', 'ttl']) {
       const response = await read(`?_format=${format}`);
       expect(response.statusCode, format).toBe(406);
