@@ -108,7 +108,12 @@ describe('hostile input is refused with a 4xx OperationOutcome', () => {
     expectRefused(await post('{"resourceType":"Patient","__proto__":{"isAdmin":true}}'), 400);
     expectRefused(await post('{"resourceType":"Patient","name":[{"family":"x","__proto__":{"polluted":1}}]}'), 400);
     expectRefused(await post('{"resourceType":"Patient","constructor":{"prototype":{"polluted":1}}}'), 400);
-    expectRefused(await inject({ method: 'PATCH', url: '/fhir/Patient/any', headers: { 'content-type': 'application/json-patch+json' }, payload: '[{"op":"add","path":"/__proto__/polluted","value":1}]' }));
+    const id = (await post('{"resourceType":"Patient"}')).json().id;
+    for (const path of ['/__proto__/polluted', '/constructor/prototype/polluted', '/name/__proto__']) {
+      const patched = await inject({ method: 'PATCH', url: `/fhir/Patient/${id}`, headers: { 'content-type': 'application/json-patch+json' }, payload: JSON.stringify([{ op: 'add', path, value: 1 }]) });
+      expectRefused(patched);
+    }
+    expect((await inject({ method: 'GET', url: `/fhir/Patient/${id}` })).json().meta.versionId).toBe('1');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
   });
@@ -149,8 +154,8 @@ describe('hostile input is refused with a 4xx OperationOutcome', () => {
 
 describe('after all that', () => {
   it('nothing was stored, the server is healthy and a normal create/read works', async () => {
-    // One Patient (the PATCH target, created then deleted) and the leap-day Patient were legitimately written.
-    expect(await systemHistoryTotal()).toBe(historyBefore + 3);
+    // Legitimately written: the deep-PATCH target (created, deleted), the leap-day Patient, the poisoning-PATCH target.
+    expect(await systemHistoryTotal()).toBe(historyBefore + 4);
     const health = await inject({ method: 'GET', url: '/healthz' });
     expect(health.statusCode).toBe(200);
     const ready = await inject({ method: 'GET', url: '/readyz' });
