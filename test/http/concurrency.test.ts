@@ -99,6 +99,27 @@ for (const [name, send] of [
       expect((history.body as Bundle).total).toBe(2);
     });
 
+    it('20 simultaneous conditional updates with the same criteria create one resource and update it', async () => {
+      const value = `cu-${name.length}-${Date.now()}`;
+      // An unrelated write being committed makes the conditional writes share the next commit batch.
+      const unrelated = send('POST', '/fhir/Patient', FHIR_JSON, { resourceType: 'Patient' });
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          send('PUT', `/fhir/Practitioner?identifier=${encodeURIComponent(`${RPPS}|${value}`)}`, FHIR_JSON, {
+            resourceType: 'Practitioner',
+            identifier: [{ system: RPPS, value }],
+            name: [{ family: `Writer ${i}` }],
+          }),
+        ),
+      );
+      expect((await unrelated).status).toBe(201);
+      const statuses = replies.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201), JSON.stringify(replies.find((r) => r.status >= 400)?.body)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 200), JSON.stringify(statuses)).toHaveLength(19);
+      expect(new Set(replies.map((r) => r.body.id)).size).toBe(1);
+      expect(await practitionersWith(send, value)).toHaveLength(1);
+    });
+
     it('20 simultaneous updates without If-Match all succeed, each as its own version', async () => {
       const created = await send('POST', '/fhir/Patient', FHIR_JSON, { resourceType: 'Patient' });
       const id = created.body.id!;

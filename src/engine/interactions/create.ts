@@ -17,8 +17,12 @@ export interface CreateOptions {
   ifNoneExist?: string;
 }
 
-/** How many times a conditional create re-examines a contended guard before giving up. */
-const MAX_GUARD_ATTEMPTS = 5;
+/**
+ * How many times a conditional create re-examines a contended guard before giving up; the
+ * waits double (2 ms … ~1 s) so a holder committed in the same batch has time to become
+ * visible even when fsync is slow.
+ */
+const MAX_GUARD_ATTEMPTS = 10;
 
 /**
  * The write a create makes, without making it: checks the body, takes the given
@@ -63,7 +67,7 @@ export async function create(ctx: EngineContext, resourceType: string, body: unk
       // Only a committed holder that no longer matches may lose its guard; a holder not
       // yet visible is a concurrent create still being committed: wait for it to appear.
       if (holder && !holder.deleted) takeOver = { resourceType: holder.resourceType, id: holder.id };
-      else await new Promise((resolve) => setTimeout(resolve, 2 * (attempt + 1)));
+      else await new Promise((resolve) => setTimeout(resolve, 2 ** (attempt + 1)));
     }
   }
   throw errors.concurrentUpdateConflict(resourceType, '(conditional create)');

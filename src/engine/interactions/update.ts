@@ -59,6 +59,9 @@ export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatc
   }
 }
 
+/** How many times (waits doubling from 2 ms to ~1 s) a conditional update looks for a concurrent creator to become visible. */
+const GUARD_WAIT_ATTEMPTS = 10;
+
 export async function conditionalUpdate(ctx: EngineContext, resourceType: string, query: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
   assertKnownType(ctx, resourceType);
   const checked = checkBody(ctx, resourceType, body);
@@ -76,8 +79,13 @@ export async function conditionalUpdate(ctx: EngineContext, resourceType: string
   } catch (error) {
     if (!(error instanceof GuardConflict)) throw error;
     // A concurrent conditional update with the same criteria created it first: update that one.
-    const again = await matchCriteria(ctx, resourceType, parseCriteria(query), 'update');
-    if (again.matches.length !== 1) throw errors.multipleMatches('update', again.matches.length);
-    return storeUpdate(ctx, withClientMeta(checked, again.matches[0].id), options.ifMatch);
+    // If it was committed in the same batch as this attempt, it becomes visible a moment later.
+    for (let attempt = 0; attempt < GUARD_WAIT_ATTEMPTS; attempt++) {
+      const again = await matchCriteria(ctx, resourceType, parseCriteria(query), 'update');
+      if (again.matches.length > 1) throw errors.multipleMatches('update', again.matches.length);
+      if (again.matches.length === 1) return storeUpdate(ctx, withClientMeta(checked, again.matches[0].id), options.ifMatch);
+      await new Promise((resolve) => setTimeout(resolve, 2 ** (attempt + 1)));
+    }
+    throw errors.concurrentUpdateConflict(resourceType, '(conditional update)');
   }
 }
