@@ -16,7 +16,10 @@ export interface CriteriaMatch {
 
 /** Parses a query string ("identifier=a|b&name=x") into name/value pairs. */
 export function parseCriteria(query: string): Array<[string, string]> {
-  return [...new URLSearchParams(query.replace(/^\?/, '')).entries()];
+  // R4 If-None-Exist carries bare search parameters, but many clients send the
+  // whole search URL ("Patient?identifier=..." or an absolute URL): accept both.
+  const bare = query.replace(/^(?:https?:\/\/[^?\s]*\/)?(?:[A-Z][A-Za-z]+)?\?/, '');
+  return [...new URLSearchParams(bare).entries()];
 }
 
 export async function matchCriteria(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {

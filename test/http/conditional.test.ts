@@ -7,7 +7,7 @@ import type { Bundle } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
-/** The RPPS identifier system of French health professionals (FRENCH-CONVENTIONS.md). */
+/** The idNatPs system (national health professional identifier, "8" + RPPS; FRENCH-CONVENTIONS.md). */
 const RPPS = 'urn:oid:1.2.250.1.71.4.2.1';
 
 let server: TestServer;
@@ -66,6 +66,21 @@ describe('conditional create (If-None-Exist)', () => {
     expect(response.json().active).toBeUndefined();
     expect(response.headers.etag).toBe('W/"1"');
     expect(await systemHistoryTotal()).toBe(before);
+  });
+
+  it('also accepts the criteria written as a search URL (Type?... or absolute)', async () => {
+    const value = freshRpps();
+    const id = await createPractitioner(value);
+    for (const criteria of [`Practitioner?identifier=${RPPS}|${value}`, `http://relais.test/fhir/Practitioner?identifier=${RPPS}|${value}`]) {
+      const response = await inject({
+        method: 'POST',
+        url: '/fhir/Practitioner',
+        headers: { ...FHIR_JSON, 'if-none-exist': criteria },
+        payload: practitioner(value),
+      });
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json().id).toBe(id);
+    }
   });
 
   it('matches on _id too', async () => {
