@@ -28,6 +28,7 @@ import {
   type StoredVersion,
   type WriteOperation,
 } from '../resource-store.js';
+import { withVersionMeta } from '../version-meta.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { EntryHashIndex } from './entry-hash-index.js';
@@ -71,11 +72,6 @@ export interface EmbeddedStoreOptions {
 
 const LOCK_FILE = 'relais.lock';
 
-/** resourceType, id and meta first (as FHIR serialisers do), with the server-owned meta values. */
-function withVersionMeta(resource: Resource, id: string, versionId: number, lastUpdated: string): Resource {
-  const { resourceType, id: _id, meta, ...rest } = resource;
-  return { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
-}
 
 /** MongoDB `distinct` path semantics: arrays are flattened at every level. */
 function collectAt(node: unknown, segments: string[], into: Set<unknown>): void {

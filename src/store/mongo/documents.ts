@@ -11,14 +11,7 @@
 import type { Resource } from 'fhir/r4';
 import type { IndexEntries, StoredVersion } from '../resource-store.js';
 
-export interface CurrentDocument {
-  _id: string;
-  type: string;
-  id: string;
-  versionId: number;
-  lastUpdated: string;
-  deleted: boolean;
-  resource?: Resource;
+export interface CurrentDocument extends HistoryDocument {
   /** Search index entries; absent once deleted. */
   idx?: IndexEntries;
   /** The conditional-create guard this resource holds, released when it is deleted. */
@@ -51,11 +44,7 @@ export interface GuardDocument {
 export const resourceKey = (type: string, id: string): string => `${type}/${id}`;
 export const versionKey = (type: string, id: string, versionId: number): string => `${type}/${id}/${versionId}`;
 
-/** resourceType, id and meta first (as FHIR serialisers do), with the server-owned meta values. */
-export function withVersionMeta(resource: Resource, id: string, versionId: number, lastUpdated: string): Resource {
-  const { resourceType, id: _id, meta, ...rest } = resource;
-  return { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
-}
+export { withVersionMeta } from '../version-meta.js';
 
 export function historyDocumentOf(doc: CurrentDocument): HistoryDocument {
   return {
