@@ -35,7 +35,10 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
       // Written straight to the store with the server's own index extraction: the suite is about search,
       // so profile rules (e.g. FR Core's INS constraints) must not decide what the fixtures may contain.
       const { extractor } = ctx.engine.ctx;
-      await ctx.store.write(FIXTURES.map((resource) => ({ kind: 'put' as const, resourceType: resource.resourceType, id: resource.id!, resource, index: extractor.extract(resource), expect: 'absent' as const })));
+      // One write per resource: a MongoDB deployment without transactions refuses multi-operation writes.
+      for (const resource of FIXTURES) {
+        await ctx.store.write([{ kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index: extractor.extract(resource), expect: 'absent' }]);
+      }
     });
     afterAll(async () => {
       await ctx.store.close();

@@ -20,7 +20,10 @@ declare module 'vitest' {
 /** Whether the command line's file filters (substring matches, as vitest applies them) select a MongoDB test file. */
 function runIncludesMongoTests(): boolean {
   if (process.env.RELAIS_TEST_STORE === 'mongodb') return true; // the HTTP suites on MongoDB (test/helpers/test-server.ts)
-  const files = readdirSync('test/store').filter((f) => /^mongo-.*\.test\.ts$/.test(f)).map((f) => `test/store/${f}`);
+  const files = [
+    ...readdirSync('test/store').filter((f) => /^mongo-.*\.test\.ts$/.test(f)).map((f) => `test/store/${f}`),
+    ...readdirSync('test/search').filter((f) => /-mongo\.test\.ts$/.test(f)).map((f) => `test/search/${f}`),
+  ];
   const runIndex = process.argv.findIndex((arg) => arg === 'run' || arg === 'watch' || arg === 'related');
   const filters = (runIndex >= 0 ? process.argv.slice(runIndex + 1) : []).filter((arg) => !arg.startsWith('-'));
   return filters.length === 0 || filters.some((filter) => files.some((file) => file.includes(filter.replace(/^\.\//, ''))));

@@ -225,7 +225,10 @@ export class MongoStore implements ResourceStore {
    */
   async distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
     this.assertOpen();
-    return this.resources.distinct(path, this.searchFilter(query.resourceTypes, query.filter));
+    // Only documents that have a value there: MongoDB's distinct skips the others anyway, and
+    // mongo-java-server fails to encode the "missing" value it would otherwise return (closing the connection).
+    const filter = this.searchFilter(query.resourceTypes, { $and: [{ [path]: { $exists: true } }, query.filter] });
+    return this.resources.distinct(path, filter);
   }
 
   /** New index entries for current versions, each only if still that version. */
