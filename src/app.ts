@@ -18,6 +18,8 @@ import { registerOperationalRoutes } from './rest/operational-routes.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
+const ENGINE_ENFORCED_INTERACTIONS: ReadonlySet<string> = new Set(['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create']);
+
 const REQUEST_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
 
 /**
@@ -66,7 +68,10 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     authenticator: await buildAuthenticator(ctx.config, options.auth),
     operations: ctx.operations,
     audit: (records) => auditTrail.record(records),
-    engineEnforcesInstances: false,
+    // The engine enforces per-resource access for these interactions (src/access/engine-access.ts);
+    // the gate keeps refusing restricted grants for the others (searches, type/system history,
+    // batch/transaction, operations).
+    engineEnforcesInstances: ENGINE_ENFORCED_INTERACTIONS,
   });
   registerOperationalRoutes(app, ctx.store);
   registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version }, security: capabilitySecurity(ctx.config) });

@@ -40,9 +40,10 @@ export interface HttpSecurityOptions {
   /**
    * True once the engine enforces per-patient access (compartments, own
    * submissions) for every interaction. Until then the gate refuses grants that
-   * would need it rather than let them through unchecked.
+   * would need it rather than let them through unchecked. A set names the
+   * interactions the engine already enforces (the others stay refused).
    */
-  engineEnforcesInstances: boolean;
+  engineEnforcesInstances: boolean | ReadonlySet<string>;
 }
 
 function isPublic(request: FastifyRequest): boolean {
@@ -164,9 +165,10 @@ export function gate(
   principal: Principal,
   access: RouteAccess,
   breakTheGlass: { reason: string } | undefined,
-  engineEnforcesInstances: boolean,
+  engineEnforcesInstancesFor: boolean | ReadonlySet<string>,
 ): { reason: string; error: FhirError } | undefined {
   if (access.interaction === 'public' || access.interaction === 'capabilities') return undefined;
+  const engineEnforcesInstances = typeof engineEnforcesInstancesFor === 'boolean' ? engineEnforcesInstancesFor : engineEnforcesInstancesFor.has(access.interaction);
   if (access.interaction === 'transaction-or-batch') {
     return engineEnforcesInstances ? undefined : { reason: 'role', error: errors.forbidden('batch and transaction Bundles are not open to authenticated clients on this deployment yet') };
   }

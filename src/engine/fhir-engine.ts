@@ -4,6 +4,9 @@
  * Each interaction lives in its own file under ./interactions.
  */
 import type { Bundle, Resource } from 'fhir/r4';
+import { EngineAccess } from '../access/engine-access.js';
+import type { RequestContext } from '../access/request-context.js';
+import { AuditTrail } from '../audit/audit-trail.js';
 import type { StoredVersion } from '../store/resource-store.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeleteResult, VersionResult } from './interaction-result.js';
@@ -18,50 +21,81 @@ import { transaction, type BundleOptions } from './interactions/transaction.js';
 import { conditionalUpdate, update, type UpdateOptions } from './interactions/update.js';
 import { applyElements, applySummary, type SummaryMode } from './summary.js';
 
+/**
+ * Every method takes an optional RequestContext last: who the call acts for.
+ * Absent, the server acts for itself (no restriction, no audit). Present, the
+ * access policy is enforced per resource and each access is audited (see
+ * src/access/engine-access.ts).
+ */
 export class FhirEngine {
-  constructor(readonly ctx: EngineContext) {}
+  readonly access: EngineAccess;
 
-  create(resourceType: string, body: unknown, options?: CreateOptions): Promise<VersionResult> {
-    return create(this.ctx, resourceType, body, options);
+  constructor(readonly ctx: EngineContext) {
+    this.access = new EngineAccess(ctx, new AuditTrail(ctx));
   }
 
-  read(resourceType: string, id: string): Promise<StoredVersion> {
-    return read(this.ctx, resourceType, id);
+  async create(resourceType: string, body: unknown, options?: CreateOptions, rc?: RequestContext): Promise<VersionResult> {
+    if (!rc) return create(this.ctx, resourceType, body, options);
+    if (options?.ifNoneExist !== undefined) await this.access.assertUnrestricted(rc, 'read', resourceType, 'a conditional create (If-None-Exist)');
+    return create(this.access.guardedContext(rc, 'create'), resourceType, body, options);
   }
 
-  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
-    return vread(this.ctx, resourceType, id, versionId);
+  read(resourceType: string, id: string, rc?: RequestContext): Promise<StoredVersion> {
+    if (!rc) return read(this.ctx, resourceType, id);
+    return this.access.guardRead(rc, 'read', resourceType, id, () => read(this.ctx, resourceType, id));
   }
 
-  update(resourceType: string, id: string, body: unknown, options?: UpdateOptions): Promise<VersionResult> {
-    return update(this.ctx, resourceType, id, body, options);
+  vread(resourceType: string, id: string, versionId: string, rc?: RequestContext): Promise<StoredVersion> {
+    if (!rc) return vread(this.ctx, resourceType, id, versionId);
+    return this.access.guardRead(rc, 'vread', resourceType, id, () => vread(this.ctx, resourceType, id, versionId));
   }
 
-  conditionalUpdate(resourceType: string, query: string, body: unknown, options?: UpdateOptions): Promise<VersionResult> {
-    return conditionalUpdate(this.ctx, resourceType, query, body, options);
+  async update(resourceType: string, id: string, body: unknown, options?: UpdateOptions, rc?: RequestContext): Promise<VersionResult> {
+    if (!rc) return update(this.ctx, resourceType, id, body, options);
+    await this.access.assertWritable(rc, 'update', resourceType, id);
+    return update(this.access.guardedContext(rc, 'update'), resourceType, id, body, options);
   }
 
-  patch(resourceType: string, id: string, patchDocument: unknown, options?: { ifMatch?: number }): Promise<VersionResult> {
-    return patch(this.ctx, resourceType, id, patchDocument, options);
+  async conditionalUpdate(resourceType: string, query: string, body: unknown, options?: UpdateOptions, rc?: RequestContext): Promise<VersionResult> {
+    if (!rc) return conditionalUpdate(this.ctx, resourceType, query, body, options);
+    await this.access.assertUnrestricted(rc, 'update', resourceType, 'a conditional update');
+    return conditionalUpdate(this.access.guardedContext(rc, 'update'), resourceType, query, body, options);
   }
 
-  conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: number }): Promise<VersionResult> {
-    return conditionalPatch(this.ctx, resourceType, query, patchDocument, options);
+  async patch(resourceType: string, id: string, patchDocument: unknown, options?: { ifMatch?: number }, rc?: RequestContext): Promise<VersionResult> {
+    if (!rc) return patch(this.ctx, resourceType, id, patchDocument, options);
+    await this.access.assertWritable(rc, 'patch', resourceType, id);
+    return patch(this.access.guardedContext(rc, 'patch'), resourceType, id, patchDocument, options);
   }
 
-  delete(resourceType: string, id: string, options?: { ifMatch?: number }): Promise<DeleteResult> {
-    return deleteResource(this.ctx, resourceType, id, options);
+  async conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: number }, rc?: RequestContext): Promise<VersionResult> {
+    if (!rc) return conditionalPatch(this.ctx, resourceType, query, patchDocument, options);
+    await this.access.assertUnrestricted(rc, 'patch', resourceType, 'a conditional patch');
+    return conditionalPatch(this.access.guardedContext(rc, 'patch'), resourceType, query, patchDocument, options);
   }
 
-  conditionalDelete(resourceType: string, query: string): Promise<DeleteResult> {
-    return conditionalDelete(this.ctx, resourceType, query);
+  async delete(resourceType: string, id: string, options?: { ifMatch?: number }, rc?: RequestContext): Promise<DeleteResult> {
+    if (!rc) return deleteResource(this.ctx, resourceType, id, options);
+    await this.access.assertWritable(rc, 'delete', resourceType, id);
+    return deleteResource(this.access.guardedContext(rc, 'delete'), resourceType, id, options);
+  }
+
+  async conditionalDelete(resourceType: string, query: string, rc?: RequestContext): Promise<DeleteResult> {
+    if (!rc) return conditionalDelete(this.ctx, resourceType, query);
+    await this.access.assertUnrestricted(rc, 'delete', resourceType, 'a conditional delete');
+    return conditionalDelete(this.access.guardedContext(rc, 'delete'), resourceType, query);
   }
 
   search(resourceType: string | undefined, params: Array<[string, string]>, options?: SearchOptions): Promise<Bundle<Resource>> {
     return search(this.ctx, resourceType, params, options);
   }
 
-  history(scope: HistoryScope, params: Array<[string, string]>, strict?: boolean): Promise<Bundle<Resource>> {
+  /** With a RequestContext, only the history of one instance is enforced here (type/system history: see the HTTP gate). */
+  history(scope: HistoryScope, params: Array<[string, string]>, strict?: boolean, rc?: RequestContext): Promise<Bundle<Resource>> {
+    if (rc && scope.resourceType && scope.id) {
+      const { resourceType, id } = scope;
+      return this.access.guardInstanceHistory(rc, resourceType, id, () => history(this.ctx, scope, params, strict));
+    }
     return history(this.ctx, scope, params, strict);
   }
 

@@ -11,6 +11,7 @@ import type { SummaryMode } from '../engine/summary.js';
 import { parseIfMatch } from '../engine/version-expectation.js';
 import { errors } from '../errors.js';
 import { negotiate } from './content-negotiation.js';
+import { requestContextOf } from './request-context.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
 import { httpDate, preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
 
@@ -178,7 +179,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
         const ifNoneExist = request.headers['if-none-exist'];
         const result = await engine.create(request.params.type!, request.body, {
           ...(ifNoneExist !== undefined ? { ifNoneExist: String(ifNoneExist) } : {}),
-        });
+        }, requestContextOf(request));
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, locationOf(version.resourceType, version.id, version.versionId));
       },
@@ -190,7 +191,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('update');
-        const result = await engine.conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
+        const result = await engine.conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(version.resourceType, version.id, version.versionId) : undefined);
       },
@@ -202,7 +203,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('patch');
-        const result = await engine.conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
+        const result = await engine.conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         return sendWriteResult(request, reply, result.status, result.version, undefined);
       },
     },
@@ -212,7 +213,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('delete');
-        const result = await engine.conditionalDelete(request.params.type!, query);
+        const result = await engine.conditionalDelete(request.params.type!, query, requestContextOf(request));
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
       },
@@ -231,7 +232,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const { type, id } = request.params;
         if (isOperation(id)) return runOperation(request, reply, 'type', id!, type);
-        const version = await engine.read(type!, id!);
+        const version = await engine.read(type!, id!, requestContextOf(request));
         return sendVersion(request, reply, version);
       },
     },
@@ -242,7 +243,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        const result = await engine.update(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
+        const result = await engine.update(type!, id!, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined);
       },
@@ -254,7 +255,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: PATCH_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        const result = await engine.patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
+        const result = await engine.patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         return sendWriteResult(request, reply, result.status, result.version, undefined);
       },
     },
@@ -264,7 +265,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'delete',
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        const result = await engine.delete(type!, id!, { ifMatch: ifMatchOf(request) });
+        const result = await engine.delete(type!, id!, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
       },
@@ -303,7 +304,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type/:id/_history',
       interaction: 'history-instance',
       handler: async (request, reply) =>
-        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type, id: request.params.id }, queryPairs(request), isStrict(request))),
+        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type, id: request.params.id }, queryPairs(request), isStrict(request), requestContextOf(request))),
     },
     {
       method: 'GET',
@@ -311,7 +312,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'vread',
       handler: async (request, reply) => {
         const { type, id, vid } = request.params;
-        return sendVersion(request, reply, await engine.vread(type!, id!, vid!));
+        return sendVersion(request, reply, await engine.vread(type!, id!, vid!, requestContextOf(request)));
       },
     },
   ];

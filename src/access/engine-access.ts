@@ -1,0 +1,237 @@
+/**
+ * Per-resource enforcement of the access policy inside the engine, and the
+ * audit of each access. The HTTP gate has already checked role and scopes per
+ * type (403); here, for grants restricted to patient compartments or to the
+ * caller's own submissions, each resource reached is checked against the facts
+ * gathered from the store, and a refusal is a 404 exactly like an unknown id.
+ *
+ * Reads (read, vread, history of an instance) are audited before the response
+ * is returned. Writes are checked and audited inside the store write itself:
+ * `guardedContext` gives the interaction an EngineContext whose store checks
+ * every WriteOperation (the version it replaces and the version it writes) and
+ * appends the AuditEvent operations to the same atomic write, so a write that
+ * is acknowledged is never unaudited, whatever path produced it.
+ */
+import type { Bundle, Reference, Resource, Task } from 'fhir/r4';
+import type { AuditRecord } from '../audit/audit-event.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
+import type { EngineContext } from '../engine/engine-context.js';
+import { errors, FhirError } from '../errors.js';
+import type { ResourceStore, StoredVersion, WriteOperation } from '../store/resource-store.js';
+import { decideOwnSubmission, decidePatients, decideType, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
+import { FactGatherer } from './fact-gatherer.js';
+import { compartmentPatients } from './patient-compartment.js';
+import type { RequestContext } from './request-context.js';
+
+type AllowedType = Extract<TypeDecision, { allowed: true }>;
+type InstanceInteraction = 'read' | 'vread' | 'update' | 'patch' | 'delete' | 'history-instance' | 'create';
+
+const REF = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+
+export interface ResourceDecision {
+  decision: InstanceDecision;
+  patients: string[];
+}
+
+export class EngineAccess {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly trail: AuditTrail,
+  ) {}
+
+  private record(rc: RequestContext, base: Omit<AuditRecord, 'principal' | 'clientAddress' | 'requestId' | 'breakTheGlass'>, breakTheGlass: boolean): AuditRecord {
+    return {
+      principal: rc.principal,
+      ...base,
+      ...(breakTheGlass && rc.breakTheGlass ? { breakTheGlass: rc.breakTheGlass } : {}),
+      ...(rc.clientAddress ? { clientAddress: rc.clientAddress } : {}),
+      ...(rc.requestId ? { requestId: rc.requestId } : {}),
+    };
+  }
+
+  /** Role and scopes for this interaction on this type; a refusal is audited and is a 403 (the rule reveals no resource). */
+  async typeDecision(rc: RequestContext, interaction: PolicyInteraction, resourceType: string, id?: string): Promise<AllowedType> {
+    const decision = decideType({ principal: rc.principal, interaction, resourceType, ...(rc.breakTheGlass ? { breakTheGlass: rc.breakTheGlass } : {}) });
+    if (decision.allowed) return decision;
+    await this.trail.record([
+      this.record(rc, { interaction: auditInteraction(interaction), resourceType, ...(id ? { id } : {}), patients: [], outcome: 'denied', outcomeDetail: decision.reason }, false),
+    ]);
+    throw errors.forbidden(`this interaction on ${resourceType} is not open to you (${decision.reason})`, decision.reason === 'no-scope');
+  }
+
+  /** May the caller reach this resource under this grant? Also names the patients it belongs to (for the audit). */
+  async decideResource(rc: RequestContext, grant: AllowedType, resource: Resource, gatherer: FactGatherer): Promise<ResourceDecision> {
+    const patients = compartmentPatients(resource.resourceType, resource.id, this.ctx.extractor.extract(resource));
+    const restriction = grant.restriction;
+    if (restriction.kind === 'unrestricted') return { decision: { allowed: true, breakTheGlass: false }, patients };
+    if (restriction.kind === 'patient-compartment') {
+      return { decision: decidePatients(rc.principal, restriction, patients, await gatherer.lookup(patients), grant.breakTheGlass), patients };
+    }
+    const source = submissionSource(rc.principal);
+    return { decision: decideOwnSubmission(resource.meta?.source === source, await this.isTaskAboutOwnSubmission(resource, source)), patients };
+  }
+
+  /** A coordination Task whose focus or basedOn is something the caller sent. */
+  private async isTaskAboutOwnSubmission(resource: Resource, source: string): Promise<boolean> {
+    if (resource.resourceType !== 'Task') return false;
+    const task = resource as Task;
+    const refs: Reference[] = [...(task.focus ? [task.focus] : []), ...(task.basedOn ?? [])];
+    for (const ref of refs) {
+      const match = REF.exec(ref.reference ?? '');
+      if (!match) continue;
+      const target = await this.ctx.store.readCurrent(match[1], match[2]);
+      if (target?.resource?.meta?.source === source) return true;
+    }
+    return false;
+  }
+
+  /**
+   * read / vread: loads the version, decides, audits (success or refusal)
+   * before returning. A resource the caller may not reach is a 404; so is a
+   * deleted one (410) whose last content they could not have reached.
+   */
+  async guardRead(rc: RequestContext, interaction: 'read' | 'vread', resourceType: string, id: string, load: () => Promise<StoredVersion>): Promise<StoredVersion> {
+    const grant = await this.typeDecision(rc, interaction, resourceType, id);
+    const gatherer = new FactGatherer(this.ctx, rc.principal);
+    let version: StoredVersion;
+    try {
+      version = await load();
+    } catch (error) {
+      if (grant.restriction.kind !== 'unrestricted' && error instanceof FhirError && error.status === 410) {
+        const lastLive = await this.lastLiveVersion(resourceType, id);
+        const decided = lastLive?.resource ? await this.decideResource(rc, grant, lastLive.resource, gatherer) : undefined;
+        if (!decided?.decision.allowed) await this.deny(rc, interaction, resourceType, id, decided?.patients ?? [], decided ? deniedReason(decided.decision) : 'not-in-compartment');
+      }
+      throw error;
+    }
+    const { decision, patients } = await this.decideResource(rc, grant, version.resource!, gatherer);
+    if (!decision.allowed) await this.deny(rc, interaction, resourceType, id, patients, decision.reason);
+    await this.trail.record([
+      this.record(rc, { interaction, resourceType, id, versionId: String(version.versionId), patients, outcome: 'success' }, decision.allowed && decision.breakTheGlass),
+    ]);
+    return version;
+  }
+
+  /** history of one instance: every version on the page must be reachable, else 404. */
+  async guardInstanceHistory(rc: RequestContext, resourceType: string, id: string, load: () => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
+    const grant = await this.typeDecision(rc, 'history-instance', resourceType, id);
+    const gatherer = new FactGatherer(this.ctx, rc.principal);
+    const bundle = await load();
+    const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined);
+    if (grant.restriction.kind !== 'unrestricted' && resources.length === 0) {
+      // A page of deletions only: decide on the last content the resource had.
+      const lastLive = await this.lastLiveVersion(resourceType, id);
+      if (lastLive?.resource) resources.push(lastLive.resource);
+      else await this.deny(rc, 'history-instance', resourceType, id, [], 'not-in-compartment');
+    }
+    const patients = new Set<string>();
+    let glass = false;
+    for (const resource of resources) {
+      const decided = await this.decideResource(rc, grant, resource, gatherer);
+      decided.patients.forEach((p) => patients.add(p));
+      if (!decided.decision.allowed) await this.deny(rc, 'history-instance', resourceType, id, [...patients], decided.decision.reason);
+      else glass ||= decided.decision.breakTheGlass;
+    }
+    await this.trail.record([this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, glass)]);
+    return bundle;
+  }
+
+  /**
+   * Before an update, patch or delete: the current version must be reachable
+   * (404 otherwise), so that nothing about a hidden resource (not even a patch
+   * `test` failing) is learnt. The write itself is checked again by the guarded store.
+   */
+  async assertWritable(rc: RequestContext, interaction: 'update' | 'patch' | 'delete', resourceType: string, id: string): Promise<void> {
+    const grant = await this.typeDecision(rc, interaction, resourceType, id);
+    if (grant.restriction.kind === 'unrestricted') return;
+    const current = await this.ctx.store.readCurrent(resourceType, id);
+    const content = current && !current.deleted ? current : current ? await this.lastLiveVersion(resourceType, id) : undefined;
+    if (!content?.resource) return; // absent: an update creates it (checked as a create), a delete answers 204
+    const { decision, patients } = await this.decideResource(rc, grant, content.resource, new FactGatherer(this.ctx, rc.principal));
+    if (!decision.allowed || decision.breakTheGlass) await this.deny(rc, interaction, resourceType, id, patients, decision.allowed ? 'break-the-glass-read-only' : decision.reason);
+  }
+
+  /** Conditional writes search with criteria over every resource: only for callers whose grant is unrestricted. */
+  async assertUnrestricted(rc: RequestContext, interaction: PolicyInteraction, resourceType: string, what: string): Promise<void> {
+    const grant = await this.typeDecision(rc, interaction, resourceType);
+    if (grant.restriction.kind === 'unrestricted') return;
+    await this.trail.record([this.record(rc, { interaction: auditInteraction(interaction), resourceType, patients: [], outcome: 'denied', outcomeDetail: 'conditional' }, false)]);
+    throw errors.forbidden(`${what} is not available with per-patient access (its criteria would be matched over resources you may not see)`);
+  }
+
+  /**
+   * An EngineContext for one write interaction: its store checks every write
+   * against the policy and appends one AuditEvent per written resource to the same atomic write.
+   */
+  guardedContext(rc: RequestContext, interaction: 'create' | 'update' | 'patch' | 'delete'): EngineContext {
+    const inner = this.ctx.store;
+    const write = async (operations: WriteOperation[]) => {
+      const gatherer = new FactGatherer(this.ctx, rc.principal);
+      const records: AuditRecord[] = [];
+      for (const op of operations) records.push(await this.checkWrite(rc, interaction, op, gatherer));
+      const versions = await inner.write([...operations, ...records.map((r) => this.trail.operation(r))]);
+      return versions.slice(0, operations.length);
+    };
+    // Every other member is the store's own, bound to it.
+    const guarded = new Proxy(inner, {
+      get(target, property) {
+        if (property === 'write') return write;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as ResourceStore;
+    return { ...this.ctx, store: guarded };
+  }
+
+  private async checkWrite(rc: RequestContext, interaction: InstanceInteraction, op: WriteOperation, gatherer: FactGatherer): Promise<AuditRecord> {
+    const current = await this.ctx.store.readCurrent(op.resourceType, op.id);
+    const exists = current !== undefined && !current.deleted;
+    const opInteraction: InstanceInteraction = op.kind === 'delete' ? 'delete' : !exists ? 'create' : interaction === 'patch' ? 'patch' : 'update';
+    const grant = await this.typeDecision(rc, opInteraction, op.resourceType, op.id);
+    if (op.kind === 'put' && op.resource && rc.principal.kind === 'system') {
+      // What a hospital sends is marked as its own by the server, never by the body.
+      op.resource = { ...op.resource, meta: { ...op.resource.meta, source: submissionSource(rc.principal) } };
+      op.index = this.ctx.extractor.extract(op.resource);
+    }
+    const patients = new Set<string>();
+    if (exists && current.resource) {
+      const before = await this.decideResource(rc, grant, current.resource, gatherer);
+      before.patients.forEach((p) => patients.add(p));
+      if (!before.decision.allowed) await this.deny(rc, opInteraction, op.resourceType, op.id, before.patients, before.decision.reason);
+    }
+    if (op.kind === 'put' && op.resource) {
+      const after = await this.decideResource(rc, grant, op.resource, gatherer);
+      after.patients.forEach((p) => patients.add(p));
+      if (!after.decision.allowed) {
+        await this.trail.record([
+          this.record(rc, { interaction: opInteraction, resourceType: op.resourceType, id: op.id, patients: after.patients, outcome: 'denied', outcomeDetail: after.decision.reason }, false),
+        ]);
+        throw errors.forbidden(`this ${op.resourceType} would belong to the record of a patient you may not reach`);
+      }
+    }
+    return this.record(rc, { interaction: opInteraction, resourceType: op.resourceType, id: op.id, patients: [...patients], outcome: 'success' }, false);
+  }
+
+  private async lastLiveVersion(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const current = await this.ctx.store.readCurrent(resourceType, id);
+    for (let v = current?.versionId ?? 0; v >= 1; v--) {
+      const version = v === current!.versionId ? current : await this.ctx.store.readVersion(resourceType, id, v);
+      if (version && !version.deleted) return version;
+    }
+    return undefined;
+  }
+
+  /** Audits the refusal, then answers exactly as for an unknown id. */
+  private async deny(rc: RequestContext, interaction: PolicyInteraction, resourceType: string, id: string, patients: readonly string[], reason: string): Promise<never> {
+    await this.trail.record([this.record(rc, { interaction: auditInteraction(interaction), resourceType, id, patients, outcome: 'denied', outcomeDetail: reason }, false)]);
+    throw errors.notFound(resourceType, id);
+  }
+}
+
+function deniedReason(decision: InstanceDecision): string {
+  return decision.allowed ? 'allowed' : decision.reason;
+}
+
+function auditInteraction(interaction: PolicyInteraction): AuditRecord['interaction'] {
+  return interaction;
+}

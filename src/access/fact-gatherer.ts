@@ -1,0 +1,106 @@
+/**
+ * Gathers the facts the access policy decides on, from the store, for one
+ * request: who the practitioner is (Practitioner by RPPS, their
+ * PractitionerRoles and organisations), whether they or their organisation
+ * signed an executed Contract, and per patient the active Consents and
+ * CareTeams. The judging is done by the pure functions of access-facts.ts.
+ * Reads go through the search interaction without a RequestContext (the
+ * server acting for itself): the facts must not depend on what the caller sees.
+ * Nothing is cached beyond one request, so a revocation applies at once.
+ */
+import type { Bundle, CareTeam, Consent, Contract, PractitionerRole, Resource } from 'fhir/r4';
+import type { Principal } from '../auth/principal.js';
+import { RPPS_SYSTEM } from '../auth/principal.js';
+import type { EngineContext } from '../engine/engine-context.js';
+import { search } from '../engine/interactions/search.js';
+import { careTeamIncludes, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';
+import type { PatientFacts } from './access-policy.js';
+
+const REF_ID = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+function matches<T extends Resource>(bundle: Bundle<Resource>): T[] {
+  return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'include' && e.resource).map((e) => e.resource as T);
+}
+
+export class FactGatherer {
+  private identity?: Promise<PractitionerIdentity | undefined>;
+  private agreement?: Promise<boolean>;
+  private readonly perPatient = new Map<string, Promise<PatientFacts>>();
+  private readonly now = new Date();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly principal: Principal,
+  ) {}
+
+  private async find<T extends Resource>(type: string, params: Array<[string, string]>): Promise<T[]> {
+    return matches<T>(await search(this.ctx, type, [...params, ['_count', String(this.ctx.limits.maxCount)]]));
+  }
+
+  private practitionerIdentity(): Promise<PractitionerIdentity | undefined> {
+    this.identity ??= (async () => {
+      const rpps = this.principal.rpps;
+      if (this.principal.kind !== 'practitioner' || !rpps) return undefined;
+      const practitioners = await this.find('Practitioner', [['identifier', `${RPPS_SYSTEM}|${rpps}`]]);
+      const practitionerIds = new Set(practitioners.map((p) => p.id!));
+      const roles: PractitionerRole[] = [];
+      for (const id of practitionerIds) roles.push(...(await this.find<PractitionerRole>('PractitionerRole', [['practitioner', `Practitioner/${id}`]])));
+      const roleIds = new Set(roles.filter((r) => r.active !== false).map((r) => r.id!));
+      const organizationIds = new Set(
+        roles
+          .filter((r) => r.active !== false)
+          .map((r) => REF_ID.exec(r.organization?.reference ?? ''))
+          .filter((m): m is RegExpExecArray => !!m && m[1] === 'Organization')
+          .map((m) => m[2]),
+      );
+      return { rpps, practitionerIds, roleIds, organizationIds, ...(this.principal.finess ? { finess: this.principal.finess } : {}) };
+    })();
+    return this.identity;
+  }
+
+  private hasAgreement(): Promise<boolean> {
+    this.agreement ??= (async () => {
+      const who = await this.practitionerIdentity();
+      if (!who) return false;
+      const contracts = await this.find<Contract>('Contract', [['status', 'executed']]);
+      return contracts.some((c) => contractCovers(c, who, this.now));
+    })();
+    return this.agreement;
+  }
+
+  /** The facts about one patient for this principal (memoised for the request). */
+  facts(patientId: string): Promise<PatientFacts> {
+    let facts = this.perPatient.get(patientId);
+    if (!facts) {
+      facts = this.gather(patientId);
+      this.perPatient.set(patientId, facts);
+    }
+    return facts;
+  }
+
+  private async gather(patientId: string): Promise<PatientFacts> {
+    // One Relais deployment serves one network: its coordinators coordinate every patient it holds.
+    if (this.principal.kind === 'coordinator') return { consent: false, careTeam: false, agreement: false, inNetwork: true };
+    const who = await this.practitionerIdentity();
+    if (!who) return { consent: false, careTeam: false, agreement: false, inNetwork: false };
+    const reference = `Patient/${patientId}`;
+    const [consents, careTeams, agreement] = await Promise.all([
+      this.find<Consent>('Consent', [['patient', reference], ['status', 'active']]),
+      this.find<CareTeam>('CareTeam', [['patient', reference], ['status', 'active']]),
+      this.hasAgreement(),
+    ]);
+    return {
+      consent: consents.some((c) => consentPermitsSharing(c, patientId, this.now)),
+      careTeam: careTeams.some((t) => careTeamIncludes(t, who, this.now)),
+      agreement,
+      inNetwork: true,
+    };
+  }
+
+  /** Facts for several patients, fetched concurrently, as the synchronous lookup decidePatients takes. */
+  async lookup(patients: readonly string[]): Promise<(patientId: string) => PatientFacts> {
+    const entries = await Promise.all(patients.map(async (p) => [p, await this.facts(p)] as const));
+    const map = new Map(entries);
+    return (id) => map.get(id) ?? { consent: false, careTeam: false, agreement: false, inNetwork: false };
+  }
+}

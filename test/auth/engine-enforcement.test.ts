@@ -1,0 +1,210 @@
+/**
+ * Per-resource enforcement in the engine for instance interactions (read,
+ * vread, history of an instance, create, update, patch, delete) over
+ * app.inject with dev tokens: a nurse reaches a patient's data only with an
+ * active Consent, active CareTeam membership and an executed Contract; what
+ * she may not reach answers exactly like an unknown id (404); every access,
+ * allowed or refused, leaves one AuditEvent in the store.
+ */
+import type { AuditEvent, Resource } from 'fhir/r4';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintDevToken } from '../../scripts/mint-token.js';
+import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
+
+let server: TestServer;
+let nurse: string;
+let strangerNurse: string;
+let coordinator: string;
+const NURSE_RPPS = '10000000001';
+const env = (dataDir: string) => ({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev' });
+let requestCounter = 0;
+
+const seed = (resource: Resource) => server.ctx.engine.update(resource.resourceType, resource.id!, resource);
+const observation = (id: string, patient: string): Resource =>
+  ({ resourceType: 'Observation', id, status: 'final', code: { text: 'Pression artérielle' }, subject: { reference: `Patient/${patient}` } }) as Resource;
+const consent = (id: string, patient: string, status: string): Resource =>
+  ({
+    resourceType: 'Consent',
+    id,
+    status,
+    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+    patient: { reference: `Patient/${patient}` },
+    performer: [{ reference: `Patient/${patient}` }],
+    provision: { type: 'permit' },
+  }) as Resource;
+
+async function call(token: string, method: 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', url: string, body?: unknown, extra: Record<string, string> = {}) {
+  const requestId = `enf-${++requestCounter}`;
+  const response = await server.app.inject({
+    method,
+    url,
+    headers: {
+      authorization: `Bearer ${token}`,
+      'x-request-id': requestId,
+      ...(body !== undefined ? { 'content-type': method === 'PATCH' ? 'application/json-patch+json' : 'application/fhir+json' } : {}),
+      ...extra,
+    },
+    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+  });
+  return { response, requestId };
+}
+
+async function auditsOf(requestId: string): Promise<AuditEvent[]> {
+  const bundle = await server.ctx.engine.search('AuditEvent', [['_count', '1000']]);
+  return (bundle.entry ?? []).map((e) => e.resource as AuditEvent).filter((e) => e.source.site === requestId);
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
+  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, env(server.dataDir));
+  strangerNurse = await mintDevToken({ role: 'nurse', rpps: '10000000099', ttlSeconds: 600 }, env(server.dataDir));
+  coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, env(server.dataDir));
+  const resources: Resource[] = [
+    { resourceType: 'Practitioner', id: 'pr-nurse', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: NURSE_RPPS }] } as Resource,
+    { resourceType: 'Practitioner', id: 'pr-stranger', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: '10000000099' }] } as Resource,
+    { resourceType: 'Organization', id: 'org-ssiad', name: 'SSIAD Val de Loire' } as Resource,
+    { resourceType: 'PractitionerRole', id: 'role-nurse', practitioner: { reference: 'Practitioner/pr-nurse' }, organization: { reference: 'Organization/org-ssiad' } } as Resource,
+    // The service signed the network's convention: it covers its nurses.
+    { resourceType: 'Contract', id: 'convention-ssiad', status: 'executed', subject: [{ reference: 'Organization/org-ssiad' }] } as Resource,
+    // The stranger is in pat-a's care team but neither she nor a service of hers signed anything.
+    { resourceType: 'Patient', id: 'pat-a', name: [{ family: 'Moreau' }] } as Resource,
+    { resourceType: 'Patient', id: 'pat-b', name: [{ family: 'Lefèvre' }] } as Resource,
+    consent('consent-a', 'pat-a', 'active'),
+    {
+      resourceType: 'CareTeam',
+      id: 'ct-a',
+      status: 'active',
+      subject: { reference: 'Patient/pat-a' },
+      participant: [{ member: { reference: 'Practitioner/pr-nurse' } }, { member: { reference: 'Practitioner/pr-stranger' } }],
+    } as Resource,
+    observation('obs-a', 'pat-a'),
+    observation('obs-b', 'pat-b'),
+    observation('obs-a-deleted', 'pat-a'),
+    observation('obs-b-deleted', 'pat-b'),
+  ];
+  for (const resource of resources) await seed(resource);
+  await server.ctx.engine.delete('Observation', 'obs-a-deleted');
+  await server.ctx.engine.delete('Observation', 'obs-b-deleted');
+});
+afterAll(async () => server.close());
+
+describe('instance reads', () => {
+  it('lets the nurse read her patient and that patient\'s data, and audits each read with agent and patient', async () => {
+    for (const url of ['/fhir/Patient/pat-a', '/fhir/Observation/obs-a', '/fhir/Observation/obs-a/_history/1', '/fhir/Observation/obs-a/_history']) {
+      const { response, requestId } = await call(nurse, 'GET', url);
+      expect(response.statusCode, url).toBe(200);
+      const events = await auditsOf(requestId);
+      expect(events, url).toHaveLength(1);
+      expect(events[0].outcome).toBe('0');
+      expect(events[0].agent[0].who?.identifier?.value).toBe(NURSE_RPPS);
+      expect(events[0].entity?.some((e) => e.what?.reference === 'Patient/pat-a')).toBe(true);
+    }
+  });
+
+  it('answers another patient\'s data exactly like an unknown id (404), and audits the refusal', async () => {
+    const unknown = (await call(nurse, 'GET', '/fhir/Observation/obs-zz')).response;
+    expect(unknown.statusCode).toBe(404);
+    for (const [url, id] of [
+      ['/fhir/Patient/pat-b', 'Patient/pat-b'],
+      ['/fhir/Observation/obs-b', 'Observation/obs-b'],
+      ['/fhir/Observation/obs-b/_history/1', 'Observation/obs-b'],
+      ['/fhir/Observation/obs-b/_history', 'Observation/obs-b'],
+    ] as const) {
+      const { response, requestId } = await call(nurse, 'GET', url);
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json().issue[0].code).toBe(unknown.json().issue[0].code);
+      expect(response.json().issue[0].diagnostics).toBe(`${id} is not known`);
+      const events = await auditsOf(requestId);
+      expect(events, url).toHaveLength(1);
+      expect(events[0].outcome).toBe('4');
+      expect(events[0].entity?.some((e) => e.what?.reference === 'Patient/pat-b')).toBe(true);
+    }
+  });
+
+  it('does not reveal that a hidden resource was deleted (404, not 410); a reachable one is 410', async () => {
+    expect((await call(nurse, 'GET', '/fhir/Observation/obs-b-deleted')).response.statusCode).toBe(404);
+    expect((await call(nurse, 'GET', '/fhir/Observation/obs-a-deleted')).response.statusCode).toBe(410);
+  });
+
+  it('refuses a care-team member whose side signed no agreement', async () => {
+    expect((await call(strangerNurse, 'GET', '/fhir/Observation/obs-a')).response.statusCode).toBe(404);
+  });
+
+  it('lets the coordinator read every patient of the network', async () => {
+    expect((await call(coordinator, 'GET', '/fhir/Observation/obs-b')).response.statusCode).toBe(200);
+  });
+
+  it('break-the-glass opens a read for this request only, flagged in the audit trail', async () => {
+    const { response, requestId } = await call(nurse, 'GET', '/fhir/Observation/obs-b', undefined, { 'x-break-the-glass': 'patient found unconscious at home' });
+    expect(response.statusCode).toBe(200);
+    const [event] = await auditsOf(requestId);
+    expect(event.meta?.security?.[0].code).toBe('BTG');
+    expect(event.purposeOfEvent?.[0].coding?.[0].code).toBe('ETREAT');
+    expect((await call(nurse, 'GET', '/fhir/Observation/obs-b')).response.statusCode).toBe(404);
+  });
+});
+
+describe('instance writes', () => {
+  it('refuses to update or patch another patient\'s data with 404, writing nothing, and audits the refusal', async () => {
+    const update = await call(nurse, 'PUT', '/fhir/Observation/obs-b', { ...observation('obs-b', 'pat-b'), status: 'amended' });
+    expect(update.response.statusCode).toBe(404);
+    // A JSON Patch `test` could probe values: it must not get that far.
+    const probe = await call(nurse, 'PATCH', '/fhir/Observation/obs-b', [{ op: 'test', path: '/status', value: 'final' }]);
+    expect(probe.response.statusCode).toBe(404);
+    expect((await server.ctx.engine.read('Observation', 'obs-b')).versionId).toBe(1);
+    expect((await auditsOf(update.requestId))[0].outcome).toBe('4');
+    expect((await auditsOf(probe.requestId))[0].outcome).toBe('4');
+  });
+
+  it('refuses to move a reachable resource into another patient\'s record', async () => {
+    const moved = await call(nurse, 'PUT', '/fhir/Observation/obs-a', observation('obs-a', 'pat-b'));
+    expect(moved.response.statusCode).toBe(403);
+    expect((await server.ctx.engine.read('Observation', 'obs-a')).resource).toMatchObject({ subject: { reference: 'Patient/pat-a' } });
+  });
+
+  it('creates and updates her patient\'s data with the AuditEvent in the same write; refuses a create for another patient', async () => {
+    const created = await call(nurse, 'POST', '/fhir/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'Poids' }, subject: { reference: 'Patient/pat-a' } });
+    expect(created.response.statusCode).toBe(201);
+    const [createEvent] = await auditsOf(created.requestId);
+    expect(createEvent.action).toBe('C');
+    expect(createEvent.entity?.some((e) => e.what?.reference === 'Patient/pat-a')).toBe(true);
+    const updated = await call(nurse, 'PUT', '/fhir/Observation/obs-a', { ...observation('obs-a', 'pat-a'), status: 'amended' });
+    expect(updated.response.statusCode).toBe(200);
+    expect((await auditsOf(updated.requestId)).map((e) => [e.action, e.outcome])).toEqual([['U', '0']]);
+    const patched = await call(nurse, 'PATCH', '/fhir/Observation/obs-a', [{ op: 'replace', path: '/status', value: 'corrected' }]);
+    expect(patched.response.statusCode).toBe(200);
+    expect(await auditsOf(patched.requestId)).toHaveLength(1);
+    const elsewhere = await call(nurse, 'POST', '/fhir/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'Poids' }, subject: { reference: 'Patient/pat-b' } });
+    expect(elsewhere.response.statusCode).toBe(403);
+    expect((await auditsOf(elsewhere.requestId))[0].outcome).toBe('4');
+  });
+
+  it('refuses conditional writes to callers with per-patient access (their criteria would match hidden resources)', async () => {
+    const { response } = await call(nurse, 'PUT', '/fhir/Observation?subject=Patient/pat-b', observation('obs-new', 'pat-a'));
+    expect(response.statusCode).toBe(403);
+  });
+
+  it('lets the coordinator delete, audited as D in the same write', async () => {
+    await seed(observation('obs-to-delete', 'pat-b'));
+    const { response, requestId } = await call(coordinator, 'DELETE', '/fhir/Observation/obs-to-delete');
+    expect(response.statusCode).toBe(204);
+    expect((await auditsOf(requestId)).map((e) => e.action)).toEqual(['D']);
+  });
+
+  it('refuses the nurse a delete (403: role) and audits it', async () => {
+    const { response, requestId } = await call(nurse, 'DELETE', '/fhir/Observation/obs-a');
+    expect(response.statusCode).toBe(403);
+    expect(await auditsOf(requestId)).toHaveLength(1);
+  });
+});
+
+describe('revocation', () => {
+  it('cuts access on the very next request when the Consent is withdrawn', async () => {
+    expect((await call(nurse, 'GET', '/fhir/Observation/obs-a')).response.statusCode).toBe(200);
+    await seed(consent('consent-a', 'pat-a', 'inactive'));
+    expect((await call(nurse, 'GET', '/fhir/Observation/obs-a')).response.statusCode).toBe(404);
+    await seed(consent('consent-a', 'pat-a', 'active'));
+    expect((await call(nurse, 'GET', '/fhir/Observation/obs-a')).response.statusCode).toBe(200);
+  });
+});
