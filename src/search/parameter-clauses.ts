@@ -147,7 +147,8 @@ export function dateCondition(value: string, rawName: string, options: ClauseOpt
     case 'ge':
       return { cond: { $or: [{ hi: { $gt: shi } }, within] } };
     case 'le':
-      return { cond: { $or: [{ lo: { $lt: slo } }, within] } };
+      // Both branches imply lo <= shi: stated on its own, it gives an index (type, lo, hi) a bound.
+      return { cond: { lo: { $lte: shi }, $or: [{ lo: { $lt: slo } }, within] } };
     case 'sa':
       return { cond: { lo: { $gt: shi } } };
     case 'eb':

@@ -47,7 +47,7 @@ import {
   type HistoryDocument,
 } from './documents.js';
 import { claimGuard, releaseGuard, settleGuard } from './guards.js';
-import { historyIndexes, resourceIndexes } from './index-plan.js';
+import { historyIndexes, resourceIndexes, staleSearchIndexes } from './index-plan.js';
 import { isDuplicateKey, TransactionRace } from './mongo-errors.js';
 
 /** Structured logging the store needs (pino's signature). */
@@ -128,7 +128,13 @@ export class MongoStore implements ResourceStore {
     const facts = await probeDeployment(this.db);
     this.deployment = facts;
     this.capabilities.atomicMultiWrite = facts.transactions && this.transactionsWanted;
-    // Same names and keys at every start: createIndexes is then a no-op.
+    // Same names and keys at every start: createIndexes is then a no-op (after dropping what an older plan left).
+    // (listIndexes on a collection not created yet fails with NamespaceNotFound, code 26: nothing to drop.)
+    const existing = await this.resources.indexes().catch((error: { code?: number }) => {
+      if (error.code === 26) return [];
+      throw error;
+    });
+    for (const name of staleSearchIndexes(existing)) await this.resources.dropIndex(name);
     await this.resources.createIndexes(resourceIndexes());
     await this.history_.createIndexes(historyIndexes());
     const details = {
