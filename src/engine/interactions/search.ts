@@ -95,9 +95,11 @@ async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: Parse
     return { versions: await fetchInOrder(ctx, refs), offset: parsed.offset, hasMore: parsed.offset + count < set.refs.length, total: set.refs.length, cursor: parsed.cursor };
   }
   const query = { resourceTypes, filter: parsed.filter, sort: parsed.sort };
-  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: wantTotal });
+  // From the first page, the total is the number of matches read (no count query); beyond it, the store counts.
+  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: wantTotal && parsed.offset > 0 });
   if (first.versions.length <= count) {
-    return { versions: first.versions, offset: parsed.offset, hasMore: false, ...(first.total !== undefined ? { total: first.total } : {}) };
+    const total = first.total ?? (wantTotal ? first.versions.length : undefined);
+    return { versions: first.versions, offset: parsed.offset, hasMore: false, ...(total !== undefined ? { total } : {}) };
   }
   // More than one page: snapshot every match's reference, and serve this page from the snapshot too,
   // so that page 1 and the following pages are cut from the same list.
