@@ -38,7 +38,9 @@ let loaded = 0;
 let batch: WriteOperation[] = [];
 const flush = async () => {
   if (batch.length === 0) return;
-  await ctx.store.write(batch);
+  // A MongoDB deployment without transactions refuses multi-operation writes: one write per resource, concurrently.
+  if (ctx.store.capabilities.atomicMultiWrite || batch.length === 1) await ctx.store.write(batch);
+  else await Promise.all(batch.map((op) => ctx.store.write([op])));
   loaded += batch.length;
   batch = [];
   if (loaded % 20_000 < flags.batch) process.stderr.write(`\rloaded ${loaded}`);
