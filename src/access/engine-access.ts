@@ -20,6 +20,8 @@ import { errors, FhirError } from '../errors.js';
 import type { ResourceStore, StoredVersion, WriteOperation } from '../store/resource-store.js';
 import { decideOwnSubmission, decidePatients, decideType, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
 import { FactGatherer } from './fact-gatherer.js';
+import { searchAccessFilter } from './search-access.js';
+import { UNDERLYING_STORE } from '../store/underlying-store.js';
 import { compartmentPatients } from './patient-compartment.js';
 import type { RequestContext } from './request-context.js';
 
@@ -172,15 +174,7 @@ export class EngineAccess {
       const versions = await inner.write([...operations, ...records.map((r) => this.trail.operation(r))]);
       return versions.slice(0, operations.length);
     };
-    // Every other member is the store's own, bound to it.
-    const guarded = new Proxy(inner, {
-      get(target, property) {
-        if (property === 'write') return write;
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    }) as ResourceStore;
-    return { ...this.ctx, store: guarded };
+    return { ...this.ctx, store: delegate(inner, { write }) };
   }
 
   private async checkWrite(rc: RequestContext, interaction: InstanceInteraction, op: WriteOperation, gatherer: FactGatherer): Promise<AuditRecord> {
@@ -212,6 +206,55 @@ export class EngineAccess {
     return this.record(rc, { interaction: opInteraction, resourceType: op.resourceType, id: op.id, patients: [...patients], outcome: 'success' }, false);
   }
 
+  /**
+   * search-type / search-system: every store query the search makes is
+   * restricted by the access filter (see search-access.ts); the search is
+   * audited with its query and the patients whose data it returned.
+   */
+  async guardSearch(
+    rc: RequestContext,
+    interaction: 'search-type' | 'search-system',
+    resourceTypes: readonly string[],
+    query: string,
+    run: (ctx: EngineContext) => Promise<Bundle<Resource>>,
+  ): Promise<Bundle<Resource>> {
+    for (const resourceType of resourceTypes) await this.typeDecision(rc, interaction, resourceType);
+    const gatherer = new FactGatherer(this.ctx, rc.principal);
+    const reachable = rc.principal.kind === 'practitioner' ? await gatherer.reachablePatients() : [];
+    // Per store query, for the types it reads: the matches, and the sub-queries of chains, _has and includes.
+    const filters = new Map<string, Record<string, unknown> | undefined>();
+    const filterFor = (types: readonly string[]) => {
+      const key = types.join(',');
+      if (!filters.has(key)) filters.set(key, searchAccessFilter(rc.principal, interaction, types, reachable, rc.breakTheGlass));
+      return filters.get(key);
+    };
+    const patients = new Set<string>();
+    const inner = this.ctx.store;
+    const extractor = this.ctx.extractor;
+    const restrict = <Q extends { resourceTypes: string[]; filter: Record<string, unknown> }>(q: Q): Q => {
+      const filter = filterFor(q.resourceTypes);
+      return filter ? { ...q, filter: { $and: [q.filter, filter] } } : q;
+    };
+    const search: ResourceStore['search'] = async (q) => {
+      const result = await inner.search(restrict(q));
+      if (!q.idsOnly) {
+        for (const v of result.versions) if (v.resource) compartmentPatients(v.resourceType, v.id, extractor.extract(v.resource)).forEach((p) => patients.add(p));
+      }
+      return result;
+    };
+    const distinct: ResourceStore['distinct'] = (q, path) => inner.distinct(restrict(q), path);
+    const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }) });
+    const glass = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner';
+    await this.trail.record([
+      this.record(
+        rc,
+        { interaction, ...(resourceTypes.length === 1 ? { resourceType: resourceTypes[0] } : {}), patients: [...patients], outcome: 'success', ...(query ? { query } : {}) },
+        glass,
+      ),
+    ]);
+    return bundle;
+  }
+
   private async lastLiveVersion(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const current = await this.ctx.store.readCurrent(resourceType, id);
     for (let v = current?.versionId ?? 0; v >= 1; v--) {
@@ -226,6 +269,23 @@ export class EngineAccess {
     await this.trail.record([this.record(rc, { interaction: auditInteraction(interaction), resourceType, id, patients, outcome: 'denied', outcomeDetail: reason }, false)]);
     throw errors.notFound(resourceType, id);
   }
+}
+
+/**
+ * The store with some methods replaced; every other member is the store's
+ * own, bound to it. The underlying store stays reachable under
+ * UNDERLYING_STORE so per-store registries (paging result sets) still find
+ * their entries.
+ */
+function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>): ResourceStore {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === UNDERLYING_STORE) return target;
+      if (Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property as keyof ResourceStore];
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 function deniedReason(decision: InstanceDecision): string {

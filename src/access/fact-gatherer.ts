@@ -13,7 +13,7 @@ import type { Principal } from '../auth/principal.js';
 import { RPPS_SYSTEM } from '../auth/principal.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { search } from '../engine/interactions/search.js';
-import { careTeamIncludes, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';
+import { careTeamIncludes, careTeamPatient, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';
 import type { PatientFacts } from './access-policy.js';
 
 const REF_ID = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
@@ -95,6 +95,27 @@ export class FactGatherer {
       agreement,
       inNetwork: true,
     };
+  }
+
+  /**
+   * The patients this practitioner may reach without break-the-glass: those of
+   * the active CareTeams naming them (by Practitioner, PractitionerRole or
+   * RPPS), kept when all three conditions hold.
+   */
+  async reachablePatients(): Promise<string[]> {
+    const who = await this.practitionerIdentity();
+    if (!who) return [];
+    const members = [...[...who.practitionerIds].map((id) => `Practitioner/${id}`), ...[...who.roleIds].map((id) => `PractitionerRole/${id}`)];
+    const teams: CareTeam[] = [];
+    if (members.length > 0) teams.push(...(await this.find<CareTeam>('CareTeam', [['participant', members.join(',')], ['status', 'active']])));
+    teams.push(...(await this.find<CareTeam>('CareTeam', [['participant:identifier', `${RPPS_SYSTEM}|${who.rpps}`], ['status', 'active']])));
+    const candidates = new Set(teams.filter((t) => careTeamIncludes(t, who, this.now)).map(careTeamPatient).filter((p): p is string => p !== undefined));
+    const reachable: string[] = [];
+    for (const patient of candidates) {
+      const f = await this.facts(patient);
+      if (f.consent && f.careTeam && f.agreement) reachable.push(patient);
+    }
+    return reachable;
   }
 
   /** Facts for several patients, fetched concurrently, as the synchronous lookup decidePatients takes. */

@@ -86,8 +86,11 @@ export class FhirEngine {
     return conditionalDelete(this.access.guardedContext(rc, 'delete'), resourceType, query);
   }
 
-  search(resourceType: string | undefined, params: Array<[string, string]>, options?: SearchOptions): Promise<Bundle<Resource>> {
-    return search(this.ctx, resourceType, params, options);
+  search(resourceType: string | undefined, params: Array<[string, string]>, options?: SearchOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
+    if (!rc) return search(this.ctx, resourceType, params, options);
+    const types = resourceType ? [resourceType] : [...new Set(params.filter(([n]) => n === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim())).filter(Boolean))];
+    const query = new URLSearchParams(params).toString();
+    return this.access.guardSearch(rc, resourceType ? 'search-type' : 'search-system', types, query, (ctx) => search(ctx, resourceType, params, options));
   }
 
   /** With a RequestContext, only the history of one instance is enforced here (type/system history: see the HTTP gate). */

@@ -17,6 +17,7 @@
  * balancer need sticky sessions for paging (documented in the README).
  */
 import { randomBytes } from 'node:crypto';
+import { underlyingStore } from '../store/underlying-store.js';
 
 export interface ResultSet {
   refs: Array<{ resourceType: string; id: string }>;
@@ -66,7 +67,8 @@ export class SearchResultSets {
  */
 const byStore = new WeakMap<object, SearchResultSets>();
 
-export function resultSetsFor(store: object): SearchResultSets {
+export function resultSetsFor(wrapped: object): SearchResultSets {
+  const store = underlyingStore(wrapped);
   let sets = byStore.get(store);
   if (!sets) byStore.set(store, (sets = new SearchResultSets()));
   return sets;

@@ -125,7 +125,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'GET',
       url: '/',
       interaction: 'search-system',
-      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(undefined, queryPairs(request), { strict: isStrict(request) })),
+      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(undefined, queryPairs(request), { strict: isStrict(request) }, requestContextOf(request))),
     },
     {
       method: 'POST',
@@ -151,7 +151,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'search-type',
       handler: async (request, reply) => {
         if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
-        return sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }));
+        return sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }, requestContextOf(request)));
       },
     },
     {
@@ -160,13 +160,13 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: FORM_TYPES,
       handler: async (request, reply) => {
         const body = (request.body as Array<[string, string]> | undefined) ?? [];
-        return sendFhir(request, reply, 200, await engine.search(request.params.type, [...queryPairs(request), ...body], { strict: isStrict(request) }));
+        return sendFhir(request, reply, 200, await engine.search(request.params.type, [...queryPairs(request), ...body], { strict: isStrict(request) }, requestContextOf(request)));
       },
     },
     {
       method: 'GET',
       url: '/:type/_search',
-      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) })),
+      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }, requestContextOf(request))),
     },
     {
       method: 'POST',

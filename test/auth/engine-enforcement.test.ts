@@ -208,3 +208,76 @@ describe('revocation', () => {
     expect((await call(nurse, 'GET', '/fhir/Observation/obs-a')).response.statusCode).toBe(200);
   });
 });
+
+describe('search leakage', () => {
+  type Entry = { resource: Resource & { subject?: { reference?: string } }; search?: { mode?: string } };
+  const refsOf = (bundle: { entry?: Entry[] }) => (bundle.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+  const mentionsPatB = (bundle: { entry?: Entry[] }) => JSON.stringify(bundle).includes('pat-b');
+
+  it('returns only reachable resources, with a total that counts only them', async () => {
+    const { response, requestId } = await call(nurse, 'GET', '/fhir/Observation?_total=accurate');
+    const bundle = response.json();
+    expect(response.statusCode).toBe(200);
+    expect(mentionsPatB(bundle)).toBe(false);
+    expect(refsOf(bundle)).toContain('Observation/obs-a');
+    expect(bundle.total).toBe(bundle.entry.length);
+    const count = (await call(nurse, 'GET', '/fhir/Observation?_summary=count')).response.json();
+    expect(count.total).toBe(bundle.total);
+    const [event] = await auditsOf(requestId);
+    expect(event.action).toBe('E');
+    expect(event.entity?.filter((e) => e.what?.reference?.startsWith('Patient/')).map((e) => e.what?.reference)).toEqual(['Patient/pat-a']);
+  });
+
+  it('finds nothing of another patient by reference, id, name, chain or _has, and counts zero', async () => {
+    for (const url of [
+      '/fhir/Observation?subject=Patient/pat-b&_total=accurate',
+      '/fhir/Patient?_id=pat-b&_total=accurate',
+      '/fhir/Patient?family=Lef&_total=accurate',
+      '/fhir/Observation?subject.family=Lef&_total=accurate',
+      '/fhir/Patient?_has:Observation:subject:_id=obs-b&_total=accurate',
+      '/fhir/Consent?patient=Patient/pat-b&_total=accurate',
+    ]) {
+      const { response } = await call(nurse, 'GET', url);
+      expect(response.statusCode, url).toBe(200);
+      expect(response.json().total, url).toBe(0);
+    }
+    // The same chain on her own patient does find it: the zero above is the filter, not the query.
+    expect((await call(nurse, 'GET', '/fhir/Observation?subject.family=Moreau&_total=accurate')).response.json().total).toBeGreaterThan(0);
+  });
+
+  it('includes and revincludes only reachable resources', async () => {
+    const included = (await call(nurse, 'GET', '/fhir/Observation?_include=Observation:subject')).response.json();
+    expect(mentionsPatB(included)).toBe(false);
+    expect(refsOf(included)).toContain('Patient/pat-a');
+    const rev = (await call(nurse, 'GET', '/fhir/Patient?_revinclude=Observation:subject&_revinclude=Consent:patient')).response.json();
+    expect(mentionsPatB(rev)).toBe(false);
+    expect(refsOf(rev)).toEqual(expect.arrayContaining(['Patient/pat-a', 'Observation/obs-a', 'Consent/consent-a']));
+  });
+
+  it('pages through reachable resources only, and a system-wide search with _type is filtered too', async () => {
+    let url: string | undefined = '/fhir/Observation?_count=1';
+    const seen: string[] = [];
+    while (url) {
+      const page = (await call(nurse, 'GET', url)).response.json();
+      seen.push(...refsOf(page));
+      const next = page.link.find((l: { relation: string }) => l.relation === 'next')?.url as string | undefined;
+      url = next?.replace('http://relais.test', '');
+    }
+    expect(seen).toContain('Observation/obs-a');
+    expect(seen.some((r) => r.startsWith('Observation/obs-b'))).toBe(false);
+    const system = (await call(nurse, 'GET', '/fhir?_type=Patient,Observation&_total=accurate')).response.json();
+    expect(mentionsPatB(system)).toBe(false);
+    expect(refsOf(system)).toContain('Patient/pat-a');
+  });
+
+  it('gives a nurse without an agreement nothing, and the coordinator everything', async () => {
+    expect((await call(strangerNurse, 'GET', '/fhir/Observation?_total=accurate')).response.json().total).toBe(0);
+    const all = (await call(coordinator, 'GET', '/fhir/Observation?_total=accurate')).response.json();
+    expect(refsOf(all)).toEqual(expect.arrayContaining(['Observation/obs-a', 'Observation/obs-b']));
+  });
+
+  it('leaves the directory open to practitioners', async () => {
+    const directory = (await call(strangerNurse, 'GET', '/fhir/Practitioner')).response;
+    expect(refsOf(directory.json())).toContain('Practitioner/pr-nurse');
+  });
+});
