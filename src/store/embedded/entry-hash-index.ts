@@ -6,12 +6,16 @@
  * (Observation?patient=…, Patient?identifier=system|value, chains and _has
  * turned into `$in`) test a handful of candidates instead of every resource.
  *
+ * Range conditions (numbers, quantities, dates) go to the sorted index of
+ * entry-range-index.ts when the hash keys leave many candidates.
+ *
  * `candidates(filter)` is a conservative planner: it returns a SUPERSET of the
  * matching ids, or undefined when the filter has no indexable conjunct (then
  * the store scans the type). The filter is always evaluated in full afterwards,
  * so the planner can never change a result, only how many documents are tested.
  */
 import type { IndexEntries } from '../resource-store.js';
+import { EntryRangeIndex } from './entry-range-index.js';
 
 type Filter = Record<string, unknown>;
 
@@ -40,8 +44,16 @@ function keysOf(index: IndexEntries | undefined): string[] {
 export class EntryHashIndex {
   /** type → key → ids */
   private readonly byType = new Map<string, Map<string, Set<string>>>();
+  /** Range searches on numbers, quantities and dates (see entry-range-index.ts). */
+  private readonly ranges = new EntryRangeIndex();
+
+  /** Below this many hash candidates, range lookups (which may collect many ids) are not worth trying. */
+  private static readonly FEW = 256;
 
   update(resourceType: string, id: string, before: IndexEntries | undefined, after: IndexEntries | undefined): void {
+    for (const code of new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])) {
+      this.ranges.update(resourceType, id, code, before?.[code] as unknown[] | undefined, after?.[code] as unknown[] | undefined);
+    }
     let map = this.byType.get(resourceType);
     if (!map) this.byType.set(resourceType, (map = new Map()));
     for (const key of keysOf(before)) {
@@ -60,21 +72,25 @@ export class EntryHashIndex {
 
   /** A superset of the ids of `resourceType` that can match `filter`, or undefined (scan). */
   candidates(resourceType: string, filter: Filter): Set<string> | undefined {
-    return this.plan(this.byType.get(resourceType) ?? new Map(), filter);
+    const map = this.byType.get(resourceType) ?? new Map<string, Set<string>>();
+    const hashed = this.plan(resourceType, map, filter, false);
+    if (hashed && hashed.size <= EntryHashIndex.FEW) return hashed;
+    const ranged = this.plan(resourceType, map, filter, true);
+    return hashed && (!ranged || hashed.size <= ranged.size) ? hashed : ranged;
   }
 
-  private plan(map: Map<string, Set<string>>, filter: Filter): Set<string> | undefined {
+  private plan(resourceType: string, map: Map<string, Set<string>>, filter: Filter, withRanges: boolean): Set<string> | undefined {
     let best: Set<string> | undefined;
     const consider = (set: Set<string> | undefined) => {
       if (set && (!best || set.size < best.size)) best = set;
     };
     for (const [key, value] of Object.entries(filter)) {
-      if (key === '$and') for (const part of value as Filter[]) consider(this.plan(map, part));
+      if (key === '$and') for (const part of value as Filter[]) consider(this.plan(resourceType, map, part, withRanges));
       else if (key === '$or') {
         const union = new Set<string>();
         let all = true;
         for (const part of value as Filter[]) {
-          const set = this.plan(map, part);
+          const set = this.plan(resourceType, map, part, withRanges);
           if (!set) {
             all = false;
             break;
@@ -84,7 +100,10 @@ export class EntryHashIndex {
         if (all) consider(union);
       } else if (key === 'id') consider(idSet(value));
       else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
-        consider(this.elemMatch(map, key.slice(4), (value as { $elemMatch: Filter }).$elemMatch));
+        const code = key.slice(4);
+        const cond = (value as { $elemMatch: Filter }).$elemMatch;
+        consider(this.elemMatch(map, code, cond));
+        if (withRanges) consider(this.ranges.candidates(resourceType, code, cond));
       }
     }
     return best;
