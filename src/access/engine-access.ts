@@ -255,6 +255,34 @@ export class EngineAccess {
     return bundle;
   }
 
+  /**
+   * Before a batch or transaction Bundle: its writes go through
+   * `guardedContext` (each checked and audited in the Bundle's own atomic
+   * write). What the engine cannot yet enforce per entry is refused as a whole
+   * (403, audited): read entries (GET/HEAD), and, for callers whose grants are
+   * restricted, conditional URLs, If-None-Exist and conditional references,
+   * whose criteria would be matched over resources the caller may not see.
+   */
+  async assertBundleEnforceable(rc: RequestContext, kind: 'transaction' | 'batch', body: unknown): Promise<void> {
+    const entries = (body as { entry?: unknown })?.entry;
+    if (!Array.isArray(entries)) return; // the engine answers the malformed Bundle
+    // A coordinator without a launch context reaches every patient of the network: its criteria may match anything it could search.
+    const seesAll = rc.principal.kind === 'coordinator' && !rc.principal.launchPatient;
+    let refusal: string | undefined;
+    for (const entry of entries as Array<{ request?: { method?: unknown; url?: unknown; ifNoneExist?: unknown }; resource?: unknown }>) {
+      const method = typeof entry?.request?.method === 'string' ? entry.request.method.toUpperCase() : '';
+      const url = typeof entry?.request?.url === 'string' ? entry.request.url : '';
+      if (method === 'GET' || method === 'HEAD') refusal = 'read entries (GET) in a Bundle are not available to authenticated clients; send them as separate requests';
+      else if (!seesAll && (url.includes('?') || entry?.request?.ifNoneExist !== undefined || /"reference"\s*:\s*"[A-Za-z]+\?/.test(JSON.stringify(entry?.resource ?? null)))) {
+        refusal = 'conditional entries and conditional references in a Bundle are not available with per-patient access (their criteria would be matched over resources you may not see)';
+      }
+      if (refusal) break;
+    }
+    if (!refusal) return;
+    await this.trail.record([this.record(rc, { interaction: kind, patients: [], outcome: 'denied', outcomeDetail: 'bundle-entries' }, false)]);
+    throw errors.forbidden(refusal);
+  }
+
   private async lastLiveVersion(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const current = await this.ctx.store.readCurrent(resourceType, id);
     for (let v = current?.versionId ?? 0; v >= 1; v--) {

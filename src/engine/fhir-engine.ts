@@ -103,13 +103,17 @@ export class FhirEngine {
   }
 
   /** A transaction Bundle: all entries or none (see interactions/transaction.ts). */
-  transaction(bundle: unknown, options?: BundleOptions): Promise<Bundle<Resource>> {
-    return transaction(this.ctx, bundle, options);
+  async transaction(bundle: unknown, options?: BundleOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
+    if (!rc) return transaction(this.ctx, bundle, options);
+    await this.access.assertBundleEnforceable(rc, 'transaction', bundle);
+    return transaction(this.access.guardedContext(rc, 'update'), bundle, options);
   }
 
   /** A batch Bundle: independent entries (see interactions/batch.ts). */
-  batch(bundle: unknown, options?: BundleOptions): Promise<Bundle<Resource>> {
-    return batch(this.ctx, bundle, options);
+  async batch(bundle: unknown, options?: BundleOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
+    if (!rc) return batch(this.ctx, bundle, options);
+    await this.access.assertBundleEnforceable(rc, 'batch', bundle);
+    return batch(this.access.guardedContext(rc, 'update'), bundle, options);
   }
 
   /** _summary / _elements on a single resource (read, vread). */

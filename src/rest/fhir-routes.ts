@@ -135,7 +135,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const type = (request.body as { type?: unknown } | undefined)?.type;
         const prefer = preferReturn(request);
-        const bundle = type === 'batch' ? await engine.batch(request.body, { prefer }) : await engine.transaction(request.body, { prefer });
+        const bundle = type === 'batch' ? await engine.batch(request.body, { prefer }, requestContextOf(request)) : await engine.transaction(request.body, { prefer }, requestContextOf(request));
         return sendFhir(request, reply, 200, bundle);
       },
     },

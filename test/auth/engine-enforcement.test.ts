@@ -281,3 +281,60 @@ describe('search leakage', () => {
     expect(refsOf(directory.json())).toContain('Practitioner/pr-nurse');
   });
 });
+
+describe('batch and transaction Bundles', () => {
+  const txn = (entries: unknown[], type = 'transaction') => ({ resourceType: 'Bundle', type, entry: entries });
+  const put = (resource: Resource) => ({ resource, request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` } });
+  const post = (resource: Resource, extra: Record<string, string> = {}) => ({ resource, request: { method: 'POST', url: resource.resourceType, ...extra } });
+  const newObservation = (patient: string): Resource => ({ resourceType: 'Observation', status: 'final', code: { text: 'Glycémie' }, subject: { reference: `Patient/${patient}` } }) as Resource;
+
+  it('commits a nurse\'s transaction on her patient with one AuditEvent per written resource', async () => {
+    const { response, requestId } = await call(nurse, 'POST', '/fhir', txn([put({ ...observation('obs-a', 'pat-a'), status: 'final' } as Resource), post(newObservation('pat-a'))]));
+    expect(response.statusCode).toBe(200);
+    const events = await auditsOf(requestId);
+    expect(events.map((e) => e.action).sort()).toEqual(['C', 'U']);
+    expect(events.every((e) => e.outcome === '0' && e.entity?.some((x) => x.what?.reference === 'Patient/pat-a'))).toBe(true);
+  });
+
+  it('refuses the whole transaction when one entry reaches another patient, writing nothing', async () => {
+    const before = (await server.ctx.engine.read('Observation', 'obs-a')).versionId;
+    const intoOther = await call(nurse, 'POST', '/fhir', txn([put(observation('obs-a', 'pat-a')), post(newObservation('pat-b'))]));
+    expect(intoOther.response.statusCode).toBe(403);
+    const hidden = await call(nurse, 'POST', '/fhir', txn([put(observation('obs-a', 'pat-a')), put(observation('obs-b', 'pat-b'))]));
+    expect(hidden.response.statusCode).toBe(404);
+    expect(hidden.response.json().issue[0].diagnostics).toBe('Observation/obs-b is not known');
+    expect((await server.ctx.engine.read('Observation', 'obs-a')).versionId).toBe(before);
+    expect((await auditsOf(hidden.requestId)).map((e) => e.outcome)).toEqual(['4']);
+  });
+
+  it('refuses read entries, and conditional entries to per-patient callers', async () => {
+    const reads = await call(nurse, 'POST', '/fhir', txn([{ request: { method: 'GET', url: 'Observation?subject=Patient/pat-b' } }], 'batch'));
+    expect(reads.response.statusCode).toBe(403);
+    expect((await auditsOf(reads.requestId))[0].outcome).toBe('4');
+    const conditional = await call(nurse, 'POST', '/fhir', txn([post(newObservation('pat-a'), { ifNoneExist: 'subject=Patient/pat-b' })]));
+    expect(conditional.response.statusCode).toBe(403);
+  });
+
+  it('lets a hospital send a referral, marks it as its own server-side, and shows it only what it sent', async () => {
+    const hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
+    const patient = { resourceType: 'Patient', name: [{ family: 'Girard' }], meta: { source: 'forged-source' } };
+    const { response } = await call(
+      hospital,
+      'POST',
+      '/fhir',
+      txn([
+        { fullUrl: 'urn:uuid:7d3c4c2e-5a55-4b8e-9d0e-1f2a3b4c5d6e', resource: patient, request: { method: 'POST', url: 'Patient' } },
+        post({ resourceType: 'ServiceRequest', status: 'active', intent: 'order', subject: { reference: 'urn:uuid:7d3c4c2e-5a55-4b8e-9d0e-1f2a3b4c5d6e' } } as Resource),
+      ]),
+    );
+    expect(response.statusCode).toBe(200);
+    const [patientId, requestIdOf] = response.json().entry.map((e: { response: { location: string } }) => e.response.location.split('/')[1]);
+    const stored = await server.ctx.engine.read('Patient', patientId);
+    expect(stored.resource?.meta?.source).not.toBe('forged-source');
+    expect((await call(hospital, 'GET', `/fhir/ServiceRequest/${requestIdOf}`)).response.statusCode).toBe(200);
+    expect((await call(hospital, 'GET', '/fhir/Patient/pat-a')).response.statusCode).toBe(404);
+    const mine = (await call(hospital, 'GET', '/fhir/Patient?_total=accurate')).response.json();
+    expect(mine.total).toBe(1);
+    expect(mine.entry[0].resource.id).toBe(patientId);
+  });
+});
