@@ -63,6 +63,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   installBodyParsers(app);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
   const auditTrail = new AuditTrail(ctx.engine.ctx);
+  ctx.engine.access.coordinationTeamFiness = ctx.config.COORDINATION_TEAM_FINESS;
   await installHttpSecurity(app, {
     config: ctx.config,
     authenticator: await buildAuthenticator(ctx.config, options.auth),

@@ -12,7 +12,11 @@
  * appends the AuditEvent operations to the same atomic write, so a write that
  * is acknowledged is never unaudited, whatever path produced it.
  */
-import type { Bundle, Reference, Resource, Task } from 'fhir/r4';
+import type { Bundle, Communication, Reference, Resource, Task } from 'fhir/r4';
+import { FINESS_SYSTEM, RPPS_SYSTEM } from '../auth/principal.js';
+import { COMMUNICATION_CATEGORY } from '../coordination/coordination-codes.js';
+import { createOperation } from '../engine/interactions/create.js';
+import { search } from '../engine/interactions/search.js';
 import type { AuditRecord } from '../audit/audit-event.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { EngineContext } from '../engine/engine-context.js';
@@ -36,6 +40,9 @@ export interface ResourceDecision {
 }
 
 export class EngineAccess {
+  /** FINESS of the coordination team told about break-the-glass accesses (set from the configuration by the app). */
+  coordinationTeamFiness: string | undefined;
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly trail: AuditTrail,
@@ -108,9 +115,8 @@ export class EngineAccess {
     }
     const { decision, patients } = await this.decideResource(rc, grant, version.resource!, gatherer);
     if (!decision.allowed) await this.deny(rc, interaction, resourceType, id, patients, decision.reason);
-    await this.trail.record([
-      this.record(rc, { interaction, resourceType, id, versionId: String(version.versionId), patients, outcome: 'success' }, decision.allowed && decision.breakTheGlass),
-    ]);
+    const glass = decision.allowed && decision.breakTheGlass;
+    await this.recordSuccess(rc, this.record(rc, { interaction, resourceType, id, versionId: String(version.versionId), patients, outcome: 'success' }, glass), glass ? patients : []);
     return version;
   }
 
@@ -134,7 +140,7 @@ export class EngineAccess {
       if (!decided.decision.allowed) await this.deny(rc, 'history-instance', resourceType, id, [...patients], decided.decision.reason);
       else glass ||= decided.decision.breakTheGlass;
     }
-    await this.trail.record([this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, glass)]);
+    await this.recordSuccess(rc, this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, glass), glass ? [...patients] : []);
     return bundle;
   }
 
@@ -244,14 +250,17 @@ export class EngineAccess {
     };
     const distinct: ResourceStore['distinct'] = (q, path) => inner.distinct(restrict(q), path);
     const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }) });
-    const glass = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner';
-    await this.trail.record([
+    // Break-the-glass was used for the patients returned that the practitioner could not reach otherwise.
+    const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
+    await this.recordSuccess(
+      rc,
       this.record(
         rc,
         { interaction, ...(resourceTypes.length === 1 ? { resourceType: resourceTypes[0] } : {}), patients: [...patients], outcome: 'success', ...(query ? { query } : {}) },
-        glass,
+        glassPatients.length > 0,
       ),
-    ]);
+      glassPatients,
+    );
     return bundle;
   }
 
@@ -281,6 +290,31 @@ export class EngineAccess {
     if (!refusal) return;
     await this.trail.record([this.record(rc, { interaction: kind, patients: [], outcome: 'denied', outcomeDetail: 'bundle-entries' }, false)]);
     throw errors.forbidden(refusal);
+  }
+
+  /**
+   * Stores the AuditEvent of a successful read; when break-the-glass opened
+   * it, the coordination team is told in the same write (one alert
+   * Communication per patient reached that way), so an emergency access is
+   * never both answered and unnoticed.
+   */
+  private async recordSuccess(rc: RequestContext, record: AuditRecord, glassPatients: readonly string[]): Promise<void> {
+    const operations: WriteOperation[] = [this.trail.operation(record)];
+    if (glassPatients.length > 0) {
+      const team = await this.coordinationTeam();
+      for (const patient of glassPatients) operations.push(createOperation(this.ctx, 'Communication', breakTheGlassAlert(rc, patient, team)));
+    }
+    await this.ctx.store.write(operations);
+  }
+
+  /** The network's coordination team, as configured (COORDINATION_TEAM_FINESS), as the discharge intake addresses it. */
+  private async coordinationTeam(): Promise<Reference> {
+    const finess = this.coordinationTeamFiness;
+    if (!finess) return { display: 'Équipe de coordination du réseau' };
+    const found = await search(this.ctx, 'Organization', [['identifier', `${FINESS_SYSTEM}|${finess}`], ['_count', '1']]);
+    const organization = found.entry?.find((e) => e.search?.mode === 'match')?.resource;
+    if (organization?.id) return { reference: `Organization/${organization.id}` };
+    return { identifier: { system: FINESS_SYSTEM, value: finess }, display: 'Équipe de coordination du réseau' };
   }
 
   private async lastLiveVersion(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -314,6 +348,22 @@ function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>): Reso
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** The alert telling the coordination team that a practitioner opened a patient's record by break-the-glass. */
+function breakTheGlassAlert(rc: RequestContext, patient: string, team: Reference): Communication {
+  const who = rc.principal.name ?? (rc.principal.rpps ? `RPPS ${rc.principal.rpps}` : rc.principal.subject);
+  return {
+    resourceType: 'Communication',
+    status: 'completed',
+    category: [{ coding: [{ system: COMMUNICATION_CATEGORY, code: 'alert', display: 'Alerte' }] }],
+    priority: 'urgent',
+    subject: { reference: `Patient/${patient}` },
+    recipient: [team],
+    ...(rc.principal.rpps ? { sender: { identifier: { system: RPPS_SYSTEM, value: rc.principal.rpps }, display: who } } : {}),
+    sent: new Date().toISOString(),
+    payload: [{ contentString: `Accès en urgence (bris de glace) au dossier par ${who} : ${rc.breakTheGlass?.reason ?? ''}` }],
+  };
 }
 
 function deniedReason(decision: InstanceDecision): string {

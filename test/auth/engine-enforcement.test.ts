@@ -338,3 +338,31 @@ describe('batch and transaction Bundles', () => {
     expect(mine.entry[0].resource.id).toBe(patientId);
   });
 });
+
+describe('break-the-glass notification', () => {
+  const alertsAbout = async (patient: string) => {
+    const bundle = await server.ctx.engine.search('Communication', [['subject', `Patient/${patient}`], ['_count', '100']]);
+    return (bundle.entry ?? []).map((e) => e.resource as Resource & { category?: Array<{ coding?: Array<{ code?: string }> }>; payload?: Array<{ contentString?: string }> });
+  };
+
+  it('tells the coordination team, in the same write as the audit, each time break-the-glass opens a record', async () => {
+    const before = (await alertsAbout('pat-b')).length;
+    const reason = 'chute au domicile, patient inconscient';
+    expect((await call(nurse, 'GET', '/fhir/Patient/pat-b', undefined, { 'x-break-the-glass': reason })).response.statusCode).toBe(200);
+    const alerts = await alertsAbout('pat-b');
+    expect(alerts).toHaveLength(before + 1);
+    const alert = alerts.find((a) => a.payload?.[0].contentString?.includes(reason));
+    expect(alert?.category?.[0].coding?.[0].code).toBe('alert');
+    const search = await call(nurse, 'GET', '/fhir/Observation?subject=Patient/pat-b', undefined, { 'x-break-the-glass': reason });
+    expect(search.response.json().entry.length).toBeGreaterThan(0);
+    expect(await alertsAbout('pat-b')).toHaveLength(before + 2);
+    expect((await auditsOf(search.requestId))[0].meta?.security?.[0].code).toBe('BTG');
+  });
+
+  it('sends nothing when the practitioner could reach the record anyway', async () => {
+    const before = (await alertsAbout('pat-a')).length;
+    const { requestId } = await call(nurse, 'GET', '/fhir/Observation/obs-a', undefined, { 'x-break-the-glass': 'vérification avant le passage du soir' });
+    expect(await alertsAbout('pat-a')).toHaveLength(before);
+    expect((await auditsOf(requestId))[0].meta?.security).toBeUndefined();
+  });
+});
