@@ -12,7 +12,6 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Query } from 'mingo';
 import type { Resource } from 'fhir/r4';
 import {
   GuardConflict,
@@ -32,6 +31,7 @@ import { withVersionMeta } from '../version-meta.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { EntryHashIndex } from './entry-hash-index.js';
+import { filterTest } from './filter-test.js';
 
 interface ResourceEntry {
   versions: StoredVersion[];
@@ -206,9 +206,9 @@ export class EmbeddedStore implements ResourceStore {
     });
   }
 
-  /** Current, non-deleted documents of the types that match the filter (hash index first, then mingo). */
+  /** Current, non-deleted documents of the types that match the filter (hash/range index first, then filter-test.ts). */
   private matching(resourceTypes: string[], filter: Record<string, unknown>): Array<{ version: StoredVersion; doc: Record<string, unknown> }> {
-    const mingoQuery = new Query(filter, { idKey: '_id' });
+    const test = filterTest(filter);
     const matches: Array<{ version: StoredVersion; doc: Record<string, unknown> }> = [];
     for (const resourceType of resourceTypes) {
       const entries = this.resources.get(resourceType);
@@ -219,7 +219,7 @@ export class EmbeddedStore implements ResourceStore {
         const current = entry.versions.at(-1)!;
         if (current.deleted) return;
         const doc = { id, type: resourceType, lastUpdated: current.lastUpdated, idx: entry.index ?? {} };
-        if (mingoQuery.test(doc)) matches.push({ version: current, doc });
+        if (test(doc)) matches.push({ version: current, doc });
       };
       if (candidates) for (const id of candidates) consider(id, entries.get(id));
       else for (const [id, entry] of entries) consider(id, entry);

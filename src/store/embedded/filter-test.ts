@@ -1,0 +1,74 @@
+/**
+ * Turns a search filter into the predicate the embedded store tests each
+ * candidate with: mingo evaluates the filter, except for top-level conjuncts
+ * that are long membership lists — `{ id: { $in: [...] } }` (`_has`, `near`,
+ * page fetches) and `{ 'idx.<code>': { $elemMatch: { r: { $in: [...] } } } }`
+ * (chains) — which become Set lookups. mingo's `$in` walks its whole list for
+ * every document tested, so thousands of ids tested against thousands of
+ * candidates grew quadratically (a `_has` matching 14 k patients took seconds).
+ * The semantics are the same: membership of a string in a list of strings.
+ */
+import { Query } from 'mingo';
+
+type Filter = Record<string, unknown>;
+type Predicate = (doc: Record<string, unknown>) => boolean;
+
+/** Lists shorter than this stay with mingo (its scan is as fast as a Set there). */
+const SHORT_LIST = 32;
+
+function stringList(value: unknown): string[] | undefined {
+  if (!value || typeof value !== 'object' || Object.keys(value).length !== 1) return undefined;
+  const list = (value as Filter).$in;
+  return Array.isArray(list) && list.length >= SHORT_LIST && list.every((v) => typeof v === 'string') ? (list as string[]) : undefined;
+}
+
+/** A Set-based predicate for one conjunct, or undefined when mingo must evaluate it. */
+function membership(conjunct: Filter): Predicate | undefined {
+  const keys = Object.keys(conjunct);
+  if (keys.length !== 1) return undefined;
+  const [key] = keys;
+  const value = conjunct[key];
+  if (key === 'id') {
+    const list = stringList(value);
+    if (!list) return undefined;
+    const ids = new Set(list);
+    return (doc) => typeof doc.id === 'string' && ids.has(doc.id);
+  }
+  if (key.startsWith('idx.') && value && typeof value === 'object' && Object.keys(value).length === 1) {
+    const cond = (value as Filter).$elemMatch;
+    if (!cond || typeof cond !== 'object' || Object.keys(cond).length !== 1) return undefined;
+    const list = stringList((cond as Filter).r);
+    if (!list) return undefined;
+    const refs = new Set(list);
+    const code = key.slice(4);
+    return (doc) => {
+      const entries = (doc.idx as Record<string, unknown> | undefined)?.[code];
+      return Array.isArray(entries) && entries.some((e) => e !== null && typeof e === 'object' && typeof (e as Filter).r === 'string' && refs.has((e as Filter).r as string));
+    };
+  }
+  return undefined;
+}
+
+export function filterTest(filter: Filter): Predicate {
+  const conjuncts: Filter[] = [];
+  const flatten = (f: Filter) => {
+    for (const [key, value] of Object.entries(f)) {
+      if (key === '$and' && Array.isArray(value)) for (const part of value as Filter[]) flatten(part);
+      else conjuncts.push({ [key]: value });
+    }
+  };
+  flatten(filter);
+  const native: Predicate[] = [];
+  const rest: Filter[] = [];
+  for (const conjunct of conjuncts) {
+    const predicate = membership(conjunct);
+    if (predicate) native.push(predicate);
+    else rest.push(conjunct);
+  }
+  if (native.length === 0) {
+    const query = new Query(filter, { idKey: '_id' });
+    return (doc) => query.test(doc);
+  }
+  const query = rest.length === 0 ? undefined : new Query(rest.length === 1 ? rest[0] : { $and: rest }, { idKey: '_id' });
+  return (doc) => native.every((p) => p(doc)) && (query === undefined || query.test(doc));
+}
