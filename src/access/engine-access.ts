@@ -293,6 +293,24 @@ export class EngineAccess {
   }
 
   /**
+   * An operation the gate let through (only grants without per-patient
+   * restriction reach one, e.g. a hospital's Patient/$match): audited before
+   * the response with the patients its result names.
+   */
+  async auditOperation(rc: RequestContext, name: string, resourceType: string | undefined, id: string | undefined, result: Resource | undefined): Promise<void> {
+    const patients = new Set<string>();
+    const resources = result?.resourceType === 'Bundle' ? ((result as Bundle<Resource>).entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined) : result ? [result] : [];
+    for (const resource of resources) {
+      if (resource.resourceType === 'OperationOutcome') continue;
+      compartmentPatients(resource.resourceType, resource.id, this.ctx.extractor.extract(resource)).forEach((p) => patients.add(p));
+    }
+    if (resourceType === 'Patient' && id) patients.add(id);
+    await this.trail.record([
+      this.record(rc, { interaction: 'operation', operation: name, ...(resourceType ? { resourceType } : {}), ...(id ? { id } : {}), patients: [...patients], outcome: 'success' }, false),
+    ]);
+  }
+
+  /**
    * Stores the AuditEvent of a successful read; when break-the-glass opened
    * it, the coordination team is told in the same write (one alert
    * Communication per patient reached that way), so an emergency access is

@@ -8,6 +8,7 @@
 import type { Resource } from 'fhir/r4';
 import type { FhirEngine } from '../engine/fhir-engine.js';
 import { errors } from '../errors.js';
+import type { RequestContext } from '../access/request-context.js';
 
 export type OperationLevel = 'system' | 'type' | 'instance';
 
@@ -23,6 +24,8 @@ export interface OperationRequest {
   method: 'GET' | 'POST';
   /** Prefer: handling=strict etc. */
   preferences: Record<string, string>;
+  /** Who the call acts for (absent: the server itself); pass it on to engine calls. */
+  context?: RequestContext;
 }
 
 export interface OperationResult {

@@ -101,6 +101,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       if (value !== undefined) preferences[name] = value;
     }
     const formPairs = Array.isArray(request.body) ? (request.body as Array<[string, string]>) : [];
+    const context = requestContextOf(request);
     const result = await operation.invoke({
       engine,
       level,
@@ -110,7 +111,9 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       query: [...queryPairs(request), ...formPairs],
       method,
       preferences,
+      ...(context ? { context } : {}),
     });
+    if (context) await engine.access.auditOperation(context, operation.name, resourceType, id, result.resource);
     for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
     return sendFhir(request, reply, result.status, result.resource);
   }

@@ -366,3 +366,54 @@ describe('break-the-glass notification', () => {
     expect((await auditsOf(requestId))[0].meta?.security).toBeUndefined();
   });
 });
+
+describe('operations', () => {
+  it('audits a hospital\'s Patient/$match, and refuses it to a nurse (403, audited)', async () => {
+    const hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
+    const body = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', name: [{ family: 'Moreau' }] } }] };
+    const { response, requestId } = await call(hospital, 'POST', '/fhir/Patient/$match', body);
+    expect(response.statusCode).toBe(200);
+    const [event] = await auditsOf(requestId);
+    expect(event.subtype?.[0].code).toBe('operation');
+    expect(event.outcome).toBe('0');
+    const refused = await call(nurse, 'POST', '/fhir/Patient/$match', body);
+    expect(refused.response.statusCode).toBe(403);
+    expect((await auditsOf(refused.requestId))[0].outcome).toBe('4');
+  });
+});
+
+describe('audit completeness', () => {
+  it('N accesses of every kind, allowed or refused, leave exactly N AuditEvents with the right agent, patient and outcome', async () => {
+    const accesses: Array<[string, 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', string, unknown?]> = [
+      [nurse, 'GET', '/fhir/Patient/pat-a'],
+      [nurse, 'GET', '/fhir/Patient/pat-b'],
+      [nurse, 'GET', '/fhir/Observation/obs-a/_history/1'],
+      [nurse, 'GET', '/fhir/Observation/obs-b/_history'],
+      [nurse, 'GET', '/fhir/Observation?subject=Patient/pat-a'],
+      [nurse, 'GET', '/fhir/AuditEvent'],
+      [nurse, 'PUT', '/fhir/Observation/obs-b', observation('obs-b', 'pat-b')],
+      [nurse, 'PATCH', '/fhir/Observation/obs-a', [{ op: 'replace', path: '/status', value: 'final' }]],
+      [nurse, 'POST', '/fhir/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'Pouls' }, subject: { reference: 'Patient/pat-b' } }],
+      [nurse, 'DELETE', '/fhir/Observation/obs-a'],
+      [strangerNurse, 'GET', '/fhir/Observation/obs-a'],
+      [coordinator, 'GET', '/fhir/Observation/obs-b'],
+    ];
+    const outcomes: Array<{ requestId: string; status: number; token: string }> = [];
+    for (const [token, method, url, body] of accesses) {
+      const { response, requestId } = await call(token, method, url, body);
+      outcomes.push({ requestId, status: response.statusCode, token });
+    }
+    const agentOf: Record<string, string | undefined> = { [nurse]: NURSE_RPPS, [strangerNurse]: '10000000099' };
+    let total = 0;
+    for (const { requestId, status, token } of outcomes) {
+      const events = await auditsOf(requestId);
+      total += events.length;
+      expect(events, requestId).toHaveLength(1);
+      expect(events[0].outcome, requestId).toBe(status < 400 ? '0' : '4');
+      if (agentOf[token]) expect(events[0].agent[0].who?.identifier?.value).toBe(agentOf[token]);
+    }
+    expect(total).toBe(accesses.length);
+    const hiddenRead = await auditsOf(outcomes[1].requestId);
+    expect(hiddenRead[0].entity?.some((e) => e.what?.reference === 'Patient/pat-b')).toBe(true);
+  });
+});
