@@ -177,7 +177,20 @@ export class EngineAccess {
       const gatherer = new FactGatherer(this.ctx, rc.principal);
       const records: AuditRecord[] = [];
       for (const op of operations) records.push(await this.checkWrite(rc, interaction, op, gatherer));
-      const versions = await inner.write([...operations, ...records.map((r) => this.trail.operation(r))]);
+      const audits = records.map((r) => this.trail.operation(r));
+      if (operations.length === 1 && !inner.capabilities.atomicMultiWrite) {
+        // A store without multi-document transactions (standalone MongoDB): the AuditEvent is made
+        // durable first, so the access is never unaudited; if the access then fails, a second
+        // record says so.
+        await inner.write(audits);
+        try {
+          return await inner.write(operations);
+        } catch (error) {
+          await this.trail.record(records.map((r) => ({ ...r, outcome: 'failed' as const, outcomeDetail: 'the write was not applied' }))).catch(() => undefined);
+          throw error;
+        }
+      }
+      const versions = await inner.write([...operations, ...audits]);
       return versions.slice(0, operations.length);
     };
     return { ...this.ctx, store: delegate(inner, { write }) };
@@ -322,7 +335,8 @@ export class EngineAccess {
       const team = await this.coordinationTeam();
       for (const patient of glassPatients) operations.push(createOperation(this.ctx, 'Communication', breakTheGlassAlert(rc, patient, team)));
     }
-    await this.ctx.store.write(operations);
+    if (this.ctx.store.capabilities.atomicMultiWrite) await this.ctx.store.write(operations);
+    else for (const operation of operations) await this.ctx.store.write([operation]); // audit first, then the alerts
   }
 
   /** The network's coordination team, as configured (COORDINATION_TEAM_FINESS), as the discharge intake addresses it. */
