@@ -262,7 +262,10 @@ export class EngineAccess {
       return result;
     };
     const distinct: ResourceStore['distinct'] = (q, path) => inner.distinct(restrict(q), path);
-    const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }) });
+    // Paging snapshots are kept per caller (and per break-the-glass state): a cursor is unknown
+    // (410, as if expired) to anyone else, so its size cannot be learnt through another's link.
+    const snapshotsKey = registryKeyFor(inner, `${rc.principal.issuer}|${rc.principal.subject}|${rc.breakTheGlass ? 'btg' : ''}`);
+    const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }, snapshotsKey) });
     // Break-the-glass was used for the patients returned that the practitioner could not reach otherwise.
     const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
     await this.recordSuccess(
@@ -371,10 +374,10 @@ export class EngineAccess {
  * UNDERLYING_STORE so per-store registries (paging result sets) still find
  * their entries.
  */
-function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>): ResourceStore {
+function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>, registryKey: object = inner): ResourceStore {
   return new Proxy(inner, {
     get(target, property) {
-      if (property === UNDERLYING_STORE) return target;
+      if (property === UNDERLYING_STORE) return registryKey;
       if (Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property as keyof ResourceStore];
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
@@ -396,6 +399,17 @@ function breakTheGlassAlert(rc: RequestContext, patient: string, team: Reference
     sent: new Date().toISOString(),
     payload: [{ contentString: `Accès en urgence (bris de glace) au dossier par ${who} : ${rc.breakTheGlass?.reason ?? ''}` }],
   };
+}
+
+const registryKeys = new WeakMap<object, Map<string, object>>();
+
+/** A stable object standing for (store, caller), under which per-store registries keep this caller's entries. */
+function registryKeyFor(store: object, caller: string): object {
+  let keys = registryKeys.get(store);
+  if (!keys) registryKeys.set(store, (keys = new Map()));
+  let key = keys.get(caller);
+  if (!key) keys.set(caller, (key = {}));
+  return key;
 }
 
 function deniedReason(decision: InstanceDecision): string {

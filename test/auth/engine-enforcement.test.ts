@@ -423,3 +423,12 @@ describe('audit completeness', () => {
     expect(hiddenRead[0].entity?.some((e) => e.what?.reference === 'Patient/pat-b')).toBe(true);
   });
 });
+
+describe('paging links', () => {
+  it('keeps a search\'s next-page cursor to the caller who made it (410 for anyone else)', async () => {
+    const first = (await call(coordinator, 'GET', '/fhir/Observation?_count=1')).response.json();
+    const next = (first.link.find((l: { relation: string }) => l.relation === 'next')?.url as string).replace('http://relais.test', '');
+    expect((await call(coordinator, 'GET', next)).response.statusCode).toBe(200);
+    expect((await call(nurse, 'GET', next)).response.statusCode).toBe(410);
+  });
+});
