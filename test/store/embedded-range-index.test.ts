@@ -98,5 +98,8 @@ describe('embedded range index', () => {
     expect(after.size).toBe(10);
     expect(index.candidates('Observation', 'value', { n: { $gt: 4999 } })?.has('o105')).toBe(true);
     expect(index.candidates('Observation', 'value', { c: 'x' })).toBeUndefined(); // no range: the planner scans
+    // A range holding at least `limit` pairs is not collected (the planner already has a smaller set).
+    expect(index.candidates('Observation', 'value', { n: { $gte: 0 } }, 100)).toBeUndefined();
+    expect(index.candidates('Observation', 'value', { n: { $gte: 0, $lt: 50 } }, 100)?.size).toBe(51);
   });
 });

@@ -75,22 +75,23 @@ export class EntryHashIndex {
     const map = this.byType.get(resourceType) ?? new Map<string, Set<string>>();
     const hashed = this.plan(resourceType, map, filter, false);
     if (hashed && hashed.size <= EntryHashIndex.FEW) return hashed;
-    const ranged = this.plan(resourceType, map, filter, true);
+    const ranged = this.plan(resourceType, map, filter, true, hashed?.size ?? Infinity);
     return hashed && (!ranged || hashed.size <= ranged.size) ? hashed : ranged;
   }
 
-  private plan(resourceType: string, map: Map<string, Set<string>>, filter: Filter, withRanges: boolean): Set<string> | undefined {
+  /** @param limit with ranges: only ranges holding fewer pairs than this are collected (a smaller set is known). */
+  private plan(resourceType: string, map: Map<string, Set<string>>, filter: Filter, withRanges: boolean, limit = Infinity): Set<string> | undefined {
     let best: Set<string> | undefined;
     const consider = (set: Set<string> | undefined) => {
       if (set && (!best || set.size < best.size)) best = set;
     };
     for (const [key, value] of Object.entries(filter)) {
-      if (key === '$and') for (const part of value as Filter[]) consider(this.plan(resourceType, map, part, withRanges));
+      if (key === '$and') for (const part of value as Filter[]) consider(this.plan(resourceType, map, part, withRanges, Math.min(limit, best?.size ?? Infinity)));
       else if (key === '$or') {
         const union = new Set<string>();
         let all = true;
         for (const part of value as Filter[]) {
-          const set = this.plan(resourceType, map, part, withRanges);
+          const set = this.plan(resourceType, map, part, withRanges, Infinity);
           if (!set) {
             all = false;
             break;
@@ -103,7 +104,7 @@ export class EntryHashIndex {
         const code = key.slice(4);
         const cond = (value as { $elemMatch: Filter }).$elemMatch;
         consider(this.elemMatch(map, code, cond));
-        if (withRanges) consider(this.ranges.candidates(resourceType, code, cond));
+        if (withRanges) consider(this.ranges.candidates(resourceType, code, cond, Math.min(limit, best?.size ?? Infinity)));
       }
     }
     return best;

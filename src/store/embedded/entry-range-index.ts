@@ -39,14 +39,26 @@ class SortedPairs {
     this.removed.set(key, (this.removed.get(key) ?? 0) + 1);
   }
 
+  /** How many pairs `collect` would visit (two binary searches and the buffer): lets the planner skip wide ranges. */
+  count(lo: Value | undefined, hi: Value | undefined): number {
+    this.mergeIfGrown();
+    const start = lo === undefined ? 0 : lowerBound(this.values, lo);
+    const end = hi === undefined ? this.values.length : upperBound(this.values, hi);
+    return Math.max(0, end - start) + this.pendingValues.length;
+  }
+
   /** Adds to `out` the ids of pairs with lo <= value <= hi, a missing bound being open (inclusive: a superset for strict bounds too). */
   collect(lo: Value | undefined, hi: Value | undefined, out: Set<string>): void {
-    if (this.pendingValues.length + this.removed.size > Math.max(256, this.values.length >> 4)) this.merge();
+    this.mergeIfGrown();
     for (let i = lo === undefined ? 0 : lowerBound(this.values, lo); i < this.values.length && (hi === undefined || this.values[i] <= hi); i++) out.add(this.ids[i]);
     for (let i = 0; i < this.pendingValues.length; i++) {
       const value = this.pendingValues[i];
       if ((lo === undefined || value >= lo) && (hi === undefined || value <= hi)) out.add(this.pendingIds[i]);
     }
+  }
+
+  private mergeIfGrown(): void {
+    if (this.pendingValues.length + this.removed.size > Math.max(256, this.values.length >> 4)) this.merge();
   }
 
   private merge(): void {
@@ -85,6 +97,17 @@ class SortedPairs {
     // Tombstones never matched (cannot happen for pairs that were added) would otherwise linger.
     this.removed.clear();
   }
+}
+
+function upperBound(values: Value[], target: Value): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid] <= target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function lowerBound(values: Value[], target: Value): number {
@@ -145,34 +168,52 @@ export class EntryRangeIndex {
     }
   }
 
-  /** A superset of the ids whose entries of `code` can meet the `$elemMatch` condition's ranges, or undefined. */
-  candidates(resourceType: string, code: string, cond: Filter): Set<string> | undefined {
+  /**
+   * A superset of the ids whose entries of `code` can meet the `$elemMatch` condition's ranges, or
+   * undefined — also when every range holds at least `limit` pairs (the planner has a smaller set already).
+   */
+  candidates(resourceType: string, code: string, cond: Filter, limit = Infinity): Set<string> | undefined {
+    return this.plan(resourceType, code, cond, limit)?.collect();
+  }
+
+  /** The narrowest range (or union of ranges, for an $or) under `limit` pairs, counted before any id is collected. */
+  private plan(resourceType: string, code: string, cond: Filter, limit: number): { size: number; collect(): Set<string> } | undefined {
     const ranges: Array<[string, [Value | undefined, Value | undefined] | undefined]> = [
       ['n', boundsOf(cond.n, 'number')],
       [`cn\u0000${String(cond.k)}`, typeof cond.k === 'string' ? boundsOf(cond.cn, 'number') : undefined],
       ['lo', boundsOf(cond.lo, 'string')],
       ['hi', boundsOf(cond.hi, 'string')],
     ];
-    let best: Set<string> | undefined;
-    const consider = (found: Set<string> | undefined) => {
-      if (found && (!best || found.size < best.size)) best = found;
+    let best: { size: number; collect(): Set<string> } | undefined;
+    const consider = (found: { size: number; collect(): Set<string> } | undefined) => {
+      if (found && found.size < limit && (!best || found.size < best.size)) best = found;
     };
     for (const [key, range] of ranges) {
       if (!range) continue;
-      const found = new Set<string>();
-      this.pairs.get(`${resourceType}\u0000${code}\u0000${key}`)?.collect(range[0], range[1], found);
-      consider(found);
+      const pairs = this.pairs.get(`${resourceType}\u0000${code}\u0000${key}`);
+      consider({
+        size: pairs ? pairs.count(range[0], range[1]) : 0,
+        collect: () => {
+          const found = new Set<string>();
+          pairs?.collect(range[0], range[1], found);
+          return found;
+        },
+      });
     }
     // Inside the entry condition: an $and part is a superset on its own; an $or needs every branch (date ge/le).
-    if (Array.isArray(cond.$and)) for (const part of cond.$and as Filter[]) consider(this.candidates(resourceType, code, part));
+    if (Array.isArray(cond.$and)) for (const part of cond.$and as Filter[]) consider(this.plan(resourceType, code, part, limit));
     if (Array.isArray(cond.$or)) {
-      const union = new Set<string>();
-      for (const branch of cond.$or as Filter[]) {
-        const found = this.candidates(resourceType, code, branch);
-        if (!found) return best;
-        for (const id of found) union.add(id);
+      const branches = (cond.$or as Filter[]).map((branch) => this.plan(resourceType, code, branch, limit));
+      if (branches.every((b) => b !== undefined)) {
+        consider({
+          size: branches.reduce((sum, b) => sum + b!.size, 0),
+          collect: () => {
+            const union = new Set<string>();
+            for (const branch of branches) for (const id of branch!.collect()) union.add(id);
+            return union;
+          },
+        });
       }
-      consider(union);
     }
     return best;
   }
