@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { MongoClient } from 'mongodb';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type RelaisConfig } from '../../src/config.js';
 import { buildContext, type RelaisContext } from '../../src/context.js';
@@ -74,3 +74,26 @@ export function injectInto(app: FastifyInstance, options: InjectOptions): Promis
  * only; the network profiles (enforced by default) have their own tests.
  */
 export const STRUCTURE_ONLY: Record<string, string> = { VALIDATION_ENFORCEMENT: 'off' };
+
+/**
+ * One test server for a whole test file: started before its first test, closed
+ * after its last. `inject` sends a request to it; `server()` gives the rest
+ * (ctx, dataDir). Further beforeAll hooks of the file run after the start.
+ */
+export function useTestServer(env: Record<string, string> = STRUCTURE_ONLY): {
+  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>;
+  server: () => TestServer;
+} {
+  let started: TestServer | undefined;
+  beforeAll(async () => {
+    started = await startTestServer(env);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const server = (): TestServer => {
+    if (!started) throw new Error('the test server is used before its beforeAll hook ran');
+    return started;
+  };
+  return { inject: (options) => injectInto(server().app, options), server };
+}

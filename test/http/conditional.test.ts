@@ -2,23 +2,14 @@
  * Conditional create, update and delete (criteria on _id and identifier) and
  * If-Match optimistic locking, as the R4 http page describes them.
  */
-import type { InjectOptions } from 'fastify';
 import type { Bundle } from 'fhir/r4';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
+import { describe, expect, it } from 'vitest';
+import { FHIR_JSON, STRUCTURE_ONLY, useTestServer } from '../helpers/test-server.js';
 
 /** The idNatPs system (national health professional identifier, "8" + RPPS; FRENCH-CONVENTIONS.md). */
 const RPPS = 'urn:oid:1.2.250.1.71.4.2.1';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer(STRUCTURE_ONLY);
-});
-afterAll(async () => {
-  await server.close();
-});
-
-const inject = (options: InjectOptions) => injectInto(server.app, options);
+const { inject } = useTestServer(STRUCTURE_ONLY);
 
 let counter = 0;
 /** A fresh identifier value per test, so tests do not see each other's resources. */

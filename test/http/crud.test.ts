@@ -3,22 +3,13 @@
  * headers and statuses of the R4 http page (Location, ETag, Last-Modified,
  * Prefer: return, conditional read, HEAD).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InjectOptions } from 'fastify';
-import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
+import { describe, expect, it } from 'vitest';
+import { FHIR_JSON, STRUCTURE_ONLY, useTestServer } from '../helpers/test-server.js';
 
 const BASE = 'http://relais.test/fhir';
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer(STRUCTURE_ONLY);
-});
-afterAll(async () => {
-  await server.close();
-});
-
-const inject = (options: InjectOptions) => injectInto(server.app, options);
+const { inject } = useTestServer(STRUCTURE_ONLY);
 
 async function createPatient(body: Record<string, unknown> = {}) {
   const response = await inject({ method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: { resourceType: 'Patient', name: [{ family: 'Martin' }], ...body } });

@@ -3,22 +3,13 @@
  * newest first, deletions as DELETE entries, _since (at or after), and paging
  * links that stay stable while other clients write.
  */
-import type { InjectOptions } from 'fastify';
 import type { Bundle } from 'fhir/r4';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
+import { describe, expect, it } from 'vitest';
+import { FHIR_JSON, STRUCTURE_ONLY, useTestServer } from '../helpers/test-server.js';
 
 const BASE = 'http://relais.test/fhir';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer(STRUCTURE_ONLY);
-});
-afterAll(async () => {
-  await server.close();
-});
-
-const inject = (options: InjectOptions) => injectInto(server.app, options);
+const { inject } = useTestServer(STRUCTURE_ONLY);
 
 async function getBundle(url: string): Promise<Bundle> {
   const response = await inject({ method: 'GET', url: url.startsWith(BASE) ? `/fhir${url.slice(BASE.length)}` : url });

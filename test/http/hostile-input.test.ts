@@ -3,21 +3,15 @@
  * a 5xx, never a stored resource), and the server keeps answering afterwards.
  * Runs with the default body limit (10 MB).
  */
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
+import type { LightMyRequestResponse } from 'fastify';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FHIR_JSON, STRUCTURE_ONLY, useTestServer } from '../helpers/test-server.js';
 
-let server: TestServer;
+const { inject } = useTestServer(STRUCTURE_ONLY);
 let historyBefore: number;
 beforeAll(async () => {
-  server = await startTestServer(STRUCTURE_ONLY);
   historyBefore = await systemHistoryTotal();
 });
-afterAll(async () => {
-  await server.close();
-});
-
-const inject = (options: InjectOptions) => injectInto(server.app, options);
 
 async function systemHistoryTotal(): Promise<number> {
   return (await inject({ method: 'GET', url: '/fhir/_history?_count=0' })).json().total;
