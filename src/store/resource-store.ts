@@ -75,6 +75,17 @@ export interface HistoryQuery {
   at?: string;
   offset: number;
   count: number;
+  /**
+   * Only the versions whose own search document matches this MongoDB filter
+   * (same language as StoreQuery.filter) over `{ id, type, lastUpdated, idx }`,
+   * where `idx` are the index entries written with THAT version (a deletion:
+   * those of the version it deleted; a reindex also updates the current
+   * version's). Versions stored without entries match only filters that ask
+   * nothing of `idx`. `total` counts the matching versions. Used to filter
+   * type/system history by the access policy, judging each version on its own
+   * content, and for `_type` at system level.
+   */
+  filter?: Record<string, unknown>;
 }
 
 export interface HistoryPage {
@@ -135,7 +146,7 @@ export interface StoreCapabilities {
   atomicMultiWrite: boolean;
 }
 
-export interface ResourceStore {
+export interface ResourceStore extends ResultSetStore {
   readonly capabilities: StoreCapabilities;
   /** Opens the store (replays the journal, creates indexes...). */
   open(): Promise<void>;
@@ -161,4 +172,46 @@ export interface ResourceStore {
    * returns how many were applied (stale versionIds are skipped).
    */
   reindex(updates: IndexUpdate[]): Promise<number>;
+}
+
+/** One match of a paged search, as a stored result set keeps it. */
+export interface MatchRef {
+  resourceType: string;
+  id: string;
+}
+
+/** Part of a stored result set, and how many matches it holds in all. */
+export interface ResultSetSlice {
+  total: number;
+  refs: MatchRef[];
+}
+
+/**
+ * Limits of stored result sets (paging snapshots, src/engine/search-result-sets.ts),
+ * given to a store's constructor. A set expires once it has gone unused for
+ * `idleMs`; a store keeps at most about `maxSets` (the least recently used go first).
+ * `clock` exists for tests (expiry without waiting).
+ */
+export interface ResultSetLimits {
+  idleMs: number;
+  maxSets: number;
+  clock?: () => number;
+}
+
+export const DEFAULT_RESULT_SET_LIMITS: ResultSetLimits = { idleMs: 30 * 60_000, maxSets: 500 };
+
+/**
+ * Stored result sets: the port's part that keeps paging snapshots where every
+ * process sharing the store finds them (a `next` link may reach another
+ * instance behind a load balancer). Part of ResourceStore.
+ */
+export interface ResultSetStore {
+  /** Keeps the ordered `refs` under `cursor` (a fresh random key), usable by `owner` only. */
+  saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void>;
+  /**
+   * refs[offset, offset + count) of the set under `cursor`, and its size; its
+   * idle time starts again. Undefined, the same answer in every case, when the
+   * set is unknown, expired, evicted, or was saved by another owner.
+   */
+  loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined>;
 }

@@ -123,10 +123,18 @@ describe('embedded journal recovery', () => {
     const before = await snapshotOf(store, ids);
     expect(before.versions.p3.map((v) => v.deleted)).toEqual([false, false, false, false, false, false, true, false]);
     expect(before.history).toHaveLength(12 * 6 + 2);
+
+    // Filtered history judges each version on its own index entries; a deletion on those it deleted.
+    const v6 = `p3-v6-${'x'.repeat(200)}`;
+    const filtered = async (s: EmbeddedStore) =>
+      (await s.history({ resourceType: 'Patient', filter: { 'idx.family': { $in: ['p3-v1', v6] } }, offset: 0, count: 100 })).versions.map((v) => `${v.id}/${v.versionId}`);
+    expect(await filtered(store)).toEqual(['p3/7', 'p3/6', 'p3/1']);
     await store.close();
 
     const reopened = await openStore(dir, 4096);
     expect(await snapshotOf(reopened, ids)).toEqual(before);
+    // The snapshot kept every version's entries.
+    expect(await filtered(reopened)).toEqual(['p3/7', 'p3/6', 'p3/1']);
     // Search documents (the index of current versions) came back too.
     const found = await reopened.search({ resourceTypes: ['Patient'], filter: { 'idx.family': 'p3-back' }, offset: 0, count: 10, withTotal: true });
     expect(found.versions.map((v) => v.id)).toEqual(['p3']);

@@ -184,6 +184,47 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
         const totalOnly = await store.history({ resourceType: 'Patient', id: 'b', offset: 0, count: 0 });
         expect(totalOnly).toEqual({ versions: [], total: 2 });
       });
+
+      it('filters versions on the index entries written with each version (a deletion: those it deleted), across reindex and restart', async () => {
+        let store = await open();
+        const subject = (patientId: string): IndexEntries => ({ subject: [{ r: `Patient/${patientId}`, t: 'Patient', i: patientId }] });
+        const obs = (id: string): Resource => ({ resourceType: 'Observation', id, status: 'final', code: {} }) as Resource;
+        const step = async (op: WriteOperation) => {
+          await store.write([op]);
+          await new Promise((resolve) => setTimeout(resolve, 3));
+        };
+        await step(put(obs('o1'), {}, subject('A'))); // o1/1: A
+        await step(put(obs('o2'), {}, subject('B'))); // o2/1: B
+        await step(put(obs('o1'), {}, subject('B'))); // o1/2: moved to B
+        await step(put(obs('o2'), {}, subject('A'))); // o2/2: moved to A
+        await step({ kind: 'delete', resourceType: 'Observation', id: 'o2' }); // o2/3: deletion of A's o2/2
+        await step(put(obs('o3'))); // o3/1: no entries
+        await step(put(patient('A')));
+        const ofA = { 'idx.subject': { $elemMatch: { t: 'Patient', i: { $in: ['A'] } } } };
+        const check = async (label: string) => {
+          const page = await store.history({ resourceType: 'Observation', filter: ofA, offset: 0, count: 10 });
+          expect(ids(page.versions), label).toEqual(['Observation/o2/3', 'Observation/o2/2', 'Observation/o1/1']);
+          expect(page.total, label).toBe(3);
+          // Paging and a total-only query count the filtered versions only.
+          const second = await store.history({ resourceType: 'Observation', filter: ofA, offset: 1, count: 1 });
+          expect(ids(second.versions), label).toEqual(['Observation/o2/2']);
+          expect((await store.history({ resourceType: 'Observation', filter: ofA, offset: 0, count: 0 })).total, label).toBe(3);
+          // System level, several types named in the filter (history's _type), instance level too.
+          const system = await store.history({ filter: { $or: [{ type: 'Patient', id: { $in: ['A'] } }, { $and: [{ type: 'Observation' }, ofA] }] }, offset: 0, count: 10 });
+          expect(ids(system.versions), label).toEqual(['Patient/A/1', 'Observation/o2/3', 'Observation/o2/2', 'Observation/o1/1']);
+          const instance = await store.history({ resourceType: 'Observation', id: 'o1', filter: ofA, offset: 0, count: 10 });
+          expect(ids(instance.versions), label).toEqual(['Observation/o1/1']);
+          // A filter asking nothing of idx keeps versions without entries.
+          expect((await store.history({ filter: { type: { $in: ['Observation'] } }, offset: 0, count: 10 })).total, label).toBe(6);
+        };
+        await check('after the writes');
+        // Reindexing the current version changes what its own history record is filtered on.
+        expect(await store.reindex([{ resourceType: 'Observation', id: 'o3', versionId: 1, index: subject('A') }])).toBe(1);
+        const afterReindex = await store.history({ resourceType: 'Observation', filter: ofA, offset: 0, count: 10 });
+        expect(ids(afterReindex.versions)).toEqual(['Observation/o3/1', 'Observation/o2/3', 'Observation/o2/2', 'Observation/o1/1']);
+        store = await h.restart(store);
+        expect(ids((await store.history({ resourceType: 'Observation', filter: ofA, offset: 0, count: 10 })).versions)).toEqual(ids(afterReindex.versions));
+      });
     });
 
     describe('conditional-create guards', () => {

@@ -106,6 +106,12 @@ export class EmbeddedStore implements ResourceStore {
   private readonly resources = new Map<string, Map<string, ResourceEntry>>();
   /** Every version in commit order: the backbone of type and system history. */
   private readonly commitLog: StoredVersion[] = [];
+  /**
+   * The index entries written with each version (a deletion: those of the
+   * version it deleted), for filtered history (HistoryQuery.filter). The
+   * current version's are the same object as its ResourceEntry.index.
+   */
+  private readonly versionIndex = new WeakMap<StoredVersion, IndexEntries>();
   private readonly guards = new Map<string, { resourceType: string; id: string }>();
   private readonly hashIndex = new EntryHashIndex();
   private pending: PendingUnit[] = [];
@@ -167,11 +173,13 @@ export class EmbeddedStore implements ResourceStore {
       source = this.commitLog;
     }
     const matching: StoredVersion[] = [];
+    const test = query.filter ? filterTest(query.filter) : undefined;
     // Newest first, as the R4 http page requires for history.
     for (let i = source.length - 1; i >= 0; i--) {
       const version = source[i];
       if (query.at && version.lastUpdated > query.at) continue;
       if (query.since && version.lastUpdated <= query.since) break;
+      if (test && !test({ id: version.id, type: version.resourceType, lastUpdated: version.lastUpdated, idx: this.versionIndex.get(version) ?? {} })) continue;
       matching.push(version);
     }
     return { total: matching.length, versions: matching.slice(query.offset, query.offset + query.count) };
@@ -337,6 +345,7 @@ export class EmbeddedStore implements ResourceStore {
         if (!entry || !current || current.deleted || current.versionId !== op.versionId) continue;
         this.hashIndex.update(op.resourceType, op.id, entry.index, op.index);
         entry.index = op.index;
+        if (op.index) this.versionIndex.set(current, op.index);
         created.push(current);
         continue;
       }
@@ -356,6 +365,9 @@ export class EmbeddedStore implements ResourceStore {
       };
       entry.versions[op.versionId - 1] = version;
       const nextIndex = op.kind === 'delete' ? undefined : op.index;
+      // A deletion is filtered in history on the content it deleted.
+      const versionEntries = op.kind === 'delete' ? entry.index : op.index;
+      if (versionEntries) this.versionIndex.set(version, versionEntries);
       this.hashIndex.update(op.resourceType, op.id, entry.index, nextIndex);
       entry.index = nextIndex;
       if (op.kind === 'delete' && entry.guardKey) {
@@ -376,7 +388,9 @@ export class EmbeddedStore implements ResourceStore {
   private async compact(): Promise<void> {
     const seq = this.seq;
     const resources = this.resources;
-    // One record per version, in commit order, with the index only on current versions.
+    const versionIndex = this.versionIndex;
+    // One record per version, in commit order, each put with its own index entries (filtered history
+    // judges every version on them; replaying a deletion gives it those of the version it deleted).
     function* records(log: StoredVersion[]): Iterable<UnitRecord> {
       for (const version of log) {
         const entry = resources.get(version.resourceType)!.get(version.id)!;
@@ -391,7 +405,7 @@ export class EmbeddedStore implements ResourceStore {
               versionId: version.versionId,
               lastUpdated: version.lastUpdated,
               ...(version.resource ? { resource: version.resource } : {}),
-              ...(isCurrent && entry.index ? { index: entry.index } : {}),
+              ...(!version.deleted && versionIndex.has(version) ? { index: versionIndex.get(version) } : {}),
               ...(isCurrent && entry.guardKey ? { guardKey: entry.guardKey } : {}),
             },
           ],

@@ -5,7 +5,9 @@
  *   the body it carries the search document's fields under exactly the names the
  *   search compiler's filters use (`id`, `type`, `lastUpdated`, `idx`), so a
  *   compiled filter runs as-is.
- * - `history`: every version, `_id` "Type/id/versionId".
+ * - `history`: every version, `_id` "Type/id/versionId", with the index entries
+ *   written with it (`idx`; a deletion: those of the version it deleted) so
+ *   that history can be filtered on each version's own content.
  * - `guards`: conditional-create guards, `_id` the guard key.
  */
 import type { Resource } from 'fhir/r4';
@@ -26,6 +28,8 @@ export interface HistoryDocument {
   lastUpdated: string;
   deleted: boolean;
   resource?: Resource;
+  /** The index entries of this version (history documents: see the file comment). */
+  idx?: IndexEntries;
 }
 
 export interface GuardDocument {
@@ -46,7 +50,9 @@ export const versionKey = (type: string, id: string, versionId: number): string 
 
 export { withVersionMeta } from '../version-meta.js';
 
-export function historyDocumentOf(doc: CurrentDocument): HistoryDocument {
+/** The history record of a version; a deletion keeps `deletedIdx`, the entries of the version it deleted. */
+export function historyDocumentOf(doc: CurrentDocument, deletedIdx?: IndexEntries): HistoryDocument {
+  const idx = doc.deleted ? deletedIdx : doc.idx;
   return {
     _id: versionKey(doc.type, doc.id, doc.versionId),
     type: doc.type,
@@ -55,6 +61,7 @@ export function historyDocumentOf(doc: CurrentDocument): HistoryDocument {
     lastUpdated: doc.lastUpdated,
     deleted: doc.deleted,
     ...(doc.resource ? { resource: doc.resource } : {}),
+    ...(idx ? { idx } : {}),
   };
 }
 

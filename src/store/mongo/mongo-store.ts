@@ -206,11 +206,14 @@ export class MongoStore implements ResourceStore {
     if (query.since || query.at) {
       filter.lastUpdated = { ...(query.since ? { $gt: query.since } : {}), ...(query.at ? { $lte: query.at } : {}) };
     }
+    // A filter (access policy, _type) is evaluated on each version's own `idx`, as a residual
+    // condition after the (type, lastUpdated) index has bounded the scan.
+    const where: Document = query.filter && Object.keys(query.filter).length > 0 ? { $and: [filter, query.filter] } : filter;
     // Newest first, as the R4 http page requires for history.
     const sort: Document = query.id !== undefined ? { versionId: -1 } : { lastUpdated: -1, _id: -1 };
     const [total, docs] = await Promise.all([
-      this.history_.countDocuments(filter),
-      query.count > 0 ? this.history_.find(filter).sort(sort).skip(query.offset).limit(query.count).toArray() : Promise.resolve([]),
+      this.history_.countDocuments(where),
+      query.count > 0 ? this.history_.find(where, { projection: VERSION_PROJECTION }).sort(sort).skip(query.offset).limit(query.count).toArray() : Promise.resolve([]),
     ]);
     return { total, versions: docs.map(storedVersionOf) };
   }
@@ -245,6 +248,11 @@ export class MongoStore implements ResourceStore {
       updates.map((u) => ({
         updateOne: { filter: { _id: resourceKey(u.resourceType, u.id), versionId: u.versionId, deleted: false }, update: { $set: { idx: u.index } } },
       })),
+      { ordered: false },
+    );
+    // The current version's history record is filtered (history of restricted callers) on the same entries.
+    await this.history_.bulkWrite(
+      updates.map((u) => ({ updateOne: { filter: { _id: versionKey(u.resourceType, u.id, u.versionId), deleted: false }, update: { $set: { idx: u.index } } } })),
       { ordered: false },
     );
     return result.matchedCount;
@@ -334,7 +342,9 @@ export class MongoStore implements ResourceStore {
   private async applyOperation(op: WriteOperation, now: number, session: ClientSession | undefined): Promise<StoredVersion | undefined> {
     const key = resourceKey(op.resourceType, op.id);
     for (let attempt = 1; ; attempt++) {
-      const current = await this.resources.findOne({ _id: key }, { session, projection: { idx: 0 } });
+      // The index entries are read only when the history record needs them: a deletion keeps those
+      // of the version it deletes; without a session, the repair copy of the replaced version too.
+      const current = await this.resources.findOne({ _id: key }, { session, ...(op.kind === 'delete' || !session ? {} : { projection: { idx: 0 } }) });
       const live = current && !current.deleted ? current.versionId : undefined;
       if (op.expect === 'absent' && live !== undefined) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
       if (typeof op.expect === 'number' && live !== op.expect) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
@@ -403,13 +413,13 @@ export class MongoStore implements ResourceStore {
 
   private async recordHistory(previous: CurrentDocument | null, next: CurrentDocument, session: ClientSession | undefined): Promise<void> {
     if (session) {
-      await this.history_.insertOne(historyDocumentOf(next), { session });
+      await this.history_.insertOne(historyDocumentOf(next, previous?.idx), { session });
       return;
     }
     // Without transactions the previous writer may have died between its
     // compare-and-set and this step: copying the version we replaced again
     // repairs that (the unique _id makes the copy a no-op otherwise).
-    const docs = previous ? [historyDocumentOf(previous), historyDocumentOf(next)] : [historyDocumentOf(next)];
+    const docs = previous ? [historyDocumentOf(previous), historyDocumentOf(next, previous.idx)] : [historyDocumentOf(next)];
     try {
       await this.history_.insertMany(docs, { ordered: false });
     } catch (error) {
