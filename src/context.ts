@@ -43,14 +43,15 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   const limits = { defaultCount: config.DEFAULT_PAGE_SIZE, maxCount: config.MAX_PAGE_SIZE };
   const resourceStore = store ?? storeFromConfig(config);
   const structureValidator = new StructureValidator(defs);
+  const profileValidation = validationFromConfig(config, defs, structureValidator);
   const engineContext: EngineContext = {
     store: resourceStore,
     definitions: defs,
     validator: structureValidator,
-    profileValidation: validationFromConfig(config, defs, structureValidator),
+    profileValidation,
     searchParameters,
     extractor: new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) }),
-    compiler: new SearchCompiler(searchParameters, { ...limits, baseUrl: baseUrlOf(config) }),
+    compiler: new SearchCompiler(searchParameters, { ...limits, baseUrl: baseUrlOf(config) }, profileValidation.terminology),
     limits,
     baseUrl: baseUrlOf(config),
     transactionExtensions: [dischargeIntakeFromConfig(config)],

@@ -64,6 +64,24 @@ export const errors = {
     new FhirError(405, [{ severity: 'error', code: 'not-supported', diagnostics: `${method} is not allowed here; allowed: ${allowed.join(', ')}` }], {
       Allow: allowed.join(', '),
     }),
+  /**
+   * R4 http, update: "405 Method Not allowed - the resource did not exist prior to the update, and the
+   * server does not allow client defined ids". Callers with per-patient or own-submission access get
+   * this for every id they cannot see, whether or not it exists (so the answer reveals nothing);
+   * `withAllow` is false when the refused PUT is an entry of a Bundle (Allow would describe POST [base]).
+   */
+  clientAssignedIdRefused: (type: string, id: string, withAllow = true) =>
+    new FhirError(
+      405,
+      [
+        {
+          severity: 'error',
+          code: 'not-supported',
+          diagnostics: `PUT ${type}/${id}: your access does not include creating resources with an id you choose; update only what you can read, and create with POST ${type}`,
+        },
+      ],
+      withAllow ? { Allow: 'GET, HEAD' } : {},
+    ),
   notAcceptable: (accept: string) =>
     single(406, 'not-supported', `Cannot produce '${accept}'; this server speaks application/fhir+json and application/json`),
   unsupportedMediaType: (contentType: string) =>
@@ -90,6 +108,8 @@ export const errors = {
     single(404, 'not-supported', `Operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`),
   notSupported: (diagnostics: string) => single(400, 'not-supported', diagnostics),
   searchTooCostly: (diagnostics: string) => single(400, 'too-costly', diagnostics),
+  /** A :in / :not-in / :below / :above value the local terminology cannot resolve (unknown, not expandable here, too many codes). */
+  searchTerminology: (name: string, code: 'not-found' | 'not-supported' | 'too-costly', diagnostics: string) => single(400, code, diagnostics, [name]),
   searchExpired: () =>
     single(410, 'not-found', 'This page belongs to a search result set that has expired (or this server restarted); run the search again'),
   // --- batch / transaction (R4 http page, "batch/transaction") ---

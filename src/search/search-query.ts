@@ -32,6 +32,8 @@ import {
 } from './parameter-clauses.js';
 import type { SearchParameter, SearchParameterRegistry } from './search-parameters.js';
 import { splitOr } from './search-values.js';
+import { TERMINOLOGY_MODIFIERS, TerminologyModifiers } from './terminology-modifiers.js';
+import type { TerminologyService } from '../validation/terminology.js';
 
 export type { Filter } from './parameter-clauses.js';
 export { splitOr } from './search-values.js';
@@ -91,10 +93,16 @@ const RESOURCE_FIELDS: Record<string, { type: SearchParameter['type']; field: st
 const SORT_FIELD: Partial<Record<SearchParameter['type'], string>> = { string: 'v', token: 'c', reference: 'r', number: 'n', quantity: 'n', uri: 'v' };
 
 export class SearchCompiler {
+  private readonly terminologyModifiers: TerminologyModifiers;
+
+  /** @param terminology resolves the token modifiers :in, :not-in, :below and :above (without it they are refused). */
   constructor(
     private readonly registry: SearchParameterRegistry,
     private readonly limits: { defaultCount: number; maxCount: number; baseUrl?: string },
-  ) {}
+    terminology?: TerminologyService,
+  ) {
+    this.terminologyModifiers = new TerminologyModifiers(terminology, (limits.baseUrl ?? '').replace(/\/$/, ''));
+  }
 
   /**
    * @param resourceTypes the types searched (one for a type search; several or all for a system search)
@@ -213,6 +221,9 @@ export class SearchCompiler {
     if (code === '_id') {
       if (modifier && modifier !== 'not') throw errors.notSupported(`Modifier ':${modifier}' is not supported on _id`);
       if (values.some((v) => /(^|[^\\])\|/.test(v))) throw errors.invalidParameter(rawName, `_id takes resource ids, not system|code tokens`);
+    }
+    if (parameter.type === 'token' && modifier !== undefined && TERMINOLOGY_MODIFIERS.has(modifier) && resourceField === undefined) {
+      return this.terminologyModifiers.filter(field, modifier, values, rawName, scope.store);
     }
     if (parameter.type === 'token' && modifier === 'not') {
       // :not — "resources that do not have a matching item", those without the element included.

@@ -26,8 +26,25 @@ export interface BaseValueSets {
   [url: string]: Record<string, string[]>;
 }
 
+/** The R4 ValueSets of definitions/r4-rules.json are those of FHIR 4.0.1. */
+const BASE_VALUESET_VERSION = '4.0.1';
+
+/** Concept property URI (R4 concept-properties) that names a concept's parent; `subsumedBy` is its v3 name. */
+const PARENT_PROPERTY_URI = 'http://hl7.org/fhir/concept-properties#parent';
+const CHILD_PROPERTY_URI = 'http://hl7.org/fhir/concept-properties#child';
+
+/** Subsumption links of one complete CodeSystem: concept nesting plus parent/child (`subsumedBy`) properties. */
+interface Hierarchy {
+  codes: Set<string>;
+  children: Map<string, Set<string>>;
+  parents: Map<string, Set<string>>;
+}
+
+export type SubsumptionResult = { outcome: 'codes'; codes: string[] } | { outcome: 'unknown-system' } | { outcome: 'unknown-code' };
+
 export class TerminologyService {
   private readonly expansions = new Map<string, Expansion | undefined>();
+  private readonly hierarchies = new Map<string, Hierarchy | undefined>();
 
   constructor(
     private readonly registry: ConformanceRegistry,
@@ -42,6 +59,38 @@ export class TerminologyService {
     const result = this.computeExpansion(url);
     this.expansions.set(url, result);
     return result;
+  }
+
+  /**
+   * The version of a known ValueSet (one version per URL is loaded), '' when it
+   * has none, undefined when the ValueSet is unknown. Canonical references with
+   * `|version` must name this one.
+   */
+  valueSetVersion(canonical: string): string | undefined {
+    const url = canonical.split('|')[0];
+    const vs = this.registry.get<ValueSet>(url);
+    if (vs?.resourceType === 'ValueSet') return vs.version ?? '';
+    return this.baseValueSets[url] ? BASE_VALUESET_VERSION : undefined;
+  }
+
+  /**
+   * The expansion of a ValueSet resource given whole (e.g. one stored on the
+   * server and named by reference), with the same rules and CodeSystems as
+   * `expand`. Not cached here: the caller knows the resource's version.
+   */
+  expandResource(vs: ValueSet): Expansion | undefined {
+    return this.expansionOf(vs);
+  }
+
+  /**
+   * `code` and every code it subsumes (`below`), or every code that subsumes it
+   * (`above`), the code itself included, in a complete CodeSystem the server holds.
+   */
+  subsumption(system: string, code: string, direction: 'below' | 'above'): SubsumptionResult {
+    const hierarchy = this.hierarchyOf(system);
+    if (!hierarchy) return { outcome: 'unknown-system' };
+    if (!hierarchy.codes.has(code)) return { outcome: 'unknown-code' };
+    return { outcome: 'codes', codes: [...reachable(direction === 'below' ? hierarchy.children : hierarchy.parents, code)] };
   }
 
   isKnownValueSet(canonical: string): boolean {
@@ -81,15 +130,7 @@ export class TerminologyService {
 
   private computeExpansion(url: string): Expansion | undefined {
     const vs = this.registry.get<ValueSet>(url);
-    if (vs?.resourceType === 'ValueSet') {
-      if (vs.compose) return this.fromCompose(vs);
-      if (vs.expansion?.contains) {
-        const out: Expansion = new Map();
-        for (const c of vs.expansion.contains) if (c.system && c.code) addCode(out, c.system, c.code, c.display);
-        return out;
-      }
-      return undefined;
-    }
+    if (vs?.resourceType === 'ValueSet') return this.expansionOf(vs);
     const base = this.baseValueSets[url];
     if (base) {
       const out: Expansion = new Map();
@@ -97,6 +138,25 @@ export class TerminologyService {
       return out;
     }
     return undefined;
+  }
+
+  private expansionOf(vs: ValueSet): Expansion | undefined {
+    if (vs.compose) return this.fromCompose(vs);
+    if (vs.expansion?.contains) {
+      const out: Expansion = new Map();
+      for (const c of vs.expansion.contains) if (c.system && c.code) addCode(out, c.system, c.code, c.display);
+      return out;
+    }
+    return undefined;
+  }
+
+  /** The hierarchy of a complete CodeSystem held here (cached: the registry does not change while the process runs). */
+  private hierarchyOf(system: string): Hierarchy | undefined {
+    if (this.hierarchies.has(system)) return this.hierarchies.get(system);
+    const cs = this.registry.get<CodeSystem>(system);
+    const hierarchy = cs?.resourceType === 'CodeSystem' && cs.content === 'complete' ? buildHierarchy(cs) : undefined;
+    this.hierarchies.set(system, hierarchy);
+    return hierarchy;
   }
 
   private displayIn(system: string, code: string): string | undefined {
@@ -147,12 +207,12 @@ export class TerminologyService {
       let concepts: CodeSystemConcept[] | null = flatten(codeSystem.concept ?? []);
       for (const filter of include.filter) {
         if (filter.property !== 'concept' || !concepts) { concepts = null; break; }
-        const root = findConcept(codeSystem.concept ?? [], filter.value);
-        if (!root) { concepts = []; break; }
-        const below = new Set(flatten(root.concept ?? []).map((c) => c.code));
-        if (filter.op === 'is-a') below.add(root.code);
-        else if (filter.op === '=') below.clear(), below.add(root.code);
-        else if (filter.op !== 'descendent-of') { concepts = null; break; }
+        const hierarchy = this.hierarchyOf(system)!;
+        if (!hierarchy.codes.has(filter.value)) { concepts = []; break; }
+        const below = reachable(hierarchy.children, filter.value);
+        if (filter.op === '=') below.clear(), below.add(filter.value);
+        else if (filter.op === 'descendent-of') below.delete(filter.value);
+        else if (filter.op !== 'is-a') { concepts = null; break; }
         concepts = concepts.filter((c) => below.has(c.code));
       }
       out.set(system, concepts ? new Map(concepts.map((c) => [c.code, c.display])) : null);
@@ -196,4 +256,44 @@ function findConcept(concepts: CodeSystemConcept[], code: string): CodeSystemCon
     if (nested) return nested;
   }
   return undefined;
+}
+
+function buildHierarchy(cs: CodeSystem): Hierarchy {
+  const hierarchy: Hierarchy = { codes: new Set(), children: new Map(), parents: new Map() };
+  const link = (parent: string, child: string) => {
+    if (parent === child) return;
+    if (!hierarchy.children.has(parent)) hierarchy.children.set(parent, new Set());
+    if (!hierarchy.parents.has(child)) hierarchy.parents.set(child, new Set());
+    hierarchy.children.get(parent)!.add(child);
+    hierarchy.parents.get(child)!.add(parent);
+  };
+  const declared = new Map((cs.property ?? []).map((p) => [p.code, p.uri]));
+  const isParent = (code: string) => declared.get(code) === PARENT_PROPERTY_URI || code === 'parent' || code === 'subsumedBy';
+  const isChild = (code: string) => declared.get(code) === CHILD_PROPERTY_URI || code === 'child';
+  const walk = (concepts: CodeSystemConcept[], parent?: string) => {
+    for (const c of concepts) {
+      hierarchy.codes.add(c.code);
+      if (parent) link(parent, c.code);
+      for (const p of c.property ?? []) {
+        if (p.valueCode === undefined) continue;
+        if (isParent(p.code)) link(p.valueCode, c.code);
+        else if (isChild(p.code)) link(c.code, p.valueCode);
+      }
+      if (c.concept) walk(c.concept, c.code);
+    }
+  };
+  walk(cs.concept ?? []);
+  return hierarchy;
+}
+
+/** `start` and every code reachable from it along `links` (cycles in a malformed CodeSystem end the walk). */
+function reachable(links: Map<string, Set<string>>, start: string): Set<string> {
+  const seen = new Set([start]);
+  const queue = [start];
+  while (queue.length > 0) {
+    for (const next of links.get(queue.pop()!) ?? []) {
+      if (!seen.has(next)) seen.add(next), queue.push(next);
+    }
+  }
+  return seen;
 }

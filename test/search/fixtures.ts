@@ -11,6 +11,9 @@ const FR_ID_TYPES = 'https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203';
 const RPPS = 'https://rpps.esante.gouv.fr';
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
+const RELAIS_COM = 'https://relais-sante.fr/fhir/CodeSystem/relais-communication-category';
+const HL7_COM = 'http://terminology.hl7.org/CodeSystem/communication-category';
+const CARE_ACTS = 'http://relais.test/fhir/CodeSystem/care-acts';
 
 const mmHg = (value: number) => ({ value, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' });
 
@@ -155,4 +158,109 @@ export const FIXTURES: Resource[] = [
   { resourceType: 'ValueSet', id: 'vs1', status: 'active', url: 'http://relais.test/fhir/ValueSet/a/b' },
   { resourceType: 'ValueSet', id: 'vs2', status: 'active', url: 'http://relais.test/fhir/ValueSet/a' },
   { resourceType: 'ValueSet', id: 'vs3', status: 'active', url: 'http://other.org/vs' },
+  // --- terminology modifiers (:in, :not-in, :below, :above) ---
+  // Communication.category: the network's ValueSet relais-communication-category (profiles/) has
+  // information, question, alert and report of the Relais CodeSystem.
+  { resourceType: 'Communication', id: 'com1', status: 'completed', category: [{ coding: [{ system: RELAIS_COM, code: 'alert' }] }] },
+  {
+    resourceType: 'Communication',
+    id: 'com2',
+    status: 'completed',
+    category: [{ coding: [{ system: RELAIS_COM, code: 'question' }] }, { coding: [{ system: HL7_COM, code: 'notification' }] }],
+  },
+  // Same code as com1, another system: in no Relais value set.
+  { resourceType: 'Communication', id: 'com3', status: 'completed', category: [{ coding: [{ system: HL7_COM, code: 'alert' }] }] },
+  { resourceType: 'Communication', id: 'com4', status: 'completed' },
+  // ValueSets stored on the server (not in profiles/ nor in a package): named by ValueSet/id or by their url.
+  {
+    resourceType: 'ValueSet',
+    id: 'vs-urgent',
+    status: 'active',
+    url: 'http://relais.test/terminology/ValueSet/urgent',
+    version: '2',
+    compose: { include: [{ system: RELAIS_COM, concept: [{ code: 'alert' }] }, { system: HL7_COM, concept: [{ code: 'alert' }] }] },
+  },
+  {
+    resourceType: 'ValueSet',
+    id: 'vs-female',
+    status: 'active',
+    url: 'http://relais.test/terminology/ValueSet/female',
+    compose: { include: [{ system: 'http://hl7.org/fhir/administrative-gender', concept: [{ code: 'female' }] }] },
+  },
+  {
+    resourceType: 'ValueSet',
+    id: 'vs-snomed',
+    status: 'active',
+    url: 'http://relais.test/terminology/ValueSet/snomed-disorders',
+    compose: { include: [{ system: 'http://snomed.info/sct', filter: [{ property: 'concept', op: 'is-a', value: '64572001' }] }] },
+  },
+  // Procedure.code over the hierarchical CodeSystem of TERMINOLOGY_PACKAGE (see its tree below).
+  ...(
+    [
+      ['proc1', CARE_ACTS, 'injection'],
+      ['proc2', CARE_ACTS, 'pansement-complexe'],
+      ['proc3', CARE_ACTS, 'toilette'],
+      ['proc4', CARE_ACTS, 'surveillance'],
+      ['proc5', CARE_ACTS, 'repas'],
+      ['proc6', 'http://other.example/acts', 'injection'],
+      ['proc7', CARE_ACTS, 'soins'],
+    ] as const
+  ).map(([id, system, code]) => ({ resourceType: 'Procedure', id, status: 'completed', subject: { reference: 'Patient/p1' }, code: { coding: [{ system, code }] } })),
+] as unknown as Resource[];
+
+/**
+ * A FHIR package the suite builds and loads through FHIR_PACKAGES_DIR (neither
+ * profiles/ nor FR Core has a hierarchical CodeSystem). care-acts:
+ *
+ *   soins
+ *     soins-infirmiers
+ *       injection
+ *       pansement
+ *         pansement-complexe
+ *       (surveillance, a top-level concept whose subsumedBy property names soins-infirmiers)
+ *     soins-hygiene
+ *       toilette
+ *   aide
+ *     repas
+ */
+export const TERMINOLOGY_PACKAGE: Resource[] = [
+  {
+    resourceType: 'CodeSystem',
+    id: 'care-acts',
+    url: CARE_ACTS,
+    version: '1',
+    status: 'active',
+    content: 'complete',
+    hierarchyMeaning: 'is-a',
+    property: [{ code: 'subsumedBy', uri: 'http://hl7.org/fhir/concept-properties#parent', type: 'code' }],
+    concept: [
+      {
+        code: 'soins',
+        concept: [
+          { code: 'soins-infirmiers', concept: [{ code: 'injection' }, { code: 'pansement', concept: [{ code: 'pansement-complexe' }] }] },
+          { code: 'soins-hygiene', concept: [{ code: 'toilette' }] },
+        ],
+      },
+      { code: 'aide', concept: [{ code: 'repas' }] },
+      { code: 'surveillance', property: [{ code: 'subsumedBy', valueCode: 'soins-infirmiers' }] },
+    ],
+  },
+  {
+    resourceType: 'ValueSet',
+    id: 'nursing-acts',
+    url: 'http://relais.test/fhir/ValueSet/nursing-acts',
+    version: '1',
+    status: 'active',
+    compose: { include: [{ system: CARE_ACTS, filter: [{ property: 'concept', op: 'is-a', value: 'soins-infirmiers' }] }] },
+  },
+  // More codes than the server searches at once (MAX_TERMINOLOGY_CODES = 1000).
+  {
+    resourceType: 'CodeSystem',
+    id: 'many',
+    url: 'http://relais.test/fhir/CodeSystem/many',
+    status: 'active',
+    content: 'complete',
+    concept: Array.from({ length: 1001 }, (_, i) => ({ code: `c${i}` })),
+  },
+  { resourceType: 'ValueSet', id: 'many', url: 'http://relais.test/fhir/ValueSet/many', status: 'active', compose: { include: [{ system: 'http://relais.test/fhir/CodeSystem/many' }] } },
 ] as unknown as Resource[];

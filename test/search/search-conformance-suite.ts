@@ -7,13 +7,18 @@
  * Each expectation was derived by hand from test/search/fixtures.ts and the R4
  * search page; the comment beside it gives the reasoning.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createTar } from 'nanotar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
 import { loadConfig } from '../../src/config.js';
 import { buildContext, type RelaisContext } from '../../src/context.js';
 import { FhirError } from '../../src/errors.js';
 import type { ResourceStore } from '../../src/store/resource-store.js';
-import { FIXTURES } from './fixtures.js';
+import { FIXTURES, TERMINOLOGY_PACKAGE } from './fixtures.js';
 
 export interface StoreFactory {
   /** A fresh, empty store (not yet opened) and how to dispose of it afterwards. */
@@ -26,11 +31,19 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
   describe(`search conformance (${name})`, () => {
     let ctx: RelaisContext;
     let dispose: () => Promise<void>;
+    let packagesDir: string;
 
     beforeAll(async () => {
       const made = await factory();
       dispose = made.dispose;
-      ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent' }), made.store);
+      // The hierarchical CodeSystem of the terminology cases, loaded the way FHIR_PACKAGES_DIR loads FR Core.
+      packagesDir = mkdtempSync(join(tmpdir(), 'relais-search-packages-'));
+      const files = [
+        { name: 'package/package.json', data: JSON.stringify({ name: 'relais.test.terminology', version: '0.0.1' }) },
+        ...TERMINOLOGY_PACKAGE.map((r) => ({ name: `package/${r.resourceType}-${r.id}.json`, data: JSON.stringify(r) })),
+      ];
+      writeFileSync(join(packagesDir, 'relais.test.terminology-0.0.1.tgz'), gzipSync(createTar(files)));
+      ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', FHIR_PACKAGES_DIR: packagesDir }), made.store);
       await ctx.store.open();
       // Written straight to the store with the server's own index extraction: the suite is about search,
       // so profile rules (e.g. FR Core's INS constraints) must not decide what the fixtures may contain.
@@ -43,6 +56,7 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
     afterAll(async () => {
       await ctx.store.close();
       await dispose();
+      rmSync(packagesDir, { recursive: true, force: true });
     });
 
     const run = (type: string | undefined, query: string, strict = false): Promise<Bundle<Resource>> =>
@@ -109,6 +123,81 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
         ['code:text=systolic', ['o1'], ':text on Coding.display'],
         ['status=preliminary', ['o3'], 'code'],
       ]);
+    });
+
+    describe('token :in, :not-in, :below, :above (terminology)', () => {
+      const RELAIS_VS = 'https://relais-sante.fr/fhir/ValueSet/relais-communication-category';
+      const GENDER_VS = 'http://hl7.org/fhir/ValueSet/administrative-gender';
+      const ACTS = 'http://relais.test/fhir/CodeSystem/care-acts';
+      table('Communication', [
+        [`category:in=${RELAIS_VS}`, ['com1', 'com2'], 'network ValueSet (profiles/): alert and question; com3 has alert of another system'],
+        [`category:in=${RELAIS_VS}|0.1.0`, ['com1', 'com2'], 'url|version naming the version held'],
+        [`category:not-in=${RELAIS_VS}`, ['com3', 'com4'], 'like :not: no coding in the set, com4 without a category included'],
+        ['category:in=ValueSet/vs-urgent', ['com1', 'com3'], 'ValueSet stored on the server, by reference: alert in both systems'],
+        ['category:in=http://relais.test/fhir/ValueSet/vs-urgent', ['com1', 'com3'], "absolute URL on this server"],
+        ['category:in=http://relais.test/terminology/ValueSet/urgent|2', ['com1', 'com3'], 'canonical of a stored ValueSet'],
+        [`category:in=${RELAIS_VS},ValueSet/vs-urgent`, ['com1', 'com2', 'com3'], 'comma is OR: union of the two sets'],
+        [`category:in=${RELAIS_VS}&category:in=ValueSet/vs-urgent`, ['com1'], 'repeated is AND'],
+        ['category:not-in=ValueSet/vs-urgent', ['com2', 'com4'], 'com2 has question and notification, neither urgent'],
+      ]);
+      table('Patient', [
+        [`gender:in=${GENDER_VS}`, ['p1', 'p2', 'p3'], 'R4 core ValueSet; gender is a code, its system implicit'],
+        [`gender:in=${GENDER_VS}|4.0.1`, ['p1', 'p2', 'p3'], 'R4 core ValueSets are version 4.0.1'],
+        [`gender:not-in=${GENDER_VS}`, ['p4', 'p5'], 'those without a gender'],
+        ['gender:in=ValueSet/vs-female', ['p1', 'p3'], 'stored ValueSet listing administrative-gender|female'],
+        ['gender:not-in=ValueSet/vs-female', ['p2', 'p4', 'p5'], 'same as gender:not=female'],
+      ]);
+      table('Procedure', [
+        [`code:below=${ACTS}|soins-infirmiers`, ['proc1', 'proc2', 'proc4'], 'injection, pansement-complexe (two levels), surveillance (subsumedBy property); the code itself included'],
+        [`code:below=${ACTS}|pansement`, ['proc2'], 'pansement-complexe'],
+        [`code:below=${ACTS}|soins`, ['proc1', 'proc2', 'proc3', 'proc4', 'proc7'], 'the whole soins branch, soins itself included; not repas, not proc6 (other system)'],
+        [`code:below=${ACTS}|injection`, ['proc1'], 'a leaf: only itself; proc6 has injection in another system'],
+        [`code:above=${ACTS}|pansement-complexe`, ['proc2', 'proc7'], 'itself, pansement, soins-infirmiers, soins'],
+        [`code:above=${ACTS}|surveillance`, ['proc4', 'proc7'], 'surveillance → soins-infirmiers (property) → soins'],
+        [`code:above=${ACTS}|repas`, ['proc5'], 'repas and aide'],
+        [`code:below=${ACTS}|repas,${ACTS}|toilette`, ['proc3', 'proc5'], 'OR'],
+        ['code:in=http://relais.test/fhir/ValueSet/nursing-acts', ['proc1', 'proc2', 'proc4'], 'package ValueSet with an is-a filter, same hierarchy'],
+        ['code:not-in=http://relais.test/fhir/ValueSet/nursing-acts', ['proc3', 'proc5', 'proc6', 'proc7'], 'negation of the line above'],
+      ]);
+
+      const refused = async (type: string, query: string, code: string, says: RegExp) => {
+        const error = await run(type, query).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(FhirError);
+        expect((error as FhirError).status).toBe(400);
+        expect((error as FhirError).issues[0].code).toBe(code);
+        expect((error as FhirError).issues[0].diagnostics).toMatch(says);
+      };
+      it('an unknown ValueSet is a 400 saying so, also under lenient handling', async () => {
+        await refused('Communication', 'category:in=http://relais.test/nope/ValueSet/x', 'not-found', /not known/);
+        await refused('Communication', 'category:in=ValueSet/absent', 'not-found', /not stored/);
+        await refused('Communication', `category:not-in=${RELAIS_VS}|9.9`, 'not-found', /Version '9\.9'/);
+      });
+      it('a ValueSet including a code system by a filter the server cannot evaluate is a 400', async () => {
+        await refused('Communication', 'category:in=ValueSet/vs-snomed', 'not-supported', /cannot list/);
+      });
+      it('an expansion above the cap is a 400 too-costly', async () => {
+        await refused('Procedure', 'code:in=http://relais.test/fhir/ValueSet/many', 'too-costly', /more than 1000 codes/);
+      });
+      it(':below/:above need a code of a CodeSystem the server holds completely', async () => {
+        await refused('Procedure', `code:below=${ACTS}|absent`, 'not-found', /not a code/);
+        await refused('Procedure', 'code:above=http://snomed.info/sct|64572001', 'not-found', /hierarchy is unknown/);
+        await rejects('Procedure', 'code:below=soins'); // no system
+      });
+      it('operator- and regex-like values widen nothing: they name no ValueSet or code', async () => {
+        for (const query of [
+          'category:in=.*',
+          `category:in=${RELAIS_VS}.*`,
+          'category:in={"$ne":null}',
+          `category:in=${RELAIS_VS}|.*`,
+          'category:not-in=.*',
+          `category:in=ValueSet/.*`,
+        ]) {
+          const error = await run('Communication', query).catch((e: unknown) => e);
+          expect((error as FhirError).status, query).toBe(400);
+        }
+        await refused('Procedure', `code:below=${ACTS}|.*`, 'not-found', /not a code/);
+        await refused('Procedure', `code:above=${ACTS}|{"$gt":""}`, 'not-found', /not a code/);
+      });
     });
 
     describe('reference', () => {
