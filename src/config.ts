@@ -29,6 +29,10 @@ export interface RelaisConfig {
   DEFAULT_PAGE_SIZE: number;
   MAX_PAGE_SIZE: number;
   JOURNAL_COMPACT_BYTES: number;
+  /** Paging snapshots (src/engine/search-result-sets.ts): a cursor unused this long expires (410). */
+  SEARCH_RESULT_SET_IDLE_SECONDS: number;
+  /** Paging snapshots kept at most (per embedded process, per MongoDB database); the least recently used go first. */
+  SEARCH_RESULT_SETS_MAX: number;
   SHUTDOWN_GRACE_MS: number;
   REQUEST_TIMEOUT_MS: number;
   /** Discharge intake (src/coordination; documented in README-coordination): the network's local time zone. */
@@ -96,6 +100,8 @@ const schema = {
     DEFAULT_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
     MAX_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
     JOURNAL_COMPACT_BYTES: { type: 'integer', minimum: 65536, default: 67108864 },
+    SEARCH_RESULT_SET_IDLE_SECONDS: { type: 'integer', minimum: 10, maximum: 86400, default: 1800 },
+    SEARCH_RESULT_SETS_MAX: { type: 'integer', minimum: 1, maximum: 1000000, default: 500 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, default: 10000 },
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30000 },
     DISCHARGE_TIMEZONE: { type: 'string', minLength: 1, default: 'Europe/Paris' },

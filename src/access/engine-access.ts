@@ -25,7 +25,7 @@ import type { ResourceStore, StoredVersion, WriteOperation } from '../store/reso
 import { decideOwnSubmission, decidePatients, decideType, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
 import { FactGatherer } from './fact-gatherer.js';
 import { searchAccessFilter } from './search-access.js';
-import { UNDERLYING_STORE } from '../store/underlying-store.js';
+import { RESULT_SET_OWNER } from '../store/result-set-owner.js';
 import { compartmentPatients } from './patient-compartment.js';
 import type { RequestContext } from './request-context.js';
 
@@ -262,10 +262,10 @@ export class EngineAccess {
       return result;
     };
     const distinct: ResourceStore['distinct'] = (q, path) => inner.distinct(restrict(q), path);
-    // Paging snapshots are kept per caller (and per break-the-glass state): a cursor is unknown
+    // Paging snapshots belong to their caller (and break-the-glass state): a cursor is unknown
     // (410, as if expired) to anyone else, so its size cannot be learnt through another's link.
-    const snapshotsKey = registryKeyFor(inner, `${rc.principal.issuer}|${rc.principal.subject}|${rc.breakTheGlass ? 'btg' : ''}`);
-    const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }, snapshotsKey) });
+    const snapshotsOwner = `${rc.principal.issuer}|${rc.principal.subject}|${rc.breakTheGlass ? 'btg' : ''}`;
+    const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }, snapshotsOwner) });
     // Break-the-glass was used for the patients returned that the practitioner could not reach otherwise.
     const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
     await this.recordSuccess(
@@ -370,14 +370,13 @@ export class EngineAccess {
 
 /**
  * The store with some methods replaced; every other member is the store's
- * own, bound to it. The underlying store stays reachable under
- * UNDERLYING_STORE so per-store registries (paging result sets) still find
- * their entries.
+ * own, bound to it. `resultSetOwner` names the caller under RESULT_SET_OWNER:
+ * the paging snapshots its searches store are usable by that caller only.
  */
-function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>, registryKey: object = inner): ResourceStore {
+function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>, resultSetOwner?: string): ResourceStore {
   return new Proxy(inner, {
     get(target, property) {
-      if (property === UNDERLYING_STORE) return registryKey;
+      if (property === RESULT_SET_OWNER) return resultSetOwner;
       if (Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property as keyof ResourceStore];
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
@@ -399,17 +398,6 @@ function breakTheGlassAlert(rc: RequestContext, patient: string, team: Reference
     sent: new Date().toISOString(),
     payload: [{ contentString: `Accès en urgence (bris de glace) au dossier par ${who} : ${rc.breakTheGlass?.reason ?? ''}` }],
   };
-}
-
-const registryKeys = new WeakMap<object, Map<string, object>>();
-
-/** A stable object standing for (store, caller), under which per-store registries keep this caller's entries. */
-function registryKeyFor(store: object, caller: string): object {
-  let keys = registryKeys.get(store);
-  if (!keys) registryKeys.set(store, (keys = new Map()));
-  let key = keys.get(caller);
-  if (!key) keys.set(caller, (key = {}));
-  return key;
 }
 
 function deniedReason(decision: InstanceDecision): string {

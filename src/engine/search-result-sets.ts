@@ -10,66 +10,45 @@
  * Why not keyset paging: sort keys over multi-valued index entries (names,
  * dates) and updates that move a resource across the cursor would make a
  * stateless cursor skip or repeat resources; a snapshot of references is exact
- * for any _sort. The cost is memory (two short strings per match) and that a
- * cursor lives in one process: it expires after IDLE_MS without use, only the
- * most recent MAX_SETS are kept, and an expired cursor is a 410 telling the
- * client to run the search again. Several server instances behind a load
- * balancer need sticky sessions for paging (documented in the README).
+ * for any _sort.
+ *
+ * Where they live: in the store (ResultSetStore, part of the store port), so
+ * that every process sharing the store serves every cursor: the embedded store
+ * keeps them in memory (its single process), the MongoDB store in the
+ * `searchsets` collection (any Relais instance behind a load balancer can
+ * serve the `next` link). Limits (ResultSetLimits, set from
+ * SEARCH_RESULT_SET_IDLE_SECONDS and SEARCH_RESULT_SETS_MAX): a set expires
+ * after IDLE without use (default 30 min), only the MAX most recently used
+ * are kept (default 500), and an expired, evicted or unknown cursor is a 410
+ * telling the client to run the search again.
+ *
+ * Owner: a cursor is usable only by the caller whose search made it (the
+ * access layer names the caller, src/store/result-set-owner.ts); for anyone
+ * else it is the same 410 as an unknown cursor, so nothing (not even the
+ * number of matches) leaks through a shared link. The store keeps a hash of
+ * the caller's name, not the name.
  */
-import { randomBytes } from 'node:crypto';
-import { underlyingStore } from '../store/underlying-store.js';
+import { createHash, randomBytes } from 'node:crypto';
+import type { MatchRef, ResourceStore, ResultSetSlice } from '../store/resource-store.js';
+import { resultSetOwner } from '../store/result-set-owner.js';
 
-export interface ResultSet {
-  refs: Array<{ resourceType: string; id: string }>;
-  lastUsed: number;
+/** 16 random bytes in base64url: what every cursor this server makes looks like. */
+const CURSOR = /^[A-Za-z0-9_-]{22}$/;
+
+function ownerKey(store: ResourceStore): string {
+  const caller = resultSetOwner(store);
+  return caller === undefined ? '' : createHash('sha256').update(caller).digest('base64url');
 }
 
-const IDLE_MS = 30 * 60_000;
-const MAX_SETS = 500;
-
-export class SearchResultSets {
-  private readonly sets = new Map<string, ResultSet>();
-
-  constructor(private readonly clock: () => number = Date.now) {}
-
-  create(refs: ResultSet['refs']): string {
-    this.evict();
-    const cursor = randomBytes(16).toString('base64url');
-    this.sets.set(cursor, { refs, lastUsed: this.clock() });
-    return cursor;
-  }
-
-  get(cursor: string): ResultSet | undefined {
-    const set = this.sets.get(cursor);
-    if (!set) return undefined;
-    if (this.clock() - set.lastUsed > IDLE_MS) {
-      this.sets.delete(cursor);
-      return undefined;
-    }
-    set.lastUsed = this.clock();
-    // Map order is insertion order: re-inserting keeps the most recently used last.
-    this.sets.delete(cursor);
-    this.sets.set(cursor, set);
-    return set;
-  }
-
-  private evict(): void {
-    const now = this.clock();
-    for (const [cursor, set] of this.sets) if (now - set.lastUsed > IDLE_MS) this.sets.delete(cursor);
-    while (this.sets.size >= MAX_SETS) this.sets.delete(this.sets.keys().next().value!);
-  }
+/** Stores the ordered matches of a search for the caller `store` acts for; returns the cursor. */
+export async function saveResultSet(store: ResourceStore, refs: readonly MatchRef[]): Promise<string> {
+  const cursor = randomBytes(16).toString('base64url');
+  await store.saveResultSet(cursor, ownerKey(store), refs);
+  return cursor;
 }
 
-/**
- * One registry of result sets per store instance (and so per server context):
- * kept beside the store rather than in EngineContext so that every context
- * builder gets paging without wiring, and two test servers never share cursors.
- */
-const byStore = new WeakMap<object, SearchResultSets>();
-
-export function resultSetsFor(wrapped: object): SearchResultSets {
-  const store = underlyingStore(wrapped);
-  let sets = byStore.get(store);
-  if (!sets) byStore.set(store, (sets = new SearchResultSets()));
-  return sets;
+/** refs[offset, offset + count) of a stored result set; undefined when it is unknown, expired or another caller's. */
+export async function loadResultSet(store: ResourceStore, cursor: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
+  if (!CURSOR.test(cursor)) return undefined;
+  return store.loadResultSet(cursor, ownerKey(store), offset, count);
 }

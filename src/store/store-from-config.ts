@@ -12,8 +12,9 @@ import { MongoStore } from './mongo/mongo-store.js';
 import type { ResourceStore } from './resource-store.js';
 
 export function storeFromConfig(config: RelaisConfig): ResourceStore {
+  const resultSets = { idleMs: config.SEARCH_RESULT_SET_IDLE_SECONDS * 1000, maxSets: config.SEARCH_RESULT_SETS_MAX };
   if (!config.MONGODB_URI) {
-    return new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES });
+    return new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES, resultSets });
   }
   const w: W = /^[0-9]+$/.test(config.MONGODB_WRITE_CONCERN) ? Number(config.MONGODB_WRITE_CONCERN) : 'majority';
   return new MongoStore({
@@ -22,6 +23,7 @@ export function storeFromConfig(config: RelaisConfig): ResourceStore {
     writeConcern: { w, journal: config.MONGODB_JOURNAL, wtimeoutMS: config.MONGODB_WTIMEOUT_MS },
     readConcern: config.MONGODB_READ_CONCERN,
     transactions: config.MONGODB_TRANSACTIONS,
+    resultSets,
     // The store logs what the deployment guarantees once, at start (never resources).
     log: pino({ level: config.LOG_LEVEL, base: { component: 'store' } }),
   });

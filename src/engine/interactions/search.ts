@@ -16,7 +16,7 @@ import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType } from '../resource-checks.js';
 import { resolveIncludes } from '../search-includes.js';
-import { resultSetsFor } from '../search-result-sets.js';
+import { loadResultSet, saveResultSet } from '../search-result-sets.js';
 import { applyElements, applySummary, type SummaryMode } from '../summary.js';
 
 export interface SearchOptions {
@@ -87,12 +87,10 @@ interface Page {
 }
 
 async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: ParsedSearch, count: number, wantTotal: boolean): Promise<Page> {
-  const sets = resultSetsFor(ctx.store);
   if (parsed.cursor) {
-    const set = sets.get(parsed.cursor);
+    const set = await loadResultSet(ctx.store, parsed.cursor, parsed.offset, count);
     if (!set) throw errors.searchExpired();
-    const refs = set.refs.slice(parsed.offset, parsed.offset + count);
-    return { versions: await fetchInOrder(ctx, refs), offset: parsed.offset, hasMore: parsed.offset + count < set.refs.length, total: set.refs.length, cursor: parsed.cursor };
+    return { versions: await fetchInOrder(ctx, set.refs), offset: parsed.offset, hasMore: parsed.offset + count < set.total, total: set.total, cursor: parsed.cursor };
   }
   const query = { resourceTypes, filter: parsed.filter, sort: parsed.sort };
   // From the first page, the total is the number of matches read (no count query); beyond it, the store counts.
@@ -104,8 +102,8 @@ async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: Parse
   // More than one page: snapshot every match's reference, and serve this page from the snapshot too,
   // so that page 1 and the following pages are cut from the same list.
   const all = await ctx.store.search({ ...query, offset: 0, count: MAX_SNAPSHOT, withTotal: false, idsOnly: true });
-  const refs = all.versions.map((v) => ({ resourceType: v.resourceType, id: v.id }));
-  const cursor = sets.create(refs);
+  const refs = all.versions;
+  const cursor = await saveResultSet(ctx.store, refs);
   const slice = refs.slice(parsed.offset, parsed.offset + count);
   return { versions: await fetchInOrder(ctx, slice), offset: parsed.offset, hasMore: parsed.offset + count < refs.length, total: refs.length, cursor };
 }

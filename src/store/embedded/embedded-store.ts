@@ -21,12 +21,17 @@ import {
   type IndexUpdate,
   type HistoryQuery,
   type IndexEntries,
+  type MatchRef,
   type ResourceStore,
+  type ResultSetLimits,
+  type ResultSetSlice,
   type StoreQuery,
   type StoreQueryResult,
   type StoredVersion,
   type WriteOperation,
+  DEFAULT_RESULT_SET_LIMITS,
 } from '../resource-store.js';
+import { MemoryResultSets } from './memory-result-sets.js';
 import { withVersionMeta } from '../version-meta.js';
 import { Journal, type JournalRecord } from './journal.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
@@ -68,6 +73,8 @@ export interface EmbeddedStoreOptions {
   directory: string;
   /** Compact the journal into a snapshot once it grows past this many bytes. */
   compactAfterBytes?: number;
+  /** Paging snapshots kept in memory (memory-result-sets.ts). */
+  resultSets?: ResultSetLimits;
 }
 
 const LOCK_FILE = 'relais.lock';
@@ -114,6 +121,7 @@ export class EmbeddedStore implements ResourceStore {
   private readonly versionIndex = new WeakMap<StoredVersion, IndexEntries>();
   private readonly guards = new Map<string, { resourceType: string; id: string }>();
   private readonly hashIndex = new EntryHashIndex();
+  private readonly resultSets: MemoryResultSets;
   private pending: PendingUnit[] = [];
   private flushing: Promise<void> | undefined;
   private seq = 0;
@@ -124,6 +132,7 @@ export class EmbeddedStore implements ResourceStore {
     this.directory = options.directory;
     this.compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024;
     this.journal = new Journal(this.directory);
+    this.resultSets = new MemoryResultSets(options.resultSets ?? DEFAULT_RESULT_SET_LIMITS);
   }
 
   async open(): Promise<void> {
@@ -183,6 +192,14 @@ export class EmbeddedStore implements ResourceStore {
       matching.push(version);
     }
     return { total: matching.length, versions: matching.slice(query.offset, query.offset + query.count) };
+  }
+
+  async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
+    this.resultSets.save(cursor, owner, refs);
+  }
+
+  async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
+    return this.resultSets.load(cursor, owner, offset, count);
   }
 
   async search(query: StoreQuery): Promise<StoreQueryResult> {

@@ -27,13 +27,17 @@ import {
   type HistoryQuery,
   type DistinctQuery,
   type IndexUpdate,
+  type MatchRef,
   type ResourceStore,
+  type ResultSetSlice,
   type StoreCapabilities,
   type StoreQuery,
   type StoreQueryResult,
   type StoredVersion,
   type WriteOperation,
+  DEFAULT_RESULT_SET_LIMITS,
 } from '../resource-store.js';
+import { MongoResultSets, type MongoResultSetOptions, type SearchSetDocument } from './mongo-result-sets.js';
 import { probeDeployment, type DeploymentFacts } from './deployment.js';
 import {
   VERSION_PROJECTION,
@@ -68,6 +72,8 @@ export interface MongoStoreOptions {
   transactions?: 'auto' | 'off';
   serverSelectionTimeoutMS?: number;
   log?: StoreLog;
+  /** Paging snapshots in the `searchsets` collection (mongo-result-sets.ts). */
+  resultSets?: MongoResultSetOptions;
 }
 
 /** A writer that keeps losing compare-and-set races gives up after this many tries. */
@@ -100,6 +106,9 @@ export class MongoStore implements ResourceStore {
   private resources!: Collection<CurrentDocument>;
   private history_!: Collection<HistoryDocument>;
   private guards!: Collection<GuardDocument>;
+  private searchSets!: Collection<SearchSetDocument>;
+  /** Stored result sets (set by open()). */
+  resultSets!: MongoResultSets;
   private state: 'new' | 'open' | 'closed' = 'new';
 
   constructor(private readonly options: MongoStoreOptions) {
@@ -125,6 +134,8 @@ export class MongoStore implements ResourceStore {
     this.resources = this.db.collection<CurrentDocument>('resources');
     this.history_ = this.db.collection<HistoryDocument>('history');
     this.guards = this.db.collection<GuardDocument>('guards');
+    this.searchSets = this.db.collection<SearchSetDocument>('searchsets');
+    this.resultSets = new MongoResultSets(this.searchSets, this.options.resultSets ?? DEFAULT_RESULT_SET_LIMITS, this.log);
     const facts = await probeDeployment(this.db);
     this.deployment = facts;
     this.capabilities.atomicMultiWrite = facts.transactions && this.transactionsWanted;
@@ -137,6 +148,7 @@ export class MongoStore implements ResourceStore {
     for (const name of staleSearchIndexes(existing)) await this.resources.dropIndex(name);
     await this.resources.createIndexes(resourceIndexes());
     await this.history_.createIndexes(historyIndexes());
+    await this.resultSets.createIndexes();
     const details = {
       database: this.databaseName,
       topology: facts.topology,
@@ -144,6 +156,7 @@ export class MongoStore implements ResourceStore {
       maxWireVersion: facts.maxWireVersion,
       transactions: facts.transactions,
       atomicMultiWrite: this.capabilities.atomicMultiWrite,
+      searchSetsTtlIndex: this.resultSets.ttlIndex,
     };
     if (this.capabilities.atomicMultiWrite) {
       this.log.info(details, 'mongodb store: multi-document transactions available; every write is atomic across current version, history and guards');
@@ -170,7 +183,17 @@ export class MongoStore implements ResourceStore {
 
   /** Drops the store's collections (test isolation only). */
   async dropAll(): Promise<void> {
-    for (const collection of [this.resources, this.history_, this.guards]) await collection.drop().catch(() => undefined);
+    for (const collection of [this.resources, this.history_, this.guards, this.searchSets]) await collection.drop().catch(() => undefined);
+  }
+
+  async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
+    this.assertOpen();
+    await this.resultSets.save(cursor, owner, refs);
+  }
+
+  async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
+    this.assertOpen();
+    return this.resultSets.load(cursor, owner, offset, count);
   }
 
   async readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
