@@ -18,7 +18,20 @@ import { registerOperationalRoutes } from './rest/operational-routes.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
-const ENGINE_ENFORCED_INTERACTIONS: ReadonlySet<string> = new Set(['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create', 'search-type', 'search-system', 'transaction-or-batch']);
+const ENGINE_ENFORCED_INTERACTIONS: ReadonlySet<string> = new Set([
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'history-type',
+  'history-system',
+  'create',
+  'search-type',
+  'search-system',
+  'transaction-or-batch',
+]);
 
 const REQUEST_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
 
@@ -70,7 +83,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     operations: ctx.operations,
     audit: (records) => auditTrail.record(records),
     // The engine enforces per-resource access for these interactions (src/access/engine-access.ts);
-    // the gate keeps refusing restricted grants for the others (type/system history, operations).
+    // the gate keeps refusing restricted grants for the others (operations).
     engineEnforcesInstances: ENGINE_ENFORCED_INTERACTIONS,
   });
   registerOperationalRoutes(app, ctx.store);

@@ -281,6 +281,56 @@ export class EngineAccess {
   }
 
   /**
+   * history-type / history-system: the same decision as search. The store's
+   * history is filtered by the search access filter, evaluated on each
+   * version's OWN index entries (a deletion: those of the version it deleted;
+   * see HistoryQuery.filter), so a restricted caller gets exactly the versions
+   * it may see (a resource's versions from when it belonged to a patient the
+   * caller cannot reach stay hidden) and Bundle.total and the paging links
+   * count only those. Audited like a search: one AuditEvent with the query and
+   * the patients whose versions were returned; break-the-glass as for search.
+   */
+  async guardHistory(
+    rc: RequestContext,
+    interaction: 'history-type' | 'history-system',
+    resourceTypes: readonly string[],
+    query: string,
+    run: (ctx: EngineContext) => Promise<Bundle<Resource>>,
+  ): Promise<Bundle<Resource>> {
+    if (resourceTypes.length === 0) {
+      // The HTTP gate refuses this first; kept here so no caller ever gets an unfiltered system history.
+      await this.trail.record([this.record(rc, { interaction, patients: [], outcome: 'denied', outcomeDetail: 'role' }, false)]);
+      throw errors.forbidden('a system-wide search or history must name its resource types with _type');
+    }
+    for (const resourceType of resourceTypes) await this.typeDecision(rc, interaction, resourceType);
+    const reachable = rc.principal.kind === 'practitioner' ? await new FactGatherer(this.ctx, rc.principal).reachablePatients() : [];
+    const filter = searchAccessFilter(rc.principal, interaction, resourceTypes, reachable, rc.breakTheGlass);
+    const inner = this.ctx.store;
+    const patients = new Set<string>();
+    const history: ResourceStore['history'] = async (q) => {
+      const page = await inner.history(filter ? { ...q, filter: q.filter ? { $and: [q.filter, filter] } : filter } : q);
+      for (const v of page.versions) {
+        // A deletion told the caller about the content it deleted (the version before it).
+        const content = v.resource ?? (v.versionId > 1 ? (await inner.readVersion(v.resourceType, v.id, v.versionId - 1))?.resource : undefined);
+        if (content) compartmentPatients(v.resourceType, v.id, this.ctx.extractor.extract(content)).forEach((p) => patients.add(p));
+      }
+      return page;
+    };
+    const bundle = await run({ ...this.ctx, store: delegate(inner, { history }) });
+    const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
+    await this.recordSuccess(
+      rc,
+      this.record(
+        rc,
+        { interaction, ...(resourceTypes.length === 1 ? { resourceType: resourceTypes[0] } : {}), patients: [...patients], outcome: 'success', ...(query ? { query } : {}) },
+        glassPatients.length > 0,
+      ),
+      glassPatients,
+    );
+    return bundle;
+  }
+
+  /**
    * Before a batch or transaction Bundle: its writes go through
    * `guardedContext` (each checked and audited in the Bundle's own atomic
    * write). What the engine cannot yet enforce per entry is refused as a whole

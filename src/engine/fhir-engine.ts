@@ -93,11 +93,16 @@ export class FhirEngine {
     return this.access.guardSearch(rc, resourceType ? 'search-type' : 'search-system', types, query, (ctx) => search(ctx, resourceType, params, options));
   }
 
-  /** With a RequestContext, only the history of one instance is enforced here (type/system history: see the HTTP gate). */
+  /** With a RequestContext: instance history checked per version; type/system history filtered like a search (EngineAccess.guardHistory). */
   history(scope: HistoryScope, params: Array<[string, string]>, strict?: boolean, rc?: RequestContext): Promise<Bundle<Resource>> {
     if (rc && scope.resourceType && scope.id) {
       const { resourceType, id } = scope;
       return this.access.guardInstanceHistory(rc, resourceType, id, () => history(this.ctx, scope, params, strict));
+    }
+    if (rc) {
+      const types = scope.resourceType ? [scope.resourceType] : [...new Set(params.filter(([n]) => n === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim())).filter(Boolean))];
+      const query = new URLSearchParams(params).toString();
+      return this.access.guardHistory(rc, scope.resourceType ? 'history-type' : 'history-system', types, query, (ctx) => history(ctx, scope, params, strict));
     }
     return history(this.ctx, scope, params, strict);
   }

@@ -146,7 +146,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'GET',
       url: '/_history',
       interaction: 'history-system',
-      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.history({}, queryPairs(request), isStrict(request))),
+      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.history({}, queryPairs(request), isStrict(request), requestContextOf(request))),
     },
     {
       method: 'GET',
@@ -226,7 +226,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type/_history',
       interaction: 'history-type',
       handler: async (request, reply) =>
-        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type }, queryPairs(request), isStrict(request))),
+        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type }, queryPairs(request), isStrict(request), requestContextOf(request))),
     },
     {
       method: 'GET',

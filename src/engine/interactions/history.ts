@@ -3,6 +3,11 @@
  * version, newest first, deletions included (as entries with request DELETE and
  * no resource). Paging is anchored at the newest version the first page saw
  * (`_anchor`), so writes made while a client pages do not shift later pages.
+ *
+ * At system level `_type` (a Relais extension, as for system search) limits
+ * the history to the listed types; authenticated callers must name them (the
+ * access gate), and their history is filtered by the access policy through the
+ * store's `history` (see src/access/engine-access.ts, guardHistory).
  */
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
@@ -48,6 +53,7 @@ export async function history(ctx: EngineContext, scope: HistoryScope, params: A
   let offset = 0;
   let since: string | undefined;
   let anchor: string | undefined;
+  const types: string[] = [];
   for (const [name, value] of params) {
     if (name === '_count') {
       if (!/^\d+$/.test(value)) throw errors.invalidParameter('_count', `_count must be a non-negative integer`);
@@ -57,15 +63,25 @@ export async function history(ctx: EngineContext, scope: HistoryScope, params: A
       offset = Number(value);
     } else if (name === '_since') since = instantParameter('_since', value);
     else if (name === '_anchor') anchor = instantParameter('_anchor', value);
+    else if (name === '_type' && !scope.resourceType) {
+      for (const type of value.split(',').map((t) => t.trim()).filter(Boolean)) {
+        assertKnownType(ctx, type);
+        if (!types.includes(type)) types.push(type);
+      }
+    }
     else if (name === '_format' || name === '_pretty') continue;
     else if (strict) throw errors.unknownParameter(name);
   }
   // _since means "at or after" (R4 http page); the store port's `since` is exclusive, so step back 1 ms.
   const sinceExclusive = since === undefined ? undefined : new Date(Date.parse(since) - 1).toISOString();
-  const page = await ctx.store.history({ ...scope, since: sinceExclusive, at: anchor, offset, count });
+  const page = await ctx.store.history({ ...scope, since: sinceExclusive, at: anchor, offset, count, ...(types.length > 0 ? { filter: { type: { $in: types } } } : {}) });
   anchor ??= page.versions[0]?.lastUpdated;
   const base = `${ctx.baseUrl}${scope.resourceType ? `/${scope.resourceType}` : ''}${scope.id !== undefined ? `/${scope.id}` : ''}/_history`;
-  const common: Array<[string, string]> = [...(since ? [['_since', since] as [string, string]] : []), ['_count', String(count)]];
+  const common: Array<[string, string]> = [
+    ...(types.length > 0 ? [['_type', types.join(',')] as [string, string]] : []),
+    ...(since ? [['_since', since] as [string, string]] : []),
+    ['_count', String(count)],
+  ];
   const at = (o: number): Array<[string, string]> => [...common, ...(anchor ? [['_anchor', anchor] as [string, string]] : []), ['_offset', String(o)]];
   const link = [{ relation: 'self', url: pageUrl(base, offset > 0 ? at(offset) : common) }];
   if (offset + count < page.total && count > 0) link.push({ relation: 'next', url: pageUrl(base, at(offset + count)) });
