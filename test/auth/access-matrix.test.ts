@@ -18,7 +18,22 @@ const PRINCIPALS: Record<string, Principal> = {
 
 const TYPES = ['Patient', 'Observation', 'Task', 'ServiceRequest', 'Consent', 'CareTeam', 'Contract', 'AuditEvent', 'Practitioner', 'Organization', 'Medication', 'StructureDefinition', 'Binary', 'Subscription'];
 type Cell = PolicyInteraction | '$match' | '$everything' | '$expunge';
-const INTERACTIONS: Cell[] = ['create', 'read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'search-type', '$match', '$everything', '$expunge'];
+const INTERACTIONS: Cell[] = [
+  'create',
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'history-type',
+  'history-system',
+  'search-type',
+  'search-system',
+  '$match',
+  '$everything',
+  '$expunge',
+];
 
 const PATIENT_DATA = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest']);
 const ACCESS_CONTROL = new Set(['Consent', 'CareTeam']);
@@ -110,7 +125,7 @@ describe('access matrix', () => {
     }
     console.log(`access matrix: ${Object.keys(PRINCIPALS).length} roles × ${TYPES.length} types × ${INTERACTIONS.length} interactions × ${states.length} states = ${cells} cells (${allowed} allowed, ${cells - allowed} denied)`);
     expect(mismatches.filter((m, k) => k < 5 || !mismatches[k - 1].startsWith(m.split(' {')[0]))).toEqual([]);
-    expect(cells).toBe(4 * 14 * 12 * 64);
+    expect(cells).toBe(4 * 14 * 14 * 64);
   });
 
   it('revoking any one of consent, care team or agreement cuts a practitioner off at once', () => {
