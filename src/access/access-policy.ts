@@ -220,6 +220,29 @@ export function decidePatients(
   return { allowed: true, breakTheGlass: usedGlass };
 }
 
+/**
+ * What a hospital asks the network to act on: a Task whose focus or basedOn
+ * is one of these, sent by the hospital, tells the coordination status of its
+ * request (the discharge intake's Tasks focus the discharged Encounter, the
+ * nurse-support Tasks a ServiceRequest; a referral's Task is basedOn its
+ * ServiceRequest). Patients, professionals and clinical facts the hospital
+ * sent are deliberately not in the list: a Task merely focused on a patient
+ * the hospital once referred is the network's work, not the status of the
+ * hospital's request.
+ */
+export const COORDINATED_SUBMISSION_TYPES: readonly string[] = [
+  'ServiceRequest',
+  'Encounter',
+  'DeviceRequest',
+  'MedicationRequest',
+  'CommunicationRequest',
+  'CarePlan',
+  'Task',
+];
+
+/** The Task elements linking a coordination Task to what it is about (search parameters focus and based-on). */
+export const COORDINATION_LINK_PARAMS = ['focus', 'based-on'] as const;
+
 /** For own-submissions grants: the resource was sent by the caller, or is a coordination Task about something it sent. */
 export function decideOwnSubmission(sentByCaller: boolean, statusOfCallerSubmission: boolean): InstanceDecision {
   return sentByCaller || statusOfCallerSubmission ? { allowed: true, breakTheGlass: false } : { allowed: false, reason: 'not-sent-by-caller', status: 404 };

@@ -22,7 +22,7 @@ import type { AuditTrail } from '../audit/audit-trail.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { errors, FhirError } from '../errors.js';
 import type { ResourceStore, StoredVersion, WriteOperation } from '../store/resource-store.js';
-import { decideOwnSubmission, decidePatients, decideType, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
+import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, decideType, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
 import { FactGatherer } from './fact-gatherer.js';
 import { searchAccessFilter } from './search-access.js';
 import { RESULT_SET_OWNER } from '../store/result-set-owner.js';
@@ -33,6 +33,10 @@ type AllowedType = Extract<TypeDecision, { allowed: true }>;
 type InstanceInteraction = 'read' | 'vread' | 'update' | 'patch' | 'delete' | 'history-instance' | 'create';
 
 const REF = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+/** How many of a hospital's requests a Task search matches coordination Tasks against (see ownSubmissionRefs). */
+const OWN_SUBMISSIONS_LIMIT = 50_000;
+/** The [type]/[id] a Bundle entry's request.url writes to (relative or absolute, no query). */
+const ENTRY_TARGET = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
 export interface ResourceDecision {
   decision: InstanceDecision;
@@ -80,18 +84,39 @@ export class EngineAccess {
     return { decision: decideOwnSubmission(resource.meta?.source === source, await this.isTaskAboutOwnSubmission(resource, source)), patients };
   }
 
-  /** A coordination Task whose focus or basedOn is something the caller sent. */
+  /** A coordination Task whose focus or basedOn is a request the caller sent (COORDINATED_SUBMISSION_TYPES). */
   private async isTaskAboutOwnSubmission(resource: Resource, source: string): Promise<boolean> {
     if (resource.resourceType !== 'Task') return false;
     const task = resource as Task;
     const refs: Reference[] = [...(task.focus ? [task.focus] : []), ...(task.basedOn ?? [])];
     for (const ref of refs) {
       const match = REF.exec(ref.reference ?? '');
-      if (!match) continue;
+      if (!match || !COORDINATED_SUBMISSION_TYPES.includes(match[1])) continue;
       const target = await this.ctx.store.readCurrent(match[1], match[2]);
       if (target?.resource?.meta?.source === source) return true;
     }
     return false;
+  }
+
+  /**
+   * "Type/id" of the requests a hospital sent (meta.source = its submission
+   * source) that coordination Tasks may be about: the list a Task search's
+   * access filter matches focus and basedOn against (search-access.ts). Read
+   * from the store unfiltered, ids only. Bounded by OWN_SUBMISSIONS_LIMIT (the
+   * most recent first): past it, Tasks about the oldest requests are left out
+   * of searches (never others' Tasks let in); instance reads still find them.
+   */
+  private async ownSubmissionRefs(rc: RequestContext): Promise<string[]> {
+    const result = await this.ctx.store.search({
+      resourceTypes: [...COORDINATED_SUBMISSION_TYPES],
+      filter: { 'idx._source': { $elemMatch: { v: submissionSource(rc.principal) } } },
+      sort: [{ path: 'lastUpdated', direction: -1 }],
+      offset: 0,
+      count: OWN_SUBMISSIONS_LIMIT,
+      withTotal: false,
+      idsOnly: true,
+    });
+    return result.versions.map((v) => `${v.resourceType}/${v.id}`);
   }
 
   /**
@@ -145,18 +170,53 @@ export class EngineAccess {
   }
 
   /**
-   * Before an update, patch or delete: the current version must be reachable
-   * (404 otherwise), so that nothing about a hidden resource (not even a patch
-   * `test` failing) is learnt. The write itself is checked again by the guarded store.
+   * Before an update, patch or delete by id. For callers who may not see
+   * everything (per-patient grants, a coordinator bound to a launch patient,
+   * hospitals), the answer must not depend on whether a resource they cannot
+   * see exists:
+   * - update: R4 lets a server refuse client-defined ids ("405 Method Not
+   *   allowed - the resource did not exist prior to the update, and the server
+   *   does not allow client defined ids"). For these callers every id that is
+   *   not a live resource they can reach (absent, deleted, or hidden) gets that
+   *   same 405, same text, same audit outcome; updates of what they can read
+   *   go on (200). Without this, a hidden id answered 404 and a free one 201.
+   * - patch, delete: an id they cannot see (absent, or hidden, live or
+   *   deleted) is 404 like an unknown id (a delete of an absent id is 404 for
+   *   them, not 204), so nothing (not even a patch `test`) is learnt.
+   * The facts of the patients named by the update's body are gathered in every
+   * case, so a free id and a hidden one cost about the same store lookups.
+   * The write itself is checked again by the guarded store.
    */
-  async assertWritable(rc: RequestContext, interaction: 'update' | 'patch' | 'delete', resourceType: string, id: string): Promise<void> {
+  async assertWritable(rc: RequestContext, interaction: 'update' | 'patch' | 'delete', resourceType: string, id: string, body?: unknown, inBundle = false): Promise<void> {
     const grant = await this.typeDecision(rc, interaction, resourceType, id);
-    if (grant.restriction.kind === 'unrestricted') return;
+    if (seesEverything(rc, grant)) return;
+    const gatherer = new FactGatherer(this.ctx, rc.principal);
     const current = await this.ctx.store.readCurrent(resourceType, id);
-    const content = current && !current.deleted ? current : current ? await this.lastLiveVersion(resourceType, id) : undefined;
-    if (!content?.resource) return; // absent: an update creates it (checked as a create), a delete answers 204
-    const { decision, patients } = await this.decideResource(rc, grant, content.resource, new FactGatherer(this.ctx, rc.principal));
+    const live = current && !current.deleted ? current : undefined;
+    if (interaction === 'update') {
+      const bodyPatients = this.patientsNamedBy(resourceType, id, body);
+      const decided = live?.resource ? await this.decideResource(rc, grant, live.resource, gatherer) : undefined;
+      await gatherer.lookup(bodyPatients);
+      if (decided?.decision.allowed && !decided.decision.breakTheGlass) return;
+      await this.trail.record([
+        this.record(rc, { interaction: 'update', resourceType, id, patients: decided?.patients ?? [], outcome: 'denied', outcomeDetail: 'client-assigned-id' }, false),
+      ]);
+      throw errors.clientAssignedIdRefused(resourceType, id, !inBundle);
+    }
+    const content = live ?? (current ? await this.lastLiveVersion(resourceType, id) : undefined);
+    if (!content?.resource) await this.deny(rc, interaction, resourceType, id, [], 'not-in-compartment');
+    const { decision, patients } = await this.decideResource(rc, grant, content!.resource!, gatherer);
     if (!decision.allowed || decision.breakTheGlass) await this.deny(rc, interaction, resourceType, id, patients, decision.allowed ? 'break-the-glass-read-only' : decision.reason);
+  }
+
+  /** The patients an update's body would file the resource under (none when the body is not a resource of this type). */
+  private patientsNamedBy(resourceType: string, id: string, body: unknown): string[] {
+    if (typeof body !== 'object' || body === null || (body as Resource).resourceType !== resourceType) return [];
+    try {
+      return compartmentPatients(resourceType, id, this.ctx.extractor.extract(body as Resource));
+    } catch {
+      return []; // an invalid body is answered by the update itself
+    }
   }
 
   /** Conditional writes search with criteria over every resource: only for callers whose grant is unrestricted. */
@@ -201,6 +261,13 @@ export class EngineAccess {
     const exists = current !== undefined && !current.deleted;
     const opInteraction: InstanceInteraction = op.kind === 'delete' ? 'delete' : !exists ? 'create' : interaction === 'patch' ? 'patch' : 'update';
     const grant = await this.typeDecision(rc, opInteraction, op.resourceType, op.id);
+    if (op.kind === 'put' && !exists && interaction === 'update' && op.expect !== 'absent' && !seesEverything(rc, await this.typeDecision(rc, 'update', op.resourceType, op.id))) {
+      // An update as create (a PUT with an id the client chose; creates have expect 'absent') by a
+      // caller refused client-assigned ids: assertWritable refuses it up front; this catches the
+      // resource deleted between that check and this write, with the very same answer.
+      await this.trail.record([this.record(rc, { interaction: 'update', resourceType: op.resourceType, id: op.id, patients: [], outcome: 'denied', outcomeDetail: 'client-assigned-id' }, false)]);
+      throw errors.clientAssignedIdRefused(op.resourceType, op.id);
+    }
     if (op.kind === 'put' && op.resource && rc.principal.kind === 'system') {
       // What a hospital sends is marked as its own by the server, never by the body.
       op.resource = { ...op.resource, meta: { ...op.resource.meta, source: submissionSource(rc.principal) } };
@@ -242,26 +309,31 @@ export class EngineAccess {
     const reachable = rc.principal.kind === 'practitioner' ? await gatherer.reachablePatients() : [];
     // Per store query, for the types it reads: the matches, and the sub-queries of chains, _has and includes.
     const filters = new Map<string, Record<string, unknown> | undefined>();
-    const filterFor = (types: readonly string[]) => {
+    // A hospital's Task queries also match the coordination Tasks about what it sent: listed once per request, when first needed.
+    let ownSubmissions: Promise<string[]> | undefined;
+    const filterFor = async (types: readonly string[]) => {
       const key = types.join(',');
-      if (!filters.has(key)) filters.set(key, searchAccessFilter(rc.principal, interaction, types, reachable, rc.breakTheGlass));
+      if (!filters.has(key)) {
+        const own = rc.principal.kind === 'system' && types.includes('Task') ? await (ownSubmissions ??= this.ownSubmissionRefs(rc)) : [];
+        filters.set(key, searchAccessFilter(rc.principal, interaction, types, reachable, rc.breakTheGlass, own));
+      }
       return filters.get(key);
     };
     const patients = new Set<string>();
     const inner = this.ctx.store;
     const extractor = this.ctx.extractor;
-    const restrict = <Q extends { resourceTypes: string[]; filter: Record<string, unknown> }>(q: Q): Q => {
-      const filter = filterFor(q.resourceTypes);
+    const restrict = async <Q extends { resourceTypes: string[]; filter: Record<string, unknown> }>(q: Q): Promise<Q> => {
+      const filter = await filterFor(q.resourceTypes);
       return filter ? { ...q, filter: { $and: [q.filter, filter] } } : q;
     };
     const search: ResourceStore['search'] = async (q) => {
-      const result = await inner.search(restrict(q));
+      const result = await inner.search(await restrict(q));
       if (!q.idsOnly) {
         for (const v of result.versions) if (v.resource) compartmentPatients(v.resourceType, v.id, extractor.extract(v.resource)).forEach((p) => patients.add(p));
       }
       return result;
     };
-    const distinct: ResourceStore['distinct'] = (q, path) => inner.distinct(restrict(q), path);
+    const distinct: ResourceStore['distinct'] = async (q, path) => inner.distinct(await restrict(q), path);
     // Paging snapshots belong to their caller (and break-the-glass state): a cursor is unknown
     // (410, as if expired) to anyone else, so its size cannot be learnt through another's link.
     const snapshotsOwner = `${rc.principal.issuer}|${rc.principal.subject}|${rc.breakTheGlass ? 'btg' : ''}`;
@@ -353,9 +425,21 @@ export class EngineAccess {
       }
       if (refusal) break;
     }
-    if (!refusal) return;
-    await this.trail.record([this.record(rc, { interaction: kind, patients: [], outcome: 'denied', outcomeDetail: 'bundle-entries' }, false)]);
-    throw errors.forbidden(refusal);
+    if (refusal) {
+      await this.trail.record([this.record(rc, { interaction: kind, patients: [], outcome: 'denied', outcomeDetail: 'bundle-entries' }, false)]);
+      throw errors.forbidden(refusal);
+    }
+    if (seesAll) return;
+    // Writes by id get the answer the same request would get on its own (assertWritable: the same
+    // status and text whether a resource the caller cannot see exists or not), before any entry is
+    // processed: a PATCH `test` or a PUT's 200/201 must never run against a hidden resource.
+    for (const entry of entries as Array<{ request?: { method?: unknown; url?: unknown }; resource?: unknown }>) {
+      const method = typeof entry?.request?.method === 'string' ? entry.request.method.toUpperCase() : '';
+      const interaction = method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : undefined;
+      const target = typeof entry?.request?.url === 'string' ? ENTRY_TARGET.exec(entry.request.url) : null;
+      if (!interaction || !target || !this.ctx.definitions.isResourceType(target[1])) continue; // the engine answers other entries
+      await this.assertWritable(rc, interaction, target[1], target[2], entry.resource, true);
+    }
   }
 
   /**
@@ -378,15 +462,19 @@ export class EngineAccess {
 
   /**
    * Stores the AuditEvent of a successful read; when break-the-glass opened
-   * it, the coordination team is told in the same write (one alert
-   * Communication per patient reached that way), so an emergency access is
-   * never both answered and unnoticed.
+   * it, the coordination team is told in the same write, so an emergency
+   * access is never both answered and unnoticed. One alert per request,
+   * listing every patient it opened, not one per patient: the coordination
+   * team acts on the event (who broke the glass, why, when: one person, one
+   * stated reason) and must be able to call that professional back; a broad
+   * search touching fifty records would otherwise bury the team's alert
+   * inbox under fifty identical alerts. The per-patient trace, which the law
+   * on health data requires, is the AuditEvent (every patient is an entity of it).
    */
   private async recordSuccess(rc: RequestContext, record: AuditRecord, glassPatients: readonly string[]): Promise<void> {
     const operations: WriteOperation[] = [this.trail.operation(record)];
     if (glassPatients.length > 0) {
-      const team = await this.coordinationTeam();
-      for (const patient of glassPatients) operations.push(createOperation(this.ctx, 'Communication', breakTheGlassAlert(rc, patient, team)));
+      operations.push(createOperation(this.ctx, 'Communication', breakTheGlassAlert(rc, [...new Set(glassPatients)], await this.coordinationTeam())));
     }
     if (this.ctx.store.capabilities.atomicMultiWrite) await this.ctx.store.write(operations);
     else for (const operation of operations) await this.ctx.store.write([operation]); // audit first, then the alerts
@@ -434,20 +522,43 @@ function delegate(inner: ResourceStore, overrides: Partial<ResourceStore>, resul
   });
 }
 
-/** The alert telling the coordination team that a practitioner opened a patient's record by break-the-glass. */
-function breakTheGlassAlert(rc: RequestContext, patient: string, team: Reference): Communication {
+/**
+ * The alert telling the coordination team that a practitioner opened patients'
+ * records by break-the-glass in one request. Communication.subject holds one
+ * patient at most (R4: 0..1), so the patients are listed in `about` (and named
+ * in the text); with a single patient it is also the subject, so the alert is
+ * found among that patient's communications. A page of results is bounded by
+ * _count, so the list is too (each further page is its own request and alert).
+ */
+function breakTheGlassAlert(rc: RequestContext, patients: readonly string[], team: Reference): Communication {
   const who = rc.principal.name ?? (rc.principal.rpps ? `RPPS ${rc.principal.rpps}` : rc.principal.subject);
+  const records = patients.length === 1 ? 'au dossier' : `aux dossiers de ${patients.length} patients`;
   return {
     resourceType: 'Communication',
     status: 'completed',
     category: [{ coding: [{ system: COMMUNICATION_CATEGORY, code: 'alert', display: 'Alerte' }] }],
     priority: 'urgent',
-    subject: { reference: `Patient/${patient}` },
+    ...(patients.length === 1 ? { subject: { reference: `Patient/${patients[0]}` } } : {}),
+    about: patients.map((p) => ({ reference: `Patient/${p}` })),
     recipient: [team],
     ...(rc.principal.rpps ? { sender: { identifier: { system: RPPS_SYSTEM, value: rc.principal.rpps }, display: who } } : {}),
     sent: new Date().toISOString(),
-    payload: [{ contentString: `Accès en urgence (bris de glace) au dossier par ${who} : ${rc.breakTheGlass?.reason ?? ''}` }],
+    payload: [
+      { contentString: `Accès en urgence (bris de glace) ${records} par ${who} : ${rc.breakTheGlass?.reason ?? ''}` },
+      ...(patients.length > 1 ? [{ contentString: `Patients : ${patients.map((p) => `Patient/${p}`).join(', ')}` }] : []),
+    ],
   };
+}
+
+/**
+ * A grant under which the caller can see every resource of the type: no
+ * restriction, or a coordinator without a launch patient (one deployment, one
+ * network: they reach every patient it holds; see search-access.ts).
+ */
+function seesEverything(rc: RequestContext, grant: AllowedType): boolean {
+  const restriction = grant.restriction;
+  if (restriction.kind === 'unrestricted') return true;
+  return restriction.kind === 'patient-compartment' && rc.principal.kind === 'coordinator' && restriction.launchPatient === undefined;
 }
 
 function deniedReason(decision: InstanceDecision): string {

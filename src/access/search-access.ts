@@ -10,10 +10,15 @@
  * src/store/resource-store.ts): per type, either everything of the type, or
  * the resources whose compartment references (HL7's Patient
  * CompartmentDefinition parameters) all point to reachable patients and name
- * at least one, or (hospitals) those whose meta.source is the caller's.
+ * at least one, or (hospitals) those whose meta.source is the caller's and,
+ * for Task, also the coordination Tasks about what it sent: those whose focus
+ * or basedOn reference (index entries `idx.focus` / `idx.based-on`, field `r`
+ * = "Type/id") is one of the caller's submissions, listed beforehand by the
+ * engine (ownSubmissionRefs) — the same rule as an instance read
+ * (decideOwnSubmission), as a filter both stores evaluate.
  */
 import type { Principal } from '../auth/principal.js';
-import { decideType, submissionSource, type PolicyInteraction } from './access-policy.js';
+import { COORDINATION_LINK_PARAMS, decideType, submissionSource, type PolicyInteraction } from './access-policy.js';
 import { compartmentParams } from './patient-compartment.js';
 
 const NOTHING = { id: { $in: [] as string[] } };
@@ -37,6 +42,8 @@ function compartmentClause(resourceType: string, scope: PatientScope): Record<st
  * principal may not search at all match nothing (the gate has refused them
  * already when named; here they can only be reached through chains and includes).
  * `reachable`: the patients a practitioner may reach (FactGatherer.reachablePatients).
+ * `ownSubmissions`: for a hospital, the "Type/id" of what it sent that Tasks
+ * may be about (COORDINATED_SUBMISSION_TYPES); needed only when Task is among the types.
  */
 export function searchAccessFilter(
   principal: Principal,
@@ -44,6 +51,7 @@ export function searchAccessFilter(
   resourceTypes: readonly string[],
   reachable: readonly string[],
   breakTheGlass: { reason: string } | undefined,
+  ownSubmissions: readonly string[] = [],
 ): Record<string, unknown> | undefined {
   const clauses: Record<string, unknown>[] = [];
   let restricted = false;
@@ -61,7 +69,13 @@ export function searchAccessFilter(
     }
     restricted = true;
     if (restriction.kind === 'own-submissions') {
-      clauses.push({ $and: [{ type: resourceType }, { 'idx._source': { $elemMatch: { v: submissionSource(principal) } } }] });
+      const sentByCaller = { 'idx._source': { $elemMatch: { v: submissionSource(principal) } } };
+      if (resourceType === 'Task' && ownSubmissions.length > 0) {
+        const aboutWhatItSent = COORDINATION_LINK_PARAMS.map((p) => ({ [`idx.${p}`]: { $elemMatch: { r: { $in: [...ownSubmissions] } } } }));
+        clauses.push({ $and: [{ type: resourceType }, { $or: [sentByCaller, ...aboutWhatItSent] }] });
+      } else {
+        clauses.push({ $and: [{ type: resourceType }, sentByCaller] });
+      }
       continue;
     }
     if (grant.breakTheGlass) {

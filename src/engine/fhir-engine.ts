@@ -52,7 +52,7 @@ export class FhirEngine {
 
   async update(resourceType: string, id: string, body: unknown, options?: UpdateOptions, rc?: RequestContext): Promise<VersionResult> {
     if (!rc) return update(this.ctx, resourceType, id, body, options);
-    await this.access.assertWritable(rc, 'update', resourceType, id);
+    await this.access.assertWritable(rc, 'update', resourceType, id, body);
     return update(this.access.guardedContext(rc, 'update'), resourceType, id, body, options);
   }
 
