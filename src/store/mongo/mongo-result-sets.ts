@@ -73,7 +73,7 @@ export class MongoResultSets {
     this.clock = options.clock ?? Date.now;
     this.chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
     this.touchEveryMs = Math.min(60_000, options.idleMs / 10);
-    this.cleanupEveryMs = Math.min(60_000, options.idleMs);
+    this.cleanupEveryMs = Math.min(60_000, options.idleMs / 2);
   }
 
   /** Creates the expiry index: TTL where the server accepts one, else a plain index for the cleanup's deleteMany. */
@@ -134,15 +134,22 @@ export class MongoResultSets {
   }
 
   /**
-   * Removes expired documents, then the least recently used sets beyond
-   * maxSets (their heads and chunks share one `expiresAt`, so one deleteMany
-   * below the threshold removes whole sets).
+   * Before a save: removes expired documents, then the least recently used
+   * sets beyond maxSets - 1, leaving room for the one being saved (as the
+   * embedded store does). Heads and chunks of a set share one `expiresAt`, so
+   * one deleteMany below a threshold removes whole sets. Sets saved between two
+   * cleanups (by any process) can exceed maxSets until the next one.
    */
-  async cleanup(now: number = this.clock()): Promise<void> {
+  private async cleanup(now: number): Promise<void> {
     try {
       await this.collection.deleteMany({ expiresAt: { $lte: new Date(now) } });
+      const keep = this.options.maxSets - 1;
+      if (keep <= 0) {
+        await this.collection.deleteMany({});
+        return;
+      }
       const [oldestKept] = await this.collection
-        .find({ owner: { $exists: true } }, { projection: { expiresAt: 1 }, sort: { expiresAt: -1 }, skip: this.options.maxSets - 1, limit: 1 })
+        .find({ owner: { $exists: true } }, { projection: { expiresAt: 1 }, sort: { expiresAt: -1 }, skip: keep - 1, limit: 1 })
         .toArray();
       if (oldestKept) await this.collection.deleteMany({ expiresAt: { $lt: oldestKept.expiresAt } });
     } catch (error) {
