@@ -26,7 +26,7 @@ import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, deci
 import { FactGatherer } from './fact-gatherer.js';
 import { searchAccessFilter } from './search-access.js';
 import { RESULT_SET_OWNER } from '../store/result-set-owner.js';
-import { compartmentPatients } from './patient-compartment.js';
+import { compartmentParams, compartmentPatients } from './patient-compartment.js';
 import type { RequestContext } from './request-context.js';
 
 type AllowedType = Extract<TypeDecision, { allowed: true }>;
@@ -376,7 +376,9 @@ export class EngineAccess {
     }
     for (const resourceType of resourceTypes) await this.typeDecision(rc, interaction, resourceType);
     const reachable = rc.principal.kind === 'practitioner' ? await new FactGatherer(this.ctx, rc.principal).reachablePatients() : [];
-    const filter = searchAccessFilter(rc.principal, interaction, resourceTypes, reachable, rc.breakTheGlass);
+    // A hospital's Task history shows the coordination Tasks about its requests, as its Task search does.
+    const own = rc.principal.kind === 'system' && resourceTypes.includes('Task') ? await this.ownSubmissionRefs(rc) : [];
+    const filter = searchAccessFilter(rc.principal, interaction, resourceTypes, reachable, rc.breakTheGlass, own);
     const inner = this.ctx.store;
     const patients = new Set<string>();
     const history: ResourceStore['history'] = async (q) => {
@@ -384,7 +386,10 @@ export class EngineAccess {
       for (const v of page.versions) {
         // A deletion told the caller about the content it deleted (the version before it).
         const content = v.resource ?? (v.versionId > 1 ? (await inner.readVersion(v.resourceType, v.id, v.versionId - 1))?.resource : undefined);
-        if (content) compartmentPatients(v.resourceType, v.id, this.ctx.extractor.extract(content)).forEach((p) => patients.add(p));
+        if (!content) continue;
+        // Only the compartment parameters are evaluated: a history page can be long, a full extraction per version is not needed.
+        const entries = Object.fromEntries(compartmentParams(v.resourceType).map((code) => [code, this.ctx.extractor.extractParameter(content, code)]));
+        compartmentPatients(v.resourceType, v.id, entries).forEach((p) => patients.add(p));
       }
       return page;
     };

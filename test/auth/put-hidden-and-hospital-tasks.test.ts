@@ -215,6 +215,13 @@ describe('a hospital\'s coordination Tasks', () => {
     }
   });
 
+  it('shows the same Tasks in the type history', async () => {
+    const history = (await call(hospitalA, 'GET', '/fhir/Task/_history')).response.json();
+    const seen = [...new Set((history.entry as Entry[]).map((e) => `Task/${e.resource.id}`))].sort();
+    expect(seen).toEqual(['Task/task-based-on-request-a', 'Task/task-coordination-stay-a', 'Task/task-support-request-a', `Task/${refs.taskSentByA}`].sort());
+    expect(history.total).toBe(4);
+  });
+
   it('never shows one hospital the other\'s Tasks, even when asked by reference', async () => {
     const b = (await call(hospitalB, 'GET', '/fhir/Task?_total=accurate')).response.json();
     expect(ids(b)).toEqual(['Task/task-about-request-b']);
