@@ -95,6 +95,28 @@ describe('type and system history', () => {
   });
 });
 
+describe('system history with _type', () => {
+  it('keeps only the listed types, in its links too; an unknown type is refused', async () => {
+    const device = await create('Device');
+    const medication = await create('Medication');
+    await create('Person');
+    await update('Device', device, { manufacturer: 'Acme' });
+    const bundle = await getBundle('/fhir/_history?_type=Device,Medication&_count=2');
+    expect(new Set(bundle.entry!.map((e) => e.fullUrl!.split('/')[4]))).toEqual(new Set(['Device', 'Medication']));
+    expect(bundle.entry!.map(keyOf)).toEqual([`${BASE}/Device/${device}|W/"2"`, `${BASE}/Medication/${medication}|W/"1"`]);
+    const all = await getBundle('/fhir/_history?_type=Device,Medication&_count=1000');
+    expect(bundle.total).toBe(all.entry!.length);
+    expect(all.entry!.every((e) => /\/(Device|Medication)\//.test(e.fullUrl!))).toBe(true);
+    const next = bundle.link!.find((l) => l.relation === 'next')!.url;
+    expect(new URL(next).searchParams.get('_type')).toBe('Device,Medication');
+    expect((await getBundle(next)).entry!.every((e) => /\/(Device|Medication)\//.test(e.fullUrl!))).toBe(true);
+    const unknown = await inject({ method: 'GET', url: '/fhir/_history?_type=Nonsense' });
+    expect(unknown.statusCode).toBeGreaterThanOrEqual(400);
+    expect(unknown.statusCode).toBeLessThan(500);
+    expect(unknown.json().resourceType).toBe('OperationOutcome');
+  });
+});
+
 describe('paging', () => {
   it('walks next links to the end with no duplicate and no gap, even when writes happen between pages', async () => {
     const ids: string[] = [];
