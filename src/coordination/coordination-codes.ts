@@ -54,14 +54,15 @@ export const CHECKLIST_ITEMS = [
 ] as const;
 export type ChecklistItem = (typeof CHECKLIST_ITEMS)[number];
 
+/** The code system's own displays (profiles/CodeSystem-relais-discharge-checklist.json): a Coding.display must be one of them. */
 export const CHECKLIST_DISPLAY: Record<ChecklistItem, string> = {
   prescriptions: 'Ordonnances',
-  'medication-supply': 'Médicaments pour les premiers jours',
-  equipment: 'Matériel (lit médicalisé, pansements...)',
-  'nurse-confirmed': 'Infirmier(e) confirmé(e)',
+  'medication-supply': 'Médicaments disponibles',
+  equipment: 'Matériel',
+  'nurse-confirmed': 'Infirmier confirmé',
   'home-help': 'Aide à domicile',
   meals: 'Repas',
-  'family-informed': 'Famille prévenue',
-  'gp-informed': 'Médecin traitant prévenu',
-  'discharge-letter': 'Lettre de liaison de sortie',
+  'family-informed': 'Famille informée',
+  'gp-informed': 'Médecin traitant informé',
+  'discharge-letter': 'Lettre de liaison',
 };

@@ -52,19 +52,21 @@ export interface NurseFirstPlan {
   alerts: Alert[];
 }
 
+// Coding.display is the code system's own display (profiles/CodeSystem-relais-technical-acts.json):
+// the HL7 validator rejects any other display, and so may a client checking codings.
 const ACT_DISPLAY: Record<string, string> = {
-  'stoma-care': 'soins de stomie',
-  'complex-wound': 'plaie complexe',
+  'stoma-care': 'Soins de stomie',
+  'complex-wound': 'Plaie complexe / pansement complexe',
   'picc-line': 'PICC line',
-  'implanted-port': 'chambre implantable',
-  'suction-drain': 'drain aspiratif',
-  infusion: 'perfusion',
-  'insulin-injection': "injection d'insuline",
-  'blood-glucose-monitoring': 'surveillance glycémique',
-  'enteral-feeding': 'nutrition entérale',
-  'urinary-catheter': 'sonde urinaire',
-  'palliative-care': 'soins palliatifs',
-  'medication-administration': 'administration de médicaments',
+  'implanted-port': 'Chambre implantable',
+  'suction-drain': 'Drain aspiratif / redon',
+  infusion: 'Perfusion',
+  'insulin-injection': "Injection d'insuline",
+  'blood-glucose-monitoring': 'Surveillance glycémique',
+  'enteral-feeding': 'Nutrition entérale',
+  'urinary-catheter': 'Sonde urinaire',
+  'palliative-care': 'Soins palliatifs',
+  'medication-administration': 'Administration de médicaments',
 };
 
 function actCoding(act: string) {

@@ -92,7 +92,7 @@ describe('discharge intake', () => {
     expect(c.checklist['family-informed']).toBe('missing');
     expect(c.checklist['gp-informed']).toBe('done');
     expect(c.rules).toEqual(['missing-items']);
-    expect(c.flags[0].code.text).toContain('Famille prévenue');
+    expect(c.flags[0].code.text).toContain('Famille informée');
     expect(c.communications).toHaveLength(1);
     expect(c.communications[0].recipient![0].display).toBe('DAC Touraine Relais (fictif)');
     const accept = c.nurseTasks.find((t) => t.identifier![0].value!.endsWith('-accept'))!;
@@ -176,6 +176,36 @@ describe('discharge intake', () => {
     const ranked = (allowed.json() as Parameters).parameter!.filter((p) => p.name === 'candidate').map((p) => p.part!.find((x) => x.name === 'practitionerRole')!.valueReference!.reference);
     expect(ranked).not.toContain('PractitionerRole/role-claire-moreau');
     expect(ranked[0]).toBe('PractitionerRole/role-marc-robert');
+  });
+});
+
+describe('codings of the network code systems', () => {
+  // Found by the HL7 FHIR validator (scripts/hl7-validator-check.ts): the intake wrote displays
+  // of its own ('Famille prévenue', 'plaie complexe') where the code systems say otherwise.
+  it('every Coding the intake writes in a Relais code system carries that code system\'s display', async () => {
+    for (const name of ['01-stoma-ambulatory-surgery', '02-complex-wound-daily-dressings', '03-picc-line-infusions', '04-frail-rural-no-nurse', '05-friday-evening-same-afternoon']) {
+      expect((await post(fixture(`discharges/${name}.json`))).status).toBe(200);
+    }
+    const displays = new Map<string, string>();
+    for (const file of ['relais-discharge-checklist', 'relais-technical-acts', 'relais-communication-category']) {
+      const cs = JSON.parse(readFileSync(new URL(`../../profiles/CodeSystem-${file}.json`, import.meta.url), 'utf8')) as { url: string; concept: Array<{ code: string; display?: string }> };
+      for (const c of cs.concept) if (c.display) displays.set(`${cs.url}|${c.code}`, c.display);
+    }
+    const written = [...(await find<Task>('Task')), ...(await find<Flag>('Flag')), ...(await find<Communication>('Communication'))];
+    const checked: string[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) return value.forEach(walk);
+      if (!value || typeof value !== 'object') return;
+      const o = value as Record<string, unknown>;
+      if (typeof o.system === 'string' && typeof o.code === 'string' && typeof o.display === 'string' && o.system.startsWith('https://relais-sante.fr/fhir/CodeSystem/')) {
+        checked.push(`${o.system}|${o.code}`);
+        expect({ coding: `${o.system}|${o.code}`, display: o.display }).toEqual({ coding: `${o.system}|${o.code}`, display: displays.get(`${o.system}|${o.code}`) });
+      }
+      Object.values(o).forEach(walk);
+    };
+    walk(written);
+    expect(checked.filter((c) => c.startsWith(CHECKLIST)).length).toBeGreaterThan(0);
+    expect(checked.some((c) => c.includes('relais-technical-acts|'))).toBe(true);
   });
 });
 
