@@ -16,6 +16,17 @@ describe('generated artefacts of profiles/', () => {
       expect(JSON.parse(readFileSync(join(DEFAULT_PROFILES_DIR, file), 'utf8')).snapshot, file).toEqual(sd.snapshot);
     }
   });
+  // Snapshot generators (HL7's included: "No match found for CarePlan.goal in the generated
+  // snapshot ... (including order)") walk the differential alongside the base, so its elements
+  // must come in the order of the base's elements (slices right after their element).
+  it('every differential lists its elements in snapshot order', () => {
+    for (const { file, sd } of generateAll().values()) {
+      const position = new Map(sd.snapshot!.element.map((e, i) => [e.id!, i]));
+      const order = sd.differential!.element.map((e) => position.get(e.id!));
+      expect(order.every((p) => p !== undefined), file).toBe(true);
+      expect(order, file).toEqual([...order].sort((a, b) => a! - b!));
+    }
+  });
   it('CATALOGUE.md is up to date', () => {
     expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'scripts/generate-catalogue.ts', '--check'], { cwd: join(DEFAULT_PROFILES_DIR, '..'), stdio: 'pipe' })).not.toThrow();
   });
