@@ -1,8 +1,14 @@
 /** Builds the self/next/previous links of searchset and history bundles. */
 import type { BundleLink } from 'fhir/r4';
 
+/**
+ * The comma stays literal: it is FHIR's "or" separator (a comma inside a value is escaped as
+ * "\,", and the backslash is percent-encoded), and clients that read the link without
+ * decoding it first, the HL7 validator among them, see "_type=Patient%2COrganization" as one
+ * unknown type.
+ */
 export function pageUrl(base: string, params: Array<[string, string]>): string {
-  const query = params.map(([name, value]) => `${encodeURIComponent(name).replace(/%3A/g, ':')}=${encodeURIComponent(value)}`).join('&');
+  const query = params.map(([name, value]) => `${encodeURIComponent(name).replace(/%3A/g, ':')}=${encodeURIComponent(value).replace(/%2C/g, ',')}`).join('&');
   return query ? `${base}?${query}` : base;
 }
 

@@ -79,7 +79,8 @@ export const matchOperation: FhirOperation = {
         search: { mode: 'match', score: s.score, extension: [{ url: MATCH_GRADE, valueCode: s.grade }] },
       });
     }
-    const bundle: Bundle<Resource> = { resourceType: 'Bundle', type: 'searchset', total: kept.length, entry };
+    // A searchset names the search it answers (R4 Bundle.link "self"); for $match, the operation.
+    const bundle: Bundle<Resource> = { resourceType: 'Bundle', type: 'searchset', total: kept.length, link: [{ relation: 'self', url: `${ctx.baseUrl}/Patient/$match` }], entry };
     return { status: 200, resource: bundle };
   },
 };

@@ -159,7 +159,7 @@ describe('type history for a nurse', () => {
     const bundle = response.json() as Bundle;
     expect(versionsOf(bundle)).toEqual([...NURSE_OBSERVATIONS, 'Patient/pat-a/1']);
     expect(bundle.total).toBe(NURSE_OBSERVATIONS.length + 1);
-    expect(bundle.link?.find((l) => l.relation === 'self')?.url).toContain('_type=Patient%2CObservation');
+    expect(bundle.link?.find((l) => l.relation === 'self')?.url).toContain('_type=Patient,Observation');
     expect((await auditsOf(requestId))[0].subtype?.[0].code).toBe('history-system');
     const untyped = await call(nurse, '/fhir/_history');
     expect(untyped.response.statusCode).toBe(403);
