@@ -92,6 +92,25 @@ describe('validation over HTTP', () => {
     const patient = cs.json().rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
     expect(patient.supportedProfile).toContain(`${B}/StructureDefinition/relais-patient-ins`);
   });
+
+  // Found by the HL7 validator (scripts/hl7-validator-check.ts): the CapabilityStatement named an
+  // OperationDefinition for $find-professionals that nothing published.
+  it('publishes an OperationDefinition for every network operation the CapabilityStatement names', async () => {
+    await seedNetworkConformance(server.ctx.engine, server.ctx.engine.ctx.profileValidation!.registry);
+    const cs = (await server.app.inject({ method: 'GET', url: '/fhir/metadata' })).json();
+    const named: Array<{ name: string; definition: string }> = [
+      ...(cs.rest[0].operation ?? []),
+      ...cs.rest[0].resource.flatMap((r: { operation?: Array<{ name: string; definition: string }> }) => r.operation ?? []),
+    ];
+    const own = named.filter((o) => o.definition.startsWith(`${B}/`));
+    expect(own.map((o) => o.name)).toContain('find-professionals');
+    for (const operation of own) {
+      const found = await server.app.inject({ method: 'GET', url: `/fhir/OperationDefinition?url=${encodeURIComponent(operation.definition)}` });
+      expect(found.statusCode).toBe(200);
+      const definition = found.json().entry?.[0]?.resource;
+      expect({ url: operation.definition, code: definition?.code }).toEqual({ url: operation.definition, code: operation.name });
+    }
+  });
 });
 
 describe('VALIDATION_ENFORCEMENT', () => {
