@@ -195,6 +195,8 @@ class Driver {
     private readonly origin: string,
     private readonly outDir: string,
     private readonly headers: Record<string, string> = {},
+    /** Prefix of the saved files, so that two drivers never write the same name. */
+    private readonly prefix = '',
   ) {}
 
   /** A URL the server gave (on its public base) on the address it listens on. */
@@ -219,7 +221,7 @@ class Driver {
       json = undefined;
     }
     if (json && typeof json.resourceType === 'string') {
-      const file = `${String(++this.n).padStart(3, '0')}-${name}.json`;
+      const file = `${this.prefix}${String(++this.n).padStart(3, '0')}-${name}.json`;
       writeFileSync(join(this.outDir, file), JSON.stringify(json, null, 1));
       this.saved.push({ file, request: `${method} ${path.replace(this.origin, '')}`, status: response.status });
     }
@@ -304,8 +306,11 @@ async function driveUnauthenticated(d: Driver): Promise<void> {
   await d.call('validate-ok', 'POST', '/Patient/$validate', patient);
   await d.call('validate-bad', 'POST', '/Patient/$validate', { resourceType: 'Patient', birthDate: 'yesterday' });
   await d.call('match', 'POST', '/Patient/$match', { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: patient }] });
-  const sr = (await d.call('sr-for-find', 'GET', '/ServiceRequest?_count=1')).json?.entry?.[0]?.resource?.id;
-  if (sr) await d.call('find-professionals', 'GET', `/ServiceRequest/${sr}/$find-professionals`);
+  // $find-professionals answers for an order whose patient has no nurse of their own (422 otherwise): try each
+  const orders = (await d.call('sr-for-find', 'GET', '/ServiceRequest?_count=20')).json?.entry ?? [];
+  for (const entry of orders) {
+    if ((await d.call('find-professionals', 'GET', `/ServiceRequest/${entry.resource.id}/$find-professionals`)).status === 200) break;
+  }
   await d.call('structuredefinition-read', 'GET', '/StructureDefinition/relais-patient');
   await d.call('structuredefinition-search', 'GET', '/StructureDefinition?url=https://relais-sante.fr/fhir/StructureDefinition/relais-task');
 
@@ -337,18 +342,22 @@ async function driveAudited(origin: string, outDir: string, env: Record<string, 
   const tokenEnv = { ...process.env, ...env };
   const coordinator = await mintDevToken({ role: 'coordinator', rpps: '10009876543', ttlSeconds: 600 }, tokenEnv);
   const auditor = await mintDevToken({ role: 'auditor', sub: 'audit-1', ttlSeconds: 600 }, tokenEnv);
-  const asCoordinator = new Driver(origin, outDir, { authorization: `Bearer ${coordinator}` });
+  const anonymous = new Driver(origin, outDir, {}, 'a-');
+  await anonymous.call('err-401-no-token', 'GET', '/Patient');
+  const badToken = new Driver(origin, outDir, { authorization: 'Bearer not-a-token' }, 'b-');
+  await badToken.call('err-401-bad-token', 'GET', '/Patient');
+  const asCoordinator = new Driver(origin, outDir, { authorization: `Bearer ${coordinator}` }, 'c-');
   const created = await asCoordinator.call('audited-create', 'POST', '/Patient', { resourceType: 'Patient', name: [{ family: 'Audit' }] }, { prefer: 'return=representation' });
   if (created.json?.id) await asCoordinator.call('audited-read', 'GET', `/Patient/${created.json.id}`);
   await asCoordinator.call('audited-search', 'GET', '/Patient?family=Audit');
   await asCoordinator.call('audited-forbidden', 'DELETE', '/AuditEvent/x');
-  const asAuditor = new Driver(origin, outDir, { authorization: `Bearer ${auditor}` });
+  const asAuditor = new Driver(origin, outDir, { authorization: `Bearer ${auditor}` }, 'd-');
   const audits = await asAuditor.call('auditevents', 'GET', '/AuditEvent?_count=50');
   // each AuditEvent also on its own, so that an issue names the event
   for (const [i, entry] of (audits.json?.entry ?? []).entries()) {
-    writeFileSync(join(outDir, `900-auditevent-${i}.json`), JSON.stringify(entry.resource, null, 1));
+    writeFileSync(join(outDir, `e-auditevent-${i}.json`), JSON.stringify(entry.resource, null, 1));
   }
-  return [...asCoordinator.saved, ...asAuditor.saved];
+  return [...anonymous.saved, ...badToken.saved, ...asCoordinator.saved, ...asAuditor.saved];
 }
 
 // ---------------------------------------------------------------------------------------
