@@ -252,6 +252,13 @@ async function driveUnauthenticated(d: Driver): Promise<void> {
   await d.call('history-type', 'GET', '/Patient/_history?_count=2');
   await d.call('history-system', 'GET', '/_history?_count=3');
   await d.call('summary-patient', 'GET', `/Patient/${id}?_summary=true`);
+  await d.call('summary-text-patient', 'GET', `/Patient/${id}?_summary=text`);
+  await d.call('summary-data-search', 'GET', '/Patient?_summary=data&_count=2');
+  await d.call('elements-search', 'GET', '/Patient?_elements=name,gender&_count=2');
+  await d.call('patch-patient', 'PATCH', `/Patient/${id}`, [{ op: 'add', path: '/active', value: true }], { 'content-type': 'application/json-patch+json', prefer: 'return=representation' });
+  await d.call('conditional-update', 'PUT', '/Patient?identifier=https://hopital-fictif.example.org/fhir/sid/ipp|HL7CHECK-3', { resourceType: 'Patient', identifier: [{ system: 'https://hopital-fictif.example.org/fhir/sid/ipp', value: 'HL7CHECK-3' }], name: [{ family: 'Conditionnel' }] }, { prefer: 'return=representation' });
+  await d.call('conditional-create-existing', 'POST', '/Patient', patient, { 'if-none-exist': `identifier=${patient.identifier[0].system}|${patient.identifier[0].value}`, prefer: 'return=representation' });
+  await d.call('err-conditional-multiple', 'PUT', '/Patient?gender=female', { resourceType: 'Patient', gender: 'female' });
   await d.call('elements-patient', 'GET', `/Patient/${id}?_elements=name`);
 
   // the directory and the five discharges (transactions; the intake adds Task/Flag/Communication)
