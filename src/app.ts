@@ -73,7 +73,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
-  installBodyParsers(app);
+  installBodyParsers(app, ctx.definitions);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
   const auditTrail = new AuditTrail(ctx.engine.ctx);
   ctx.engine.access.coordinationTeamFiness = ctx.config.COORDINATION_TEAM_FINESS;

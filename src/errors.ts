@@ -39,6 +39,9 @@ export const errors = {
   malformedJson: (detail: string) => single(400, 'structure', `The body is not valid JSON: ${detail}`),
   invalidResource: (issues: Issue[]) => new FhirError(400, issues),
   nestingTooDeep: (limit: number) => single(400, 'too-costly', `The body nests arrays/objects deeper than ${limit} levels`),
+  malformedXml: (detail: string) => single(400, 'structure', `The body is not valid FHIR XML: ${detail}`),
+  /** R4 XML page: parsers should ignore entities; a DTD is how XXE and entity-expansion attacks arrive. */
+  xmlDtdRefused: () => single(400, 'security', 'XML with a DOCTYPE or entity declarations is refused (no DTDs in FHIR XML)'),
   /** Structurally valid but breaks a profile's rules (R4 http: 422 Unprocessable Entity). */
   profileValidationFailed: (issues: Issue[]) => new FhirError(422, issues),
   badRequest: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),
@@ -83,9 +86,9 @@ export const errors = {
       withAllow ? { Allow: 'GET, HEAD' } : {},
     ),
   notAcceptable: (accept: string) =>
-    single(406, 'not-supported', `Cannot produce '${accept}'; this server speaks application/fhir+json and application/json`),
+    single(406, 'not-supported', `Cannot produce '${accept}'; this server speaks FHIR JSON (application/fhir+json, application/json) and FHIR XML (application/fhir+xml, application/xml)`),
   unsupportedMediaType: (contentType: string) =>
-    single(415, 'not-supported', `Unsupported Content-Type '${contentType}'; send application/fhir+json (or application/json-patch+json for PATCH)`),
+    single(415, 'not-supported', `Unsupported Content-Type '${contentType}'; send application/fhir+json or application/fhir+xml (PATCH: application/json-patch+json only, XML Patch is not supported)`),
   bodyTooLarge: (limit: number) => single(413, 'too-costly', `The body exceeds the limit of ${limit} bytes`),
   versionConflict: (type: string, id: string, expected: string, actual: string | undefined) =>
     single(

@@ -78,7 +78,7 @@ export function buildCapabilityStatement(
     software: { name: software.name, version: software.version },
     implementation: { description: 'Relais FHIR server for home-care coordination networks', url: ctx.baseUrl },
     fhirVersion: '4.0.1',
-    format: ['application/fhir+json', 'json', 'application/json'],
+    format: ['application/fhir+json', 'json', 'application/json', 'application/fhir+xml', 'xml', 'application/xml'],
     patchFormat: implemented.type.has('patch') ? ['application/json-patch+json'] : [],
     rest: [
       {

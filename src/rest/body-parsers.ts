@@ -1,6 +1,7 @@
 /**
- * Request body parsers: FHIR JSON (and plain JSON), JSON Patch, and form
- * bodies for POST _search. JSON is parsed with Fastify's own secure parser
+ * Request body parsers: FHIR JSON (and plain JSON), FHIR XML (turned into the
+ * JSON form here, so the engine validates it exactly like JSON; see
+ * src/fhir/xml/), JSON Patch, and form bodies for POST _search. JSON is parsed with Fastify's own secure parser
  * (prototype-poisoning keys rejected). Any other media type gets a 415 from
  * Fastify, turned into an OperationOutcome by the error handler.
  *
@@ -10,7 +11,17 @@
  * (validation, FHIRPath, patching), and an absurd depth would exhaust the stack.
  */
 import type { FastifyInstance } from 'fastify';
-import { errors } from '../errors.js';
+import { errors, FhirError } from '../errors.js';
+import type { FhirDefinitions } from '../fhir/definitions.js';
+import { FhirXml } from '../fhir/xml/fhir-xml.js';
+import { XML_BODY_TYPES } from './content-negotiation.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The FHIR XML reader/writer, shared by the body parser, the responses and the error handler. */
+    fhirXml: FhirXml;
+  }
+}
 
 /** Far beyond any real resource (a Questionnaire nested 20 items deep is ~60 levels). */
 export const MAX_JSON_DEPTH = 256;
@@ -34,8 +45,29 @@ function exceedsDepth(text: string, limit: number): boolean {
   return false;
 }
 
-export function installBodyParsers(app: FastifyInstance): void {
+export function installBodyParsers(app: FastifyInstance, definitions: FhirDefinitions): void {
   app.removeAllContentTypeParsers();
+  const fhirXml = new FhirXml(definitions);
+  app.decorate('fhirXml', fhirXml);
+  app.addContentTypeParser(XML_BODY_TYPES, { parseAs: 'buffer' }, (_request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(errors.malformedXml('it is not UTF-8 text'), undefined);
+      return;
+    }
+    if (text.trim() === '') {
+      done(errors.badRequest('The body is empty; a FHIR resource was expected'), undefined);
+      return;
+    }
+    try {
+      done(null, fhirXml.read(text));
+    } catch (error) {
+      // Whatever the XML library throws on hostile input is the client's malformed body, never a 500.
+      done(error instanceof FhirError ? error : errors.malformedXml(error instanceof Error ? error.message : 'it could not be parsed'), undefined);
+    }
+  });
   const secureJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(
     ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'],

@@ -7,7 +7,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, FhirError } from '../errors.js';
 import { operationOutcome } from '../fhir/operation-outcome.js';
-import { FHIR_JSON } from './content-negotiation.js';
+import { FHIR_JSON, negotiateForError } from './content-negotiation.js';
+import { serialise } from './responses.js';
 
 /** Fastify's own errors for things a client sent, mapped to FHIR outcomes. */
 function fromFastifyError(error: FastifyError, bodyLimit: number): FhirError | undefined {
@@ -38,10 +39,14 @@ function fromFastifyError(error: FastifyError, bodyLimit: number): FhirError | u
 export function sendError(reply: FastifyReply, error: FhirError, pretty = false): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   const body = operationOutcome(error.issues);
+  // In the format the client asked for (XML included); JSON when that format is the problem (406).
+  const request = reply.request;
+  const format = (request.query as Record<string, unknown> | undefined)?._format;
+  const mediaType = error.status === 406 ? FHIR_JSON : negotiateForError(request.headers.accept, typeof format === 'string' ? format : undefined);
   return reply
     .code(error.status)
-    .type(`${FHIR_JSON}; charset=utf-8`)
-    .send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+    .type(`${mediaType}; charset=utf-8`)
+    .send(serialise(request, mediaType, body, pretty));
 }
 
 export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {

@@ -10,7 +10,7 @@ import type { FhirEngine } from '../engine/fhir-engine.js';
 import type { SummaryMode } from '../engine/summary.js';
 import { parseIfMatch } from '../engine/version-expectation.js';
 import { errors } from '../errors.js';
-import { negotiate } from './content-negotiation.js';
+import { negotiate, XML_BODY_TYPES } from './content-negotiation.js';
 import { requestContextOf } from './request-context.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
 import { httpDate, preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
@@ -27,7 +27,7 @@ interface RouteSpec {
   handler: Handler;
 }
 
-const RESOURCE_TYPES = ['application/fhir+json', 'application/json'];
+const RESOURCE_TYPES = ['application/fhir+json', 'application/json', ...XML_BODY_TYPES];
 const PATCH_TYPES = ['application/json-patch+json'];
 const FORM_TYPES = ['application/x-www-form-urlencoded'];
 

@@ -1,13 +1,13 @@
 /**
  * Writes FHIR results to HTTP: ETag, Last-Modified, Location, the
  * Prefer: return=minimal|representation|OperationOutcome choice, _pretty,
- * and the negotiated media type.
+ * and the negotiated media type (FHIR JSON or FHIR XML).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Resource } from 'fhir/r4';
 import { informational } from '../fhir/operation-outcome.js';
 import type { StoredVersion } from '../store/resource-store.js';
-import { negotiate } from './content-negotiation.js';
+import { isXml, negotiate } from './content-negotiation.js';
 
 export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -53,7 +53,13 @@ export function sendFhir(request: FastifyRequest, reply: FastifyReply, status: n
   reply.code(status);
   if (body === undefined) return reply.send();
   const pretty = firstQueryValue(request, '_pretty') === 'true';
-  return reply.type(`${mediaType}; charset=utf-8`).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+  return reply.type(`${mediaType}; charset=utf-8`).send(serialise(request, mediaType, body, pretty));
+}
+
+/** A resource as text in the negotiated format (FHIR XML or JSON). */
+export function serialise(request: FastifyRequest, mediaType: string, body: object, pretty: boolean): string {
+  if (isXml(mediaType)) return request.server.fhirXml.write(body, pretty);
+  return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
 }
 
 /** Responds to a write (create, update, patch) honouring Prefer: return. */

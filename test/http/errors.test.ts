@@ -136,8 +136,8 @@ describe('405 Method Not Allowed', () => {
 
 describe('406 Not Acceptable', () => {
   it('a format the server cannot produce', async () => {
-    expectOutcome(await inject({ method: 'GET', url: `/fhir/Patient/${patientId}`, headers: { accept: 'application/fhir+xml' } }), 406);
-    expectOutcome(await inject({ method: 'GET', url: '/fhir/metadata?_format=xml' }), 406);
+    expectOutcome(await inject({ method: 'GET', url: `/fhir/Patient/${patientId}`, headers: { accept: 'text/turtle' } }), 406);
+    expectOutcome(await inject({ method: 'GET', url: '/fhir/metadata?_format=ttl' }), 406);
   });
 });
 
@@ -180,10 +180,10 @@ describe('413 Payload Too Large', () => {
 });
 
 describe('415 Unsupported Media Type', () => {
-  it('an XML body, a text body, or a body without Content-Type', async () => {
-    const xml = '<Patient xmlns="http://hl7.org/fhir"><active value="true"/></Patient>';
-    expectOutcome(await inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'application/fhir+xml' }, payload: xml }), 415);
-    expectOutcome(await inject({ method: 'PUT', url: `/fhir/Patient/${patientId}`, headers: { 'content-type': 'application/xml' }, payload: xml }), 415);
+  it('a Turtle or YAML body, a text body, or a body without Content-Type', async () => {
+    const turtle = '@prefix fhir: <http://hl7.org/fhir/> . [] a fhir:Patient .';
+    expectOutcome(await inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'text/turtle' }, payload: turtle }), 415);
+    expectOutcome(await inject({ method: 'PUT', url: `/fhir/Patient/${patientId}`, headers: { 'content-type': 'application/yaml' }, payload: 'resourceType: Patient' }), 415);
     expectOutcome(await inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'text/plain' }, payload: '{"resourceType":"Patient"}' }), 415);
     expectOutcome(await inject({ method: 'POST', url: '/fhir/Patient', payload: Buffer.from('{"resourceType":"Patient"}') }), 415);
   });

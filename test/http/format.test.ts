@@ -45,14 +45,17 @@ const hasSubsetted = (resource: { meta?: { tag?: Array<{ system?: string; code?:
   (resource.meta?.tag ?? []).some((t) => t.system === SUBSETTED.system && t.code === SUBSETTED.code);
 
 describe('_format and Accept', () => {
-  it('_format json / application/fhir+json / application/json answer JSON; xml is a 406 OperationOutcome', async () => {
+  it('_format json / application/fhir+json / application/json answer JSON, xml names answer XML; others are a 406 OperationOutcome', async () => {
     expect(mediaType(await read('?_format=json'))).toBe('application/fhir+json');
     expect(mediaType(await read('?_format=application/fhir%2Bjson'))).toBe('application/fhir+json');
     expect(mediaType(await read('?_format=application/json'))).toBe('application/json');
     // Typed unencoded, the '+' reaches the server as a space: still FHIR JSON.
     expect(mediaType(await read('?_format=application/fhir+json'))).toBe('application/fhir+json');
     expect((await inject({ method: 'GET', url: '/fhir/Patient?_format=application/fhir+json' })).statusCode).toBe(200);
-    for (const format of ['xml', 'application/fhir%2Bxml', 'text/xml', 'ttl']) {
+    expect(mediaType(await read('?_format=xml'))).toBe('application/fhir+xml');
+    expect(mediaType(await read('?_format=application/fhir%2Bxml'))).toBe('application/fhir+xml');
+    expect(mediaType(await read('?_format=text/xml'))).toBe('application/fhir+xml');
+    for (const format of ['ttl', 'text/turtle', 'html']) {
       const response = await read(`?_format=${format}`);
       expect(response.statusCode, format).toBe(406);
       expect(response.json().resourceType).toBe('OperationOutcome');
@@ -69,13 +72,13 @@ describe('_format and Accept', () => {
     const cases: Array<[string, number, string?]> = [
       ['application/fhir+json', 200, 'application/fhir+json'],
       ['application/json', 200, 'application/json'],
-      ['application/fhir+xml;q=1.0, application/fhir+json;q=0.5', 200, 'application/fhir+json'],
+      ['application/fhir+xml;q=1.0, application/fhir+json;q=0.5', 200, 'application/fhir+xml'],
       ['application/json;q=0.2, application/fhir+json;q=0.9', 200, 'application/fhir+json'],
       ['application/fhir+json;q=0.1, application/json;q=0.8', 200, 'application/json'],
-      ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 200, 'application/fhir+json'],
+      ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 200, 'application/xml'],
       ['*/*', 200, 'application/fhir+json'],
-      ['application/fhir+xml', 406],
-      ['application/fhir+json;q=0, application/xml', 406],
+      ['text/turtle', 406],
+      ['application/fhir+json;q=0, text/turtle', 406],
     ];
     for (const [accept, status, type] of cases) {
       const response = await read('', { accept });
@@ -86,9 +89,9 @@ describe('_format and Accept', () => {
   });
 
   it('applies to writes and searches as well', async () => {
-    const create = await inject({ method: 'POST', url: '/fhir/Patient?_format=xml', headers: FHIR_JSON, payload: { resourceType: 'Patient' } });
+    const create = await inject({ method: 'POST', url: '/fhir/Patient?_format=ttl', headers: FHIR_JSON, payload: { resourceType: 'Patient' } });
     expect(create.statusCode).toBe(406);
-    const search = await inject({ method: 'GET', url: '/fhir/Patient', headers: { accept: 'application/fhir+xml' } });
+    const search = await inject({ method: 'GET', url: '/fhir/Patient', headers: { accept: 'text/turtle' } });
     expect(search.statusCode).toBe(406);
   });
 
@@ -190,12 +193,11 @@ describe('CapabilityStatement (GET /metadata)', () => {
     capability = response.json();
   });
 
-  it('describes an R4 server speaking JSON, with every R4 resource type', () => {
+  it('describes an R4 server speaking JSON and XML, with every R4 resource type', () => {
     expect(capability.resourceType).toBe('CapabilityStatement');
     expect(capability.fhirVersion).toBe('4.0.1');
     expect(capability.kind).toBe('instance');
-    expect(capability.format).toEqual(expect.arrayContaining(['application/fhir+json', 'json']));
-    expect(capability.format).not.toContain('xml');
+    expect(capability.format).toEqual(expect.arrayContaining(['application/fhir+json', 'json', 'application/fhir+xml', 'xml']));
     expect(capability.patchFormat).toContain('application/json-patch+json');
     const rest = capability.rest![0];
     expect(rest.mode).toBe('server');
@@ -272,9 +274,9 @@ describe('CapabilityStatement (GET /metadata)', () => {
 describe('406 before any work', () => {
   it('a write asking for an unproducible format is refused and not committed', async () => {
     const before = (await inject({ method: 'GET', url: '/fhir/_history?_count=0' })).json().total;
-    const create = await inject({ method: 'POST', url: '/fhir/Patient', headers: { ...FHIR_JSON, accept: 'application/fhir+xml' }, payload: { resourceType: 'Patient' } });
+    const create = await inject({ method: 'POST', url: '/fhir/Patient', headers: { ...FHIR_JSON, accept: 'text/turtle' }, payload: { resourceType: 'Patient' } });
     expect(create.statusCode).toBe(406);
-    const update = await inject({ method: 'PUT', url: '/fhir/Patient/not-written?_format=xml', headers: FHIR_JSON, payload: { resourceType: 'Patient', id: 'not-written' } });
+    const update = await inject({ method: 'PUT', url: '/fhir/Patient/not-written?_format=ttl', headers: FHIR_JSON, payload: { resourceType: 'Patient', id: 'not-written' } });
     expect(update.statusCode).toBe(406);
     expect((await inject({ method: 'GET', url: '/fhir/_history?_count=0' })).json().total).toBe(before);
     expect((await inject({ method: 'GET', url: '/fhir/Patient/not-written' })).statusCode).toBe(404);
