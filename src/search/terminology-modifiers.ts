@@ -15,7 +15,7 @@
  * does not know is also looked up among stored ValueSets.
  *
  * The codes become an OR of `system|code` clauses over the parameter's
- * existing token entries (no new index). An entry without a system (a `code`
+ * existing token entries (no new index), one `$in` list of codes per system. An entry without a system (a `code`
  * element such as Patient.gender, whose system is implicit, R4 search page,
  * token) is compared on its code alone, so a Coding that lacks its system
  * but carries a code of the set counts as in it. `:not-in` is the negation of `:in`
@@ -85,8 +85,15 @@ export class TerminologyModifiers {
         for (const c of result.codes) add(system, c);
       }
     }
-    // An entry without a system is a `code` element, whose system is implicit (its binding's): its code alone is compared.
-    const clauses = [...codings.values()].map(({ system, code }) => ({ [field]: { $elemMatch: { c: code, $or: [{ s: system }, { s: { $exists: false } }] } } }));
+    // One membership clause per system (`$in` on the code, served by the (c, s) index on MongoDB and by
+    // Set lookups on the embedded store). An entry without a system is a `code` element, whose system is
+    // implicit (its binding's): `s: { $in: [system, null] }` also matches an absent `s` (MongoDB semantics).
+    const bySystem = new Map<string, string[]>();
+    for (const { system, code } of codings.values()) {
+      if (!bySystem.has(system)) bySystem.set(system, []);
+      bySystem.get(system)!.push(code);
+    }
+    const clauses = [...bySystem].map(([system, codes]) => ({ [field]: { $elemMatch: { c: { $in: codes }, s: { $in: [system, null] } } } }));
     if (modifier === 'not-in') return clauses.length === 0 ? {} : { $nor: clauses };
     // An empty set matches nothing ($or needs at least one clause).
     if (clauses.length === 0) return { id: { $in: [] } };

@@ -101,8 +101,24 @@ describe('HTTP', () => {
   });
 
   it('an unsupported modifier is a 400 (R4: servers SHALL reject unsupported modifiers)', async () => {
+    const response = await get('identifier:exact=111');
+    expect(response.statusCode).toBe(400);
+    expect((response.json() as OperationOutcome).issue[0].code).toBe('not-supported');
+  });
+
+  it(':in with a ValueSet the server does not know is a 400 OperationOutcome naming the parameter, even without strict handling', async () => {
     const response = await get('identifier:in=http://example.org/vs');
     expect(response.statusCode).toBe(400);
+    const outcome = response.json() as OperationOutcome;
+    expect(outcome.issue[0].code).toBe('not-found');
+    expect(outcome.issue[0].expression).toEqual(['identifier:in']);
+    expect(outcome.issue[0].diagnostics).toContain('http://example.org/vs');
+  });
+
+  it(':not-in over HTTP: patients without a gender have no coding in administrative-gender', async () => {
+    const response = await get('gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender');
+    expect(response.statusCode).toBe(200);
+    expect(families(response.json())).toEqual(['Dupont', 'Durand', 'Martin']);
   });
 
   it('_count above the maximum is reduced to it (MAX_PAGE_SIZE, default 1000)', async () => {

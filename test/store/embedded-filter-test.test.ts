@@ -8,12 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { filterTest } from '../../src/store/embedded/filter-test.js';
 
 const ids = Array.from({ length: 200 }, (_, i) => `p${i}`);
+const fillers = Array.from({ length: 40 }, (_, i) => `x-${i}`);
 const docs = Array.from({ length: 300 }, (_, i) => ({
   id: `p${i}`,
   type: 'Observation',
   idx: {
     ...(i % 4 === 0 ? {} : { patient: [{ r: `Patient/p${(i * 7) % 300}` }, ...(i % 3 === 0 ? [{ r: `Group/g${i}` }] : [])] }),
-    code: [{ s: 'http://loinc.org', c: i % 2 === 0 ? '8480-6' : '29463-7' }],
+    // Every tenth entry has no system (a `code` element): token :in's `s: { $in: [system, null] }` accepts it.
+    code: [{ ...(i % 10 === 1 ? {} : { s: 'http://loinc.org' }), c: i % 2 === 0 ? '8480-6' : '29463-7' }],
   },
 }));
 
@@ -23,6 +25,12 @@ const filters: Array<Record<string, unknown>> = [
   { $and: [{ id: { $in: ids } }, { 'idx.code': { $elemMatch: { c: '8480-6' } } }] },
   { $and: [{ 'idx.patient': { $elemMatch: { r: { $in: ids.map((id) => `Patient/${id}`) } } } }, { $and: [{ id: { $in: ids.slice(50) } }] }] },
   { $or: [{ id: { $in: ids.slice(0, 40) } }, { 'idx.code': { $elemMatch: { c: '29463-7' } } }] }, // not a top-level conjunct: mingo
+  // Token :in / :below / :above (one code list per system) and :not-in.
+  { 'idx.code': { $elemMatch: { c: { $in: ['29463-7', ...fillers] }, s: { $in: ['http://loinc.org', null] } } } },
+  { 'idx.code': { $elemMatch: { c: { $in: ['29463-7', ...fillers] }, s: { $in: ['http://loinc.org'] } } } }, // not the entries without a system
+  { $or: [{ 'idx.code': { $elemMatch: { c: { $in: ['8480-6', ...fillers] }, s: { $in: ['http://snomed.info/sct', null] } } } }, { 'idx.code': { $elemMatch: { c: { $in: ['29463-7', ...fillers] }, s: { $in: ['http://loinc.org', null] } } } }] },
+  { $nor: [{ 'idx.code': { $elemMatch: { c: { $in: ['29463-7', ...fillers] }, s: { $in: ['http://loinc.org', null] } } } }] },
+  { $and: [{ id: { $in: ids } }, { $nor: [{ 'idx.code': { $elemMatch: { c: { $in: ['8480-6', ...fillers] }, s: { $in: ['http://loinc.org'] } } } }] }] },
   { id: { $in: ['p1', 'p2'] } }, // short: mingo
   { id: { $in: [...ids, 7] } }, // not only strings: mingo
 ];

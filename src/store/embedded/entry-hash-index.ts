@@ -121,6 +121,11 @@ export class EntryHashIndex {
       if (literal) return lookup(`p\u0000${literal.slice(0, PREFIX_CHARS)}`) ?? new Set();
     }
     const c = cond.c;
+    if (c && typeof c === 'object' && Array.isArray((c as Filter).$in)) {
+      // Token :in / :below / :above: one lookup per code (by system and code when the system is one string).
+      const codes = (c as Filter).$in as unknown[];
+      return unionOf(codes.map((code) => lookup(typeof cond.s === 'string' ? `sc\u0000${cond.s}\u0000${String(code)}` : `c\u0000${String(code)}`)));
+    }
     if (typeof c !== 'string') return undefined;
     if (typeof cond.s === 'string') return lookup(`sc\u0000${cond.s}\u0000${c}`) ?? new Set();
     return lookup(`c\u0000${c}`) ?? new Set();

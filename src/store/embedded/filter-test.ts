@@ -3,7 +3,8 @@
  * candidate with: mingo evaluates the filter, except for top-level conjuncts
  * that are long membership lists — `{ id: { $in: [...] } }` (`_has`, `near`,
  * page fetches) and `{ 'idx.<code>': { $elemMatch: { r: { $in: [...] } } } }`
- * (chains) — which become Set lookups. mingo's `$in` walks its whole list for
+ * (chains), token code lists `{ c: { $in }, s: { $in } }` in an $elemMatch (`:in`, `:below`,
+ * `:above`) and $or/$nor of such conjuncts — which become Set lookups. mingo's `$in` walks its whole list for
  * every document tested, so thousands of ids tested against thousands of
  * candidates grew quadratically (a `_has` matching 14 k patients took seconds).
  * The semantics are the same: membership of a string in a list of strings.
@@ -22,12 +23,36 @@ function stringList(value: unknown): string[] | undefined {
   return Array.isArray(list) && list.length >= SHORT_LIST && list.every((v) => typeof v === 'string') ? (list as string[]) : undefined;
 }
 
+/**
+ * `{ c: { $in: [long list] }, s: { $in: [systems..., null?] } }` inside an $elemMatch (token
+ * :in / :below / :above, written by src/search/terminology-modifiers.ts) → an entry test with
+ * Sets; `null` in the systems list also accepts an entry without `s` (MongoDB's $in semantics).
+ */
+function codeMembership(cond: Filter): ((entry: Filter) => boolean) | undefined {
+  const keys = Object.keys(cond);
+  if (keys.length !== 2 || !keys.includes('c') || !keys.includes('s')) return undefined;
+  const codes = stringList(cond.c);
+  const systems = cond.s && typeof cond.s === 'object' && Object.keys(cond.s).length === 1 ? (cond.s as Filter).$in : undefined;
+  if (!codes || !Array.isArray(systems) || !systems.every((s) => typeof s === 'string' || s === null)) return undefined;
+  const codeSet = new Set(codes);
+  const systemSet = new Set(systems.filter((s): s is string => typeof s === 'string'));
+  const orAbsent = systems.includes(null);
+  return (e) => typeof e.c === 'string' && codeSet.has(e.c) && (typeof e.s === 'string' ? systemSet.has(e.s) : orAbsent && (e.s === undefined || e.s === null));
+}
+
 /** A Set-based predicate for one conjunct, or undefined when mingo must evaluate it. */
 function membership(conjunct: Filter): Predicate | undefined {
   const keys = Object.keys(conjunct);
   if (keys.length !== 1) return undefined;
   const [key] = keys;
   const value = conjunct[key];
+  if ((key === '$or' || key === '$nor') && Array.isArray(value) && value.length > 0) {
+    // Token :in over several systems is an $or of memberships, :not-in their $nor.
+    const parts = (value as Filter[]).map((part) => (part && typeof part === 'object' ? membership(part) : undefined));
+    if (parts.some((p) => p === undefined)) return undefined;
+    const any = (doc: Record<string, unknown>) => parts.some((p) => p!(doc));
+    return key === '$or' ? any : (doc) => !any(doc);
+  }
   if (key === 'id') {
     const list = stringList(value);
     if (!list) return undefined;
@@ -36,11 +61,19 @@ function membership(conjunct: Filter): Predicate | undefined {
   }
   if (key.startsWith('idx.') && value && typeof value === 'object' && Object.keys(value).length === 1) {
     const cond = (value as Filter).$elemMatch;
-    if (!cond || typeof cond !== 'object' || Object.keys(cond).length !== 1) return undefined;
+    if (!cond || typeof cond !== 'object') return undefined;
+    const code = key.slice(4);
+    const entryTest = codeMembership(cond as Filter);
+    if (entryTest) {
+      return (doc) => {
+        const entries = (doc.idx as Record<string, unknown> | undefined)?.[code];
+        return Array.isArray(entries) && entries.some((e) => e !== null && typeof e === 'object' && entryTest(e as Filter));
+      };
+    }
+    if (Object.keys(cond).length !== 1) return undefined;
     const list = stringList((cond as Filter).r);
     if (!list) return undefined;
     const refs = new Set(list);
-    const code = key.slice(4);
     return (doc) => {
       const entries = (doc.idx as Record<string, unknown> | undefined)?.[code];
       return Array.isArray(entries) && entries.some((e) => e !== null && typeof e === 'object' && typeof (e as Filter).r === 'string' && refs.has((e as Filter).r as string));
