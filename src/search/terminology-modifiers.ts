@@ -113,7 +113,8 @@ export class TerminologyModifiers {
     const text = unescapeValue(value);
     const parts = splitPipes(value).map(unescapeValue);
     if (parts.length > 2 || parts[0] === '') throw errors.invalidParameter(rawName, `'${text}' is not a ValueSet URL, url|version or ValueSet/id`);
-    const [url, version] = parts;
+    const url = parts[0];
+    const version = parts[1] === '' ? undefined : parts[1]; // `url|` names no version
     const known = terminology.valueSetVersion(url);
     // A canonical the terminology knows wins, even under this server's base URL (it may be the network's own).
     const local = known === undefined ? this.storedReference(text, rawName) : undefined;
