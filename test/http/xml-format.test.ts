@@ -10,7 +10,7 @@ import { FHIR_JSON, useTestServer } from '../helpers/test-server.js';
 
 const { inject, server } = useTestServer();
 
-const XML = { 'content-type': 'application/fhir+xml' };
+const XML = { 'content-type': 'application/fhir+xml; charset=UTF-8' };
 const ACCEPT_XML = { accept: 'application/fhir+xml' };
 const mediaType = (response: LightMyRequestResponse) => String(response.headers['content-type']).split(';')[0];
 const fromXml = (text: string) => server().app.fhirXml.read(text);
@@ -257,6 +257,8 @@ describe('negotiation', () => {
       [{ accept: 'application/fhir+json;q=0.5, application/fhir+xml' }, '', 'application/fhir+xml'],
       [{ accept: 'application/fhir+xml;q=0.4, application/fhir+json;q=0.8' }, '', 'application/fhir+json'],
       [{ accept: 'text/turtle, application/fhir+xml;q=0.1' }, '', 'application/fhir+xml'],
+      // What HAPI FHIR's generic client sends when configured for XML.
+      [{ accept: 'application/fhir+xml;q=1.0, application/fhir+json;q=1.0, application/xml+fhir;q=0.9, application/json+fhir;q=0.9' }, '', 'application/fhir+xml'],
       [{}, '?_format=xml', 'application/fhir+xml'],
       [{}, '?_format=application/fhir%2Bxml', 'application/fhir+xml'],
       [{}, '?_format=application/fhir+xml', 'application/fhir+xml'],

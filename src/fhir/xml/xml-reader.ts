@@ -185,7 +185,8 @@ export class FhirXmlReader {
   }
 
   private add(target: JsonObject, name: string, value: Json, repeats: boolean): void {
-    const existing = target[name];
+    // Own properties only: an element named like an Object.prototype member (constructor, toString) is just unknown.
+    const existing = Object.hasOwn(target, name) ? target[name] : undefined;
     if (existing === undefined) target[name] = repeats ? [value] : value;
     else if (Array.isArray(existing) && repeats) existing.push(value);
     // A second occurrence of a non-repeating element: an array, which the validator reports.
