@@ -116,6 +116,9 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
   system: {
     'patient-data': { permissions: 'crs', restriction: 'own-submissions' },
     directory: { permissions: 'crs', restriction: 'own-submissions' },
+    // A discharge names the patient's chosen nurse in a CareTeam (the nurse-first workflow reads it);
+    // the hospital may send it, not read CareTeams, and what it sends grants nobody access (fact-gatherer.ts).
+    'access-control': { permissions: 'c', restriction: 'own-submissions' },
     other: { permissions: 'crs', restriction: 'own-submissions' },
   },
   auditor: {
@@ -251,4 +254,13 @@ export function decideOwnSubmission(sentByCaller: boolean, statusOfCallerSubmiss
 /** The meta.source value marking what a system client sent (set by the server on its writes, never taken from the body). */
 export function submissionSource(principal: Principal): string {
   return `${principal.issuer}#${principal.clientId ?? principal.subject}`;
+}
+
+/**
+ * Whether a meta.source value has the shape of a submission mark (`issuer#client`):
+ * such values are set by the server only (EngineAccess.settleSource strips them
+ * from every other writer), so one on a stored resource means a system client sent it.
+ */
+export function isSubmissionSource(source: string | undefined): boolean {
+  return source !== undefined && source.includes('#');
 }

@@ -20,11 +20,14 @@ import { search } from '../engine/interactions/search.js';
 import type { AuditRecord } from '../audit/audit-event.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { EngineContext } from '../engine/engine-context.js';
+import { isServerWrite, type ConditionalScope } from '../engine/transaction-extension.js';
+import { INS_SYSTEMS } from '../coordination/identity-matching.js';
 import { errors, FhirError } from '../errors.js';
 import type { ResourceStore, StoredVersion, WriteOperation } from '../store/resource-store.js';
-import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, decideType, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
+import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, decideType, isSubmissionSource, submissionSource, type InstanceDecision, type PolicyInteraction, type TypeDecision } from './access-policy.js';
 import { FactGatherer } from './fact-gatherer.js';
 import { searchAccessFilter } from './search-access.js';
+import { HOSPITAL_CREATE_TYPES, resourceClass } from './resource-classes.js';
 import { RESULT_SET_OWNER } from '../store/result-set-owner.js';
 import { compartmentParams, compartmentPatients } from './patient-compartment.js';
 import type { RequestContext } from './request-context.js';
@@ -253,12 +256,62 @@ export class EngineAccess {
       const versions = await inner.write([...operations, ...audits]);
       return versions.slice(0, operations.length);
     };
-    return { ...this.ctx, store: delegate(inner, { write }) };
+    const scope = this.conditionalScope(rc);
+    return { ...this.ctx, store: delegate(inner, { write }), ...(scope ? { conditionalScope: scope } : {}) };
+  }
+
+  /**
+   * Where a hospital's (system client's) transaction matches its conditional
+   * criteria (If-None-Exist of a POST, conditional references; R4 http
+   * "Conditional references": exactly one match, else the transaction fails):
+   * - the directory (Practitioner, PractitionerRole, Organization, Location,
+   *   HealthcareService...): all of it, the hospital addresses its referral to
+   *   the network's professionals and services;
+   * - a Patient by one INS (`identifier=<INS system>|<value>`, nothing else):
+   *   the whole network, as Patient/$match by INS would answer the hospital; the
+   *   one INS keeps one patient (no twin per hospital);
+   * - anything else (patient data, a Patient by other criteria): only what the
+   *   hospital sent (meta.source), so 0, 1 or many counts only its own
+   *   submissions and a resource it may not see looks exactly like "not found"
+   *   (its own conditional create then creates; a reference fails as unresolved).
+   * A conditional create that matched something the hospital may not read
+   * answers 200 with the identity only (mayShow).
+   */
+  conditionalScope(rc: RequestContext): ConditionalScope | undefined {
+    if (rc.principal.kind !== 'system') return undefined;
+    const principal = rc.principal;
+    // The directory: all of it; what the hospital may send: what it sent (a CareTeam too, which it may
+    // send but not search, so a re-posted discharge matches it); any other type: nothing.
+    const sentByCaller = { 'idx._source': { $elemMatch: { v: submissionSource(principal) } } };
+    const ownFilter = (types: readonly string[]) => {
+      const clauses = types.map((type) =>
+        resourceClass(type) === 'directory' ? { type } : HOSPITAL_CREATE_TYPES.has(type) ? { $and: [{ type }, sentByCaller] } : { id: { $in: [] as string[] } },
+      );
+      return clauses.length === 1 ? clauses[0] : { $or: clauses };
+    };
+    const mine = `source:${submissionSource(principal)}`;
+    return {
+      forCriteria: (resourceType, criteria) => {
+        if (resourceClass(resourceType) === 'directory' && criteria.every(([name]) => !name.includes(':') && !name.includes('.'))) {
+          return { filterFor: ownFilter, guardScope: 'global' };
+        }
+        if (resourceType === 'Patient' && isOneIns(criteria)) return { filterFor: () => undefined, guardScope: 'global' };
+        return { filterFor: ownFilter, guardScope: mine };
+      },
+      mayShow: async (resource) => {
+        const grant = decideType({ principal, interaction: 'read', resourceType: resource.resourceType });
+        if (!grant.allowed) return false;
+        const { decision } = await this.decideResource(rc, grant, resource, new FactGatherer(this.ctx, principal));
+        return decision.allowed;
+      },
+    };
   }
 
   private async checkWrite(rc: RequestContext, interaction: InstanceInteraction, op: WriteOperation, gatherer: FactGatherer): Promise<AuditRecord> {
     const current = await this.ctx.store.readCurrent(op.resourceType, op.id);
     const exists = current !== undefined && !current.deleted;
+    if (isServerWrite(op)) return this.checkServerWrite(rc, op, exists);
+    this.settleSource(rc, op, current?.deleted ? undefined : current?.resource);
     const opInteraction: InstanceInteraction = op.kind === 'delete' ? 'delete' : !exists ? 'create' : interaction === 'patch' ? 'patch' : 'update';
     const grant = await this.typeDecision(rc, opInteraction, op.resourceType, op.id);
     if (op.kind === 'put' && !exists && interaction === 'update' && op.expect !== 'absent' && !seesEverything(rc, await this.typeDecision(rc, 'update', op.resourceType, op.id))) {
@@ -267,11 +320,6 @@ export class EngineAccess {
       // resource deleted between that check and this write, with the very same answer.
       await this.trail.record([this.record(rc, { interaction: 'update', resourceType: op.resourceType, id: op.id, patients: [], outcome: 'denied', outcomeDetail: 'client-assigned-id' }, false)]);
       throw errors.clientAssignedIdRefused(op.resourceType, op.id);
-    }
-    if (op.kind === 'put' && op.resource && rc.principal.kind === 'system') {
-      // What a hospital sends is marked as its own by the server, never by the body.
-      op.resource = { ...op.resource, meta: { ...op.resource.meta, source: submissionSource(rc.principal) } };
-      op.index = this.ctx.extractor.extract(op.resource);
     }
     const patients = new Set<string>();
     if (exists && current.resource) {
@@ -290,6 +338,50 @@ export class EngineAccess {
       }
     }
     return this.record(rc, { interaction: opInteraction, resourceType: op.resourceType, id: op.id, patients: [...patients], outcome: 'success' }, false);
+  }
+
+  /**
+   * meta.source marks a hospital's submissions (what it may read back, and what
+   * its coordination Tasks are about), so only the server sets that mark:
+   * - a system client's write always carries its own submissionSource, whatever the body says;
+   * - any other writer's meta.source in the submission format (`issuer#client`,
+   *   isSubmissionSource) is removed, unless the resource already carried that
+   *   very value (an update passing a hospital's resource back unchanged keeps
+   *   its mark; nobody can mark a resource as a hospital's).
+   */
+  private settleSource(rc: RequestContext, op: WriteOperation, before: Resource | undefined): void {
+    if (op.kind !== 'put' || !op.resource) return;
+    const given = op.resource.meta?.source;
+    let source: string | undefined = given;
+    if (rc.principal.kind === 'system') source = submissionSource(rc.principal);
+    else if (given !== undefined && isSubmissionSource(given) && given !== before?.meta?.source) source = undefined;
+    if (source === given) return;
+    const { source: _dropped, ...meta } = op.resource.meta ?? {};
+    op.resource = { ...op.resource, meta: source === undefined ? meta : { ...meta, source } };
+    op.index = this.ctx.extractor.extract(op.resource);
+  }
+
+  /**
+   * A write a transaction extension adds (the discharge intake's Tasks, Flags,
+   * Communications): the server's work, caused by the caller's request. It is
+   * checked as a server write — a create of a new resource, never the audit
+   * trail — not against the caller's grants (a hospital may not create a Flag;
+   * the intake does), carries no submission mark (the hospital reaches the
+   * intake's Tasks only as coordination Tasks about its requests), and is
+   * audited like every other write of the request.
+   */
+  private async checkServerWrite(rc: RequestContext, op: WriteOperation, exists: boolean): Promise<AuditRecord> {
+    if (op.kind !== 'put' || !op.resource || op.expect !== 'absent' || exists || resourceClass(op.resourceType) === 'audit') {
+      throw new Error(`a server write must create a new resource (${op.resourceType})`);
+    }
+    const source = op.resource.meta?.source;
+    if (source !== undefined && isSubmissionSource(source)) {
+      const { source: _dropped, ...meta } = op.resource.meta!;
+      op.resource = { ...op.resource, meta };
+      op.index = this.ctx.extractor.extract(op.resource);
+    }
+    const patients = compartmentPatients(op.resourceType, op.id, op.index ?? this.ctx.extractor.extract(op.resource));
+    return this.record(rc, { interaction: 'create', resourceType: op.resourceType, id: op.id, patients, outcome: 'success' }, false);
   }
 
   /**
@@ -413,19 +505,25 @@ export class EngineAccess {
    * write). What the engine cannot yet enforce per entry is refused as a whole
    * (403, audited): read entries (GET/HEAD), and, for callers whose grants are
    * restricted, conditional URLs, If-None-Exist and conditional references,
-   * whose criteria would be matched over resources the caller may not see.
+   * whose criteria would be matched over resources the caller may not see —
+   * except If-None-Exist and conditional references in a hospital's
+   * transaction, matched within its conditional scope (conditionalScope).
    */
   async assertBundleEnforceable(rc: RequestContext, kind: 'transaction' | 'batch', body: unknown): Promise<void> {
     const entries = (body as { entry?: unknown })?.entry;
     if (!Array.isArray(entries)) return; // the engine answers the malformed Bundle
     // A coordinator without a launch context reaches every patient of the network: its criteria may match anything it could search.
     const seesAll = rc.principal.kind === 'coordinator' && !rc.principal.launchPatient;
+    // A hospital's transaction matches its If-None-Exist and conditional references within its
+    // conditional scope (conditionalScope): the discharge bundles it pushes rely on them.
+    const scoped = kind === 'transaction' && this.conditionalScope(rc) !== undefined;
     let refusal: string | undefined;
     for (const entry of entries as Array<{ request?: { method?: unknown; url?: unknown; ifNoneExist?: unknown }; resource?: unknown }>) {
       const method = typeof entry?.request?.method === 'string' ? entry.request.method.toUpperCase() : '';
       const url = typeof entry?.request?.url === 'string' ? entry.request.url : '';
       if (method === 'GET' || method === 'HEAD') refusal = 'read entries (GET) in a Bundle are not available to authenticated clients; send them as separate requests';
-      else if (!seesAll && (url.includes('?') || entry?.request?.ifNoneExist !== undefined || /"reference"\s*:\s*"[A-Za-z]+\?/.test(JSON.stringify(entry?.resource ?? null)))) {
+      else if (!seesAll && url.includes('?')) refusal = 'conditional URLs in a Bundle are not available with per-patient access (their criteria would be matched over resources you may not see)';
+      else if (!seesAll && !scoped && (entry?.request?.ifNoneExist !== undefined || /"reference"\s*:\s*"[A-Za-z]+\?/.test(JSON.stringify(entry?.resource ?? null)))) {
         refusal = 'conditional entries and conditional references in a Bundle are not available with per-patient access (their criteria would be matched over resources you may not see)';
       }
       if (refusal) break;
@@ -564,6 +662,14 @@ function seesEverything(rc: RequestContext, grant: AllowedType): boolean {
   const restriction = grant.restriction;
   if (restriction.kind === 'unrestricted') return true;
   return restriction.kind === 'patient-compartment' && rc.principal.kind === 'coordinator' && restriction.launchPatient === undefined;
+}
+
+/** Criteria naming exactly one INS (system|value of an INS system) and nothing else: how $match finds a patient by INS. */
+function isOneIns(criteria: Array<[string, string]>): boolean {
+  if (criteria.length !== 1 || criteria[0][0] !== 'identifier') return false;
+  const value = criteria[0][1];
+  const bar = value.indexOf('|');
+  return !value.includes(',') && bar > 0 && bar < value.length - 1 && INS_SYSTEMS.has(value.slice(0, bar));
 }
 
 function deniedReason(decision: InstanceDecision): string {

@@ -14,12 +14,21 @@ import { RPPS_SYSTEM } from '../auth/principal.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { search } from '../engine/interactions/search.js';
 import { careTeamIncludes, careTeamPatient, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';
-import type { PatientFacts } from './access-policy.js';
+import { isSubmissionSource, type PatientFacts } from './access-policy.js';
 
 const REF_ID = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
 function matches<T extends Resource>(bundle: Bundle<Resource>): T[] {
   return (bundle.entry ?? []).filter((e) => e.search?.mode !== 'include' && e.resource).map((e) => e.resource as T);
+}
+
+/**
+ * A CareTeam a hospital sent (its submission mark in meta.source, which only the
+ * server sets) tells the network who the patient's professionals are; it opens no
+ * record: the care team that grants access is the one the coordination team keeps.
+ */
+function grantsAccess(team: CareTeam): boolean {
+  return !isSubmissionSource(team.meta?.source);
 }
 
 export class FactGatherer {
@@ -91,7 +100,7 @@ export class FactGatherer {
     ]);
     return {
       consent: consents.some((c) => consentPermitsSharing(c, patientId, this.now)),
-      careTeam: careTeams.some((t) => careTeamIncludes(t, who, this.now)),
+      careTeam: careTeams.some((t) => grantsAccess(t) && careTeamIncludes(t, who, this.now)),
       agreement,
       inNetwork: true,
     };
@@ -109,7 +118,7 @@ export class FactGatherer {
     const teams: CareTeam[] = [];
     if (members.length > 0) teams.push(...(await this.find<CareTeam>('CareTeam', [['participant', members.join(',')], ['status', 'active']])));
     teams.push(...(await this.find<CareTeam>('CareTeam', [['participant:identifier', `${RPPS_SYSTEM}|${who.rpps}`], ['status', 'active']])));
-    const candidates = new Set(teams.filter((t) => careTeamIncludes(t, who, this.now)).map(careTeamPatient).filter((p): p is string => p !== undefined));
+    const candidates = new Set(teams.filter((t) => grantsAccess(t) && careTeamIncludes(t, who, this.now)).map(careTeamPatient).filter((p): p is string => p !== undefined));
     const reachable: string[] = [];
     for (const patient of candidates) {
       const f = await this.facts(patient);

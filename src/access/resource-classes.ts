@@ -59,11 +59,15 @@ export function resourceClass(resourceType: string): ResourceClass {
 
 /**
  * What a hospital's software may create: the contents of a referral or a
- * discharge (patient, stay, orders, prescriptions, letters, the people and
- * places they name), and nothing that grants access.
+ * discharge (patient, family contact, stay, orders, prescriptions, letters,
+ * the people and places they name, the patient's chosen nurse as a CareTeam),
+ * and nothing that grants access: a CareTeam a hospital sends is information
+ * for the coordination team, never counted by the access policy (fact-gatherer.ts).
  */
 export const HOSPITAL_CREATE_TYPES: ReadonlySet<string> = new Set([
   'Patient',
+  'RelatedPerson',
+  'CareTeam',
   'Encounter',
   'ServiceRequest',
   'Task',

@@ -9,7 +9,7 @@ import type { SearchParameterRegistry } from '../search/search-parameters.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
-import type { TransactionExtension } from './transaction-extension.js';
+import type { ConditionalScope, TransactionExtension } from './transaction-extension.js';
 
 export interface EngineLimits {
   /** Page size when the client gives no _count. */
@@ -30,6 +30,8 @@ export interface EngineContext {
   baseUrl: string;
   /** Hooks adding writes to a transaction's unit of work (e.g. the discharge intake). */
   transactionExtensions?: TransactionExtension[];
+  /** A restricted caller's transaction: the scope its conditional criteria are matched in (absent: everything). */
+  conditionalScope?: ConditionalScope;
   /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
   profileValidation?: ValidationService;
 }

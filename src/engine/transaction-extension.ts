@@ -35,3 +35,41 @@ export interface TransactionExtension {
   /** Extra writes for the same unit of work; an empty array when there is nothing to add. */
   beforeCommit(transaction: PreparedTransaction): Promise<WriteOperation[]>;
 }
+
+/**
+ * Marks the writes an extension adds as the server's own (not the caller's):
+ * the access layer checks them as server writes (creates of new resources,
+ * never the audit trail) instead of against the caller's grants, does not
+ * stamp them with the caller's meta.source, and still audits them. A symbol,
+ * so nothing a client sends (JSON) can carry the mark.
+ */
+export const SERVER_WRITE: unique symbol = Symbol('relais.server-write');
+
+export function markServerWrite(operation: WriteOperation): WriteOperation {
+  (operation as WriteOperation & { [SERVER_WRITE]?: true })[SERVER_WRITE] = true;
+  return operation;
+}
+
+export function isServerWrite(operation: WriteOperation): boolean {
+  return (operation as WriteOperation & { [SERVER_WRITE]?: true })[SERVER_WRITE] === true;
+}
+
+/**
+ * How the conditional criteria of a restricted caller's transaction are
+ * matched (If-None-Exist, conditional references): only over what the caller
+ * may reach by this route, so a match reveals nothing else (see
+ * EngineAccess.conditionalScope). Absent: the server acting for itself, or a
+ * caller who sees everything — every resource is matched.
+ */
+export interface ConditionalScope {
+  /**
+   * For a conditional match on `resourceType` with these criteria: the filter
+   * ANDed into each store query the match makes, by the types that query reads
+   * (undefined: not restricted), and the scope its conditional-create guard key
+   * is taken in ('global' for a match over everything, else a per-caller name,
+   * so a hidden resource holding the same criteria never races the caller's).
+   */
+  forCriteria(resourceType: string, criteria: Array<[string, string]>): { filterFor(types: readonly string[]): Record<string, unknown> | undefined; guardScope: string };
+  /** Whether the caller may be shown this resource (a conditional create that matched it answers without its body otherwise). */
+  mayShow(resource: Resource): Promise<boolean>;
+}

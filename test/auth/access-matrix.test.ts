@@ -38,7 +38,7 @@ const INTERACTIONS: Cell[] = [
 const PATIENT_DATA = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest']);
 const ACCESS_CONTROL = new Set(['Consent', 'CareTeam']);
 const DIRECTORY_OR_REFERENCE = new Set(['Practitioner', 'Organization', 'Medication']);
-const HOSPITAL_CREATES = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'Practitioner', 'Organization', 'Binary']);
+const HOSPITAL_CREATES = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'CareTeam', 'Practitioner', 'Organization', 'Binary']);
 
 const letter = (i: Cell): string =>
   i === 'create' ? 'c' : i === 'update' || i === 'patch' || i === '$expunge' ? 'u' : i === 'delete' ? 'd' : ['read', 'vread', 'history-instance', '$everything'].includes(i) ? 'r' : 's';
