@@ -25,7 +25,7 @@ import { ResourceLookup } from './resource-lookup.js';
 export interface Discharge {
   encounter: Encounter;
   patient?: Patient;
-  /** Stable key of this discharge: the Encounter's first identifier (system|value), else its id. */
+  /** Stable key of this discharge (encounterKey): the Encounter's first identifier and its id. */
   key: string;
   /** When the patient leaves; `dateOnly` when only a date is known (FR Core estimated date). */
   at?: Date;
@@ -58,9 +58,16 @@ function refersTo(reference: string | undefined, identity: string): boolean {
   return reference === identity || (reference?.endsWith(`/${identity}`) ?? false);
 }
 
+/**
+ * The stay's identity: its first identifier (system|value) AND its id. The id
+ * keeps two stays apart that carry the same identifier — two hospitals' systems
+ * can both send one, and a hospital's criteria never match what another sent —
+ * so one stay's coordination never stands in for (nor reveals) another's; a
+ * re-post or an update of the same stay keeps both, hence the same key.
+ */
 export function encounterKey(encounter: Encounter): string {
   const identifier = encounter.identifier?.find((i) => i.value);
-  return identifier ? `${identifier.system ?? ''}|${identifier.value}` : `Encounter/${encounter.id}`;
+  return identifier ? `${identifier.system ?? ''}|${identifier.value}|Encounter/${encounter.id}` : `Encounter/${encounter.id}`;
 }
 
 export async function readDischarge(lookup: ResourceLookup, bundle: Bundle, encounter: Encounter, pending: Resource[]): Promise<Discharge> {

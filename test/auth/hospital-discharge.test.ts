@@ -159,7 +159,13 @@ describe('a hospital pushes its discharge bundles', () => {
     const encounterEntry = result.entry!.find((e) => e.response!.location!.startsWith('Encounter/'))!;
     expect(encounterEntry.response!.status).toMatch(/^201/);
     expect(encounterEntry.response!.location!.split('/_history')[0]).not.toBe(sent[name].encounter);
-    expect((await call(hospitalA, 'GET', `/fhir/${encounterEntry.response!.location!.split('/_history')[0]}`)).response.statusCode).toBe(404);
+    const stayB = encounterEntry.response!.location!.split('/_history')[0];
+    expect((await call(hospitalA, 'GET', `/fhir/${stayB}`)).response.statusCode).toBe(404);
+    // B's stay gets its own coordination, which B sees (and A does not).
+    const tasksB = await searchAs<Task>(hospitalB, `Task?focus=${stayB}`);
+    const coordinationB = tasksB.resources.find((t) => t.identifier?.some((i) => i.system === COORDINATION_TASK));
+    expect(coordinationB).toBeDefined();
+    expect((await call(hospitalA, 'GET', `/fhir/Task/${coordinationB!.id}`)).response.statusCode).toBe(404);
   });
 });
 
