@@ -169,6 +169,42 @@ describe('a hospital pushes its discharge bundles', () => {
   });
 });
 
+describe('the patient\'s nurse a hospital names in a CareTeam', () => {
+  it('is information for the coordination team: it opens no record until the network\'s own CareTeam names her', async () => {
+    const nurseRpps = '10100000011'; // the chosen nurse of fixture 01's CareTeam
+    const nurse = await mintDevToken({ role: 'nurse', rpps: nurseRpps, ttlSeconds: 600 }, env(server.dataDir));
+    const stay = (await all('Encounter', [['identifier', 'https://hopital-fictif.example.org/fhir/sid/nda|NDA-2026-000101']])).find((e) => e.meta?.source?.endsWith('#dpi-chu-tours'))!;
+    const patient = (stay as unknown as { subject: { reference: string } }).subject.reference;
+    const hospitalTeams = await all('CareTeam', [['patient', patient]]);
+    expect(hospitalTeams.length).toBeGreaterThan(0);
+    expect(hospitalTeams.every((t) => /#dpi-(chu-tours|chr-orleans)$/.test(t.meta?.source ?? ''))).toBe(true); // both hospitals sent this patient's team
+    // The other two conditions hold: the patient's consent and the nurse's agreement with the network.
+    await server.ctx.engine.create('Consent', {
+      resourceType: 'Consent',
+      status: 'active',
+      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      patient: { reference: patient },
+      performer: [{ reference: patient }],
+      provision: { type: 'permit' },
+    });
+    await server.ctx.engine.create('Contract', { resourceType: 'Contract', status: 'executed', subject: [{ identifier: { system: 'https://rpps.esante.gouv.fr', value: nurseRpps } }] });
+    expect((await call(nurse, 'GET', `/fhir/${patient}`)).response.statusCode).toBe(404);
+    // The coordination team's CareTeam (no hospital mark) is the one that grants access.
+    const [practitioner] = await all('Practitioner', [['identifier', `https://rpps.esante.gouv.fr|${nurseRpps}`]]);
+    const { response } = await call(coordinator, 'POST', '/fhir/CareTeam', {
+      resourceType: 'CareTeam',
+      status: 'active',
+      subject: { reference: patient },
+      participant: [{ member: { reference: `Practitioner/${practitioner.id}` } }],
+      meta: { source: hospitalTeams[0].meta!.source },
+    });
+    expect(response.statusCode, response.body).toBe(201);
+    expect((response.json() as Resource).meta?.source).toBeUndefined();
+    expect((await call(nurse, 'GET', `/fhir/${patient}`)).response.statusCode).toBe(200);
+  });
+});
+
 describe('conditional criteria of a hospital over patient data it did not send', () => {
   const observation = (subject: string) => ({
     fullUrl: 'urn:uuid:0b7a6c1e-0000-4000-8000-000000000001',
