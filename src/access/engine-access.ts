@@ -17,7 +17,7 @@ import { FINESS_SYSTEM, RPPS_SYSTEM } from '../auth/principal.js';
 import { COMMUNICATION_CATEGORY } from '../coordination/coordination-codes.js';
 import { createOperation } from '../engine/interactions/create.js';
 import { search } from '../engine/interactions/search.js';
-import type { AuditRecord } from '../audit/audit-event.js';
+import type { AuditInteraction, AuditRecord } from '../audit/audit-event.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { isServerWrite, type ConditionalScope } from '../engine/transaction-extension.js';
@@ -430,17 +430,7 @@ export class EngineAccess {
     // (410, as if expired) to anyone else, so its size cannot be learnt through another's link.
     const snapshotsOwner = `${rc.principal.issuer}|${rc.principal.subject}|${rc.breakTheGlass ? 'btg' : ''}`;
     const bundle = await run({ ...this.ctx, store: delegate(inner, { search, distinct }, snapshotsOwner) });
-    // Break-the-glass was used for the patients returned that the practitioner could not reach otherwise.
-    const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
-    await this.recordSuccess(
-      rc,
-      this.record(
-        rc,
-        { interaction, ...(resourceTypes.length === 1 ? { resourceType: resourceTypes[0] } : {}), patients: [...patients], outcome: 'success', ...(query ? { query } : {}) },
-        glassPatients.length > 0,
-      ),
-      glassPatients,
-    );
+    await this.recordListing(rc, interaction, resourceTypes, query, patients, reachable);
     return bundle;
   }
 
@@ -486,6 +476,23 @@ export class EngineAccess {
       return page;
     };
     const bundle = await run({ ...this.ctx, store: delegate(inner, { history }) });
+    await this.recordListing(rc, interaction, resourceTypes, query, patients, reachable);
+    return bundle;
+  }
+
+  /**
+   * The audit of a search or history that succeeded: one AuditEvent naming the
+   * patients whose data was returned. Break-the-glass was used for those the
+   * practitioner could not reach otherwise (flagged, and the team alerted).
+   */
+  private async recordListing(
+    rc: RequestContext,
+    interaction: AuditInteraction,
+    resourceTypes: readonly string[],
+    query: string | undefined,
+    patients: ReadonlySet<string>,
+    reachable: readonly string[],
+  ): Promise<void> {
     const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
     await this.recordSuccess(
       rc,
@@ -496,7 +503,6 @@ export class EngineAccess {
       ),
       glassPatients,
     );
-    return bundle;
   }
 
   /**
