@@ -148,6 +148,28 @@ export class EngineAccess {
     return version;
   }
 
+  /**
+   * A conditional create (If-None-Exist) that matched an existing resource
+   * answers 200 with it (R4 http, "conditional create"): the caller learns of
+   * that resource, so the access is audited as a read of it. Returns whether
+   * the caller may see its content; when not (a hospital whose Patient-by-INS
+   * criteria matched the network's patient, as Patient/$match would tell it),
+   * it gets the identity only.
+   */
+  async auditConditionalMatch(rc: RequestContext, version: StoredVersion): Promise<boolean> {
+    const resource = version.resource!;
+    const grant = decideType({ principal: rc.principal, interaction: 'read', resourceType: version.resourceType });
+    const decided = grant.allowed ? await this.decideResource(rc, grant, resource, new FactGatherer(this.ctx, rc.principal)) : undefined;
+    const patients = decided?.patients ?? compartmentPatients(version.resourceType, version.id, this.ctx.extractor.extract(resource));
+    const shown = decided?.decision.allowed === true;
+    await this.recordSuccess(
+      rc,
+      this.record(rc, { interaction: 'read', resourceType: version.resourceType, id: version.id, versionId: String(version.versionId), patients, outcome: 'success' }, false),
+      [],
+    );
+    return shown;
+  }
+
   /** history of one instance: every version on the page must be reachable, else 404. */
   async guardInstanceHistory(rc: RequestContext, resourceType: string, id: string, load: () => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
     const grant = await this.typeDecision(rc, 'history-instance', resourceType, id);

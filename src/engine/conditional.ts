@@ -32,3 +32,35 @@ export async function matchCriteria(ctx: EngineContext, resourceType: string, cr
   const guardKey = createHash('sha256').update(`${resourceType}?${canonical}`).digest('base64url');
   return { matches: versions, guardKey };
 }
+
+/**
+ * matchCriteria within the caller's conditional scope (ctx.conditionalScope):
+ * for a restricted caller every store query of the match is ANDed with what
+ * the caller may reach by this route, and a conditional create's guard key is
+ * taken in the caller's own scope unless the match runs over everything (a
+ * Patient by identifier, the directory): otherwise a resource the caller cannot
+ * see, created under the same criteria, would hold the key and reveal itself
+ * through the conflict.
+ */
+export async function matchCriteriaInScope(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
+  const scope = ctx.conditionalScope?.forCriteria(resourceType, criteria);
+  if (!scope) return matchCriteria(ctx, resourceType, criteria, interaction);
+  const inner = ctx.store;
+  const store = new Proxy(inner, {
+    get(target, property) {
+      if (property === 'search' || property === 'distinct') {
+        const method = property;
+        return (q: { resourceTypes: string[]; filter: Record<string, unknown> }, ...rest: unknown[]) => {
+          const filter = scope.filterFor(q.resourceTypes);
+          const restricted = filter ? { ...q, filter: { $and: [q.filter, filter] } } : q;
+          return (target[method] as (...args: unknown[]) => unknown).call(target, restricted, ...rest);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const found = await matchCriteria({ ...ctx, store }, resourceType, criteria, interaction);
+  if (scope.guardScope === 'global') return found;
+  return { ...found, guardKey: createHash('sha256').update(`${scope.guardScope}\n${found.guardKey}`).digest('base64url') };
+}

@@ -36,8 +36,16 @@ export class FhirEngine {
 
   async create(resourceType: string, body: unknown, options?: CreateOptions, rc?: RequestContext): Promise<VersionResult> {
     if (!rc) return create(this.ctx, resourceType, body, options);
-    if (options?.ifNoneExist !== undefined) await this.access.assertUnrestricted(rc, 'read', resourceType, 'a conditional create (If-None-Exist)');
-    return create(this.access.guardedContext(rc, 'create'), resourceType, body, options);
+    const ctx = this.access.guardedContext(rc, 'create');
+    // A hospital's criteria are matched within its conditional scope (EngineAccess.conditionalScope);
+    // other per-patient callers cannot have criteria matched over resources they may not see.
+    if (options?.ifNoneExist !== undefined && !ctx.conditionalScope) await this.access.assertUnrestricted(rc, 'read', resourceType, 'a conditional create (If-None-Exist)');
+    const result = await create(ctx, resourceType, body, options);
+    if (result.status !== 200) return result;
+    // The criteria matched an existing resource: the caller learns of it (audited); its content only if it may read it.
+    if (await this.access.auditConditionalMatch(rc, result.version)) return result;
+    const { resource: _hidden, ...identity } = result.version;
+    return { ...result, version: identity };
   }
 
   read(resourceType: string, id: string, rc?: RequestContext): Promise<StoredVersion> {

@@ -248,6 +248,36 @@ describe('conditional criteria of a hospital over patient data it did not send',
     expect(byName.statusCode).toBe(412);
   });
 
+  it('a single POST with If-None-Exist matches like a transaction entry, and the match is audited', async () => {
+    const post = (identifier: string, family: string) =>
+      server.app.inject({
+        method: 'POST',
+        url: '/fhir/Patient',
+        headers: { authorization: `Bearer ${hospitalA}`, 'content-type': 'application/fhir+json', 'if-none-exist': `identifier=${identifier}`, 'x-request-id': `single-${++requestCounter}` },
+        payload: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: identifier.split('|')[0], value: identifier.split('|')[1] }], name: [{ family }] }),
+      });
+    // Its own submission: created once, then found (200 with its content).
+    const first = await post(`${IPP}|IPP-SINGLE-1`, 'Premier');
+    expect(first.statusCode, first.body).toBe(201);
+    const again = await post(`${IPP}|IPP-SINGLE-1`, 'Premier');
+    expect(again.statusCode).toBe(200);
+    expect(again.json().id).toBe(first.json().id);
+    // A hospital identifier of a patient it did not send: matched among its own Patients only (the
+    // one the previous test created, or a new one), never the network's.
+    const hidden = await post(`${IPP}|IPP-HIDDEN-1`, 'Autre');
+    expect(hidden.json().id).not.toBe('pat-network');
+    expect(hidden.body).not.toContain('Réseau');
+    // One INS: the network's patient, as $match would say, with its identity only.
+    const byIns = await post(`${INS}|299123726199999`, 'Réseau');
+    expect(byIns.statusCode).toBe(200);
+    expect(byIns.body).not.toContain('Réseau');
+    expect(byIns.headers.etag).toBeDefined();
+    const audits = (await all<AuditEvent>('AuditEvent', [])).filter((e) => e.source.site === byIns.headers['x-request-id']);
+    expect(audits.map((e) => e.outcome)).toEqual(['0']);
+    expect(JSON.stringify(audits[0].entity)).toContain('Patient/pat-network');
+    expect((await call(hospitalA, 'GET', '/fhir/Patient/pat-network')).response.statusCode).toBe(404);
+  });
+
   it('conditional URLs (PUT/DELETE) and read entries stay refused to hospitals, as are conditional entries in batches', async () => {
     const put = transaction({ resource: { resourceType: 'Patient', name: [{ family: 'X' }] }, request: { method: 'PUT', url: `Patient?identifier=${IPP}|IPP-HIDDEN-1` } });
     expect((await call(hospitalA, 'POST', '/fhir', put)).response.statusCode).toBe(403);

@@ -17,7 +17,7 @@
  * 6. GET/HEAD entries run after the commit, so they see its results.
  * Nothing is visible until step 5, and nothing at all if any step fails.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors, FhirError } from '../../errors.js';
 import { GuardConflict, VersionConflict, type StoredVersion, type WriteOperation } from '../../store/resource-store.js';
@@ -33,7 +33,7 @@ import {
   rewriteQuery,
   rewriteReferences,
 } from '../bundle/reference-rewriting.js';
-import { matchCriteria, parseCriteria, type CriteriaMatch } from '../conditional.js';
+import { matchCriteria, matchCriteriaInScope, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
@@ -239,7 +239,7 @@ async function planIdentity(
     case 'POST': {
       if (entry.id || entry.history) throw errors.invalidBundle(`POST goes to [type], not '${entry.url}'`, [`Bundle.entry[${entry.index}].request.url`]);
       if (criteria === undefined) return { ...base, kind: 'create', id: randomUUID() };
-      const { matches, guardKey } = await scopedMatch(ctx, resourceType, parseCriteria(criteria), 'create');
+      const { matches, guardKey } = await matchCriteriaInScope(ctx, resourceType, parseCriteria(criteria), 'create');
       const earlier = byGuard.get(guardKey);
       if (earlier) return { ...base, kind: 'same-as', sameAs: earlier };
       if (matches.length > 1) throw errors.multipleMatches('create', matches.length);
@@ -306,7 +306,7 @@ async function resolveConditionalReference(ctx: EngineContext, reference: string
   const { query, unresolved } = rewriteQuery(rawQuery, identities);
   if (unresolved.length > 0) throw errors.conditionalReferenceUnresolved(reference, 0);
   const found = new Set<string>();
-  const { matches } = await scopedMatch(ctx, resourceType, parseCriteria(query), 'reference');
+  const { matches } = await matchCriteriaInScope(ctx, resourceType, parseCriteria(query), 'reference');
   const replaced = new Set(plans.filter((p) => p.kind === 'update' || p.kind === 'patch' || p.kind === 'delete').map((p) => `${p.resourceType}/${p.id}`));
   // A stored resource this bundle rewrites is judged on its new content below.
   for (const match of matches) if (!replaced.has(`${match.resourceType}/${match.id}`)) found.add(`${match.resourceType}/${match.id}`);
@@ -314,38 +314,6 @@ async function resolveConditionalReference(ctx: EngineContext, reference: string
   for (const resource of await pendingMatches(ctx, resourceType, query, pending)) found.add(`${resource.resourceType}/${resource.id}`);
   if (found.size !== 1) throw errors.conditionalReferenceUnresolved(reference, found.size);
   return [...found][0];
-}
-
-/**
- * matchCriteria within the caller's conditional scope (ctx.conditionalScope):
- * for a restricted caller every store query of the match is ANDed with what
- * the caller may reach by this route, and a conditional create's guard key is
- * taken in the caller's own scope unless the match runs over everything (a
- * Patient by identifier, the directory): otherwise a resource the caller cannot
- * see, created under the same criteria, would hold the key and reveal itself
- * through the conflict.
- */
-async function scopedMatch(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
-  const scope = ctx.conditionalScope?.forCriteria(resourceType, criteria);
-  if (!scope) return matchCriteria(ctx, resourceType, criteria, interaction);
-  const inner = ctx.store;
-  const store = new Proxy(inner, {
-    get(target, property) {
-      if (property === 'search' || property === 'distinct') {
-        const method = property;
-        return (q: { resourceTypes: string[]; filter: Record<string, unknown> }, ...rest: unknown[]) => {
-          const filter = scope.filterFor(q.resourceTypes);
-          const restricted = filter ? { ...q, filter: { $and: [q.filter, filter] } } : q;
-          return (target[method] as (...args: unknown[]) => unknown).call(target, restricted, ...rest);
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  const found = await matchCriteria({ ...ctx, store }, resourceType, criteria, interaction);
-  if (scope.guardScope === 'global') return found;
-  return { ...found, guardKey: createHash('sha256').update(`${scope.guardScope}\n${found.guardKey}`).digest('base64url') };
 }
 
 async function prepareWrite(ctx: EngineContext, plan: Plan, identities: Map<string, string>, resolved: Map<string, string>): Promise<WriteOperation | undefined> {
