@@ -279,7 +279,12 @@ export class EngineAccess {
       return versions.slice(0, operations.length);
     };
     const scope = this.conditionalScope(rc);
-    return { ...this.ctx, store: delegate(inner, { write }), ...(scope ? { conditionalScope: scope } : {}) };
+    return {
+      ...this.ctx,
+      store: delegate(inner, { write }),
+      ...(scope ? { conditionalScope: scope } : {}),
+      revealMatch: (version) => this.auditConditionalMatch(rc, version),
+    };
   }
 
   /**
@@ -297,7 +302,7 @@ export class EngineAccess {
    *   submissions and a resource it may not see looks exactly like "not found"
    *   (its own conditional create then creates; a reference fails as unresolved).
    * A conditional create that matched something the hospital may not read
-   * answers 200 with the identity only (mayShow).
+   * answers 200 with the identity only (auditConditionalMatch).
    */
   conditionalScope(rc: RequestContext): ConditionalScope | undefined {
     if (rc.principal.kind !== 'system') return undefined;
@@ -319,12 +324,6 @@ export class EngineAccess {
         }
         if (resourceType === 'Patient' && isOneIns(criteria)) return { filterFor: () => undefined, guardScope: 'global' };
         return { filterFor: ownFilter, guardScope: mine };
-      },
-      mayShow: async (resource) => {
-        const grant = decideType({ principal, interaction: 'read', resourceType: resource.resourceType });
-        if (!grant.allowed) return false;
-        const { decision } = await this.decideResource(rc, grant, resource, new FactGatherer(this.ctx, principal));
-        return decision.allowed;
       },
     };
   }

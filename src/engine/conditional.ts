@@ -64,3 +64,10 @@ export async function matchCriteriaInScope(ctx: EngineContext, resourceType: str
   if (scope.guardScope === 'global') return found;
   return { ...found, guardKey: createHash('sha256').update(`${scope.guardScope}\n${found.guardKey}`).digest('base64url') };
 }
+
+/** The existing resource a conditional create matched, as the caller may see it (see EngineContext.revealMatch). */
+export async function revealedMatch(ctx: EngineContext, version: StoredVersion): Promise<StoredVersion> {
+  if (!ctx.revealMatch || !version.resource || (await ctx.revealMatch(version))) return version;
+  const { resource: _content, ...identity } = version;
+  return identity;
+}

@@ -6,7 +6,7 @@ import type { FhirDefinitions } from '../fhir/definitions.js';
 import type { IndexExtractor } from '../search/index-extractor.js';
 import type { SearchCompiler } from '../search/search-query.js';
 import type { SearchParameterRegistry } from '../search/search-parameters.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore, StoredVersion } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
 import type { ConditionalScope, TransactionExtension } from './transaction-extension.js';
@@ -32,6 +32,13 @@ export interface EngineContext {
   transactionExtensions?: TransactionExtension[];
   /** A restricted caller's transaction: the scope its conditional criteria are matched in (absent: everything). */
   conditionalScope?: ConditionalScope;
+  /**
+   * A conditional create matched an existing resource, which the answer names
+   * (R4 http: 200 with the existing resource): the caller's access to it is
+   * recorded (audited) and the hook says whether its content may be shown; if
+   * not, the answer carries its identity only. Absent: shown, nothing recorded.
+   */
+  revealMatch?: (version: StoredVersion) => Promise<boolean>;
   /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
   profileValidation?: ValidationService;
 }

@@ -40,12 +40,7 @@ export class FhirEngine {
     // A hospital's criteria are matched within its conditional scope (EngineAccess.conditionalScope);
     // other per-patient callers cannot have criteria matched over resources they may not see.
     if (options?.ifNoneExist !== undefined && !ctx.conditionalScope) await this.access.assertUnrestricted(rc, 'read', resourceType, 'a conditional create (If-None-Exist)');
-    const result = await create(ctx, resourceType, body, options);
-    if (result.status !== 200) return result;
-    // The criteria matched an existing resource: the caller learns of it (audited); its content only if it may read it.
-    if (await this.access.auditConditionalMatch(rc, result.version)) return result;
-    const { resource: _hidden, ...identity } = result.version;
-    return { ...result, version: identity };
+    return create(ctx, resourceType, body, options);
   }
 
   read(resourceType: string, id: string, rc?: RequestContext): Promise<StoredVersion> {

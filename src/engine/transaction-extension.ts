@@ -70,6 +70,4 @@ export interface ConditionalScope {
    * so a hidden resource holding the same criteria never races the caller's).
    */
   forCriteria(resourceType: string, criteria: Array<[string, string]>): { filterFor(types: readonly string[]): Record<string, unknown> | undefined; guardScope: string };
-  /** Whether the caller may be shown this resource (a conditional create that matched it answers without its body otherwise). */
-  mayShow(resource: Resource): Promise<boolean>;
 }

@@ -137,10 +137,14 @@ describe('a hospital pushes its discharge bundles', () => {
 
   it('posting the same discharge again matches what it sent: 200 per entry, no second coordination Task', async () => {
     const name = DISCHARGES[0];
-    const { response } = await call(hospitalA, 'POST', '/fhir', fixture(`discharges/${name}`));
+    const { response, requestId } = await call(hospitalA, 'POST', '/fhir', fixture(`discharges/${name}`));
     expect(response.statusCode, response.body).toBe(200);
     const result = response.json() as Bundle;
     expect(result.entry!.map((e) => e.response!.status)).toEqual(result.entry!.map(() => '200 OK'));
+    // Each existing resource the hospital was answered with is an access, audited.
+    const audits = (await all<AuditEvent>('AuditEvent', [])).filter((e) => e.source.site === requestId);
+    const audited = new Set(audits.flatMap((e) => (e.entity ?? []).map((x) => x.what?.reference?.split('/_history')[0])));
+    for (const entry of result.entry!) expect(audited.has(entry.response!.location!.split('/_history')[0])).toBe(true);
     const tasks = (await all<Task>('Task', [['focus', sent[name].encounter]])).filter((t) => t.identifier?.some((i) => i.system === COORDINATION_TASK));
     expect(tasks).toHaveLength(1);
   });

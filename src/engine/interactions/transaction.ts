@@ -33,7 +33,7 @@ import {
   rewriteQuery,
   rewriteReferences,
 } from '../bundle/reference-rewriting.js';
-import { matchCriteria, matchCriteriaInScope, parseCriteria } from '../conditional.js';
+import { matchCriteria, matchCriteriaInScope, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
@@ -379,12 +379,6 @@ function preparedEntries(plans: Plan[], operations: WriteOperation[]): PreparedE
   return prepared;
 }
 
-/** A conditional create that matched a resource the caller may not read answers 200 with its identity only, never its content. */
-async function shownPreference(ctx: EngineContext, version: StoredVersion, prefer: ReturnPreference): Promise<ReturnPreference> {
-  if (!ctx.conditionalScope || prefer !== 'representation' || !version.resource) return prefer;
-  return (await ctx.conditionalScope.mayShow(version.resource)) ? prefer : 'minimal';
-}
-
 async function respond(ctx: EngineContext, plan: Plan, versions: StoredVersion[], prefer: ReturnPreference): Promise<BundleEntry<Resource>> {
   const target = plan.sameAs ?? plan;
   switch (plan.kind) {
@@ -401,10 +395,10 @@ async function respond(ctx: EngineContext, plan: Plan, versions: StoredVersion[]
     case 'delete-nothing':
       return deleteEntry(undefined);
     case 'existing':
-      return versionEntry(ctx.baseUrl, 200, plan.existing!, await shownPreference(ctx, plan.existing!, prefer));
+      return versionEntry(ctx.baseUrl, 200, await revealedMatch(ctx, plan.existing!), prefer);
     case 'same-as': {
       const version = target.kind === 'existing' ? target.existing! : versions[target.opIndex!];
-      return versionEntry(ctx.baseUrl, 200, version, target.kind === 'existing' ? await shownPreference(ctx, version, prefer) : prefer);
+      return versionEntry(ctx.baseUrl, 200, target.kind === 'existing' ? await revealedMatch(ctx, version) : version, prefer);
     }
     default:
       return versionEntry(ctx.baseUrl, plan.status!, versions[plan.opIndex!], prefer);
