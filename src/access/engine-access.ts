@@ -529,9 +529,10 @@ export class EngineAccess {
   /**
    * Before a batch or transaction Bundle: its writes go through
    * `guardedContext` (each checked and audited in the Bundle's own atomic
-   * write). What the engine cannot yet enforce per entry is refused as a whole
-   * (403, audited): read entries (GET/HEAD), and, for callers whose grants are
-   * restricted, conditional URLs, If-None-Exist and conditional references,
+   * write); its read entries through the caller's guarded read, search and
+   * history (FhirEngine.entryReader), each allowed, filtered and audited as if
+   * sent alone. Refused as a whole (403, audited), for callers whose grants are
+   * restricted: conditional URLs, If-None-Exist and conditional references,
    * whose criteria would be matched over resources the caller may not see —
    * except If-None-Exist and conditional references in a hospital's
    * transaction, matched within its conditional scope (conditionalScope).
@@ -548,8 +549,9 @@ export class EngineAccess {
     for (const entry of entries as Array<{ request?: { method?: unknown; url?: unknown; ifNoneExist?: unknown }; resource?: unknown }>) {
       const method = typeof entry?.request?.method === 'string' ? entry.request.method.toUpperCase() : '';
       const url = typeof entry?.request?.url === 'string' ? entry.request.url : '';
-      if (method === 'GET' || method === 'HEAD') refusal = 'read entries (GET) in a Bundle are not available to authenticated clients; send them as separate requests';
-      else if (!seesAll && url.includes('?')) refusal = 'conditional URLs in a Bundle are not available with per-patient access (their criteria would be matched over resources you may not see)';
+      // Read entries (GET/HEAD) go through the caller's guarded read/search/history (FhirEngine.entryReader);
+      // a conditional URL on a write is matched over resources the caller may not see.
+      if (!seesAll && method !== 'GET' && method !== 'HEAD' && url.includes('?')) refusal = 'conditional URLs in a Bundle are not available with per-patient access (their criteria would be matched over resources you may not see)';
       else if (!seesAll && !scoped && (entry?.request?.ifNoneExist !== undefined || /"reference"\s*:\s*"[A-Za-z]+\?/.test(JSON.stringify(entry?.resource ?? null)))) {
         refusal = 'conditional entries and conditional references in a Bundle are not available with per-patient access (their criteria would be matched over resources you may not see)';
       }

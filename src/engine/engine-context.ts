@@ -9,6 +9,7 @@ import type { SearchParameterRegistry } from '../search/search-parameters.js';
 import type { ResourceStore, StoredVersion } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
+import type { EntryReader } from './bundle/read-entry.js';
 import type { ConditionalScope, TransactionExtension } from './transaction-extension.js';
 
 export interface EngineLimits {
@@ -39,6 +40,8 @@ export interface EngineContext {
    * not, the answer carries its identity only. Absent: shown, nothing recorded.
    */
   revealMatch?: (version: StoredVersion) => Promise<boolean>;
+  /** How GET/HEAD entries of a batch or transaction read for the caller (absent: directly; see bundle/read-entry.ts). */
+  entryReader?: EntryReader;
   /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
   profileValidation?: ValidationService;
 }

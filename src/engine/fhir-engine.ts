@@ -3,6 +3,7 @@
  * REST routes and (later) batch/transaction entries call the same methods.
  * Each interaction lives in its own file under ./interactions.
  */
+import type { EntryReader } from './bundle/read-entry.js';
 import type { Bundle, Resource } from 'fhir/r4';
 import { EngineAccess } from '../access/engine-access.js';
 import type { RequestContext } from '../access/request-context.js';
@@ -114,14 +115,24 @@ export class FhirEngine {
   async transaction(bundle: unknown, options?: BundleOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
     if (!rc) return transaction(this.ctx, bundle, options);
     await this.access.assertBundleEnforceable(rc, 'transaction', bundle);
-    return transaction(this.access.guardedContext(rc, 'update'), bundle, options);
+    return transaction({ ...this.access.guardedContext(rc, 'update'), entryReader: this.entryReader(rc) }, bundle, options);
   }
 
   /** A batch Bundle: independent entries (see interactions/batch.ts). */
   async batch(bundle: unknown, options?: BundleOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
     if (!rc) return batch(this.ctx, bundle, options);
     await this.access.assertBundleEnforceable(rc, 'batch', bundle);
-    return batch(this.access.guardedContext(rc, 'update'), bundle, options);
+    return batch({ ...this.access.guardedContext(rc, 'update'), entryReader: this.entryReader(rc) }, bundle, options);
+  }
+
+  /** Read entries of the caller's Bundles go through the same guarded interactions as requests sent alone. */
+  private entryReader(rc: RequestContext): EntryReader {
+    return {
+      read: (resourceType, id) => this.read(resourceType, id, rc),
+      vread: (resourceType, id, versionId) => this.vread(resourceType, id, versionId, rc),
+      search: (resourceType, params) => this.search(resourceType, params, undefined, rc),
+      history: (scope, params) => this.history(scope, params, false, rc),
+    };
   }
 
   /** _summary / _elements on a single resource (read, vread). */

@@ -6,7 +6,7 @@
  * she may not reach answers exactly like an unknown id (404); every access,
  * allowed or refused, leaves one AuditEvent in the store.
  */
-import type { AuditEvent, Resource } from 'fhir/r4';
+import type { AuditEvent, Bundle, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -312,10 +312,38 @@ describe('batch and transaction Bundles', () => {
     expect((await auditsOf(hidden.requestId)).map((e) => e.outcome)).toEqual(['4']);
   });
 
-  it('refuses read entries, and conditional entries to per-patient callers', async () => {
-    const reads = await call(nurse, 'POST', '/fhir', txn([{ request: { method: 'GET', url: 'Observation?subject=Patient/pat-b' } }], 'batch'));
-    expect(reads.response.statusCode).toBe(403);
-    expect((await auditsOf(reads.requestId))[0].outcome).toBe('4');
+  it('answers read entries as the same requests alone, and refuses conditional entries to per-patient callers', async () => {
+    const reads = await call(
+      nurse,
+      'POST',
+      '/fhir',
+      txn(
+        [
+          { request: { method: 'GET', url: 'Observation?subject=Patient/pat-b' } },
+          { request: { method: 'GET', url: 'Observation?_count=100' } },
+          { request: { method: 'GET', url: 'Observation/obs-a' } },
+          { request: { method: 'GET', url: 'Observation/obs-b' } },
+          { request: { method: 'GET', url: 'Patient/pat-a/_history' } },
+        ],
+        'batch',
+      ),
+    );
+    expect(reads.response.statusCode).toBe(200);
+    const [otherPatient, all, own, hidden, ownHistory] = (reads.response.json() as Bundle).entry!;
+    // pat-b's Observations are filtered out of the search, not refused (as GET /Observation?subject=Patient/pat-b answers).
+    expect(otherPatient.response!.status).toMatch(/^200/);
+    expect((otherPatient.resource as Bundle).total ?? 0).toBe(0);
+    const seen = ((all.resource as Bundle).entry ?? []).map((e) => (e.resource as { subject?: { reference?: string } }).subject?.reference);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((r) => r === 'Patient/pat-a')).toBe(true);
+    expect(own.response!.status).toMatch(/^200/);
+    expect((own.resource as Resource).id).toBe('obs-a');
+    expect(hidden.response!.status).toMatch(/^404/);
+    expect(hidden.resource).toBeUndefined();
+    expect(ownHistory.response!.status).toMatch(/^200/);
+    // Each entry is audited as the request alone would be: the hidden read as a refusal.
+    const outcomes = (await auditsOf(reads.requestId)).map((e) => e.outcome).sort();
+    expect(outcomes).toEqual(['0', '0', '0', '0', '4']);
     const conditional = await call(nurse, 'POST', '/fhir', txn([post(newObservation('pat-a'), { ifNoneExist: 'subject=Patient/pat-b' })]));
     expect(conditional.response.statusCode).toBe(403);
   });

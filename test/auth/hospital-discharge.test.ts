@@ -282,7 +282,7 @@ describe('conditional criteria of a hospital over patient data it did not send',
     expect((await call(hospitalA, 'GET', '/fhir/Patient/pat-network')).response.statusCode).toBe(404);
   });
 
-  it('conditional URLs (PUT/DELETE) and read entries stay refused to hospitals, as are conditional entries in batches', async () => {
+  it('conditional URLs (PUT/DELETE) stay refused to hospitals, as are conditional entries in batches', async () => {
     const put = transaction({ resource: { resourceType: 'Patient', name: [{ family: 'X' }] }, request: { method: 'PUT', url: `Patient?identifier=${IPP}|IPP-HIDDEN-1` } });
     expect((await call(hospitalA, 'POST', '/fhir', put)).response.statusCode).toBe(403);
     const batch = { resourceType: 'Bundle', type: 'batch', entry: [observation(`Patient?identifier=${INS}|299123726199999`)] };

@@ -3,10 +3,11 @@
  * history through the same engine functions the REST routes use, with the
  * entry's ifNoneMatch / ifModifiedSince turning a read into 304 Not Modified.
  */
-import type { BundleEntry, Resource } from 'fhir/r4';
+import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
+import type { StoredVersion } from '../../store/resource-store.js';
 import type { EngineContext } from '../engine-context.js';
-import { history } from '../interactions/history.js';
+import { history, type HistoryScope } from '../interactions/history.js';
 import { read, vread } from '../interactions/read.js';
 import { search } from '../interactions/search.js';
 import type { EntryRequest } from './entry-request.js';
@@ -24,11 +25,34 @@ function notModified(entry: EntryRequest, versionId: number, lastUpdated: string
   return false;
 }
 
+/**
+ * How read entries read. Without a caller (the server's own bundles) they read
+ * directly; with one, the engine passes its guarded read, vread, search and
+ * history (EngineContext.entryReader), so an entry is allowed, filtered and
+ * audited exactly as the same request sent alone.
+ */
+export interface EntryReader {
+  read(resourceType: string, id: string): Promise<StoredVersion>;
+  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion>;
+  search(resourceType: string | undefined, params: Array<[string, string]>): Promise<Bundle<Resource>>;
+  history(scope: HistoryScope, params: Array<[string, string]>): Promise<Bundle<Resource>>;
+}
+
+function directReader(ctx: EngineContext): EntryReader {
+  return {
+    read: (resourceType, id) => read(ctx, resourceType, id),
+    vread: (resourceType, id, versionId) => vread(ctx, resourceType, id, versionId),
+    search: (resourceType, params) => search(ctx, resourceType, params),
+    history: (scope, params) => history(ctx, scope, params),
+  };
+}
+
 export async function readEntry(ctx: EngineContext, entry: EntryRequest): Promise<BundleEntry<Resource>> {
   const params = entry.query ? [...new URLSearchParams(entry.query)] : [];
   const head = entry.method === 'HEAD';
+  const reader = ctx.entryReader ?? directReader(ctx);
   if (entry.resourceType && entry.id && !entry.history) {
-    const version = entry.versionId ? await vread(ctx, entry.resourceType, entry.id, entry.versionId) : await read(ctx, entry.resourceType, entry.id);
+    const version = entry.versionId ? await reader.vread(entry.resourceType, entry.id, entry.versionId) : await reader.read(entry.resourceType, entry.id);
     const meta = { etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated };
     if (notModified(entry, version.versionId, version.lastUpdated)) return { response: { status: statusLine(304), ...meta } };
     return {
@@ -38,8 +62,8 @@ export async function readEntry(ctx: EngineContext, entry: EntryRequest): Promis
     };
   }
   let bundle;
-  if (entry.history) bundle = await history(ctx, { resourceType: entry.resourceType, id: entry.id }, params);
-  else if (entry.resourceType || entry.query !== undefined) bundle = await search(ctx, entry.resourceType, params);
+  if (entry.history) bundle = await reader.history({ resourceType: entry.resourceType, id: entry.id }, params);
+  else if (entry.resourceType || entry.query !== undefined) bundle = await reader.search(entry.resourceType, params);
   else throw errors.invalidBundle(`Bundle.entry[${entry.index}].request.url '${entry.url}' names nothing to read`, [`Bundle.entry[${entry.index}].request.url`]);
   return { ...(head ? {} : { resource: bundle }), response: { status: statusLine(200) } };
 }
