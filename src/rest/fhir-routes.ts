@@ -196,7 +196,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
         if (!query) throw errors.conditionalNeedsCriteria('update');
         const result = await engine.conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         const { version } = result;
-        return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(version.resourceType, version.id, version.versionId) : undefined);
+        return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(version.resourceType, version.id, version.versionId) : undefined, locationOf(version.resourceType, version.id, version.versionId));
       },
     },
     {
@@ -207,7 +207,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('patch');
         const result = await engine.conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
-        return sendWriteResult(request, reply, result.status, result.version, undefined);
+        return sendWriteResult(request, reply, result.status, result.version, undefined, locationOf(result.version.resourceType, result.version.id, result.version.versionId));
       },
     },
     {
@@ -248,7 +248,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
         const { type, id } = request.params;
         const result = await engine.update(type!, id!, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
         const { version } = result;
-        return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined);
+        return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined, locationOf(type!, id!, version.versionId));
       },
     },
     {
@@ -259,7 +259,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const { type, id } = request.params;
         const result = await engine.patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
-        return sendWriteResult(request, reply, result.status, result.version, undefined);
+        return sendWriteResult(request, reply, result.status, result.version, undefined, locationOf(result.version.resourceType, result.version.id, result.version.versionId));
       },
     },
     {

@@ -62,16 +62,27 @@ export function serialise(request: FastifyRequest, mediaType: string, body: obje
   return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
 }
 
-/** Responds to a write (create, update, patch) honouring Prefer: return. */
+/**
+ * Responds to a write (create, update, patch) honouring Prefer: return.
+ *
+ * `versionUrl` ([base]/Type/id/_history/vid) goes into Content-Location when there is no
+ * Location (R4 sends Location only for create and an update that created): a 200 update or
+ * patch still tells which version it wrote (RFC 9110 §8.7: the content is a representation of
+ * that URL), and HAPI's generic client reads MethodOutcome.getId() from Location, then
+ * Content-Location, and has no id otherwise. Not sent with an OperationOutcome body, which is
+ * not a representation of the resource.
+ */
 export function sendWriteResult(
   request: FastifyRequest,
   reply: FastifyReply,
   status: number,
   version: StoredVersion,
   location: string | undefined,
+  versionUrl?: string,
 ): FastifyReply {
   versionHeaders(reply, version);
   if (location) reply.header('Location', location);
+  else if (versionUrl && preferReturn(request) !== 'OperationOutcome') reply.header('Content-Location', versionUrl);
   switch (preferReturn(request)) {
     case 'minimal':
       return sendFhir(request, reply, status, undefined);

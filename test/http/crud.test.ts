@@ -127,6 +127,22 @@ describe('update', () => {
     expect(read.json().birthDate).toBe('1950-04-02');
   });
 
+  it('names the written version in Content-Location on 200 (no Location), not beside an OperationOutcome body', async () => {
+    // HAPI's generic client takes MethodOutcome.getId() from Location, else Content-Location.
+    const created = await createPatient();
+    const response = await inject({ method: 'PUT', url: `/fhir/Patient/${created.id}`, headers: FHIR_JSON, payload: { ...created, active: true } });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers.location).toBeUndefined();
+    expect(response.headers['content-location']).toBe(`${BASE}/Patient/${created.id}/_history/2`);
+    const conditional = await inject({ method: 'PUT', url: `/fhir/Patient?_id=${created.id}`, headers: FHIR_JSON, payload: { resourceType: 'Patient', name: [{ family: 'Martin' }] } });
+    expect(conditional.statusCode).toBe(200);
+    expect(conditional.headers['content-location']).toBe(`${BASE}/Patient/${created.id}/_history/3`);
+    const outcome = await inject({ method: 'PUT', url: `/fhir/Patient/${created.id}`, headers: { ...FHIR_JSON, prefer: 'return=OperationOutcome' }, payload: { ...created, active: false } });
+    expect(outcome.statusCode).toBe(200);
+    expect(outcome.json().resourceType).toBe('OperationOutcome');
+    expect(outcome.headers['content-location']).toBeUndefined();
+  });
+
   it('creates the resource with the client id when it does not exist (201 + Location)', async () => {
     const response = await inject({ method: 'PUT', url: '/fhir/Patient/client-id-1', headers: FHIR_JSON, payload: { resourceType: 'Patient', id: 'client-id-1', active: true } });
     expect(response.statusCode).toBe(201);
@@ -188,6 +204,13 @@ describe('patch (JSON Patch)', () => {
     expect(read.name[0].family).toBe('Bernard');
     expect(read.gender).toBe('other');
     expect(read.meta.versionId).toBe('2');
+  });
+
+  it('names the written version in Content-Location (HAPI reads the outcome id from it)', async () => {
+    const created = await createPatient();
+    const response = await inject({ method: 'PATCH', url: `/fhir/Patient/${created.id}`, headers: JSON_PATCH, payload: [{ op: 'add', path: '/gender', value: 'other' }] });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-location']).toBe(`${BASE}/Patient/${created.id}/_history/2`);
   });
 
   it('refuses a failing test operation with 422 and changes nothing', async () => {
