@@ -236,8 +236,11 @@ public final class HapiClientCheck {
       Patient bad = patient("Invalide-" + run, "Loïc", "2001-02-03", 3);
       bad.addContact().setGender(AdministrativeGender.MALE); // pat-1: a contact needs a name, telecom, address or organization
       UnprocessableEntityException e = expectThrows(UnprocessableEntityException.class, () -> String.valueOf(client.create().resource(bad).execute().getId()));
-      check(e.getOperationOutcome() != null, "no OperationOutcome");
-      return ((OperationOutcome) e.getOperationOutcome()).getIssueFirstRep().getDiagnostics();
+      check(e.getOperationOutcome() instanceof OperationOutcome, "no OperationOutcome");
+      OperationOutcome.OperationOutcomeIssueComponent error = ((OperationOutcome) e.getOperationOutcome()).getIssue().stream()
+          .filter(i -> i.getSeverity() == OperationOutcome.IssueSeverity.ERROR).findFirst().orElseThrow(() -> new AssertionError("no error issue"));
+      check(error.getDiagnostics().contains("pat-1"), "error " + error.getDiagnostics());
+      return error.getDiagnostics();
     });
 
     // Search data: 7 patients sharing a family name (accent-folded search), born 1950..1980.
@@ -286,6 +289,61 @@ public final class HapiClientCheck {
       return pages + " pages";
     });
 
+    step("search POST _search (usingStyle POST) + :exact + :contains", () -> {
+      Bundle b = client.search().forResource(Patient.class)
+          .where(Patient.FAMILY.matchesExactly().value(searchFamily))
+          .and(Patient.GIVEN.contains().value("lis"))
+          .usingStyle(ca.uhn.fhir.rest.api.SearchStyleEnum.POST).returnBundle(Bundle.class).execute();
+      check(b.getEntry().size() == 7, "entries " + b.getEntry().size());
+      return null;
+    });
+
+    step("search byUrl + _summary=count + total", () -> {
+      Bundle b = client.search().byUrl("Patient?family=" + searchFamily).summaryMode(ca.uhn.fhir.rest.api.SummaryEnum.COUNT)
+          .totalMode(ca.uhn.fhir.rest.api.SearchTotalModeEnum.ACCURATE).returnBundle(Bundle.class).execute();
+      check(b.getTotal() == 7 && b.getEntry().isEmpty(), "total " + b.getTotal() + " entries " + b.getEntry().size());
+      return null;
+    });
+
+    step("search _elements (elementsSubset)", () -> {
+      Bundle b = client.search().forResource(Patient.class).where(Patient.FAMILY.matches().value(searchFamily))
+          .elementsSubset("birthDate").returnBundle(Bundle.class).execute();
+      Patient p = (Patient) b.getEntryFirstRep().getResource();
+      check(p.hasBirthDate() && !p.hasName(), "name present " + p.hasName());
+      return null;
+    });
+
+    step("conditional read ifVersionMatches → not modified (304)", () -> {
+      Patient p = client.read().resource(Patient.class).withId(searchIds.get(0)).ifVersionMatches("1").returnNull().execute();
+      check(p == null, "got a body");
+      return null;
+    });
+
+    step("create with Prefer return=minimal", () -> {
+      MethodOutcome o = client.create().resource(patient("Minimal-" + run, "Maëlle", "1999-09-09", 4))
+          .prefer(ca.uhn.fhir.rest.api.PreferReturnEnum.MINIMAL).execute();
+      check(o.getId() != null && o.getId().hasIdPart() && o.getResource() == null, "id " + o.getId());
+      return null;
+    });
+
+    // Unlike update(), HAPI's patch() sends no If-Match for a versioned id (and drops the
+    // version from the URL): the header has to be added by hand.
+    step("patch with stale If-Match (withAdditionalHeader) → 412", () -> {
+      expectThrows(PreconditionFailedException.class,
+          () -> String.valueOf(client.patch().withBody("[{\"op\":\"replace\",\"path\":\"/gender\",\"value\":\"male\"}]")
+              .withId(new IdType("Patient", id[0])).withAdditionalHeader("If-Match", "W/\"1\"").execute().getId()));
+      return null;
+    });
+
+    step("conditional delete", () -> {
+      String family2 = "Conditionnel-" + run;
+      client.create().resource(patient(family2, "Inès", "1977-07-07", 5)).execute();
+      client.delete().resourceConditionalByType(Patient.class).where(Patient.FAMILY.matchesExactly().value(family2)).execute();
+      Bundle b = client.search().forResource(Patient.class).where(Patient.FAMILY.matchesExactly().value(family2)).returnBundle(Bundle.class).execute();
+      check(b.getEntry().isEmpty(), "still " + b.getEntry().size());
+      return null;
+    });
+
     String[] obsId = new String[1];
     step("create Observation", () -> {
       MethodOutcome o = client.create().resource(observation("Patient/" + id[0])).execute();
@@ -303,6 +361,16 @@ public final class HapiClientCheck {
         if (e.getResource() instanceof Patient && e.getSearch().getMode() == Bundle.SearchEntryMode.INCLUDE) included = true;
       }
       check(match && included, "match " + match + " include " + included);
+      return null;
+    });
+
+    step("search chained subject:Patient.identifier + quantity + token", () -> {
+      Bundle b = client.search().forResource(Observation.class)
+          .where(Observation.SUBJECT.hasChainedProperty(Patient.IDENTIFIER.exactly().systemAndCode(INS, insValue(1))))
+          .and(Observation.CODE.exactly().systemAndCode("http://loinc.org", "29463-7"))
+          .and(Observation.VALUE_QUANTITY.withPrefix(ca.uhn.fhir.rest.param.ParamPrefixEnum.GREATERTHAN).number(60).andUnits("http://unitsofmeasure.org", "kg"))
+          .returnBundle(Bundle.class).execute();
+      check(b.getEntry().size() == 1 && obsId[0].equals(b.getEntryFirstRep().getResource().getIdElement().getIdPart()), "entries " + b.getEntry().size());
       return null;
     });
 
@@ -363,7 +431,12 @@ public final class HapiClientCheck {
     step("$validate (client.validate())", () -> {
       MethodOutcome o = client.validate().resource(patient("Valide-" + run, "Loïc", "2001-02-03", 40)).execute();
       check(o.getOperationOutcome() instanceof OperationOutcome, "no OperationOutcome");
-      return ((OperationOutcome) o.getOperationOutcome()).getIssue().size() + " issues";
+      OperationOutcome oo = (OperationOutcome) o.getOperationOutcome();
+      check(oo.getIssue().stream().noneMatch(i -> i.getSeverity() == OperationOutcome.IssueSeverity.ERROR || i.getSeverity() == OperationOutcome.IssueSeverity.FATAL),
+          "errors on a valid Patient: " + describe(new UnprocessableEntityException("", oo)));
+      StringBuilder seen = new StringBuilder();
+      oo.getIssue().forEach(i -> seen.append(i.getSeverity().toCode()).append(": ").append(i.getDiagnostics()).append("; "));
+      return seen.toString();
     });
 
     step("$validate invalid → outcome with error", () -> {
@@ -397,8 +470,9 @@ public final class HapiClientCheck {
       System.exit(2);
     }
     FhirContext ctx = FhirContext.forR4();
-    // The client would otherwise fetch /metadata before its first request; the check does it as a step.
-    ctx.getRestfulClientFactory().setServerValidationMode(ServerValidationModeEnum.NEVER);
+    // HAPI's default (ONCE) is kept on purpose, as a plain user has it: the client fetches
+    // /metadata before its first request and refuses a server whose fhirVersion is not R4.
+    ctx.getRestfulClientFactory().setServerValidationMode(ServerValidationModeEnum.ONCE);
     int failed = 0;
     int passed = 0;
     for (EncodingEnum encoding : List.of(EncodingEnum.XML, EncodingEnum.JSON)) {
