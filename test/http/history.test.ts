@@ -89,6 +89,11 @@ describe('type and system history', () => {
     const future = await getBundle(`/fhir/Practitioner/_history?_since=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`);
     expect(future.total).toBe(0);
     expect(future.entry ?? []).toEqual([]);
+    // HAPI's client sends the offset's '+' unescaped (query decoding makes it a space): the same
+    // instant written at +01:00 must select the same versions, not fail or shift by the offset.
+    const atPlusOne = new Date(Date.parse(secondInstant) + 3_600_000).toISOString().replace('Z', '+01:00');
+    const unescaped = await getBundle(`/fhir/Practitioner/_history?_since=${atPlusOne}`);
+    expect(unescaped.entry!.map(keyOf)).toEqual(bundle.entry!.map(keyOf));
     const bad = await inject({ method: 'GET', url: '/fhir/Practitioner/_history?_since=yesterday' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().resourceType).toBe('OperationOutcome');

@@ -37,9 +37,17 @@ function entryOf(ctx: EngineContext, version: StoredVersion): BundleEntry<Resour
   };
 }
 
-function instantParameter(name: string, value: string): string {
+/**
+ * HAPI FHIR's generic client writes history().since()/.at() into the URL without escaping the
+ * '+' of the time-zone offset (legal in an RFC 3986 query), and form-style query decoding turns
+ * it into a space. A space never occurs in an instant, so "…T10:00:00 01:00" can only mean +01:00.
+ */
+const UNESCAPED_PLUS_OFFSET = /^(\d{4}-\d{2}-\d{2}T[0-9:.]+) (\d{2}:\d{2})$/;
+
+function instantParameter(name: string, raw: string): string {
+  const value = raw.replace(UNESCAPED_PLUS_OFFSET, '$1+$2');
   const range = rangeOfDateString(value);
-  if (!range) throw errors.invalidParameter(name, `${name} must be a FHIR instant such as 2024-01-31T10:00:00Z, got '${value}'`);
+  if (!range) throw errors.invalidParameter(name, `${name} must be a FHIR instant such as 2024-01-31T10:00:00Z, got '${raw}'`);
   return range.lo;
 }
 
