@@ -15,6 +15,7 @@ import { installBodyParsers } from './rest/body-parsers.js';
 import { installErrorHandler } from './rest/error-handler.js';
 import { registerFhirRoutes } from './rest/fhir-routes.js';
 import { registerOperationalRoutes } from './rest/operational-routes.js';
+import { installRequestDecompression } from './rest/request-decompression.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
@@ -74,6 +75,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     reply.header('X-Request-Id', request.id);
   });
   installBodyParsers(app, ctx.definitions);
+  await installRequestDecompression(app);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
   const auditTrail = new AuditTrail(ctx.engine.ctx);
   ctx.engine.access.coordinationTeamFiness = ctx.config.COORDINATION_TEAM_FINESS;

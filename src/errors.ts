@@ -89,6 +89,8 @@ export const errors = {
     single(406, 'not-supported', `Cannot produce '${accept}'; this server speaks FHIR JSON (application/fhir+json, application/json) and FHIR XML (application/fhir+xml, application/xml)`),
   unsupportedMediaType: (contentType: string) =>
     single(415, 'not-supported', `Unsupported Content-Type '${contentType}'; send application/fhir+json or application/fhir+xml (PATCH: application/json-patch+json only, XML Patch is not supported)`),
+  unsupportedContentEncoding: (encoding: string) =>
+    single(415, 'not-supported', `Unsupported Content-Encoding '${encoding}'; send the body uncompressed or as gzip, deflate or br`),
   bodyTooLarge: (limit: number) => single(413, 'too-costly', `The body exceeds the limit of ${limit} bytes`),
   versionConflict: (type: string, id: string, expected: string, actual: string | undefined) =>
     single(

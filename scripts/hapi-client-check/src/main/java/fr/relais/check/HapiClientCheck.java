@@ -344,6 +344,65 @@ public final class HapiClientCheck {
       return null;
     });
 
+    step("search _lastUpdated (DateRangeParam) + _tag", () -> {
+      java.util.Date before = new java.util.Date(System.currentTimeMillis() - 60_000);
+      Patient tagged = patient("Étiqueté-" + run, "Chloé", "1988-08-08", 6);
+      tagged.getMeta().addTag("https://relais-sante.fr/fhir/test-tag", "hapi-" + run, null);
+      String taggedId = client.create().resource(tagged).execute().getId().getIdPart();
+      Bundle b = client.search().forResource(Patient.class)
+          .withTag("https://relais-sante.fr/fhir/test-tag", "hapi-" + run)
+          .lastUpdated(new ca.uhn.fhir.rest.param.DateRangeParam(before, null))
+          .returnBundle(Bundle.class).execute();
+      check(b.getEntry().size() == 1 && taggedId.equals(b.getEntryFirstRep().getResource().getIdElement().getIdPart()), "entries " + b.getEntry().size());
+      return null;
+    });
+
+    step("search NAME OR values + BIRTHDATE exactly", () -> {
+      Bundle b = client.search().forResource(Patient.class)
+          .where(Patient.NAME.matches().values(searchFamily, "nobody-" + run))
+          .and(Patient.BIRTHDATE.exactly().day("1960-03-03"))
+          .returnBundle(Bundle.class).execute();
+      check(b.getEntry().size() == 1, "entries " + b.getEntry().size());
+      return null;
+    });
+
+    step("paging loadPage().previous()", () -> {
+      Bundle first = client.search().forResource(Patient.class).where(Patient.FAMILY.matches().value(searchFamily))
+          .count(3).sort().ascending(Patient.BIRTHDATE).returnBundle(Bundle.class).execute();
+      Bundle second = client.loadPage().next(first).execute();
+      Bundle back = client.loadPage().previous(second).execute();
+      check(back.getEntryFirstRep().getResource().getIdElement().getIdPart().equals(searchIds.get(0)), "previous page starts elsewhere");
+      return null;
+    });
+
+    step("_format override (encodedJson/encodedXml) + prettyPrint", () -> {
+      var read = client.read().resource(Patient.class).withId(searchIds.get(0)).prettyPrint();
+      Patient p = (enc.equals("XML") ? read.encodedJson() : read.encodedXml()).execute();
+      check(p.hasName(), "no name");
+      return null;
+    });
+
+    step("history since", () -> {
+      Bundle b = client.history().onInstance(new IdType("Patient", searchIds.get(0))).returnBundle(Bundle.class)
+          .since(new java.util.Date(System.currentTimeMillis() - 3_600_000)).execute();
+      check(b.getEntry().size() == 1, "entries " + b.getEntry().size());
+      return null;
+    });
+
+    step("instance $validate (operation onInstance)", () -> {
+      Parameters out = client.operation().onInstance(new IdType("Patient", searchIds.get(0))).named("$validate")
+          .withNoParameters(Parameters.class).execute();
+      return out.getParameter().isEmpty() ? "OperationOutcome returned" : out.getParameterFirstRep().getName();
+    });
+
+    step("$match (Patient)", () -> {
+      Parameters in = new Parameters();
+      in.addParameter().setName("resource").setResource(patient(searchFamily, "Élise", "1960-03-03", 12));
+      Bundle b = client.operation().onType(Patient.class).named("$match").withParameters(in).returnResourceType(Bundle.class).execute();
+      check(!b.getEntry().isEmpty(), "no candidates");
+      return b.getEntry().size() + " candidates";
+    });
+
     String[] obsId = new String[1];
     step("create Observation", () -> {
       MethodOutcome o = client.create().resource(observation("Patient/" + id[0])).execute();
@@ -453,6 +512,15 @@ public final class HapiClientCheck {
         check(e.getOperationOutcome() != null, "no OperationOutcome");
         return e.getStatusCode() + " with OperationOutcome";
       }
+    });
+
+    step("create with gzip request body (GZipContentInterceptor)", () -> {
+      IGenericClient gzip = client.getFhirContext().newRestfulGenericClient(client.getServerBase());
+      gzip.setEncoding(client.getEncoding());
+      gzip.registerInterceptor(new ca.uhn.fhir.rest.client.apache.GZipContentInterceptor());
+      MethodOutcome o = gzip.create().resource(patient("Compressé-" + run, "Gaëlle", "1966-06-06", 7)).execute();
+      check(Boolean.TRUE.equals(o.getCreated()), "created " + o.getCreated());
+      return null;
     });
 
     step("$expand (GET, url)", () -> {
