@@ -433,6 +433,23 @@ public final class HapiClientCheck {
       return null;
     });
 
+    step("search Observation DATE second precision with offset + PATIENT + _summary=true", () -> {
+      Bundle b = client.search().forResource(Observation.class)
+          .where(Observation.PATIENT.hasId(id[0]))
+          .and(Observation.DATE.afterOrEquals().second("2026-11-20T09:59:59+01:00"))
+          .and(Observation.DATE.before().second("2026-11-20T10:00:01+01:00"))
+          .summaryMode(ca.uhn.fhir.rest.api.SummaryEnum.TRUE)
+          .returnBundle(Bundle.class).execute();
+      check(b.getEntry().size() == 1, "entries " + b.getEntry().size());
+      return null;
+    });
+
+    step("read withUrl (absolute)", () -> {
+      Observation o = client.read().resource(Observation.class).withUrl(client.getServerBase() + "/Observation/" + obsId[0]).execute();
+      check(obsId[0].equals(o.getIdElement().getIdPart()), "id " + o.getIdElement());
+      return null;
+    });
+
     step("search _revinclude Observation:subject", () -> {
       Bundle b = client.search().forResource(Patient.class).where(Resource.RES_ID.exactly().code(id[0]))
           .revInclude(Observation.INCLUDE_SUBJECT).returnBundle(Bundle.class).execute();
@@ -472,6 +489,23 @@ public final class HapiClientCheck {
       check(("Patient/" + newPatient).equals(o1.getSubject().getReference()), "urn:uuid subject " + o1.getSubject().getReference());
       check(("Patient/" + id[0]).equals(o2.getSubject().getReference()), "conditional subject " + o2.getSubject().getReference());
       return null;
+    });
+
+    step("transaction: conditional create entry (ifNoneExist) + conditional update entry (PUT Patient?identifier=)", () -> {
+      Bundle tx = new Bundle();
+      tx.setType(Bundle.BundleType.TRANSACTION);
+      String ins = INS + "|" + insValue(1);
+      tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(patient(family, "Hélène", "1985-05-12", 1))
+          .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Patient").setIfNoneExist("identifier=" + ins);
+      Patient upd = patient("MisÀJour-" + run, "Noël", "1950-12-25", 50);
+      tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(upd)
+          .getRequest().setMethod(Bundle.HTTPVerb.PUT).setUrl("Patient?identifier=" + INS + "|" + insValue(50));
+      Bundle resp = client.transaction().withBundle(tx).execute();
+      String s1 = resp.getEntry().get(0).getResponse().getStatus();
+      String s2 = resp.getEntry().get(1).getResponse().getStatus();
+      check(s1.startsWith("200") && id[0].equals(new IdType(resp.getEntry().get(0).getResponse().getLocation()).getIdPart()), "entry 1 " + s1 + " " + resp.getEntry().get(0).getResponse().getLocation());
+      check(s2.startsWith("201"), "entry 2 " + s2);
+      return s1 + " / " + s2;
     });
 
     step("batch (200 + 404 entries)", () -> {
