@@ -90,7 +90,7 @@ try {
   }
   console.log(`server on ${base} (VALIDATION_ENFORCEMENT=${args.enforcement ?? 'default'})`);
   const sep = process.platform === 'win32' ? ';' : ':';
-  const check = spawnSync('java', ['-cp', `target/classes${sep}target/lib/*`, 'fr.relais.check.HapiClientCheck', base], { cwd: PROJECT, stdio: 'inherit' });
+  const check = spawnSync('java', ['-cp', `target/classes${sep}target/lib/*`, 'fr.relais.check.HapiClientCheck', base, args.enforcement ?? 'default'], { cwd: PROJECT, stdio: 'inherit' });
   code = check.status ?? 1;
 } finally {
   const exited = new Promise((done) => server.once('exit', done));
