@@ -15,6 +15,16 @@ export interface DateRange {
 const DATE_LIKE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 /** Parses one FHIR date/dateTime/instant string into the range it covers; undefined if malformed. */
+/**
+ * A date or instant given in a URL query: clients such as HAPI FHIR's write the
+ * '+' of a time-zone offset unescaped (legal in an RFC 3986 query), and
+ * form-style query decoding turns it into a space. A space never occurs in a
+ * FHIR date, so "…T10:00:00 01:00" can only mean +01:00.
+ */
+export function dateFromQuery(raw: string): string {
+  return raw.replace(/^(\d{4}-\d{2}-\d{2}T[0-9:.]+) (\d{2}:\d{2})$/, '$1+$2');
+}
+
 export function rangeOfDateString(value: string): DateRange | undefined {
   const m = DATE_LIKE.exec(value);
   if (!m) return undefined;

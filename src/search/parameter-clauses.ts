@@ -8,7 +8,7 @@
  * Entry shapes are documented in index-extractor.ts.
  */
 import { errors } from '../errors.js';
-import { rangeOfDateString } from './date-range.js';
+import { dateFromQuery, rangeOfDateString } from './date-range.js';
 import { normaliseText } from './normalise-text.js';
 import { DECIMAL, escapeRegex, implicitHalfWidth, splitPipes, splitPrefix, unescapeValue, type Prefix } from './search-values.js';
 import type { SearchParameter } from './search-parameters.js';
@@ -131,7 +131,7 @@ export function referenceCondition(
 /** Date prefixes over the entry's range [lo, hi] against the value's range [slo, shi] (R4 search page, date). */
 export function dateCondition(value: string, rawName: string, options: ClauseOptions): EntryCondition {
   const [prefix, date] = splitPrefix(value);
-  const range = rangeOfDateString(date);
+  const range = rangeOfDateString(dateFromQuery(date));
   if (!range) throw errors.invalidParameter(rawName, `'${value}' is not a valid date search value (prefix then YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)`);
   const { lo: slo, hi: shi } = range;
   const within = { lo: { $gte: slo }, hi: { $lte: shi } };

@@ -100,6 +100,14 @@ describe('HTTP', () => {
     expect((response.json() as OperationOutcome).issue[0].code).toBe('invalid');
   });
 
+  it("a dateTime whose offset '+' arrived unescaped (decoded as a space) is read as that offset", async () => {
+    const future = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19);
+    const past = '2020-01-01T00:00:00';
+    expect(families((await get(`_lastUpdated=ge${past}+01:00`)).json() as Bundle)).toEqual(['Dupont', 'Durand', 'Martin']);
+    expect(families((await get(`_lastUpdated=ge${future}+01:00`)).json() as Bundle)).toEqual([]);
+    expect(families((await get(`_lastUpdated=ge${past}%2B01:00`)).json() as Bundle)).toEqual(['Dupont', 'Durand', 'Martin']);
+  });
+
   it('an unsupported modifier is a 400 (R4: servers SHALL reject unsupported modifiers)', async () => {
     const response = await get('identifier:exact=111');
     expect(response.statusCode).toBe(400);

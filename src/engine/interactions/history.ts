@@ -11,7 +11,7 @@
  */
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
-import { rangeOfDateString } from '../../search/date-range.js';
+import { dateFromQuery, rangeOfDateString } from '../../search/date-range.js';
 import type { StoredVersion } from '../../store/resource-store.js';
 import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
@@ -37,16 +37,9 @@ function entryOf(ctx: EngineContext, version: StoredVersion): BundleEntry<Resour
   };
 }
 
-/**
- * HAPI FHIR's generic client writes history().since()/.at() into the URL without escaping the
- * '+' of the time-zone offset (legal in an RFC 3986 query), and form-style query decoding turns
- * it into a space. A space never occurs in an instant, so "…T10:00:00 01:00" can only mean +01:00.
- */
-const UNESCAPED_PLUS_OFFSET = /^(\d{4}-\d{2}-\d{2}T[0-9:.]+) (\d{2}:\d{2})$/;
-
+/** `_since` / `_anchor` (HAPI's history().since() writes the offset's '+' unescaped: see dateFromQuery). */
 function instantParameter(name: string, raw: string): string {
-  const value = raw.replace(UNESCAPED_PLUS_OFFSET, '$1+$2');
-  const range = rangeOfDateString(value);
+  const range = rangeOfDateString(dateFromQuery(raw));
   if (!range) throw errors.invalidParameter(name, `${name} must be a FHIR instant such as 2024-01-31T10:00:00Z, got '${raw}'`);
   return range.lo;
 }
