@@ -6,9 +6,10 @@
  * she may not reach answers exactly like an unknown id (404); every access,
  * allowed or refused, leaves one AuditEvent in the store.
  */
-import type { AuditEvent, Bundle, Resource } from 'fhir/r4';
+import type { Bundle, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
+import { authenticatedRequests, devAuthEnv } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -16,8 +17,6 @@ let nurse: string;
 let strangerNurse: string;
 let coordinator: string;
 const NURSE_RPPS = '10000000001';
-const env = (dataDir: string) => ({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev' });
-let requestCounter = 0;
 
 const seed = (resource: Resource) => server.ctx.engine.update(resource.resourceType, resource.id!, resource);
 const observation = (id: string, patient: string): Resource =>
@@ -34,32 +33,13 @@ const consent = (id: string, patient: string, status: string): Resource =>
     provision: { type: 'permit' },
   }) as Resource;
 
-async function call(token: string, method: 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', url: string, body?: unknown, extra: Record<string, string> = {}) {
-  const requestId = `enf-${++requestCounter}`;
-  const response = await server.app.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${token}`,
-      'x-request-id': requestId,
-      ...(body !== undefined ? { 'content-type': method === 'PATCH' ? 'application/json-patch+json' : 'application/fhir+json' } : {}),
-      ...extra,
-    },
-    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-  return { response, requestId };
-}
-
-async function auditsOf(requestId: string): Promise<AuditEvent[]> {
-  const bundle = await server.ctx.engine.search('AuditEvent', [['_count', '1000']]);
-  return (bundle.entry ?? []).map((e) => e.resource as AuditEvent).filter((e) => e.source.site === requestId);
-}
+const { call, auditsOf } = authenticatedRequests(() => server, 'enf');
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
-  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, env(server.dataDir));
-  strangerNurse = await mintDevToken({ role: 'nurse', rpps: '10000000099', ttlSeconds: 600 }, env(server.dataDir));
-  coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, env(server.dataDir));
+  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  strangerNurse = await mintDevToken({ role: 'nurse', rpps: '10000000099', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   const resources: Resource[] = [
     { resourceType: 'Practitioner', id: 'pr-nurse', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: NURSE_RPPS }] } as Resource,
     { resourceType: 'Practitioner', id: 'pr-stranger', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: '10000000099' }] } as Resource,
@@ -351,7 +331,7 @@ describe('batch and transaction Bundles', () => {
   it('lets a hospital send a referral, marks it as its own server-side, and shows it only what it sent', async (test) => {
     // Multi-resource Bundles need a store with multi-document transactions.
     if (!server.ctx.store.capabilities.atomicMultiWrite) test.skip();
-    const hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
+    const hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
     const patient = { resourceType: 'Patient', name: [{ family: 'Girard' }], meta: { source: 'forged-source' } };
     const { response } = await call(
       hospital,
@@ -404,7 +384,7 @@ describe('break-the-glass notification', () => {
 
 describe('operations', () => {
   it('audits a hospital\'s Patient/$match, and refuses it to a nurse (403, audited)', async () => {
-    const hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
+    const hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
     const body = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', name: [{ family: 'Moreau' }] } }] };
     const { response, requestId } = await call(hospital, 'POST', '/fhir/Patient/$match', body);
     expect(response.statusCode).toBe(200);

@@ -11,6 +11,7 @@
 import type { AuditEvent, Bundle, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
+import { devAuthEnv } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -19,7 +20,6 @@ let coordinator: string;
 let hospital: string;
 let auditor: string;
 const NURSE_RPPS = '10000000001';
-const env = (dataDir: string) => ({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev' });
 let requestCounter = 0;
 
 const seed = (resource: Resource) => server.ctx.engine.update(resource.resourceType, resource.id!, resource);
@@ -80,10 +80,10 @@ const NURSE_OBSERVATIONS = ['DELETE Observation/obs-a-del/2', 'Observation/obs-a
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
-  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, env(server.dataDir));
-  coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, env(server.dataDir));
-  hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
-  auditor = await mintDevToken({ role: 'auditor', sub: 'audit-1', ttlSeconds: 600 }, env(server.dataDir));
+  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  auditor = await mintDevToken({ role: 'auditor', sub: 'audit-1', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   for (const resource of [
     { resourceType: 'Practitioner', id: 'pr-nurse', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: NURSE_RPPS }] },
     { resourceType: 'Organization', id: 'org-ssiad', name: 'SSIAD Val de Loire' },

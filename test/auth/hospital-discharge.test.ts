@@ -14,12 +14,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { AuditEvent, Bundle, Communication, Flag, OperationOutcome, Resource, Task } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
+import { devAuthEnv } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const COORDINATION_TASK = 'https://relais-sante.fr/fhir/sid/discharge-coordination-task';
 const IPP = 'https://hopital-fictif.example.org/fhir/sid/ipp';
 const INS = 'urn:oid:1.2.250.1.213.1.4.10';
-const env = (dataDir: string) => ({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev' });
 
 let server: TestServer;
 let hospitalA: string;
@@ -59,9 +59,9 @@ const transaction = (...entry: unknown[]): Bundle => ({ resourceType: 'Bundle', 
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', COORDINATION_TEAM_FINESS: '370099991', ...STRUCTURE_ONLY });
-  hospitalA = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
-  hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, env(server.dataDir));
-  coordinator = await mintDevToken({ role: 'coordinator', rpps: '10000000999', ttlSeconds: 600 }, env(server.dataDir));
+  hospitalA = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  coordinator = await mintDevToken({ role: 'coordinator', rpps: '10000000999', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   // The network's directory, loaded by the server itself.
   await server.ctx.engine.transaction(fixture('directory-touraine.json'));
   // A patient of the network no hospital sent, known by a hospital identifier and by an INS.
@@ -176,7 +176,7 @@ describe('a hospital pushes its discharge bundles', () => {
 describe('the patient\'s nurse a hospital names in a CareTeam', () => {
   it('is information for the coordination team: it opens no record until the network\'s own CareTeam names her', async () => {
     const nurseRpps = '10100000011'; // the chosen nurse of fixture 01's CareTeam
-    const nurse = await mintDevToken({ role: 'nurse', rpps: nurseRpps, ttlSeconds: 600 }, env(server.dataDir));
+    const nurse = await mintDevToken({ role: 'nurse', rpps: nurseRpps, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
     const stay = (await all('Encounter', [['identifier', 'https://hopital-fictif.example.org/fhir/sid/nda|NDA-2026-000101']])).find((e) => e.meta?.source?.endsWith('#dpi-chu-tours'))!;
     const patient = (stay as unknown as { subject: { reference: string } }).subject.reference;
     const hospitalTeams = await all('CareTeam', [['patient', patient]]);

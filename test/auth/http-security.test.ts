@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
+import { devAuthEnv } from '../helpers/authenticated-requests.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
-const env = (dataDir: string) => ({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev' });
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '40', CORS_ORIGINS: 'https://app.example', MAX_URL_BYTES: '2048' });
@@ -33,18 +33,18 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
   });
 
   it('accepts a dev token minted by `npm run token` and lets a practitioner search the directory', async () => {
-    const token = await mintDevToken({ role: 'nurse', rpps: '10001234567', ttlSeconds: 60 }, env(server.dataDir));
+    const token = await mintDevToken({ role: 'nurse', rpps: '10001234567', ttlSeconds: 60 }, devAuthEnv(server.dataDir));
     const response = await server.app.inject({ method: 'GET', url: '/fhir/Practitioner', headers: bearer(token) });
     expect(response.statusCode).toBe(200);
     expect(response.json().resourceType).toBe('Bundle');
   });
 
   it('refuses with 403 an interaction the role may not perform, and audits the refusal', async () => {
-    const nurse = await mintDevToken({ role: 'nurse', rpps: '10001234567', ttlSeconds: 60 }, env(server.dataDir));
+    const nurse = await mintDevToken({ role: 'nurse', rpps: '10001234567', ttlSeconds: 60 }, devAuthEnv(server.dataDir));
     const denied = await server.app.inject({ method: 'GET', url: '/fhir/AuditEvent', headers: bearer(nurse) });
     expect(denied.statusCode).toBe(403);
     expect(denied.json().issue[0].code).toBe('forbidden');
-    const auditor = await mintDevToken({ role: 'auditor', sub: 'audit-1', ttlSeconds: 60 }, env(server.dataDir));
+    const auditor = await mintDevToken({ role: 'auditor', sub: 'audit-1', ttlSeconds: 60 }, devAuthEnv(server.dataDir));
     const trail = await server.app.inject({ method: 'GET', url: '/fhir/AuditEvent?outcome=4', headers: bearer(auditor) });
     expect(trail.statusCode).toBe(200);
     const events = trail.json().entry.map((e: { resource: { agent: Array<{ who: { identifier: { value: string } } }> } }) => e.resource);
@@ -66,7 +66,7 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
   });
 
   it('rate-limits per token subject with 429 and Retry-After', async () => {
-    const token = await mintDevToken({ role: 'nurse', rpps: '10007654321', ttlSeconds: 60 }, env(server.dataDir));
+    const token = await mintDevToken({ role: 'nurse', rpps: '10007654321', ttlSeconds: 60 }, devAuthEnv(server.dataDir));
     const statuses: number[] = [];
     for (let i = 0; i < 45; i++) {
       statuses.push((await server.app.inject({ method: 'GET', url: '/fhir/Organization', headers: bearer(token) })).statusCode);
@@ -77,7 +77,7 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
     expect(limited.headers['retry-after']).toBeDefined();
     expect(limited.json().issue[0].code).toBe('throttled');
     // Another subject has its own budget.
-    const other = await mintDevToken({ role: 'nurse', rpps: '10001112223', ttlSeconds: 60 }, env(server.dataDir));
+    const other = await mintDevToken({ role: 'nurse', rpps: '10001112223', ttlSeconds: 60 }, devAuthEnv(server.dataDir));
     expect((await server.app.inject({ method: 'GET', url: '/fhir/Organization', headers: bearer(other) })).statusCode).toBe(200);
   });
 });

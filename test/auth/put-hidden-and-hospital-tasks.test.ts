@@ -10,9 +10,10 @@
  * - break-the-glass over a broad search tells the coordination team once,
  *   listing the patients opened.
  */
-import type { AuditEvent, Bundle, Communication, Resource } from 'fhir/r4';
+import type { Bundle, Communication, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
+import { authenticatedRequests, devAuthEnv } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -20,33 +21,12 @@ let nurse: string;
 let hospitalA: string;
 let hospitalB: string;
 const NURSE_RPPS = '10000000001';
-const env = (dataDir: string) => ({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev' });
-let requestCounter = 0;
 
 const seed = (resource: Resource) => server.ctx.engine.update(resource.resourceType, resource.id!, resource);
 const observation = (id: string, patient: string, status = 'final'): Resource =>
   ({ resourceType: 'Observation', id, status, code: { text: 'Pression artérielle' }, subject: { reference: `Patient/${patient}` } }) as Resource;
 
-async function call(token: string, method: 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', url: string, body?: unknown, extra: Record<string, string> = {}) {
-  const requestId = `put-hidden-${++requestCounter}`;
-  const response = await server.app.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${token}`,
-      'x-request-id': requestId,
-      ...(body !== undefined ? { 'content-type': method === 'PATCH' ? 'application/json-patch+json' : 'application/fhir+json' } : {}),
-      ...extra,
-    },
-    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-  return { response, requestId };
-}
-
-async function auditsOf(requestId: string): Promise<AuditEvent[]> {
-  const bundle = await server.ctx.engine.search('AuditEvent', [['_count', '1000']]);
-  return (bundle.entry ?? []).map((e) => e.resource as AuditEvent).filter((e) => e.source.site === requestId);
-}
+const { call, auditsOf } = authenticatedRequests(() => server, 'put-hidden');
 
 /** What a caller sees of an answer, with the id it asked about replaced: status, Allow, and the OperationOutcome. */
 function shape(response: { statusCode: number; headers: Record<string, unknown>; body: string }, id: string) {
@@ -55,9 +35,9 @@ function shape(response: { statusCode: number; headers: Record<string, unknown>;
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
-  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, env(server.dataDir));
-  hospitalA = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, env(server.dataDir));
-  hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, env(server.dataDir));
+  nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  hospitalA = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+  hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   const resources: Resource[] = [
     { resourceType: 'Practitioner', id: 'pr-nurse', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: NURSE_RPPS }] } as Resource,
     { resourceType: 'Organization', id: 'org-ssiad', name: 'SSIAD Val de Loire' } as Resource,
