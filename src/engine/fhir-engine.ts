@@ -3,6 +3,7 @@
  * REST routes and (later) batch/transaction entries call the same methods.
  * Each interaction lives in its own file under ./interactions.
  */
+import type { IfMatch } from './version-expectation.js';
 import type { EntryReader } from './bundle/read-entry.js';
 import type { Bundle, Resource } from 'fhir/r4';
 import { EngineAccess } from '../access/engine-access.js';
@@ -66,19 +67,19 @@ export class FhirEngine {
     return conditionalUpdate(this.access.guardedContext(rc, 'update'), resourceType, query, body, options);
   }
 
-  async patch(resourceType: string, id: string, patchDocument: unknown, options?: { ifMatch?: number }, rc?: RequestContext): Promise<VersionResult> {
+  async patch(resourceType: string, id: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }, rc?: RequestContext): Promise<VersionResult> {
     if (!rc) return patch(this.ctx, resourceType, id, patchDocument, options);
     await this.access.assertWritable(rc, 'patch', resourceType, id);
     return patch(this.access.guardedContext(rc, 'patch'), resourceType, id, patchDocument, options);
   }
 
-  async conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: number }, rc?: RequestContext): Promise<VersionResult> {
+  async conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }, rc?: RequestContext): Promise<VersionResult> {
     if (!rc) return conditionalPatch(this.ctx, resourceType, query, patchDocument, options);
     await this.access.assertUnrestricted(rc, 'patch', resourceType, 'a conditional patch');
     return conditionalPatch(this.access.guardedContext(rc, 'patch'), resourceType, query, patchDocument, options);
   }
 
-  async delete(resourceType: string, id: string, options?: { ifMatch?: number }, rc?: RequestContext): Promise<DeleteResult> {
+  async delete(resourceType: string, id: string, options?: { ifMatch?: IfMatch }, rc?: RequestContext): Promise<DeleteResult> {
     if (!rc) return deleteResource(this.ctx, resourceType, id, options);
     await this.access.assertWritable(rc, 'delete', resourceType, id);
     return deleteResource(this.access.guardedContext(rc, 'delete'), resourceType, id, options);

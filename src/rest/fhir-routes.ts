@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import { buildCapabilityStatement, type ImplementedInteractions, type SystemInteraction, type TypeInteraction } from '../engine/capability-statement.js';
 import type { FhirEngine } from '../engine/fhir-engine.js';
 import type { SummaryMode } from '../engine/summary.js';
-import { parseIfMatch } from '../engine/version-expectation.js';
+import { parseIfMatch, type IfMatch } from '../engine/version-expectation.js';
 import { errors } from '../errors.js';
 import { negotiate, XML_BODY_TYPES } from './content-negotiation.js';
 import { requestContextOf } from './request-context.js';
@@ -61,9 +61,10 @@ function contentTypeOf(request: FastifyRequest): string {
   return String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 }
 
-function ifMatchOf(request: FastifyRequest): number | undefined {
+function ifMatchOf(request: FastifyRequest): IfMatch | undefined {
   const header = request.headers['if-match'];
-  return parseIfMatch(Array.isArray(header) ? header[0] : header);
+  // Repeated If-Match headers form one list (RFC 9110 §5.3).
+  return parseIfMatch(Array.isArray(header) ? header.join(', ') : header);
 }
 
 function isStrict(request: FastifyRequest): boolean {

@@ -218,6 +218,43 @@ describe('If-Match', () => {
     expect(goodDelete.statusCode).toBe(204);
   });
 
+  it('"*" means any current version (RFC 9110): updates, patches and deletes what exists, 412 where nothing does', async () => {
+    const id = await createPractitioner(freshRpps());
+    const put = await inject({ method: 'PUT', url: `/fhir/Practitioner/${id}`, headers: { ...FHIR_JSON, 'if-match': '*' }, payload: { resourceType: 'Practitioner', id, active: true } });
+    expect(put.statusCode).toBe(200);
+    expect(put.headers.etag).toBe('W/"2"');
+    const patched = await inject({ method: 'PATCH', url: `/fhir/Practitioner/${id}`, headers: { 'content-type': 'application/json-patch+json', 'if-match': '*' }, payload: [{ op: 'replace', path: '/active', value: false }] });
+    expect(patched.statusCode).toBe(200);
+    const absent = await inject({ method: 'PUT', url: '/fhir/Practitioner/if-match-star-absent', headers: { ...FHIR_JSON, 'if-match': '*' }, payload: { resourceType: 'Practitioner', id: 'if-match-star-absent' } });
+    expect(absent.statusCode).toBe(412);
+    expect((await inject({ method: 'GET', url: '/fhir/Practitioner/if-match-star-absent' })).statusCode).toBe(404);
+    expect((await inject({ method: 'DELETE', url: `/fhir/Practitioner/${id}`, headers: { 'if-match': '*' } })).statusCode).toBe(204);
+    expect((await inject({ method: 'DELETE', url: `/fhir/Practitioner/${id}`, headers: { 'if-match': '*' } })).statusCode).toBe(412);
+  });
+
+  it('a list of ETags is satisfied by any of them, and 412 when none is current', async () => {
+    const id = await createPractitioner(freshRpps());
+    const none = await inject({ method: 'PUT', url: `/fhir/Practitioner/${id}`, headers: { ...FHIR_JSON, 'if-match': 'W/"2", W/"3"' }, payload: { resourceType: 'Practitioner', id, active: true } });
+    expect(none.statusCode).toBe(412);
+    expect(none.json().issue[0].diagnostics).toContain('one of 2, 3');
+    const one = await inject({ method: 'PUT', url: `/fhir/Practitioner/${id}`, headers: { ...FHIR_JSON, 'if-match': 'W/"3", W/"1"' }, payload: { resourceType: 'Practitioner', id, active: true } });
+    expect(one.statusCode).toBe(200);
+    expect(one.headers.etag).toBe('W/"2"');
+    const malformed = await inject({ method: 'PUT', url: `/fhir/Practitioner/${id}`, headers: { ...FHIR_JSON, 'if-match': 'W/"2", junk' }, payload: { resourceType: 'Practitioner', id } });
+    expect(malformed.statusCode).toBe(400);
+  });
+
+  it('"*" in a transaction entry: the write happens when the resource exists, the transaction fails when not', async () => {
+    const id = await createPractitioner(freshRpps());
+    const entry = (target: string) => ({ resource: { resourceType: 'Practitioner', id: target, active: true }, request: { method: 'PUT', url: `Practitioner/${target}`, ifMatch: '*' } });
+    const ok = await inject({ method: 'POST', url: '/fhir', headers: FHIR_JSON, payload: { resourceType: 'Bundle', type: 'transaction', entry: [entry(id)] } });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().entry[0].response.etag).toBe('W/"2"');
+    const failed = await inject({ method: 'POST', url: '/fhir', headers: FHIR_JSON, payload: { resourceType: 'Bundle', type: 'transaction', entry: [entry('if-match-star-txn')] } });
+    expect(failed.statusCode).toBe(412);
+    expect((await inject({ method: 'GET', url: '/fhir/Practitioner/if-match-star-txn' })).statusCode).toBe(404);
+  });
+
   it('If-Match on an update of an absent resource is a 412 (nothing to match)', async () => {
     const response = await inject({ method: 'PUT', url: '/fhir/Practitioner/if-match-absent', headers: { ...FHIR_JSON, 'if-match': 'W/"1"' }, payload: { resourceType: 'Practitioner', id: 'if-match-absent' } });
     expect(response.statusCode).toBe(412);

@@ -10,21 +10,21 @@ import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { DeleteResult } from '../interaction-result.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
-import { asPreconditionFailure } from '../version-expectation.js';
+import { asPreconditionFailure, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 
 const MAX_ATTEMPTS = 5;
 
-export async function deleteResource(ctx: EngineContext, resourceType: string, id: string, options: { ifMatch?: number } = {}): Promise<DeleteResult> {
+export async function deleteResource(ctx: EngineContext, resourceType: string, id: string, options: { ifMatch?: IfMatch } = {}): Promise<DeleteResult> {
   assertKnownType(ctx, resourceType);
   assertValidId(id);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await ctx.store.readCurrent(resourceType, id);
     if (!current || current.deleted) {
-      if (options.ifMatch !== undefined) throw errors.versionConflict(resourceType, id, String(options.ifMatch), undefined);
+      if (options.ifMatch !== undefined) versionRequiredBy(options.ifMatch, resourceType, id, current);
       return { status: 204 };
     }
     try {
-      const [version] = await ctx.store.write([{ kind: 'delete', resourceType, id, expect: options.ifMatch ?? current.versionId }]);
+      const [version] = await ctx.store.write([{ kind: 'delete', resourceType, id, expect: options.ifMatch !== undefined ? versionRequiredBy(options.ifMatch, resourceType, id, current) : current.versionId }]);
       return { status: 204, version };
     } catch (error) {
       if (options.ifMatch !== undefined) asPreconditionFailure(error, options.ifMatch);

@@ -12,7 +12,7 @@ import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
 import { assertKnownType, assertValidId, withClientMeta } from '../resource-checks.js';
-import { asPreconditionFailure } from '../version-expectation.js';
+import { asPreconditionFailure, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 import { read } from './read.js';
 
 const MAX_ATTEMPTS = 5;
@@ -43,15 +43,13 @@ export function applyPatchDocument(ctx: EngineContext, current: StoredVersion, p
   return withClientMeta(patched, id);
 }
 
-export async function patch(ctx: EngineContext, resourceType: string, id: string, patchDocument: unknown, options: { ifMatch?: number } = {}): Promise<VersionResult> {
+export async function patch(ctx: EngineContext, resourceType: string, id: string, patchDocument: unknown, options: { ifMatch?: IfMatch } = {}): Promise<VersionResult> {
   assertKnownType(ctx, resourceType);
   assertValidId(id);
   const operations = checkPatchDocument(patchDocument);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await read(ctx, resourceType, id);
-    if (options.ifMatch !== undefined && current.versionId !== options.ifMatch) {
-      throw errors.versionConflict(resourceType, id, String(options.ifMatch), String(current.versionId));
-    }
+    if (options.ifMatch !== undefined) versionRequiredBy(options.ifMatch, resourceType, id, current);
     const resource = applyPatchDocument(ctx, current, operations);
     try {
       const [version] = await ctx.store.write([
@@ -67,7 +65,7 @@ export async function patch(ctx: EngineContext, resourceType: string, id: string
   throw errors.concurrentUpdateConflict(resourceType, id);
 }
 
-export async function conditionalPatch(ctx: EngineContext, resourceType: string, query: string, patchDocument: unknown, options: { ifMatch?: number } = {}): Promise<VersionResult> {
+export async function conditionalPatch(ctx: EngineContext, resourceType: string, query: string, patchDocument: unknown, options: { ifMatch?: IfMatch } = {}): Promise<VersionResult> {
   assertKnownType(ctx, resourceType);
   const { matches } = await matchCriteria(ctx, resourceType, parseCriteria(query), 'patch');
   if (matches.length === 0) throw errors.notFound(resourceType, `?${query}`);

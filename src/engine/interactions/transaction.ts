@@ -37,7 +37,7 @@ import { matchCriteria, matchCriteriaInScope, parseCriteria, revealedMatch } fro
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
-import { parseIfMatch } from '../version-expectation.js';
+import { describeIfMatch, parseIfMatch, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 import { createOperation } from './create.js';
 import { applyPatchDocument } from './patch.js';
 import { read } from './read.js';
@@ -65,7 +65,7 @@ interface Plan {
   /** A conditional create repeated within the bundle: the plan of its first occurrence. */
   sameAs?: Plan;
   /** If-Match of the entry, as a version number. */
-  ifMatch?: number;
+  ifMatch?: IfMatch;
   /** Index of this plan's write in the unit of work. */
   opIndex?: number;
   status?: number;
@@ -195,7 +195,7 @@ async function attemptTransaction(
         const plan = plans.find((p) => p.ifMatch !== undefined && p.resourceType === error.resourceType && p.id === error.id);
         if (plan) {
           throw locateError(
-            errors.versionConflict(error.resourceType, error.id, String(plan.ifMatch), error.actual === undefined ? undefined : String(error.actual)),
+            errors.versionConflict(error.resourceType, error.id, describeIfMatch(plan.ifMatch!), error.actual === undefined ? undefined : String(error.actual)),
             plan.entry.index,
             plan.entry.method,
             plan.entry.url,
@@ -335,30 +335,24 @@ async function prepareWrite(ctx: EngineContext, plan: Plan, identities: Map<stri
       const checked = checkUpdateBody(ctx, resourceType, id, resource);
       const current = await ctx.store.readCurrent(resourceType, id);
       const live = current && !current.deleted ? current : undefined;
-      if (plan.ifMatch !== undefined && live?.versionId !== plan.ifMatch) {
-        throw errors.versionConflict(resourceType, id, String(plan.ifMatch), live ? String(live.versionId) : undefined);
-      }
+      if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, live);
       plan.status = live ? 200 : 201;
-      return putOperation(ctx, checked, plan.ifMatch ?? live?.versionId ?? 'absent', plan.guardKey);
+      return putOperation(ctx, checked, live?.versionId ?? 'absent', plan.guardKey);
     }
     case 'patch': {
       const current = await read(ctx, resourceType, id);
-      if (plan.ifMatch !== undefined && current.versionId !== plan.ifMatch) {
-        throw errors.versionConflict(resourceType, id, String(plan.ifMatch), String(current.versionId));
-      }
+      if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, current);
       plan.status = 200;
       return putOperation(ctx, applyPatchDocument(ctx, current, patchDocumentOf(resource)), current.versionId);
     }
     case 'delete': {
       const current = await ctx.store.readCurrent(resourceType, id);
       if (!current || current.deleted) {
-        if (plan.ifMatch !== undefined) throw errors.versionConflict(resourceType, id, String(plan.ifMatch), undefined);
+        if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, current);
         plan.kind = 'delete-nothing';
         return undefined;
       }
-      if (plan.ifMatch !== undefined && current.versionId !== plan.ifMatch) {
-        throw errors.versionConflict(resourceType, id, String(plan.ifMatch), String(current.versionId));
-      }
+      if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, current);
       return { kind: 'delete', resourceType, id, expect: current.versionId };
     }
     default:

@@ -11,11 +11,11 @@ import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
 import { assertKnownType, assertValidId, checkBody, withClientMeta } from '../resource-checks.js';
-import { asPreconditionFailure } from '../version-expectation.js';
+import { asPreconditionFailure, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 
 export interface UpdateOptions {
   /** Version from If-Match. */
-  ifMatch?: number;
+  ifMatch?: IfMatch;
 }
 
 export async function update(ctx: EngineContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
@@ -38,7 +38,7 @@ export function putOperation(ctx: EngineContext, resource: Resource, expect: Wri
 }
 
 /** Writes a checked resource as the next version of its id, creating it if absent. */
-export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatch: number | undefined, guardKey?: string): Promise<VersionResult> {
+export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatch: IfMatch | undefined, guardKey?: string): Promise<VersionResult> {
   const { resourceType } = resource;
   const id = resource.id!;
   const index = ctx.extractor.extract(resource);
@@ -52,7 +52,9 @@ export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatc
   }
   try {
     // With If-Match the version must still be the one the client read; it is then live, so 200.
-    const [version] = await ctx.store.write([putOperation(ctx, resource, ifMatch, guardKey, index)]);
+    // A list of ETags or "*" is resolved against the current version first (then written expecting it).
+    const expected = typeof ifMatch === 'number' ? ifMatch : versionRequiredBy(ifMatch, resourceType, id, await ctx.store.readCurrent(resourceType, id));
+    const [version] = await ctx.store.write([putOperation(ctx, resource, expected, guardKey, index)]);
     return { status: 200, version };
   } catch (error) {
     asPreconditionFailure(error, ifMatch);
