@@ -89,7 +89,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     engineEnforcesInstances: ENGINE_ENFORCED_INTERACTIONS,
   });
   registerOperationalRoutes(app, ctx.store);
-  registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version }, security: capabilitySecurity(ctx.config) });
+  registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version }, security: capabilitySecurity(ctx.config), refuseOptions: ctx.config.CORS_ORIGINS.trim().length === 0 });
   app.addHook('onClose', async () => {
     await ctx.store.close();
   });

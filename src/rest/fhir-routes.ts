@@ -82,6 +82,12 @@ export interface FhirRoutesOptions {
   software: { name: string; version: string };
   /** CapabilityStatement rest.security (SMART on FHIR), when authentication is on. */
   security?: import('fhir/r4').CapabilityStatementRestSecurity;
+  /**
+   * Answer OPTIONS on FHIR paths with 405 and Allow, like any other method a path
+   * does not support (FHIR defines no OPTIONS interaction). False when CORS is on:
+   * @fastify/cors then answers OPTIONS (preflight) itself.
+   */
+  refuseOptions?: boolean;
 }
 
 export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): void {
@@ -375,7 +381,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
           },
         });
       }
-      const all: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+      const all: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', ...(options.refuseOptions ? (['OPTIONS'] as HTTPMethods[]) : [])];
       for (const [url, methods] of methodsByUrl) {
         const allowed = methods.includes('GET') ? [...methods, 'HEAD' as HTTPMethods] : methods;
         const others = all.filter((m) => !methods.includes(m));

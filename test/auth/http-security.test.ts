@@ -59,6 +59,17 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('answers a CORS preflight from a configured origin without a token', async () => {
+    const preflight = await server.app.inject({
+      method: 'OPTIONS',
+      url: '/fhir/Patient',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(String(preflight.headers['access-control-allow-methods'])).toContain('POST');
+  });
+
   it('answers 414 to an over-long URL', async () => {
     const response = await server.app.inject({ method: 'GET', url: `/fhir/Patient?name=${'a'.repeat(3000)}` });
     expect(response.statusCode).toBe(414);

@@ -132,6 +132,15 @@ describe('405 Method Not Allowed', () => {
     expectOutcome(instance, 405);
     expect(String(instance.headers.allow).split(/,\s*/)).toEqual(expect.arrayContaining(['GET', 'PUT', 'PATCH', 'DELETE']));
   });
+
+  it('OPTIONS (no FHIR interaction) is a 405 listing what the path supports', async () => {
+    const type = await inject({ method: 'OPTIONS', url: '/fhir/Patient' });
+    expectOutcome(type, 405);
+    expect(String(type.headers.allow).split(/,\s*/)).toEqual(expect.arrayContaining(['GET', 'POST']));
+    const metadata = await inject({ method: 'OPTIONS', url: '/fhir/metadata' });
+    expectOutcome(metadata, 405);
+    expect(String(metadata.headers.allow)).toContain('GET');
+  });
 });
 
 describe('406 Not Acceptable', () => {
