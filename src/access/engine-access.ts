@@ -170,27 +170,39 @@ export class EngineAccess {
     return shown;
   }
 
-  /** history of one instance: every version on the page must be reachable, else 404. */
-  async guardInstanceHistory(rc: RequestContext, resourceType: string, id: string, load: () => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
+  /**
+   * history of one instance. A caller who sees everything gets every version;
+   * a restricted caller, as for type history (guardHistory), only the versions
+   * it may see, each judged on its own content (a resource moved from another
+   * patient's record shows only the versions that were in records the caller
+   * reaches), and a 404 when there is none (it may not know the resource exists).
+   */
+  async guardInstanceHistory(rc: RequestContext, resourceType: string, id: string, run: (ctx: EngineContext) => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
     const grant = await this.typeDecision(rc, 'history-instance', resourceType, id);
-    const gatherer = new FactGatherer(this.ctx, rc.principal);
-    const bundle = await load();
-    const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined);
-    if (grant.restriction.kind !== 'unrestricted' && resources.length === 0) {
-      // A page of deletions only: decide on the last content the resource had.
+    if (seesEverything(rc, grant)) {
+      const bundle = await run(this.ctx);
+      const gatherer = new FactGatherer(this.ctx, rc.principal);
+      const patients = new Set<string>();
+      for (const resource of (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined)) {
+        (await this.decideResource(rc, grant, resource, gatherer)).patients.forEach((p) => patients.add(p));
+      }
+      await this.recordSuccess(rc, this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, false), []);
+      return bundle;
+    }
+    const { store, patients, reachable } = await this.historyVisibleTo(rc, 'history-instance', [resourceType]);
+    const bundle = await run({ ...this.ctx, store });
+    if ((bundle.total ?? 0) === 0) {
+      // Nothing the caller may see: refused like an unknown id, the audit naming whose record it was.
       const lastLive = await this.lastLiveVersion(resourceType, id);
-      if (lastLive?.resource) resources.push(lastLive.resource);
-      else await this.deny(rc, 'history-instance', resourceType, id, [], 'not-in-compartment');
+      const decided = lastLive?.resource ? await this.decideResource(rc, grant, lastLive.resource, new FactGatherer(this.ctx, rc.principal)) : undefined;
+      await this.deny(rc, 'history-instance', resourceType, id, decided?.patients ?? [], decided && !decided.decision.allowed ? deniedReason(decided.decision) : 'not-in-compartment');
     }
-    const patients = new Set<string>();
-    let glass = false;
-    for (const resource of resources) {
-      const decided = await this.decideResource(rc, grant, resource, gatherer);
-      decided.patients.forEach((p) => patients.add(p));
-      if (!decided.decision.allowed) await this.deny(rc, 'history-instance', resourceType, id, [...patients], decided.decision.reason);
-      else glass ||= decided.decision.breakTheGlass;
-    }
-    await this.recordSuccess(rc, this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, glass), glass ? [...patients] : []);
+    const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
+    await this.recordSuccess(
+      rc,
+      this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, glassPatients.length > 0),
+      glassPatients,
+    );
     return bundle;
   }
 
@@ -478,6 +490,23 @@ export class EngineAccess {
       throw errors.forbidden('a system-wide search or history must name its resource types with _type');
     }
     for (const resourceType of resourceTypes) await this.typeDecision(rc, interaction, resourceType);
+    const { store, patients, reachable } = await this.historyVisibleTo(rc, interaction, resourceTypes);
+    const bundle = await run({ ...this.ctx, store });
+    await this.recordListing(rc, interaction, resourceTypes, query, patients, reachable);
+    return bundle;
+  }
+
+  /**
+   * The store a history runs on for this caller: its history filtered by the
+   * search access filter, evaluated on each version's OWN index entries (a
+   * deletion: those of the version it deleted; see HistoryQuery.filter), and
+   * the patients of the versions it returned, collected for the audit.
+   */
+  private async historyVisibleTo(
+    rc: RequestContext,
+    interaction: 'history-instance' | 'history-type' | 'history-system',
+    resourceTypes: readonly string[],
+  ): Promise<{ store: ResourceStore; patients: Set<string>; reachable: readonly string[] }> {
     const reachable = rc.principal.kind === 'practitioner' ? await new FactGatherer(this.ctx, rc.principal).reachablePatients() : [];
     // A hospital's Task history shows the coordination Tasks about its requests, as its Task search does.
     const own = rc.principal.kind === 'system' && resourceTypes.includes('Task') ? await this.ownSubmissionRefs(rc) : [];
@@ -496,9 +525,7 @@ export class EngineAccess {
       }
       return page;
     };
-    const bundle = await run({ ...this.ctx, store: delegate(inner, { history }) });
-    await this.recordListing(rc, interaction, resourceTypes, query, patients, reachable);
-    return bundle;
+    return { store: delegate(inner, { history }), patients, reachable };
   }
 
   /**

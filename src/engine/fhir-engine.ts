@@ -102,7 +102,7 @@ export class FhirEngine {
   history(scope: HistoryScope, params: Array<[string, string]>, strict?: boolean, rc?: RequestContext): Promise<Bundle<Resource>> {
     if (rc && scope.resourceType && scope.id) {
       const { resourceType, id } = scope;
-      return this.access.guardInstanceHistory(rc, resourceType, id, () => history(this.ctx, scope, params, strict));
+      return this.access.guardInstanceHistory(rc, resourceType, id, (ctx) => history(ctx, scope, params, strict));
     }
     if (rc) {
       const types = scope.resourceType ? [scope.resourceType] : [...new Set(params.filter(([n]) => n === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim())).filter(Boolean))];

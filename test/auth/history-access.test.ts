@@ -130,6 +130,23 @@ describe('type history for a nurse', () => {
     expect(event.entity?.some((e) => e.query !== undefined)).toBe(true);
   });
 
+  it('instance history follows the same rule: a resource moved between records shows her only the versions filed under her patient', async () => {
+    const moved = await call(nurse, '/fhir/Observation/obs-moved/_history');
+    expect(moved.response.statusCode).toBe(200);
+    expect(versionsOf(moved.response.json() as Bundle)).toEqual(['Observation/obs-moved/2']);
+    expect((moved.response.json() as Bundle).total).toBe(1);
+    const left = await call(nurse, '/fhir/Observation/obs-left/_history');
+    expect(versionsOf(left.response.json() as Bundle)).toEqual(['Observation/obs-left/1']);
+    expect(JSON.stringify(left.response.json())).not.toContain('pat-b');
+    const [event] = await auditsOf(moved.requestId);
+    expect(event.outcome).toBe('0');
+    expect(event.entity?.filter((e) => e.what?.reference?.startsWith('Patient/')).map((e) => e.what?.reference)).toEqual(['Patient/pat-a']);
+    // A resource never filed under her patient stays unknown (404), its refusal audited.
+    const other = await call(nurse, '/fhir/Observation/obs-b/_history');
+    expect(other.response.statusCode).toBe(404);
+    expect((await auditsOf(other.requestId)).map((e) => e.outcome)).toEqual(['4']);
+  });
+
   it('pages through her versions only: totals and next links count nothing else; _count=0 answers her total', async () => {
     const paged = await allPages(nurse, '/fhir/Observation/_history?_count=2');
     expect(paged.versions).toEqual(NURSE_OBSERVATIONS);
