@@ -197,12 +197,7 @@ export class EngineAccess {
       const decided = lastLive?.resource ? await this.decideResource(rc, grant, lastLive.resource, new FactGatherer(this.ctx, rc.principal)) : undefined;
       await this.deny(rc, 'history-instance', resourceType, id, decided?.patients ?? [], decided && !decided.decision.allowed ? deniedReason(decided.decision) : 'not-in-compartment');
     }
-    const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
-    await this.recordSuccess(
-      rc,
-      this.record(rc, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }, glassPatients.length > 0),
-      glassPatients,
-    );
+    await this.recordListing(rc, 'history-instance', [resourceType], undefined, patients, reachable, id);
     return bundle;
   }
 
@@ -529,7 +524,7 @@ export class EngineAccess {
   }
 
   /**
-   * The audit of a search or history that succeeded: one AuditEvent naming the
+   * The audit of a search or history (of a type, or of one instance: `id`) that succeeded: one AuditEvent naming the
    * patients whose data was returned. Break-the-glass was used for those the
    * practitioner could not reach otherwise (flagged, and the team alerted).
    */
@@ -540,13 +535,21 @@ export class EngineAccess {
     query: string | undefined,
     patients: ReadonlySet<string>,
     reachable: readonly string[],
+    id?: string,
   ): Promise<void> {
     const glassPatients = rc.breakTheGlass !== undefined && rc.principal.kind === 'practitioner' ? [...patients].filter((p) => !reachable.includes(p)) : [];
     await this.recordSuccess(
       rc,
       this.record(
         rc,
-        { interaction, ...(resourceTypes.length === 1 ? { resourceType: resourceTypes[0] } : {}), patients: [...patients], outcome: 'success', ...(query ? { query } : {}) },
+        {
+          interaction,
+          ...(resourceTypes.length === 1 ? { resourceType: resourceTypes[0] } : {}),
+          ...(id !== undefined ? { id } : {}),
+          patients: [...patients],
+          outcome: 'success',
+          ...(query ? { query } : {}),
+        },
         glassPatients.length > 0,
       ),
       glassPatients,
