@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Observation, Resource } from 'fhir/r4';
 import type { RequestContext } from '../src/access/request-context.js';
-import { parseScopes } from '../src/auth/smart-scopes.js';
+import { parseScopes } from '../src/identity/smart-scopes.js';
 import { loadConfig } from '../src/config.js';
 import { buildContext } from '../src/context.js';
 import type { WriteOperation } from '../src/store/resource-store.js';

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { importJWK, SignJWT } from 'jose';
 import { baseUrlOf, loadConfig } from '../src/config.js';
 import { DEV_ALGORITHM, DEV_ISSUER, ensureDevKeys } from '../src/auth/dev-keys.js';
-import { DEFAULT_CLAIMS_MAPPING } from '../src/auth/principal.js';
+import { DEFAULT_CLAIMS_MAPPING } from '../src/auth/claims-mapping.js';
 
 /** Scopes each kind of principal gets by default (what the policy could ever grant it). */
 const DEFAULT_SCOPES: Record<string, string> = {

@@ -6,7 +6,7 @@
  * next request.
  */
 import type { CareTeam, Consent, Contract, Period, Reference } from 'fhir/r4';
-import { FINESS_SYSTEM, RPPS_SYSTEM } from '../auth/principal.js';
+import { FINESS_SYSTEM, RPPS_SYSTEM } from '../identity/principal.js';
 
 const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
 /** Consent.scope codes that mean sharing for care (R4 consentscope): privacy (sharing) and treatment. */

@@ -33,8 +33,8 @@
  * - auditor: read and search AuditEvent; nothing else.
  * - AuditEvent is written by the server only.
  */
-import type { Principal, PrincipalKind } from '../auth/principal.js';
-import { permissionFor, scopesGrant, type Interaction, type Permission, type ScopeContext } from '../auth/smart-scopes.js';
+import type { Principal, PrincipalKind } from '../identity/principal.js';
+import { permissionFor, scopesGrant, type Interaction, type Permission, type ScopeContext } from '../identity/smart-scopes.js';
 import { HOSPITAL_CREATE_TYPES, resourceClass, type ResourceClass } from './resource-classes.js';
 
 export type PolicyInteraction = Interaction | 'operation';

@@ -13,7 +13,7 @@
  * is acknowledged is never unaudited, whatever path produced it.
  */
 import type { Bundle, Communication, Reference, Resource, Task } from 'fhir/r4';
-import { FINESS_SYSTEM, RPPS_SYSTEM } from '../auth/principal.js';
+import { FINESS_SYSTEM, RPPS_SYSTEM } from '../identity/principal.js';
 import { COMMUNICATION_CATEGORY } from '../coordination/coordination-codes.js';
 import { createOperation } from '../engine/interactions/create.js';
 import { search } from '../engine/interactions/search.js';

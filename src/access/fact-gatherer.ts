@@ -9,8 +9,8 @@
  * Nothing is cached beyond one request, so a revocation applies at once.
  */
 import type { Bundle, CareTeam, Consent, Contract, PractitionerRole, Resource } from 'fhir/r4';
-import type { Principal } from '../auth/principal.js';
-import { RPPS_SYSTEM } from '../auth/principal.js';
+import type { Principal } from '../identity/principal.js';
+import { RPPS_SYSTEM } from '../identity/principal.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { search } from '../engine/interactions/search.js';
 import { careTeamIncludes, careTeamPatient, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';

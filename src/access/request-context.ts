@@ -4,7 +4,7 @@
  * (start-up seeding, AUTH_MODE=none, internal fact gathering) and is neither
  * restricted nor audited.
  */
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../identity/principal.js';
 
 export interface RequestContext {
   principal: Principal;

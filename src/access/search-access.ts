@@ -17,7 +17,7 @@
  * engine (ownSubmissionRefs) — the same rule as an instance read
  * (decideOwnSubmission), as a filter both stores evaluate.
  */
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../identity/principal.js';
 import { COORDINATION_LINK_PARAMS, decideType, submissionSource, type PolicyInteraction } from './access-policy.js';
 import { compartmentParams } from './patient-compartment.js';
 

@@ -11,7 +11,7 @@
  * may name patients: it lives in the audit trail, never in the logs.
  */
 import type { AuditEvent, AuditEventEntity, Coding } from 'fhir/r4';
-import { principalIdentifier, type Principal } from '../auth/principal.js';
+import { principalIdentifier, type Principal } from '../identity/principal.js';
 
 export const AUDIT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
 export const RESTFUL_INTERACTION_SYSTEM = 'http://hl7.org/fhir/restful-interaction';

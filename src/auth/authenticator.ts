@@ -11,7 +11,8 @@
  */
 import { baseUrlOf, ConfigError, type RelaisConfig } from '../config.js';
 import { DEV_ALGORITHM, DEV_ISSUER, ensureDevKeys } from './dev-keys.js';
-import { parseClaimsMapping, principalFromClaims, PrincipalError, type ClaimsMapping, type Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
+import { parseClaimsMapping, principalFromClaims, PrincipalError, type ClaimsMapping } from './claims-mapping.js';
 import { keySourceFromFile, TokenError, TokenVerifier, type KeySource } from './token-verifier.js';
 
 export type AuthMode = RelaisConfig['AUTH_MODE'];

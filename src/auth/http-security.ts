@@ -15,7 +15,7 @@ import type { RelaisConfig } from '../config.js';
 import { errors, FhirError } from '../errors.js';
 import type { OperationRegistry } from '../operations/operation-registry.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../identity/principal.js';
 import { routeAccess, type RouteAccess } from './route-access.js';
 import { smartConfiguration } from './smart-configuration.js';
 

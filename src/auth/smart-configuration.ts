@@ -6,7 +6,7 @@
  */
 import type { CapabilityStatementRestSecurity } from 'fhir/r4';
 import type { RelaisConfig } from '../config.js';
-import { SUPPORTED_SCOPE_EXAMPLES } from './smart-scopes.js';
+import { SUPPORTED_SCOPE_EXAMPLES } from '../identity/smart-scopes.js';
 
 export interface SmartConfiguration {
   issuer?: string;

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decidePatients, decideType, type PatientFacts, type PolicyInteraction, type TypeRequest } from '../../src/access/access-policy.js';
-import type { Principal, PrincipalKind } from '../../src/auth/principal.js';
-import { parseScopes } from '../../src/auth/smart-scopes.js';
+import type { Principal, PrincipalKind } from '../../src/identity/principal.js';
+import { parseScopes } from '../../src/identity/smart-scopes.js';
 
 const PRINCIPALS: Record<string, Principal> = {
   nurse: { kind: 'practitioner', subject: 'n1', issuer: 'i', role: 'nurse', rpps: '10001234567', scopes: parseScopes('user/*.cruds') },

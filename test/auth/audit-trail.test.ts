@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../src/audit/audit-trail.js';
-import type { Principal } from '../../src/auth/principal.js';
-import { parseScopes } from '../../src/auth/smart-scopes.js';
+import type { Principal } from '../../src/identity/principal.js';
+import { parseScopes } from '../../src/identity/smart-scopes.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;

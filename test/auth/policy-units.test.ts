@@ -4,8 +4,8 @@ import { buildPatientCompartment } from '../../scripts/build-patient-compartment
 import { careTeamIncludes, consentPermitsSharing, contractCovers, periodCovers, type PractitionerIdentity } from '../../src/access/access-facts.js';
 import { compartmentParams, compartmentPatients } from '../../src/access/patient-compartment.js';
 import { resourceClass } from '../../src/access/resource-classes.js';
-import { parseClaimsMapping, principalFromClaims, DEFAULT_CLAIMS_MAPPING } from '../../src/auth/principal.js';
-import { parseScopes, scopesGrant } from '../../src/auth/smart-scopes.js';
+import { parseClaimsMapping, principalFromClaims, DEFAULT_CLAIMS_MAPPING } from '../../src/auth/claims-mapping.js';
+import { parseScopes, scopesGrant } from '../../src/identity/smart-scopes.js';
 import { readFileSync } from 'node:fs';
 
 describe('SMART scopes', () => {

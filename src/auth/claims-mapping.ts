@@ -1,40 +1,12 @@
 /**
- * Who is asking: the principal a verified bearer token maps to, and the
- * configurable mapping from token claims to it. Identity providers differ
+ * The configurable mapping from a verified token's claims to the principal
+ * (src/identity/principal.ts) it names. Identity providers differ
  * (Keycloak puts roles in `realm_access.roles`, Pro Santé Connect names its
  * claims in French...), so the claim names and the role vocabulary are
  * configuration (AUTH_CLAIMS_MAPPING, a JSON object), not code.
  */
-import { parseScopes, type ParsedScopes } from './smart-scopes.js';
-
-export type PrincipalKind = 'practitioner' | 'system' | 'coordinator' | 'auditor';
-
-/** National identifier systems (see /work/shared/FRENCH-CONVENTIONS.md, FR Core 2.2.0). */
-export const RPPS_SYSTEM = 'https://rpps.esante.gouv.fr';
-export const FINESS_SYSTEM = 'https://finess.esante.gouv.fr';
-
-export interface Principal {
-  kind: PrincipalKind;
-  /** The token's `sub`. */
-  subject: string;
-  issuer: string;
-  /** The OAuth client the token was issued to (`azp` / `client_id`). */
-  clientId?: string;
-  /** The person's RPPS number (11 digits): required for practitioners. */
-  rpps?: string;
-  /**
-   * The FINESS of the organisation the principal acts for: required for system
-   * clients (the hospital), optional for practitioners (their service) and
-   * coordinators (the network's structure).
-   */
-  finess?: string;
-  /** The raw role label from the token, e.g. "nurse" (for audit display). */
-  role: string;
-  name?: string;
-  scopes: ParsedScopes;
-  /** SMART launch context: the patient a `patient/` scope is bound to. */
-  launchPatient?: string;
-}
+import { parseScopes } from '../identity/smart-scopes.js';
+import type { Principal, PrincipalKind } from '../identity/principal.js';
 
 export interface ClaimsMapping {
   /** Claim (dotted path allowed, e.g. "realm_access.roles") holding the role(s). */
@@ -153,9 +125,3 @@ export function principalFromClaims(payload: Record<string, unknown>, mapping: C
   };
 }
 
-/** The identifier that names the principal in audit records: RPPS for people, FINESS for system clients. */
-export function principalIdentifier(principal: Principal): { system: string; value: string } {
-  if (principal.kind === 'system' && principal.finess) return { system: FINESS_SYSTEM, value: principal.finess };
-  if (principal.rpps) return { system: RPPS_SYSTEM, value: principal.rpps };
-  return { system: principal.issuer, value: principal.subject };
-}

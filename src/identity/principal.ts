@@ -1,0 +1,42 @@
+/**
+ * Who is asking: the principal a verified bearer token maps to. A leaf of the
+ * dependency graph: the engine (which names its caller), the access policy,
+ * the audit trail and authentication all speak of it, none owns it.
+ */
+import type { ParsedScopes } from './smart-scopes.js';
+
+export type PrincipalKind = 'practitioner' | 'system' | 'coordinator' | 'auditor';
+
+/** National identifier systems (see /work/shared/FRENCH-CONVENTIONS.md, FR Core 2.2.0). */
+export const RPPS_SYSTEM = 'https://rpps.esante.gouv.fr';
+export const FINESS_SYSTEM = 'https://finess.esante.gouv.fr';
+
+export interface Principal {
+  kind: PrincipalKind;
+  /** The token's `sub`. */
+  subject: string;
+  issuer: string;
+  /** The OAuth client the token was issued to (`azp` / `client_id`). */
+  clientId?: string;
+  /** The person's RPPS number (11 digits): required for practitioners. */
+  rpps?: string;
+  /**
+   * The FINESS of the organisation the principal acts for: required for system
+   * clients (the hospital), optional for practitioners (their service) and
+   * coordinators (the network's structure).
+   */
+  finess?: string;
+  /** The raw role label from the token, e.g. "nurse" (for audit display). */
+  role: string;
+  name?: string;
+  scopes: ParsedScopes;
+  /** SMART launch context: the patient a `patient/` scope is bound to. */
+  launchPatient?: string;
+}
+
+/** The identifier that names the principal in audit records: RPPS for people, FINESS for system clients. */
+export function principalIdentifier(principal: Principal): { system: string; value: string } {
+  if (principal.kind === 'system' && principal.finess) return { system: FINESS_SYSTEM, value: principal.finess };
+  if (principal.rpps) return { system: RPPS_SYSTEM, value: principal.rpps };
+  return { system: principal.issuer, value: principal.subject };
+}
