@@ -5,7 +5,7 @@
  * current state), habilitates one nurse for `--reachable` patients (Consent,
  * CareTeam, the convention of her service), then measures
  * `GET Observation/_history?_count=50` through the engine with a
- * RequestContext (access filter evaluated on each version's own index
+ * caller (access filter evaluated on each version's own index
  * entries, exact total, one AuditEvent written per request) for the nurse,
  * a coordinator (unfiltered, audited) and the server itself (no context),
  * first page and a deep page.
@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Observation, Resource } from 'fhir/r4';
-import type { RequestContext } from '../src/access/request-context.js';
+import type { Caller } from '../src/engine/caller.js';
 import { parseScopes } from '../src/identity/smart-scopes.js';
 import { loadConfig } from '../src/config.js';
 import { buildContext } from '../src/context.js';
@@ -32,7 +32,7 @@ const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6
 const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-history-'));
 const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
 const ctx = buildContext(config);
-const engineCtx = ctx.engine.ctx;
+const engineCtx = ctx.engine.facts;
 await ctx.store.open();
 
 // --- load ---------------------------------------------------------------------
@@ -85,25 +85,26 @@ await flush();
 const loadSeconds = (performance.now() - loadStart) / 1000;
 
 // --- measure ------------------------------------------------------------------
-const nurse: RequestContext = { principal: { kind: 'practitioner', subject: 'bench-nurse', issuer: 'bench', role: 'nurse', rpps: NURSE_RPPS, scopes: parseScopes('user/*.rs') } };
-const coordinator: RequestContext = { principal: { kind: 'coordinator', subject: 'bench-coord', issuer: 'bench', role: 'coordinator', scopes: parseScopes('user/*.cruds') } };
+const nurse: Caller = { kind: 'client', principal: { kind: 'practitioner', subject: 'bench-nurse', issuer: 'bench', role: 'nurse', rpps: NURSE_RPPS, scopes: parseScopes('user/*.rs') } };
+const coordinator: Caller = { kind: 'client', principal: { kind: 'coordinator', subject: 'bench-coord', issuer: 'bench', role: 'coordinator', scopes: parseScopes('user/*.cruds') } };
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+const session = (caller: Caller) => ctx.engine.as(caller);
 const rows: string[] = [];
-for (const [who, rc] of [['nurse (filtered)', nurse], ['coordinator (unfiltered, audited)', coordinator], ['server (no context)', undefined]] as const) {
+for (const [who, rc] of [['nurse (filtered)', nurse], ['coordinator (unfiltered, audited)', coordinator], ['server (no context)', { kind: 'server', reason: 'benchmark' }]] as Array<[string, Caller]>) {
   for (const [page, params] of [
     ['first page', [['_count', '50']]],
     ['page at offset 1000', [['_count', '50'], ['_offset', '1000']]],
   ] as Array<[string, Array<[string, string]>]>) {
-    await ctx.engine.history({ resourceType: 'Observation' }, params, false, rc);
+    await session(rc).history({ resourceType: 'Observation' }, params, false);
     const times: number[] = [];
     let total = 0;
     for (let i = 0; i < flags.iterations; i++) {
       const t0 = performance.now();
-      const bundle = await ctx.engine.history({ resourceType: 'Observation' }, params, false, rc);
+      const bundle = await session(rc).history({ resourceType: 'Observation' }, params, false);
       times.push(performance.now() - t0);
       total = bundle.total ?? 0;
     }
@@ -115,12 +116,12 @@ for (const [who, rc] of [['nurse (filtered)', nurse], ['coordinator (unfiltered,
 // For comparison: the nurse's type search (same access filter, same facts gathered, over current versions only).
 {
   const params: Array<[string, string]> = [['_count', '50']];
-  await ctx.engine.search('Observation', params, undefined, nurse);
+  await session(nurse).search('Observation', params);
   const times: number[] = [];
   let total = 0;
   for (let i = 0; i < flags.iterations; i++) {
     const t0 = performance.now();
-    const bundle = await ctx.engine.search('Observation', params, undefined, nurse);
+    const bundle = await session(nurse).search('Observation', params);
     times.push(performance.now() - t0);
     total = bundle.total ?? 0;
   }

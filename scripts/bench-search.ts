@@ -28,7 +28,7 @@ const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6
 const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-'));
 const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
 const ctx = buildContext(config);
-const engineCtx = ctx.engine.ctx;
+const engineCtx = ctx.engine.facts;
 await ctx.store.open();
 
 // --- load ---------------------------------------------------------------------
@@ -84,12 +84,12 @@ for (const query of QUERIES) {
   const times: number[] = [];
   let hits = 0;
   // One warm-up (compiles FHIRPath/regexes, fills caches), then measured runs.
-  await ctx.engine.search(query.type, [...new URLSearchParams(query.params()).entries()]);
+  await ctx.engine.asServer('benchmark').search(query.type, [...new URLSearchParams(query.params()).entries()]);
   const start = performance.now();
   for (let i = 0; i < flags.iterations; i++) {
     const params = [...new URLSearchParams(query.params()).entries()];
     const t0 = performance.now();
-    const bundle = await ctx.engine.search(query.type, params);
+    const bundle = await ctx.engine.asServer('benchmark').search(query.type, params);
     times.push(performance.now() - t0);
     hits += bundle.total ?? bundle.entry?.length ?? 0;
   }

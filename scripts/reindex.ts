@@ -21,7 +21,7 @@ const PAGE = 500;
 
 const config = loadConfig();
 const ctx = buildContext(config);
-const { extractor, definitions } = ctx.engine.ctx;
+const { extractor, definitions } = ctx.engine.facts;
 const requested = process.argv.slice(2).filter((a) => a !== '--');
 for (const type of requested) {
   if (!definitions.isResourceType(type)) {

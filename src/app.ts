@@ -6,33 +6,18 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { AuditTrail } from './audit/audit-trail.js';
 import { buildAuthenticator, type AuthenticatorOverrides } from './auth/authenticator.js';
-import { installHttpSecurity } from './auth/http-security.js';
+import { installHttpSecurity, REALM } from './auth/http-security.js';
 import { capabilitySecurity } from './auth/smart-configuration.js';
 import type { RelaisContext } from './context.js';
 import { installBodyParsers } from './rest/body-parsers.js';
 import { installErrorHandler } from './rest/error-handler.js';
 import { registerFhirRoutes } from './rest/fhir-routes.js';
 import { registerOperationalRoutes } from './rest/operational-routes.js';
+import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
-
-const ENGINE_ENFORCED_INTERACTIONS: ReadonlySet<string> = new Set([
-  'read',
-  'vread',
-  'update',
-  'patch',
-  'delete',
-  'history-instance',
-  'history-type',
-  'history-system',
-  'create',
-  'search-type',
-  'search-system',
-  'transaction-or-batch',
-]);
 
 const REQUEST_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
 
@@ -77,19 +62,18 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   installBodyParsers(app, ctx.definitions);
   await installRequestDecompression(app);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
-  const auditTrail = new AuditTrail(ctx.engine.ctx);
-  ctx.engine.access.coordinationTeamFiness = ctx.config.COORDINATION_TEAM_FINESS;
-  await installHttpSecurity(app, {
-    config: ctx.config,
-    authenticator: await buildAuthenticator(ctx.config, options.auth),
-    operations: ctx.operations,
-    audit: (records) => auditTrail.record(records),
-    // The engine enforces per-resource access for these interactions (src/access/engine-access.ts);
-    // the gate keeps refusing restricted grants for the others (operations).
-    engineEnforcesInstances: ENGINE_ENFORCED_INTERACTIONS,
-  });
+  const authenticator = await buildAuthenticator(ctx.config, options.auth);
+  await installHttpSecurity(app, { config: ctx.config, authenticator });
   registerOperationalRoutes(app, ctx.store);
-  registerFhirRoutes(app, { engine: ctx.engine, operations: ctx.operations, baseUrl: ctx.engine.ctx.baseUrl, software: { name: 'Relais', version: packageJson.version }, security: capabilitySecurity(ctx.config), refuseOptions: ctx.config.CORS_ORIGINS.trim().length === 0 });
+  registerFhirRoutes(app, {
+    engine: ctx.engine,
+    sessionOf: requestSessions(ctx.engine, authenticator.mode === 'none', REALM),
+    operations: ctx.operations,
+    baseUrl: ctx.engine.facts.baseUrl,
+    software: { name: 'Relais', version: packageJson.version },
+    security: capabilitySecurity(ctx.config),
+    refuseOptions: ctx.config.CORS_ORIGINS.trim().length === 0,
+  });
   app.addHook('onClose', async () => {
     await ctx.store.close();
   });

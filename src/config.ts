@@ -47,6 +47,8 @@ export interface RelaisConfig {
   DISCHARGE_LEAD_TIME_HOURS: number;
   /** FINESS of the coordination team's Organization (owner of coordination Tasks, recipient of alerts). */
   COORDINATION_TEAM_FINESS?: string;
+  /** The resource types a regional platform (role platform) may read, search and page the history of (comma-separated). */
+  PLATFORM_SHARED_TYPES?: string;
   /** $find-professionals: search radius around the patient's home, and how many candidates to return. */
   PROFESSIONAL_SEARCH_RADIUS_KM: number;
   PROFESSIONAL_SEARCH_MAX: number;
@@ -114,6 +116,7 @@ const schema = {
     DISCHARGE_FRIDAY_FROM_HOUR: { type: 'integer', minimum: 0, maximum: 23, default: 12 },
     DISCHARGE_LEAD_TIME_HOURS: { type: 'integer', minimum: 0, maximum: 720, default: 48 },
     COORDINATION_TEAM_FINESS: { type: 'string', pattern: '^[0-9A-Z]{9}$' },
+    PLATFORM_SHARED_TYPES: { type: 'string', pattern: '^[A-Z][A-Za-z]+(,[A-Z][A-Za-z]+)*$' },
     PROFESSIONAL_SEARCH_RADIUS_KM: { type: 'number', exclusiveMinimum: 0, maximum: 500, default: 15 },
     PROFESSIONAL_SEARCH_MAX: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
     AUTH_MODE: { type: 'string', enum: ['dev', 'oidc', 'none'], default: 'dev' },

@@ -7,6 +7,8 @@ import { baseUrlOf, type RelaisConfig } from './config.js';
 import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
 import type { EngineContext } from './engine/engine-context.js';
 import { FhirEngine } from './engine/fhir-engine.js';
+import { PolicyGuard } from './access/policy-guard.js';
+import { policySettingsFromConfig } from './access/policy-settings.js';
 import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
 import { registerBuiltInOperations } from './operations/built-in-operations.js';
 import { OperationRegistry } from './operations/operation-registry.js';
@@ -56,7 +58,9 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     baseUrl: baseUrlOf(config),
     transactionExtensions: [dischargeIntakeFromConfig(config)],
   };
-  const engine = new FhirEngine(engineContext);
+  // The one place access is decided and audited, at the engine's hook points.
+  const guard = new PolicyGuard(engineContext, { coordinationTeamFiness: config.COORDINATION_TEAM_FINESS, policy: policySettingsFromConfig(config, defs.resourceTypes) });
+  const engine = new FhirEngine(engineContext, guard);
   const operations = new OperationRegistry();
   registerBuiltInOperations(operations, engineContext, config);
   return { config, definitions: defs, store: resourceStore, engine, operations };

@@ -44,6 +44,17 @@ export const errors = {
   xmlDtdRefused: () => single(400, 'security', 'XML with a DOCTYPE or entity declarations is refused (no DTDs in FHIR XML)'),
   /** Structurally valid but breaks a profile's rules (R4 http: 422 Unprocessable Entity). */
   profileValidationFailed: (issues: Issue[]) => new FhirError(422, issues),
+  /** A practitioner naming someone else as the author of what they write (issue 11: authorship is the caller's). */
+  authorNotCaller: (element: string, named: string) =>
+    single(
+      422,
+      'business-rule',
+      `${element} names ${named}, who is not you: a professional writes as themselves (their Practitioner, one of their PractitionerRoles, or their organisation)`,
+      [element],
+    ),
+  /** An operation registered without an access rule for the level it was called at: refused, never run. */
+  operationWithoutRule: (name: string, level: string) =>
+    single(403, 'forbidden', `$${name} declares no access rule at the ${level} level, so it is refused`),
   badRequest: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),
   invalidParameter: (name: string, diagnostics: string) => single(400, 'invalid', diagnostics, [name]),
   unknownParameter: (name: string) =>

@@ -10,8 +10,10 @@ import { seedNetworkConformance } from './conformance/seed-conformance.js';
 
 async function main(): Promise<void> {
   let config;
+  let ctx;
   try {
     config = loadConfig();
+    ctx = buildContext(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`relais: ${error.message}\n`);
@@ -19,12 +21,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const ctx = buildContext(config);
   await ctx.store.open();
   const app = await buildApp(ctx);
   app.log.info({ store: ctx.store.capabilities.name, dataDir: config.DATA_DIR }, 'store opened');
   // The network's conformance resources (profiles/) are served and searchable like any resource.
-  const validation = ctx.engine.ctx.profileValidation;
+  const validation = ctx.engine.facts.profileValidation;
   if (validation) app.log.info({ written: await seedNetworkConformance(ctx.engine, validation.registry) }, 'network conformance resources seeded');
 
   let stopping = false;
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 
   await app.listen({ port: config.PORT, host: config.HOST });
-  app.log.info({ baseUrl: ctx.engine.ctx.baseUrl }, 'Relais FHIR R4 server ready');
+  app.log.info({ baseUrl: ctx.engine.facts.baseUrl }, 'Relais FHIR R4 server ready');
 }
 
 main().catch((error) => {

@@ -31,23 +31,74 @@
  *   discharges, run Patient/$match, read back what it sent (and the
  *   coordination Tasks about it); nothing else.
  * - auditor: read and search AuditEvent; nothing else.
+ * - platform (a regional health platform, a data warehouse; SMART Backend
+ *   Services with system/ scopes): read, search and page the history of the
+ *   types the network shares with it (PolicySettings.platformSharedTypes, set in
+ *   configuration); never writes, never the audit trail or the agreements.
  * - AuditEvent is written by the server only.
+ *
+ * Operations are decided from the rule each declares where it is registered
+ * (src/engine/operation.ts), in terms of these same interactions: see
+ * operation-guard.ts.
  */
 import type { Principal, PrincipalKind } from '../identity/principal.js';
 import { permissionFor, scopesGrant, type Interaction, type Permission, type ScopeContext } from '../identity/smart-scopes.js';
 import { HOSPITAL_CREATE_TYPES, resourceClass, type ResourceClass } from './resource-classes.js';
 
-export type PolicyInteraction = Interaction | 'operation';
+export type PolicyInteraction = Interaction;
 
 export interface TypeRequest {
   principal: Principal;
   interaction: PolicyInteraction;
   resourceType: string;
-  /** For operations: the name without "$", whether it changes state, and its level. */
-  operation?: { name: string; affectsState: boolean; level: 'system' | 'type' | 'instance' };
   /** Break-the-glass: the reason the caller stated. */
   breakTheGlass?: { reason: string };
+  /** Deployment settings of the policy (default: DEFAULT_POLICY_SETTINGS). */
+  settings?: PolicySettings;
 }
+
+export interface PolicySettings {
+  /** The types a platform may read, search and page the history of (PLATFORM_SHARED_TYPES). */
+  platformSharedTypes: ReadonlySet<string>;
+}
+
+/**
+ * What a regional platform synchronises by default: the patients, their
+ * coordination record (episodes, stays, the PPS and its goals, the care team,
+ * requests, tasks, alerts, messages, documents, evaluations, consents) and the
+ * directory. Not the agreements (Contract), never the audit trail.
+ */
+export const DEFAULT_PLATFORM_SHARED_TYPES: readonly string[] = [
+  'Patient',
+  'RelatedPerson',
+  'EpisodeOfCare',
+  'Encounter',
+  'CarePlan',
+  'Goal',
+  'CareTeam',
+  'Condition',
+  'Observation',
+  'AllergyIntolerance',
+  'MedicationRequest',
+  'ServiceRequest',
+  'DeviceRequest',
+  'Task',
+  'Appointment',
+  'Flag',
+  'Communication',
+  'CommunicationRequest',
+  'DocumentReference',
+  'QuestionnaireResponse',
+  'Consent',
+  'Group',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'Location',
+  'HealthcareService',
+];
+
+export const DEFAULT_POLICY_SETTINGS: PolicySettings = { platformSharedTypes: new Set(DEFAULT_PLATFORM_SHARED_TYPES) };
 
 export type Restriction =
   /** Every resource of the type. */
@@ -67,7 +118,8 @@ export type DenialReason =
   | 'agreement'
   | 'network'
   | 'not-in-compartment'
-  | 'not-sent-by-caller';
+  | 'not-sent-by-caller'
+  | 'not-shared';
 
 export type TypeDecision =
   | { allowed: true; restriction: Restriction; breakTheGlass: boolean }
@@ -91,6 +143,7 @@ const SCOPE_CONTEXTS: Record<PrincipalKind, ScopeContext[]> = {
   coordinator: ['user'],
   system: ['system'],
   auditor: ['user', 'system'],
+  platform: ['system'],
 };
 
 /** What each kind may do with each class of resource (permission letters), and under which restriction. */
@@ -124,16 +177,19 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
   auditor: {
     audit: { permissions: 'rs', restriction: 'unrestricted' },
   },
+  // Read only, and only the shared types (checked in decideType).
+  platform: {
+    'patient-data': { permissions: 'rs', restriction: 'unrestricted' },
+    'access-control': { permissions: 'rs', restriction: 'unrestricted' },
+    directory: { permissions: 'rs', restriction: 'unrestricted' },
+    'reference-data': { permissions: 'rs', restriction: 'unrestricted' },
+    conformance: { permissions: 'rs', restriction: 'unrestricted' },
+    other: { permissions: 'rs', restriction: 'unrestricted' },
+  },
 };
 
 function deny(reason: DenialReason): TypeDecision {
   return { allowed: false, reason, status: 403 };
-}
-
-/** The permission an operation needs: state-changing ones are updates; others read (instance) or search (type/system). */
-function operationPermission(operation: NonNullable<TypeRequest['operation']>): Permission {
-  if (operation.affectsState) return 'u';
-  return operation.level === 'instance' ? 'r' : 's';
 }
 
 export function decideType(request: TypeRequest): TypeDecision {
@@ -141,27 +197,13 @@ export function decideType(request: TypeRequest): TypeDecision {
   const klass = resourceClass(resourceType);
   const contexts = SCOPE_CONTEXTS[principal.kind];
 
-  // $match is how a hospital finds out whether the network knows its patient (no compartment: it is a lookup).
-  if (request.interaction === 'operation' && request.operation?.name === 'match') {
-    if (resourceType !== 'Patient') return deny('role');
-    if (principal.kind !== 'system' && principal.kind !== 'coordinator') return deny('role');
-    if (!scopesGrant(principal.scopes, contexts, 'Patient', 's')) return deny('no-scope');
-    return { allowed: true, restriction: { kind: 'unrestricted' }, breakTheGlass: false };
-  }
-
-  const permission: Permission =
-    request.interaction === 'operation'
-      ? request.operation
-        ? operationPermission(request.operation)
-        : 'u'
-      : permissionFor(request.interaction);
+  const permission: Permission = permissionFor(request.interaction);
 
   if (klass === 'audit' && permission !== 'r' && permission !== 's') return deny('server-managed');
   const grant = GRANTS[principal.kind][klass];
   if (!grant || !grant.permissions.includes(permission)) return deny('role');
   if (principal.kind === 'system' && permission === 'c' && !HOSPITAL_CREATE_TYPES.has(resourceType)) return deny('role');
-  // State-changing operations are for coordinators only (they act on the network's records as a whole).
-  if (request.interaction === 'operation' && request.operation?.affectsState && principal.kind !== 'coordinator') return deny('role');
+  if (principal.kind === 'platform' && !(request.settings ?? DEFAULT_POLICY_SETTINGS).platformSharedTypes.has(resourceType)) return deny('not-shared');
 
   // Scopes: the token must grant the permission; a patient/ scope binds to the launch patient.
   const viaUserOrSystem = scopesGrant(principal.scopes, contexts.filter((c) => c !== 'patient'), resourceType, permission);
@@ -263,4 +305,48 @@ export function submissionSource(principal: Principal): string {
  */
 export function isSubmissionSource(source: string | undefined): boolean {
   return source !== undefined && source.includes('#');
+}
+
+const ROLE_NAMES: Record<PrincipalKind, string> = {
+  practitioner: 'practitioner',
+  system: 'hospital system',
+  coordinator: 'coordinator',
+  auditor: 'auditor',
+  platform: 'regional platform',
+};
+
+const VERBS: Record<PolicyInteraction, string> = {
+  create: 'create',
+  read: 'read',
+  vread: 'read',
+  update: 'update',
+  patch: 'update',
+  delete: 'delete',
+  'history-instance': 'read the history of',
+  'history-type': 'read the history of',
+  'history-system': 'read the history of',
+  'search-type': 'search',
+  'search-system': 'search',
+};
+
+/**
+ * The sentence a client reads when decideType refuses (403): which rule
+ * refused, in the caller's terms ("the hospital system role may not read
+ * Flag"). It names a public rule only, never a resource.
+ */
+export function refusalText(principal: Principal, interaction: PolicyInteraction, resourceType: string, reason: DenialReason): string {
+  const verb = VERBS[interaction];
+  const role = ROLE_NAMES[principal.kind];
+  switch (reason) {
+    case 'no-scope':
+      return `the token's scopes do not grant this: to ${verb} ${resourceType} it needs a ${SCOPE_CONTEXTS[principal.kind].join('/ or ')}/ scope with '${permissionFor(interaction)}' on ${resourceType} (or *)`;
+    case 'server-managed':
+      return `${resourceType} is written by the server only: nobody may ${verb} it through the API`;
+    case 'launch-patient':
+      return `a patient/ scope needs a patient launch context (the token names no patient)`;
+    case 'not-shared':
+      return `the ${role} role may not ${verb} ${resourceType}: it is not among the types this network shares with platforms (PLATFORM_SHARED_TYPES)`;
+    default:
+      return `the ${role} role may not ${verb} ${resourceType}`;
+  }
 }

@@ -32,7 +32,7 @@ function grantsAccess(team: CareTeam): boolean {
 }
 
 export class FactGatherer {
-  private identity?: Promise<PractitionerIdentity | undefined>;
+  private knownIdentity?: Promise<PractitionerIdentity | undefined>;
   private agreement?: Promise<boolean>;
   private readonly perPatient = new Map<string, Promise<PatientFacts>>();
   private readonly now = new Date();
@@ -46,8 +46,9 @@ export class FactGatherer {
     return matches<T>(await search(this.ctx, type, [...params, ['_count', String(this.ctx.limits.maxCount)]]));
   }
 
-  private practitionerIdentity(): Promise<PractitionerIdentity | undefined> {
-    this.identity ??= (async () => {
+  /** Who the practitioner is in the directory (undefined for other principals, or an RPPS the directory does not hold). */
+  identity(): Promise<PractitionerIdentity | undefined> {
+    this.knownIdentity ??= (async () => {
       const rpps = this.principal.rpps;
       if (this.principal.kind !== 'practitioner' || !rpps) return undefined;
       const practitioners = await this.find('Practitioner', [['identifier', `${RPPS_SYSTEM}|${rpps}`]]);
@@ -64,12 +65,12 @@ export class FactGatherer {
       );
       return { rpps, practitionerIds, roleIds, organizationIds, ...(this.principal.finess ? { finess: this.principal.finess } : {}) };
     })();
-    return this.identity;
+    return this.knownIdentity;
   }
 
   private hasAgreement(): Promise<boolean> {
     this.agreement ??= (async () => {
-      const who = await this.practitionerIdentity();
+      const who = await this.identity();
       if (!who) return false;
       const contracts = await this.find<Contract>('Contract', [['status', 'executed']]);
       return contracts.some((c) => contractCovers(c, who, this.now));
@@ -90,7 +91,7 @@ export class FactGatherer {
   private async gather(patientId: string): Promise<PatientFacts> {
     // One Relais deployment serves one network: its coordinators coordinate every patient it holds.
     if (this.principal.kind === 'coordinator') return { consent: false, careTeam: false, agreement: false, inNetwork: true };
-    const who = await this.practitionerIdentity();
+    const who = await this.identity();
     if (!who) return { consent: false, careTeam: false, agreement: false, inNetwork: false };
     const reference = `Patient/${patientId}`;
     const [consents, careTeams, agreement] = await Promise.all([
@@ -112,7 +113,7 @@ export class FactGatherer {
    * RPPS), kept when all three conditions hold.
    */
   async reachablePatients(): Promise<string[]> {
-    const who = await this.practitionerIdentity();
+    const who = await this.identity();
     if (!who) return [];
     const members = [...[...who.practitionerIds].map((id) => `Practitioner/${id}`), ...[...who.roleIds].map((id) => `PractitionerRole/${id}`)];
     const teams: CareTeam[] = [];

@@ -18,7 +18,7 @@
  * (decideOwnSubmission), as a filter both stores evaluate.
  */
 import type { Principal } from '../identity/principal.js';
-import { COORDINATION_LINK_PARAMS, decideType, submissionSource, type PolicyInteraction } from './access-policy.js';
+import { COORDINATION_LINK_PARAMS, decideType, submissionSource, type PolicyInteraction, type PolicySettings } from './access-policy.js';
 import { compartmentParams } from './patient-compartment.js';
 
 const NOTHING = { id: { $in: [] as string[] } };
@@ -52,11 +52,14 @@ export function searchAccessFilter(
   reachable: readonly string[],
   breakTheGlass: { reason: string } | undefined,
   ownSubmissions: readonly string[] = [],
+  settings?: PolicySettings,
 ): Record<string, unknown> | undefined {
   const clauses: Record<string, unknown>[] = [];
+  // Types seen whole: one `$in` clause rather than one clause each (a system-wide listing names them all).
+  const whole: string[] = [];
   let restricted = false;
   for (const resourceType of resourceTypes) {
-    const grant = decideType({ principal, interaction, resourceType, ...(breakTheGlass ? { breakTheGlass } : {}) });
+    const grant = decideType({ principal, interaction, resourceType, ...(breakTheGlass ? { breakTheGlass } : {}), ...(settings ? { settings } : {}) });
     if (!grant.allowed) {
       restricted = true;
       continue;
@@ -64,7 +67,7 @@ export function searchAccessFilter(
     const restriction = grant.restriction;
     if (restriction.kind === 'unrestricted' || (restriction.kind === 'patient-compartment' && principal.kind === 'coordinator' && !restriction.launchPatient)) {
       // One deployment, one network: a coordinator reaches every patient it holds.
-      clauses.push({ type: resourceType });
+      whole.push(resourceType);
       continue;
     }
     restricted = true;
@@ -94,5 +97,6 @@ export function searchAccessFilter(
     clauses.push(compartmentClause(resourceType, { any: false, ids }));
   }
   if (!restricted) return undefined;
-  return clauses.length === 0 ? NOTHING : { $or: clauses };
+  if (whole.length > 0) clauses.unshift(whole.length === 1 ? { type: whole[0] } : { type: { $in: whole } });
+  return clauses.length === 0 ? NOTHING : clauses.length === 1 ? clauses[0] : { $or: clauses };
 }

@@ -47,7 +47,14 @@ export type AuditInteraction =
 export type AuditOutcome = 'success' | 'denied' | 'failed';
 
 export interface AuditRecord {
-  principal: Principal;
+  /** Who asked: a client's principal, or the server itself (`server`: its stated reason). */
+  principal?: Principal;
+  server?: { reason: string };
+  /**
+   * The people or organisations a write names as its author when they are not the
+   * caller (a coordinator writing on someone's behalf): recorded as author agents.
+   */
+  onBehalfOf?: ReadonlyArray<{ reference?: string; identifier?: { system?: string; value?: string }; display?: string }>;
   interaction: AuditInteraction;
   /** Operation name without "$" when interaction is 'operation'. */
   operation?: string;
@@ -92,7 +99,7 @@ const OUTCOME_CODES: Record<AuditOutcome, AuditEvent['outcome']> = { success: '0
 
 function purposeOf(record: AuditRecord): Coding {
   if (record.breakTheGlass) return { system: ACT_REASON_SYSTEM, code: 'ETREAT', display: 'Emergency Treatment' };
-  if (record.principal.kind === 'coordinator' || record.principal.kind === 'auditor') {
+  if (!record.principal || record.principal.kind === 'coordinator' || record.principal.kind === 'auditor' || record.principal.kind === 'platform') {
     return { system: ACT_REASON_SYSTEM, code: 'HOPERAT', display: 'healthcare operations' };
   }
   return { system: ACT_REASON_SYSTEM, code: 'TREAT', display: 'treatment' };
@@ -100,7 +107,6 @@ function purposeOf(record: AuditRecord): Coding {
 
 export function buildAuditEvent(record: AuditRecord, serverName: string): AuditEvent {
   const { principal } = record;
-  const identifier = principalIdentifier(principal);
   const purpose = purposeOf(record);
   const entity: AuditEventEntity[] = record.patients.map((patient) => ({
     what: { reference: `Patient/${patient}` },
@@ -126,7 +132,7 @@ export function buildAuditEvent(record: AuditRecord, serverName: string): AuditE
     { system: RESTFUL_INTERACTION_SYSTEM, code: record.interaction === 'operation' ? 'operation' : record.interaction },
   ];
   if (record.breakTheGlass) subtype.push({ system: DICOM_SYSTEM, code: '110127', display: 'Emergency Override Started' });
-  const detail = [record.outcomeDetail, record.breakTheGlass ? `break-the-glass: ${record.breakTheGlass.reason}` : undefined]
+  const detail = [record.outcomeDetail, record.server ? `server: ${record.server.reason}` : undefined, record.breakTheGlass ? `break-the-glass: ${record.breakTheGlass.reason}` : undefined]
     .filter(Boolean)
     .join('; ');
   return {
@@ -140,21 +146,40 @@ export function buildAuditEvent(record: AuditRecord, serverName: string): AuditE
     ...(detail ? { outcomeDesc: detail } : {}),
     purposeOfEvent: [{ coding: [purpose] }],
     agent: [
-      {
-        type: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'IRCP', display: 'information recipient' }] },
-        role: [{ text: principal.role }],
-        who: { identifier, ...(principal.name ? { display: principal.name } : {}) },
-        altId: principal.subject,
-        requestor: true,
-        ...(record.clientAddress ? { network: { address: record.clientAddress, type: isIp(record.clientAddress) ? '2' : '1' } } : {}),
-        purposeOfUse: [{ coding: [purpose] }],
-        ...(principal.clientId ? { name: principal.clientId } : {}),
-      },
+      principal
+        ? {
+            type: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'IRCP', display: 'information recipient' }] },
+            role: [{ text: principal.role }],
+            who: { identifier: principalIdentifier(principal), ...(principal.name ? { display: principal.name } : {}) },
+            altId: principal.subject,
+            requestor: true,
+            ...(record.clientAddress ? { network: { address: record.clientAddress, type: isIp(record.clientAddress) ? '2' : '1' } } : {}),
+            purposeOfUse: [{ coding: [purpose] }],
+            ...(principal.clientId ? { name: principal.clientId } : {}),
+          }
+        : {
+            // The server acting for itself (seeding, workers): the application is the requestor.
+            type: { coding: [{ system: DICOM_SYSTEM, code: '110150', display: 'Application' }] },
+            role: [{ text: 'server' }],
+            who: { display: serverName },
+            requestor: true,
+            purposeOfUse: [{ coding: [purpose] }],
+          },
       {
         type: { coding: [{ system: DICOM_SYSTEM, code: '110153', display: 'Source Role ID' }] },
         who: { display: serverName },
         requestor: false,
       },
+      // A write naming someone else as its author (a coordinator on a professional's behalf).
+      ...(record.onBehalfOf ?? []).map((author) => ({
+        type: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'AUT', display: 'author (originator)' }] },
+        who: {
+          ...(author.reference ? { reference: author.reference } : {}),
+          ...(author.identifier ? { identifier: author.identifier } : {}),
+          ...(author.display ? { display: author.display } : {}),
+        },
+        requestor: false,
+      })),
     ],
     source: {
       observer: { display: serverName },

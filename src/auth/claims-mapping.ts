@@ -39,10 +39,11 @@ export const DEFAULT_CLAIMS_MAPPING: ClaimsMapping = {
     auditor: 'auditor',
     hospital: 'system',
     system: 'system',
+    platform: 'platform',
   },
 };
 
-const KINDS: PrincipalKind[] = ['practitioner', 'system', 'coordinator', 'auditor'];
+const KINDS: PrincipalKind[] = ['practitioner', 'system', 'coordinator', 'auditor', 'platform'];
 
 /** Parses AUTH_CLAIMS_MAPPING (a JSON object overriding some defaults); throws Error with a one-line reason. */
 export function parseClaimsMapping(json: string | undefined): ClaimsMapping {

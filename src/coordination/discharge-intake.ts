@@ -13,7 +13,6 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Communication, Encounter, Flag, Organization, Reference, Resource, Task } from 'fhir/r4';
-import { matchCriteria } from '../engine/conditional.js';
 import { createOperation } from '../engine/interactions/create.js';
 import type { PreparedTransaction, TransactionExtension } from '../engine/transaction-extension.js';
 import type { WriteOperation } from '../store/resource-store.js';
@@ -56,17 +55,17 @@ export class DischargeIntake implements TransactionExtension {
   constructor(private readonly settings: IntakeSettings) {}
 
   async beforeCommit(transaction: PreparedTransaction): Promise<WriteOperation[]> {
-    const { ctx } = transaction;
+    const { ctx, server } = transaction;
     const pending = transaction.entries.filter((e) => e.resource && e.outcome !== 'deleted').map((e) => e.resource!) as Resource[];
     const discharges = transaction.entries.filter(
       (e) => e.resourceType === 'Encounter' && (e.outcome === 'created' || e.outcome === 'updated') && isDischargeHome(e.resource as Encounter),
     );
     const operations: WriteOperation[] = [];
     for (const entry of discharges) {
-      const lookup = new ResourceLookup(ctx, pending);
+      const lookup = new ResourceLookup(server, ctx.baseUrl, pending);
       const discharge = await readDischarge(lookup, transaction.bundle, entry.resource as Encounter, pending);
       const hash = dischargeHash(discharge.key);
-      const { matches, guardKey } = await matchCriteria(ctx, 'Task', [['identifier', `${ID_COORDINATION_TASK}|${hash}`]], 'create');
+      const { matches, guardKey } = await server.conditionalMatch('Task', [['identifier', `${ID_COORDINATION_TASK}|${hash}`]]);
       if (matches.length > 0) continue; // already taken in charge: a re-post adds nothing
       const resources = await this.plan(lookup, discharge, hash);
       const [task, ...others] = resources;

@@ -72,7 +72,7 @@ export function encounterKey(encounter: Encounter): string {
 
 export async function readDischarge(lookup: ResourceLookup, bundle: Bundle, encounter: Encounter, pending: Resource[]): Promise<Discharge> {
   const encounterRef = `Encounter/${encounter.id}`;
-  const patientRef = ResourceLookup.identity(encounter.subject, lookup.ctx.baseUrl);
+  const patientRef = ResourceLookup.identity(encounter.subject, lookup.baseUrl);
   const about = (r: { encounter?: { reference?: string }; subject?: { reference?: string } }) =>
     refersTo(r.encounter?.reference, encounterRef) || (!!patientRef && refersTo(r.subject?.reference, patientRef));
   const ofType = <T extends Resource>(type: string) => pending.filter((r) => r.resourceType === type) as T[];

@@ -29,7 +29,7 @@ export async function findChosenNurse(lookup: ResourceLookup, careTeams: CareTea
       const chosen = participant.extension?.some((e) => e.url === EXT_CHOSEN_BY_PATIENT && e.valueBoolean === true);
       const nurse = (participant.role ?? []).some((r) => (r.coding ?? []).some((c) => c.system === TRE_G15 && c.code === NURSE));
       if (!chosen || !nurse || !participant.member) continue;
-      const identity = ResourceLookup.identity(participant.member, lookup.ctx.baseUrl);
+      const identity = ResourceLookup.identity(participant.member, lookup.baseUrl);
       let role: PractitionerRole | undefined;
       if (identity?.startsWith('PractitionerRole/')) role = await lookup.read<PractitionerRole>(identity);
       else if (identity?.startsWith('Practitioner/')) {

@@ -1,16 +1,21 @@
 /**
- * Reads the coordination workflow needs, through the engine's own read and
- * search interactions (so search semantics stay in one place), plus the
- * resources a transaction is about to commit, which are not stored yet.
+ * Reads the coordination workflow needs, through an engine session (the
+ * server's, named after the work it does: the discharge intake, an
+ * operation's lookups), plus the resources a transaction is about to commit,
+ * which are not stored yet.
  */
 import type { Bundle, Reference, Resource } from 'fhir/r4';
-import type { EngineContext } from '../engine/engine-context.js';
-import { search } from '../engine/interactions/search.js';
+import type { EngineSession } from '../engine/engine-session.js';
+import { FhirError } from '../errors.js';
 
 export class ResourceLookup {
   private readonly pending = new Map<string, Resource>();
 
-  constructor(readonly ctx: EngineContext, pending: Resource[] = []) {
+  constructor(
+    readonly session: EngineSession,
+    readonly baseUrl: string,
+    pending: Resource[] = [],
+  ) {
     for (const resource of pending) this.pending.set(`${resource.resourceType}/${resource.id}`, resource);
   }
 
@@ -23,29 +28,34 @@ export class ResourceLookup {
   }
 
   async resolve<T extends Resource>(reference: Reference | undefined, type?: string): Promise<T | undefined> {
-    const identity = ResourceLookup.identity(reference, this.ctx.baseUrl);
+    const identity = ResourceLookup.identity(reference, this.baseUrl);
     if (!identity || (type && !identity.startsWith(`${type}/`))) return undefined;
     return this.read<T>(identity);
   }
 
+  /** The resource (pending or current), or undefined when absent or deleted. */
   async read<T extends Resource>(identity: string): Promise<T | undefined> {
     const pending = this.pending.get(identity);
     if (pending) return pending as T;
     const [type, id] = identity.split('/');
-    const current = await this.ctx.store.readCurrent(type, id);
-    return current && !current.deleted ? (current.resource as T) : undefined;
+    try {
+      return (await this.session.read(type, id)).resource as T;
+    } catch (error) {
+      if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
+      throw error;
+    }
   }
 
-  /** Every current match of a search (all pages), through the engine's search interaction. */
-  async searchAll<T extends Resource>(resourceType: string, params: Array<[string, string]>): Promise<T[]> {
+  /** Every current match of a search (all pages). */
+  async searchAll<T extends Resource>(resourceType: string, params: Array<[string, string]>, pageSize = 500): Promise<T[]> {
     const found: T[] = [];
-    const pageSize = Math.min(this.ctx.limits.maxCount, 500);
-    for (let offset = 0; ; offset += pageSize) {
+    for (;;) {
       // Strict: a parameter that were ignored would widen the match to everything.
-      const bundle: Bundle<Resource> = await search(this.ctx, resourceType, [...params, ['_count', String(pageSize)], ['_offset', String(offset)], ['_total', 'none']], { strict: true });
-      const page = (bundle.entry ?? []).map((e) => e.resource as T);
+      const bundle: Bundle<Resource> = await this.session.search(resourceType, [...params, ['_count', String(pageSize)], ['_offset', String(found.length)], ['_total', 'none']], { strict: true });
+      const page = (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as T);
       found.push(...page);
-      if (page.length < pageSize) return found;
+      // A page may be shorter than asked (MAX_PAGE_SIZE): the next link says whether more follow.
+      if (page.length === 0 || !bundle.link?.some((l) => l.relation === 'next')) return found;
     }
   }
 

@@ -4,7 +4,7 @@
  * know, and the search parameters that really get indexed for each type.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity } from 'fhir/r4';
-import type { EngineContext } from './engine-context.js';
+import type { EngineFacts } from './fhir-engine.js';
 
 export type TypeInteraction = 'read' | 'vread' | 'update' | 'patch' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type';
 export type SystemInteraction = 'transaction' | 'batch' | 'search-system' | 'history-system';
@@ -34,7 +34,7 @@ export interface OperationSummary {
 }
 
 export function buildCapabilityStatement(
-  ctx: EngineContext,
+  ctx: EngineFacts,
   implemented: ImplementedInteractions,
   software: SoftwareInfo,
   operations: OperationSummary[] = [],

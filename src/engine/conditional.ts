@@ -22,7 +22,8 @@ export function parseCriteria(query: string): Array<[string, string]> {
   return [...new URLSearchParams(bare).entries()];
 }
 
-export async function matchCriteria(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
+/** Matches over every resource, whoever asks (the caller's scope is applied by matchCriteria). */
+async function matchCriteriaEverywhere(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
   const filtering = criteria.filter(([name]) => !name.startsWith('_') || name.startsWith('_has:') || name === '_id' || name === '_lastUpdated' || name === '_tag' || name === '_profile' || name === '_security');
   if (filtering.length === 0) throw errors.conditionalNeedsCriteria(interaction);
   // Conditional interactions are strict: an ignored parameter would widen the match.
@@ -34,7 +35,7 @@ export async function matchCriteria(ctx: EngineContext, resourceType: string, cr
 }
 
 /**
- * matchCriteria within the caller's conditional scope (ctx.conditionalScope):
+ * What the criteria match, within the caller's conditional scope (ctx.conditionalScope):
  * for a restricted caller every store query of the match is ANDed with what
  * the caller may reach by this route, and a conditional create's guard key is
  * taken in the caller's own scope unless the match runs over everything (a
@@ -42,16 +43,16 @@ export async function matchCriteria(ctx: EngineContext, resourceType: string, cr
  * see, created under the same criteria, would hold the key and reveal itself
  * through the conflict.
  */
-export async function matchCriteriaInScope(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
+export async function matchCriteria(ctx: EngineContext, resourceType: string, criteria: Array<[string, string]>, interaction: string): Promise<CriteriaMatch> {
   const scope = ctx.conditionalScope?.forCriteria(resourceType, criteria);
-  if (!scope) return matchCriteria(ctx, resourceType, criteria, interaction);
+  if (!scope) return matchCriteriaEverywhere(ctx, resourceType, criteria, interaction);
   const inner = ctx.store;
   const store = new Proxy(inner, {
     get(target, property) {
       if (property === 'search' || property === 'distinct') {
         const method = property;
-        return (q: { resourceTypes: string[]; filter: Record<string, unknown> }, ...rest: unknown[]) => {
-          const filter = scope.filterFor(q.resourceTypes);
+        return async (q: { resourceTypes: string[]; filter: Record<string, unknown> }, ...rest: unknown[]) => {
+          const filter = await scope.filterFor(q.resourceTypes);
           const restricted = filter ? { ...q, filter: { $and: [q.filter, filter] } } : q;
           return (target[method] as (...args: unknown[]) => unknown).call(target, restricted, ...rest);
         };
@@ -60,7 +61,7 @@ export async function matchCriteriaInScope(ctx: EngineContext, resourceType: str
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const found = await matchCriteria({ ...ctx, store }, resourceType, criteria, interaction);
+  const found = await matchCriteriaEverywhere({ ...ctx, store }, resourceType, criteria, interaction);
   if (scope.guardScope === 'global') return found;
   return { ...found, guardKey: createHash('sha256').update(`${scope.guardScope}\n${found.guardKey}`).digest('base64url') };
 }

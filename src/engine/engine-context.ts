@@ -11,6 +11,7 @@ import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
 import type { EntryReader } from './bundle/read-entry.js';
 import type { ConditionalScope, TransactionExtension } from './transaction-extension.js';
+import type { EngineSession } from './engine-session.js';
 
 export interface EngineLimits {
   /** Page size when the client gives no _count. */
@@ -42,6 +43,8 @@ export interface EngineContext {
   revealMatch?: (version: StoredVersion) => Promise<boolean>;
   /** How GET/HEAD entries of a batch or transaction read for the caller (absent: directly; see bundle/read-entry.ts). */
   entryReader?: EntryReader;
+  /** The server's own session for a stated reason (set by FhirEngine): how transaction extensions read. */
+  serverSession?: (reason: string) => EngineSession;
   /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
   profileValidation?: ValidationService;
 }

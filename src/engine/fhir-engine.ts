@@ -1,139 +1,48 @@
 /**
- * The FHIR engine: one method per interaction, knowing nothing of HTTP. The
- * REST routes and (later) batch/transaction entries call the same methods.
- * Each interaction lives in its own file under ./interactions.
+ * The FHIR engine: the interactions of the R4 http page and the operations,
+ * knowing nothing of HTTP. It is only ever entered through a session naming
+ * its caller (./engine-session.ts):
+ * - `as(caller)` for a request (the REST layer builds the caller from the token);
+ * - `asServer(reason)` for the server's own work (seeding, the discharge intake,
+ *   an operation's internal lookups, workers), audited as the server's;
+ * - `asAnonymous()` for a deployment without authentication (AUTH_MODE=none).
+ * The access guard given at construction is asked at every hook point; there
+ * is no path around it.
  */
-import type { IfMatch } from './version-expectation.js';
-import type { EntryReader } from './bundle/read-entry.js';
-import type { Bundle, Resource } from 'fhir/r4';
-import { EngineAccess } from '../access/engine-access.js';
-import type { RequestContext } from '../access/request-context.js';
-import { AuditTrail } from '../audit/audit-trail.js';
-import type { StoredVersion } from '../store/resource-store.js';
+import type { AccessGuard } from './access-guard.js';
+import type { AnonymousCaller, Caller } from './caller.js';
 import type { EngineContext } from './engine-context.js';
-import type { DeleteResult, VersionResult } from './interaction-result.js';
-import { batch } from './interactions/batch.js';
-import { create, type CreateOptions } from './interactions/create.js';
-import { conditionalDelete, deleteResource } from './interactions/delete.js';
-import { history, type HistoryScope } from './interactions/history.js';
-import { conditionalPatch, patch } from './interactions/patch.js';
-import { read, vread } from './interactions/read.js';
-import { search, type SearchOptions } from './interactions/search.js';
-import { transaction, type BundleOptions } from './interactions/transaction.js';
-import { conditionalUpdate, update, type UpdateOptions } from './interactions/update.js';
+import { EngineSession } from './engine-session.js';
 import { applyElements, applySummary, type SummaryMode } from './summary.js';
+import type { Resource } from 'fhir/r4';
 
-/**
- * Every method takes an optional RequestContext last: who the call acts for.
- * Absent, the server acts for itself (no restriction, no audit). Present, the
- * access policy is enforced per resource and each access is audited (see
- * src/access/engine-access.ts).
- */
+/** What the rest of the server may know of the engine's set-up: everything but the store. */
+export type EngineFacts = Omit<EngineContext, 'store' | 'conditionalScope' | 'revealMatch' | 'entryReader' | 'serverSession'>;
+
 export class FhirEngine {
-  readonly access: EngineAccess;
+  /** Definitions, validation, search machinery and base URL (the store is reached through sessions only). */
+  readonly facts: EngineFacts;
 
-  constructor(readonly ctx: EngineContext) {
-    this.access = new EngineAccess(ctx, new AuditTrail(ctx));
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly guard: AccessGuard,
+  ) {
+    // The context is shared with the guard: both give transaction extensions the server's session.
+    ctx.serverSession = (reason) => this.asServer(reason);
+    const { store: _store, ...facts } = ctx;
+    this.facts = facts;
   }
 
-  async create(resourceType: string, body: unknown, options?: CreateOptions, rc?: RequestContext): Promise<VersionResult> {
-    if (!rc) return create(this.ctx, resourceType, body, options);
-    const ctx = this.access.guardedContext(rc, 'create');
-    // A hospital's criteria are matched within its conditional scope (EngineAccess.conditionalScope);
-    // other per-patient callers cannot have criteria matched over resources they may not see.
-    if (options?.ifNoneExist !== undefined && !ctx.conditionalScope) await this.access.assertUnrestricted(rc, 'read', resourceType, 'a conditional create (If-None-Exist)');
-    return create(ctx, resourceType, body, options);
+  as(caller: Caller): EngineSession {
+    return new EngineSession(caller, this.ctx, this.guard, (reason) => this.asServer(reason));
   }
 
-  read(resourceType: string, id: string, rc?: RequestContext): Promise<StoredVersion> {
-    if (!rc) return read(this.ctx, resourceType, id);
-    return this.access.guardRead(rc, 'read', resourceType, id, () => read(this.ctx, resourceType, id));
+  asServer(reason: string): EngineSession {
+    return this.as({ kind: 'server', reason });
   }
 
-  vread(resourceType: string, id: string, versionId: string, rc?: RequestContext): Promise<StoredVersion> {
-    if (!rc) return vread(this.ctx, resourceType, id, versionId);
-    return this.access.guardRead(rc, 'vread', resourceType, id, () => vread(this.ctx, resourceType, id, versionId));
-  }
-
-  async update(resourceType: string, id: string, body: unknown, options?: UpdateOptions, rc?: RequestContext): Promise<VersionResult> {
-    if (!rc) return update(this.ctx, resourceType, id, body, options);
-    await this.access.assertWritable(rc, 'update', resourceType, id, body);
-    return update(this.access.guardedContext(rc, 'update'), resourceType, id, body, options);
-  }
-
-  async conditionalUpdate(resourceType: string, query: string, body: unknown, options?: UpdateOptions, rc?: RequestContext): Promise<VersionResult> {
-    if (!rc) return conditionalUpdate(this.ctx, resourceType, query, body, options);
-    await this.access.assertUnrestricted(rc, 'update', resourceType, 'a conditional update');
-    return conditionalUpdate(this.access.guardedContext(rc, 'update'), resourceType, query, body, options);
-  }
-
-  async patch(resourceType: string, id: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }, rc?: RequestContext): Promise<VersionResult> {
-    if (!rc) return patch(this.ctx, resourceType, id, patchDocument, options);
-    await this.access.assertWritable(rc, 'patch', resourceType, id);
-    return patch(this.access.guardedContext(rc, 'patch'), resourceType, id, patchDocument, options);
-  }
-
-  async conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }, rc?: RequestContext): Promise<VersionResult> {
-    if (!rc) return conditionalPatch(this.ctx, resourceType, query, patchDocument, options);
-    await this.access.assertUnrestricted(rc, 'patch', resourceType, 'a conditional patch');
-    return conditionalPatch(this.access.guardedContext(rc, 'patch'), resourceType, query, patchDocument, options);
-  }
-
-  async delete(resourceType: string, id: string, options?: { ifMatch?: IfMatch }, rc?: RequestContext): Promise<DeleteResult> {
-    if (!rc) return deleteResource(this.ctx, resourceType, id, options);
-    await this.access.assertWritable(rc, 'delete', resourceType, id);
-    return deleteResource(this.access.guardedContext(rc, 'delete'), resourceType, id, options);
-  }
-
-  async conditionalDelete(resourceType: string, query: string, rc?: RequestContext): Promise<DeleteResult> {
-    if (!rc) return conditionalDelete(this.ctx, resourceType, query);
-    await this.access.assertUnrestricted(rc, 'delete', resourceType, 'a conditional delete');
-    return conditionalDelete(this.access.guardedContext(rc, 'delete'), resourceType, query);
-  }
-
-  search(resourceType: string | undefined, params: Array<[string, string]>, options?: SearchOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
-    if (!rc) return search(this.ctx, resourceType, params, options);
-    const types = resourceType ? [resourceType] : [...new Set(params.filter(([n]) => n === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim())).filter(Boolean))];
-    const query = new URLSearchParams(params).toString();
-    return this.access.guardSearch(rc, resourceType ? 'search-type' : 'search-system', types, query, (ctx) => search(ctx, resourceType, params, options));
-  }
-
-  /** With a RequestContext: instance history checked per version; type/system history filtered like a search (EngineAccess.guardHistory). */
-  history(scope: HistoryScope, params: Array<[string, string]>, strict?: boolean, rc?: RequestContext): Promise<Bundle<Resource>> {
-    if (rc && scope.resourceType && scope.id) {
-      const { resourceType, id } = scope;
-      return this.access.guardInstanceHistory(rc, resourceType, id, (ctx) => history(ctx, scope, params, strict));
-    }
-    if (rc) {
-      const types = scope.resourceType ? [scope.resourceType] : [...new Set(params.filter(([n]) => n === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim())).filter(Boolean))];
-      const query = new URLSearchParams(params).toString();
-      return this.access.guardHistory(rc, scope.resourceType ? 'history-type' : 'history-system', types, query, (ctx) => history(ctx, scope, params, strict));
-    }
-    return history(this.ctx, scope, params, strict);
-  }
-
-  /** A transaction Bundle: all entries or none (see interactions/transaction.ts). */
-  async transaction(bundle: unknown, options?: BundleOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
-    if (!rc) return transaction(this.ctx, bundle, options);
-    await this.access.assertBundleEnforceable(rc, 'transaction', bundle);
-    return transaction({ ...this.access.guardedContext(rc, 'update'), entryReader: this.entryReader(rc) }, bundle, options);
-  }
-
-  /** A batch Bundle: independent entries (see interactions/batch.ts). */
-  async batch(bundle: unknown, options?: BundleOptions, rc?: RequestContext): Promise<Bundle<Resource>> {
-    if (!rc) return batch(this.ctx, bundle, options);
-    await this.access.assertBundleEnforceable(rc, 'batch', bundle);
-    return batch({ ...this.access.guardedContext(rc, 'update'), entryReader: this.entryReader(rc) }, bundle, options);
-  }
-
-  /** Read entries of the caller's Bundles go through the same guarded interactions as requests sent alone. */
-  private entryReader(rc: RequestContext): EntryReader {
-    return {
-      read: (resourceType, id) => this.read(resourceType, id, rc),
-      vread: (resourceType, id, versionId) => this.vread(resourceType, id, versionId, rc),
-      search: (resourceType, params) => this.search(resourceType, params, undefined, rc),
-      history: (scope, params) => this.history(scope, params, false, rc),
-    };
+  asAnonymous(request?: Omit<AnonymousCaller, 'kind'>): EngineSession {
+    return this.as({ kind: 'anonymous', ...request });
   }
 
   /** _summary / _elements on a single resource (read, vread). */

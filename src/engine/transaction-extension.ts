@@ -9,6 +9,7 @@
 import type { Bundle, Resource } from 'fhir/r4';
 import type { WriteOperation } from '../store/resource-store.js';
 import type { EngineContext } from './engine-context.js';
+import type { EngineSession } from './engine-session.js';
 
 export interface PreparedEntry {
   /** Position in the request Bundle. */
@@ -22,7 +23,10 @@ export interface PreparedEntry {
 }
 
 export interface PreparedTransaction {
+  /** For building the extension's writes (createOperation); its reads go through `server`. */
   ctx: EngineContext;
+  /** The server's session, named after the extension: what it reads to plan its writes. */
+  server: EngineSession;
   /** The request Bundle as received. */
   bundle: Bundle;
   entries: PreparedEntry[];
@@ -69,5 +73,5 @@ export interface ConditionalScope {
    * is taken in ('global' for a match over everything, else a per-caller name,
    * so a hidden resource holding the same criteria never races the caller's).
    */
-  forCriteria(resourceType: string, criteria: Array<[string, string]>): { filterFor(types: readonly string[]): Record<string, unknown> | undefined; guardScope: string };
+  forCriteria(resourceType: string, criteria: Array<[string, string]>): { filterFor(types: readonly string[]): Promise<Record<string, unknown> | undefined>; guardScope: string };
 }

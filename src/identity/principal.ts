@@ -5,7 +5,14 @@
  */
 import type { ParsedScopes } from './smart-scopes.js';
 
-export type PrincipalKind = 'practitioner' | 'system' | 'coordinator' | 'auditor';
+/**
+ * - practitioner: a professional (RPPS), working for the patients whose record they are habilitated for;
+ * - system: a hospital's software (FINESS), pushing referrals and discharges;
+ * - coordinator: the network's coordination team;
+ * - auditor: reads the audit trail;
+ * - platform: a regional health platform or data warehouse synchronising what the network shares (read only).
+ */
+export type PrincipalKind = 'practitioner' | 'system' | 'coordinator' | 'auditor' | 'platform';
 
 /** National identifier systems (see /work/shared/FRENCH-CONVENTIONS.md, FR Core 2.2.0). */
 export const RPPS_SYSTEM = 'https://rpps.esante.gouv.fr';

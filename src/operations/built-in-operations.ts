@@ -11,8 +11,7 @@ import { expandOperation, validateCodeOperation } from './terminology-operations
 import { validateOperation } from './validate.js';
 
 export function registerBuiltInOperations(registry: OperationRegistry, ctx: EngineContext, config: RelaisConfig): void {
-  void ctx;
-  registry.register(matchOperation);
+  registry.register(matchOperation(ctx.validator));
   if (ctx.profileValidation) {
     registry.register(validateOperation(ctx.profileValidation));
     registry.register(expandOperation(ctx.profileValidation));

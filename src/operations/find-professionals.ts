@@ -57,12 +57,17 @@ export function findProfessionalsOperation(settings: FindProfessionalsSettings):
     levels: ['instance'],
     resourceTypes: ['ServiceRequest'],
     affectsState: false,
+    access: {
+      // For the coordination team and the patient's care team: whoever may read the order. The ranking
+      // shows the directory (professionals, distances, acts), never other patients' data.
+      instance: { roles: ['coordinator', 'practitioner'], requires: 'read-instance', reveals: 'no-patient-data' },
+    },
     async invoke(request) {
-      const ctx = request.engine.ctx;
       const radiusKm = numberParameter(request, 'radius', false) ?? settings.radiusKm;
       const limit = numberParameter(request, 'count', true) ?? settings.maxCandidates;
-      const order = (await request.engine.read('ServiceRequest', request.id!)).resource as ServiceRequest;
-      const lookup = new ResourceLookup(ctx);
+      // The caller may read the order (checked by the engine); the lookups behind the ranking are the server's.
+      const order = (await request.server.read('ServiceRequest', request.id!)).resource as ServiceRequest;
+      const lookup = new ResourceLookup(request.server, request.server.baseUrl);
       const patient = await lookup.resolve<Patient>(order.subject, 'Patient');
       const exclude = new Set<string>();
       if (patient) {

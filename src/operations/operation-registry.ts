@@ -3,48 +3,23 @@
  * its own file under src/operations and registers here. The REST layer routes
  * `[base]/$op`, `[base]/[type]/$op` and `[base]/[type]/[id]/$op` (GET and POST)
  * to the registry; batch entries can do the same. The CapabilityStatement lists
- * what is registered.
+ * what is registered. Each operation declares, with its registration, who may
+ * run it at each level and what its result may reveal (OperationRule): the
+ * engine refuses a level without a rule.
  */
-import type { Resource } from 'fhir/r4';
-import type { FhirEngine } from '../engine/fhir-engine.js';
+import type { EngineOperation, OperationLevel, OperationRequest, OperationResult, OperationRule } from '../engine/operation.js';
 import { errors } from '../errors.js';
-import type { RequestContext } from '../access/request-context.js';
 
-export type OperationLevel = 'system' | 'type' | 'instance';
+export type { OperationLevel, OperationRequest, OperationResult, OperationRule };
 
-export interface OperationRequest {
-  engine: FhirEngine;
-  level: OperationLevel;
-  resourceType?: string;
-  id?: string;
-  /** POST body (a Parameters resource, or a bare resource where the operation allows it). */
-  body?: unknown;
-  /** GET query parameters (and URL parameters of a POST), in order. */
-  query: Array<[string, string]>;
-  method: 'GET' | 'POST';
-  /** Prefer: handling=strict etc. */
-  preferences: Record<string, string>;
-  /** Who the call acts for (absent: the server itself); pass it on to engine calls. */
-  context?: RequestContext;
-}
-
-export interface OperationResult {
-  status: number;
-  resource?: Resource;
-  headers?: Record<string, string>;
-}
-
-export interface FhirOperation {
-  /** Without the leading "$", e.g. "validate". */
-  name: string;
+/**
+ * An operation as registered: what the engine runs (levels, state change, the
+ * access rule of each level, see src/engine/operation.ts) plus the canonical
+ * URL of its OperationDefinition for the CapabilityStatement.
+ */
+export interface FhirOperation extends EngineOperation {
   /** Canonical URL of the OperationDefinition (HL7's for standard operations). */
   definition: string;
-  levels: OperationLevel[];
-  /** Resource types it applies to at type/instance level; undefined = all. */
-  resourceTypes?: string[];
-  /** Operations that change state may not be invoked with GET (R4 operations page). */
-  affectsState: boolean;
-  invoke(request: OperationRequest): Promise<OperationResult>;
 }
 
 export class OperationRegistry {

@@ -21,7 +21,8 @@ function param(request: OperationRequest, name: string): string | undefined {
 
 async function valueSetUrl(request: OperationRequest, validation: ValidationService): Promise<string> {
   if (request.level === 'instance') {
-    const stored = await request.engine.read('ValueSet', request.id!);
+    // The caller may read it (checked by the engine before the operation runs).
+    const stored = await request.server.read('ValueSet', request.id!);
     const url = (stored.resource as ValueSet | undefined)?.url;
     if (!url) throw errors.invalidParameter('url', 'This ValueSet has no url');
     return url;
@@ -32,6 +33,12 @@ async function valueSetUrl(request: OperationRequest, validation: ValidationServ
   return url;
 }
 
+/** Terminology answers from definitions: for whoever may search (type level) or read (instance level) ValueSets. */
+const TERMINOLOGY_ACCESS: FhirOperation['access'] = {
+  type: { requires: 'search-type', reveals: 'no-patient-data' },
+  instance: { requires: 'read-instance', reveals: 'no-patient-data' },
+};
+
 export function expandOperation(validation: ValidationService): FhirOperation {
   return {
     name: 'expand',
@@ -39,6 +46,7 @@ export function expandOperation(validation: ValidationService): FhirOperation {
     levels: ['type', 'instance'],
     resourceTypes: ['ValueSet'],
     affectsState: false,
+    access: TERMINOLOGY_ACCESS,
     async invoke(request) {
       const url = await valueSetUrl(request, validation);
       const expansion = validation.terminology.expand(url);
@@ -67,6 +75,7 @@ export function validateCodeOperation(validation: ValidationService): FhirOperat
     levels: ['type', 'instance'],
     resourceTypes: ['ValueSet'],
     affectsState: false,
+    access: TERMINOLOGY_ACCESS,
     async invoke(request) {
       const url = await valueSetUrl(request, validation);
       const body = bodyParameters(request);

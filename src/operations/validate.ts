@@ -35,12 +35,19 @@ export function validateOperation(validation: ValidationService): FhirOperation 
     definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
     levels: ['type', 'instance'],
     affectsState: false,
+    access: {
+      // The resource sent is the input: no stored data is touched, so whoever may write the type may check a resource of it.
+      type: { requires: 'write-type', reveals: 'no-patient-data' },
+      // The stored resource is checked: as its read.
+      instance: { requires: 'read-instance', reveals: 'no-patient-data' },
+    },
     async invoke(request) {
       const { resource: given, profile, mode } = input(request);
       if (mode !== undefined && !MODES.has(mode)) throw errors.invalidParameter('mode', `mode must be create, update or delete, got '${mode}'`);
       let resource = given;
       if (request.level === 'instance') {
-        const stored = await request.engine.read(request.resourceType!, request.id!);
+        // The caller may read it (checked by the engine before the operation runs).
+        const stored = await request.server.read(request.resourceType!, request.id!);
         if (mode === 'delete') return { status: 200, resource: operationOutcome([{ severity: 'information', code: 'informational', diagnostics: 'The resource exists and may be deleted' }]) as OperationOutcome };
         resource ??= stored.resource;
       }

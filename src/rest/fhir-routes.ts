@@ -11,7 +11,7 @@ import type { SummaryMode } from '../engine/summary.js';
 import { parseIfMatch, type IfMatch } from '../engine/version-expectation.js';
 import { errors } from '../errors.js';
 import { negotiate, XML_BODY_TYPES } from './content-negotiation.js';
-import { requestContextOf } from './request-context.js';
+import type { EngineSession } from '../engine/engine-session.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
 import { httpDate, preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
 
@@ -77,6 +77,8 @@ function isOperation(segment: string | undefined): boolean {
 
 export interface FhirRoutesOptions {
   engine: FhirEngine;
+  /** The engine session a request acts in: its caller, from the verified token (see request-session.ts). */
+  sessionOf: (request: FastifyRequest) => EngineSession;
   operations: OperationRegistry;
   baseUrl: string;
   software: { name: string; version: string };
@@ -91,13 +93,13 @@ export interface FhirRoutesOptions {
 }
 
 export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): void {
-  const { engine, baseUrl } = options;
+  const { engine, baseUrl, sessionOf } = options;
   const locationOf = (type: string, id: string, vid: number) => `${baseUrl}/${type}/${id}/_history/${vid}`;
 
   /** Runs `$name` at the given level; `$` segments reach here from the generic routes. */
   async function runOperation(request: FastifyRequest, reply: FastifyReply, level: OperationLevel, segment: string, resourceType?: string, id?: string) {
     const method = request.method === 'POST' ? 'POST' : 'GET';
-    if (resourceType !== undefined) engine.ctx.definitions.isResourceType(resourceType) || (() => { throw errors.unknownResourceType(resourceType); })();
+    if (resourceType !== undefined) engine.facts.definitions.isResourceType(resourceType) || (() => { throw errors.unknownResourceType(resourceType); })();
     const operation = options.operations.resolve(segment.slice(1), level, resourceType, method);
     if (method === 'POST' && request.body !== undefined && !RESOURCE_TYPES.includes(contentTypeOf(request)) && !FORM_TYPES.includes(contentTypeOf(request))) {
       throw errors.unsupportedMediaType(contentTypeOf(request));
@@ -108,19 +110,16 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       if (value !== undefined) preferences[name] = value;
     }
     const formPairs = Array.isArray(request.body) ? (request.body as Array<[string, string]>) : [];
-    const context = requestContextOf(request);
-    const result = await operation.invoke({
-      engine,
+    // The engine decides (the operation's declared rule), runs and audits it.
+    const result = await sessionOf(request).operation(operation, {
       level,
-      resourceType,
-      id,
+      ...(resourceType ? { resourceType } : {}),
+      ...(id ? { id } : {}),
       body: Array.isArray(request.body) ? undefined : request.body,
       query: [...queryPairs(request), ...formPairs],
       method,
       preferences,
-      ...(context ? { context } : {}),
     });
-    if (context) await engine.access.auditOperation(context, operation.name, resourceType, id, result.resource);
     for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
     return sendFhir(request, reply, result.status, result.resource);
   }
@@ -135,7 +134,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'GET',
       url: '/',
       interaction: 'search-system',
-      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(undefined, queryPairs(request), { strict: isStrict(request) }, requestContextOf(request))),
+      handler: async (request, reply) => sendFhir(request, reply, 200, await sessionOf(request).search(undefined, queryPairs(request), { strict: isStrict(request) })),
     },
     {
       method: 'POST',
@@ -145,7 +144,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const type = (request.body as { type?: unknown } | undefined)?.type;
         const prefer = preferReturn(request);
-        const bundle = type === 'batch' ? await engine.batch(request.body, { prefer }, requestContextOf(request)) : await engine.transaction(request.body, { prefer }, requestContextOf(request));
+        const bundle = type === 'batch' ? await sessionOf(request).batch(request.body, { prefer }) : await sessionOf(request).transaction(request.body, { prefer });
         return sendFhir(request, reply, 200, bundle);
       },
     },
@@ -153,7 +152,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'GET',
       url: '/_history',
       interaction: 'history-system',
-      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.history({}, queryPairs(request), isStrict(request), requestContextOf(request))),
+      handler: async (request, reply) => sendFhir(request, reply, 200, await sessionOf(request).history({}, queryPairs(request), isStrict(request))),
     },
     {
       method: 'GET',
@@ -161,7 +160,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'search-type',
       handler: async (request, reply) => {
         if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
-        return sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }, requestContextOf(request)));
+        return sendFhir(request, reply, 200, await sessionOf(request).search(request.params.type, queryPairs(request), { strict: isStrict(request) }));
       },
     },
     {
@@ -170,13 +169,13 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: FORM_TYPES,
       handler: async (request, reply) => {
         const body = (request.body as Array<[string, string]> | undefined) ?? [];
-        return sendFhir(request, reply, 200, await engine.search(request.params.type, [...queryPairs(request), ...body], { strict: isStrict(request) }, requestContextOf(request)));
+        return sendFhir(request, reply, 200, await sessionOf(request).search(request.params.type, [...queryPairs(request), ...body], { strict: isStrict(request) }));
       },
     },
     {
       method: 'GET',
       url: '/:type/_search',
-      handler: async (request, reply) => sendFhir(request, reply, 200, await engine.search(request.params.type, queryPairs(request), { strict: isStrict(request) }, requestContextOf(request))),
+      handler: async (request, reply) => sendFhir(request, reply, 200, await sessionOf(request).search(request.params.type, queryPairs(request), { strict: isStrict(request) })),
     },
     {
       method: 'POST',
@@ -187,9 +186,9 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
         if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
         if (FORM_TYPES.includes(contentTypeOf(request))) throw errors.unsupportedMediaType(contentTypeOf(request));
         const ifNoneExist = request.headers['if-none-exist'];
-        const result = await engine.create(request.params.type!, request.body, {
+        const result = await sessionOf(request).create(request.params.type!, request.body, {
           ...(ifNoneExist !== undefined ? { ifNoneExist: String(ifNoneExist) } : {}),
-        }, requestContextOf(request));
+        });
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, locationOf(version.resourceType, version.id, version.versionId));
       },
@@ -201,7 +200,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('update');
-        const result = await engine.conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
+        const result = await sessionOf(request).conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(version.resourceType, version.id, version.versionId) : undefined, locationOf(version.resourceType, version.id, version.versionId));
       },
@@ -213,7 +212,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('patch');
-        const result = await engine.conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
+        const result = await sessionOf(request).conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
         return sendWriteResult(request, reply, result.status, result.version, undefined, locationOf(result.version.resourceType, result.version.id, result.version.versionId));
       },
     },
@@ -223,7 +222,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('delete');
-        const result = await engine.conditionalDelete(request.params.type!, query, requestContextOf(request));
+        const result = await sessionOf(request).conditionalDelete(request.params.type!, query);
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
       },
@@ -233,7 +232,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type/_history',
       interaction: 'history-type',
       handler: async (request, reply) =>
-        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type }, queryPairs(request), isStrict(request), requestContextOf(request))),
+        sendFhir(request, reply, 200, await sessionOf(request).history({ resourceType: request.params.type }, queryPairs(request), isStrict(request))),
     },
     {
       method: 'GET',
@@ -242,7 +241,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       handler: async (request, reply) => {
         const { type, id } = request.params;
         if (isOperation(id)) return runOperation(request, reply, 'type', id!, type);
-        const version = await engine.read(type!, id!, requestContextOf(request));
+        const version = await sessionOf(request).read(type!, id!);
         return sendVersion(request, reply, version);
       },
     },
@@ -253,7 +252,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        const result = await engine.update(type!, id!, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
+        const result = await sessionOf(request).update(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined, locationOf(type!, id!, version.versionId));
       },
@@ -265,7 +264,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: PATCH_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        const result = await engine.patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
+        const result = await sessionOf(request).patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
         return sendWriteResult(request, reply, result.status, result.version, undefined, locationOf(result.version.resourceType, result.version.id, result.version.versionId));
       },
     },
@@ -275,7 +274,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'delete',
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        const result = await engine.delete(type!, id!, { ifMatch: ifMatchOf(request) }, requestContextOf(request));
+        const result = await sessionOf(request).delete(type!, id!, { ifMatch: ifMatchOf(request) });
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
       },
@@ -314,7 +313,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type/:id/_history',
       interaction: 'history-instance',
       handler: async (request, reply) =>
-        sendFhir(request, reply, 200, await engine.history({ resourceType: request.params.type, id: request.params.id }, queryPairs(request), isStrict(request), requestContextOf(request))),
+        sendFhir(request, reply, 200, await sessionOf(request).history({ resourceType: request.params.type, id: request.params.id }, queryPairs(request), isStrict(request))),
     },
     {
       method: 'GET',
@@ -322,7 +321,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'vread',
       handler: async (request, reply) => {
         const { type, id, vid } = request.params;
-        return sendVersion(request, reply, await engine.vread(type!, id!, vid!, requestContextOf(request)));
+        return sendVersion(request, reply, await sessionOf(request).vread(type!, id!, vid!));
       },
     },
   ];
@@ -359,7 +358,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     conditionalRead: true,
   };
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
-  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.ctx, implemented, options.software, options.operations.all(), options.security));
+  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.facts, implemented, options.software, options.operations.all(), options.security));
 
   app.register(
     async (fhir) => {

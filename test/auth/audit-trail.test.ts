@@ -11,7 +11,7 @@ const hospital: Principal = { kind: 'system', subject: 'his', issuer: 'relais-de
 
 beforeAll(async () => {
   server = await startTestServer();
-  trail = new AuditTrail(server.ctx.engine.ctx);
+  trail = new AuditTrail({ ...server.ctx.engine.facts, store: server.ctx.store });
   await trail.record([
     { principal: nurse, interaction: 'read', resourceType: 'Observation', id: 'o1', versionId: '2', patients: ['p1'], outcome: 'success', recorded: new Date('2025-03-01T10:00:00Z') },
     { principal: nurse, interaction: 'search-type', resourceType: 'Observation', patients: ['p2'], outcome: 'denied', outcomeDetail: 'consent', query: 'patient=p2&code=x', recorded: new Date('2025-03-02T10:00:00Z') },
@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(async () => server.close());
 
 const search = async (params: Array<[string, string]>) =>
-  (await server.ctx.engine.search('AuditEvent', params)).entry?.map((e) => e.resource as import('fhir/r4').AuditEvent) ?? [];
+  (await server.ctx.engine.asServer('test setup').search('AuditEvent', params)).entry?.map((e) => e.resource as import('fhir/r4').AuditEvent) ?? [];
 
 describe('audit trail', () => {
   it('stores valid R4 AuditEvents shaped after BALP (type rest, subtype interaction, action, outcome, agents, entities)', async () => {

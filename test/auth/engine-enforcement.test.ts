@@ -18,7 +18,7 @@ let strangerNurse: string;
 let coordinator: string;
 const NURSE_RPPS = '10000000001';
 
-const seed = (resource: Resource) => server.ctx.engine.update(resource.resourceType, resource.id!, resource);
+const seed = (resource: Resource) => server.ctx.engine.asServer('test setup').update(resource.resourceType, resource.id!, resource);
 const observation = (id: string, patient: string): Resource =>
   ({ resourceType: 'Observation', id, status: 'final', code: { text: 'Pression artérielle' }, subject: { reference: `Patient/${patient}` } }) as Resource;
 const consent = (id: string, patient: string, status: string): Resource =>
@@ -64,8 +64,8 @@ beforeAll(async () => {
     observation('obs-b-deleted', 'pat-b'),
   ];
   for (const resource of resources) await seed(resource);
-  await server.ctx.engine.delete('Observation', 'obs-a-deleted');
-  await server.ctx.engine.delete('Observation', 'obs-b-deleted');
+  await server.ctx.engine.asServer('test setup').delete('Observation', 'obs-a-deleted');
+  await server.ctx.engine.asServer('test setup').delete('Observation', 'obs-b-deleted');
 });
 afterAll(async () => server.close());
 
@@ -132,7 +132,7 @@ describe('instance writes', () => {
     // A JSON Patch `test` could probe values: it must not get that far.
     const probe = await call(nurse, 'PATCH', '/fhir/Observation/obs-b', [{ op: 'test', path: '/status', value: 'final' }]);
     expect(probe.response.statusCode).toBe(404);
-    expect((await server.ctx.engine.read('Observation', 'obs-b')).versionId).toBe(1);
+    expect((await server.ctx.engine.asServer('test setup').read('Observation', 'obs-b')).versionId).toBe(1);
     expect((await auditsOf(update.requestId))[0].outcome).toBe('4');
     expect((await auditsOf(probe.requestId))[0].outcome).toBe('4');
   });
@@ -140,7 +140,7 @@ describe('instance writes', () => {
   it('refuses to move a reachable resource into another patient\'s record', async () => {
     const moved = await call(nurse, 'PUT', '/fhir/Observation/obs-a', observation('obs-a', 'pat-b'));
     expect(moved.response.statusCode).toBe(403);
-    expect((await server.ctx.engine.read('Observation', 'obs-a')).resource).toMatchObject({ subject: { reference: 'Patient/pat-a' } });
+    expect((await server.ctx.engine.asServer('test setup').read('Observation', 'obs-a')).resource).toMatchObject({ subject: { reference: 'Patient/pat-a' } });
   });
 
   it('creates and updates her patient\'s data with the AuditEvent in the same write; refuses a create for another patient', async () => {
@@ -160,9 +160,25 @@ describe('instance writes', () => {
     expect((await auditsOf(elsewhere.requestId))[0].outcome).toBe('4');
   });
 
-  it('refuses conditional writes to callers with per-patient access (their criteria would match hidden resources)', async () => {
-    const { response } = await call(nurse, 'PUT', '/fhir/Observation?subject=Patient/pat-b', observation('obs-new', 'pat-a'));
-    expect(response.statusCode).toBe(403);
+  it('matches a per-patient caller\'s conditional writes within what she may see: a hidden match is neither updated nor revealed', async () => {
+    // pat-b's Observation matches these criteria, but the nurse may not see it: for her there is no match.
+    const withHerId = await call(nurse, 'PUT', '/fhir/Observation?subject=Patient/pat-b', observation('obs-new', 'pat-a'));
+    const withFreeCriteria = await call(nurse, 'PUT', '/fhir/Observation?subject=Patient/pat-nobody', observation('obs-new', 'pat-a'));
+    // No visible match and an id she chose: refused like any client-chosen id, whatever is hidden.
+    expect(withHerId.response.statusCode).toBe(405);
+    expect(withHerId.response.json()).toEqual(withFreeCriteria.response.json());
+    const { id: _id, ...withoutId } = observation('unused', 'pat-a') as Resource & { id?: string };
+    const created = await call(nurse, 'PUT', '/fhir/Observation?subject=Patient/pat-b', withoutId);
+    expect(created.response.statusCode).toBe(201);
+    expect((created.response.json() as Resource).id).not.toBe('obs-b');
+    expect((await server.ctx.engine.asServer('test setup').read('Observation', 'obs-b')).versionId).toBe(1);
+    // Her own match is updated.
+    const own = await call(nurse, 'PUT', '/fhir/Observation?_id=obs-a', { ...observation('obs-a', 'pat-a'), status: 'amended' });
+    expect(own.response.statusCode).toBe(200);
+    expect((await auditsOf(own.requestId)).map((e) => e.action)).toEqual(['U']);
+    // Conditional patch and delete: what she cannot see is "not found" (patch) or nothing to delete (no delete right: 403).
+    const patchHidden = await call(nurse, 'PATCH', '/fhir/Observation?_id=obs-b', [{ op: 'replace', path: '/status', value: 'amended' }]);
+    expect(patchHidden.response.statusCode).toBe(404);
   });
 
   it('lets the coordinator delete, audited as D in the same write', async () => {
@@ -281,18 +297,18 @@ describe('batch and transaction Bundles', () => {
   it('refuses the whole transaction when one entry reaches another patient, writing nothing', async (test) => {
     // Multi-resource Bundles need a store with multi-document transactions.
     if (!server.ctx.store.capabilities.atomicMultiWrite) test.skip();
-    const before = (await server.ctx.engine.read('Observation', 'obs-a')).versionId;
+    const before = (await server.ctx.engine.asServer('test setup').read('Observation', 'obs-a')).versionId;
     const intoOther = await call(nurse, 'POST', '/fhir', txn([put(observation('obs-a', 'pat-a')), post(newObservation('pat-b'))]));
     expect(intoOther.response.statusCode).toBe(403);
     const hidden = await call(nurse, 'POST', '/fhir', txn([put(observation('obs-a', 'pat-a')), put(observation('obs-b', 'pat-b'))]));
     // The answer a PUT of an id she cannot see gets on its own, whether or not it exists (see put-hidden-and-hospital-tasks.test.ts).
     expect(hidden.response.statusCode).toBe(405);
     expect(hidden.response.json().issue[0].diagnostics).toMatch(/^PUT Observation\/obs-b: your access does not include creating resources with an id you choose/);
-    expect((await server.ctx.engine.read('Observation', 'obs-a')).versionId).toBe(before);
+    expect((await server.ctx.engine.asServer('test setup').read('Observation', 'obs-a')).versionId).toBe(before);
     expect((await auditsOf(hidden.requestId)).map((e) => e.outcome)).toEqual(['4']);
   });
 
-  it('answers read entries as the same requests alone, and refuses conditional entries to per-patient callers', async () => {
+  it('answers read entries as the same requests alone, and matches conditional entries within what the caller may see', async () => {
     const reads = await call(
       nurse,
       'POST',
@@ -324,8 +340,10 @@ describe('batch and transaction Bundles', () => {
     // Each entry is audited as the request alone would be: the hidden read as a refusal.
     const outcomes = (await auditsOf(reads.requestId)).map((e) => e.outcome).sort();
     expect(outcomes).toEqual(['0', '0', '0', '0', '4']);
+    // A conditional entry is matched within what she may see: pat-b's Observations do not match, so hers is created.
     const conditional = await call(nurse, 'POST', '/fhir', txn([post(newObservation('pat-a'), { ifNoneExist: 'subject=Patient/pat-b' })]));
-    expect(conditional.response.statusCode).toBe(403);
+    expect(conditional.response.statusCode).toBe(200);
+    expect((conditional.response.json() as Bundle).entry![0].response!.status).toMatch(/^201/);
   });
 
   it('lets a hospital send a referral, marks it as its own server-side, and shows it only what it sent', async (test) => {
@@ -344,7 +362,7 @@ describe('batch and transaction Bundles', () => {
     );
     expect(response.statusCode).toBe(200);
     const [patientId, requestIdOf] = response.json().entry.map((e: { response: { location: string } }) => e.response.location.split('/')[1]);
-    const stored = await server.ctx.engine.read('Patient', patientId);
+    const stored = await server.ctx.engine.asServer('test setup').read('Patient', patientId);
     expect(stored.resource?.meta?.source).not.toBe('forged-source');
     expect((await call(hospital, 'GET', `/fhir/ServiceRequest/${requestIdOf}`)).response.statusCode).toBe(200);
     expect((await call(hospital, 'GET', '/fhir/Patient/pat-a')).response.statusCode).toBe(404);
@@ -356,7 +374,7 @@ describe('batch and transaction Bundles', () => {
 
 describe('break-the-glass notification', () => {
   const alertsAbout = async (patient: string) => {
-    const bundle = await server.ctx.engine.search('Communication', [['subject', `Patient/${patient}`], ['_count', '100']]);
+    const bundle = await server.ctx.engine.asServer('test setup').search('Communication', [['subject', `Patient/${patient}`], ['_count', '100']]);
     return (bundle.entry ?? []).map((e) => e.resource as Resource & { category?: Array<{ coding?: Array<{ code?: string }> }>; payload?: Array<{ contentString?: string }> });
   };
 

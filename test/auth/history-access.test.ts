@@ -22,7 +22,7 @@ let auditor: string;
 const NURSE_RPPS = '10000000001';
 let requestCounter = 0;
 
-const seed = (resource: Resource) => server.ctx.engine.update(resource.resourceType, resource.id!, resource);
+const seed = (resource: Resource) => server.ctx.engine.asServer('test setup').update(resource.resourceType, resource.id!, resource);
 const observation = (id: string, patient: string, status = 'final'): Resource =>
   ({ resourceType: 'Observation', id, status, code: { text: 'Pression artérielle' }, subject: { reference: `Patient/${patient}` } }) as Resource;
 const consent = (status: string): Resource =>
@@ -49,7 +49,7 @@ async function call(token: string, url: string, extra: Record<string, string> = 
 }
 
 async function auditsOf(requestId: string): Promise<AuditEvent[]> {
-  const bundle = await server.ctx.engine.search('AuditEvent', [['_count', '1000']]);
+  const bundle = await server.ctx.engine.asServer('test setup').search('AuditEvent', [['_count', '1000']]);
   return (bundle.entry ?? []).map((e) => e.resource as AuditEvent).filter((e) => e.source.site === requestId);
 }
 
@@ -106,9 +106,9 @@ beforeAll(async () => {
   await seed(observation('obs-a', 'pat-a', 'amended')); // A
   await seed(observation('obs-b', 'pat-b', 'amended')); // B
   await seed(observation('obs-a-del', 'pat-a')); // A
-  await server.ctx.engine.delete('Observation', 'obs-a-del'); // deletion of A's content
+  await server.ctx.engine.asServer('test setup').delete('Observation', 'obs-a-del'); // deletion of A's content
   await seed(observation('obs-b-del', 'pat-b')); // B
-  await server.ctx.engine.delete('Observation', 'obs-b-del'); // deletion of B's content
+  await server.ctx.engine.asServer('test setup').delete('Observation', 'obs-b-del'); // deletion of B's content
 });
 afterAll(async () => server.close());
 
@@ -170,7 +170,7 @@ describe('type history for a nurse', () => {
     expect(since.total).toBe(3);
   });
 
-  it('filters system history with _type the same way, and refuses it without _type (403, audited)', async () => {
+  it('filters system history with _type the same way, and without _type over every type she may list', async () => {
     const { response, requestId } = await call(nurse, '/fhir/_history?_type=Patient,Observation&_count=100');
     expect(response.statusCode).toBe(200);
     const bundle = response.json() as Bundle;
@@ -178,9 +178,13 @@ describe('type history for a nurse', () => {
     expect(bundle.total).toBe(NURSE_OBSERVATIONS.length + 1);
     expect(bundle.link?.find((l) => l.relation === 'self')?.url).toContain('_type=Patient,Observation');
     expect((await auditsOf(requestId))[0].subtype?.[0].code).toBe('history-system');
-    const untyped = await call(nurse, '/fhir/_history');
-    expect(untyped.response.statusCode).toBe(403);
-    expect((await auditsOf(untyped.requestId)).map((e) => e.outcome)).toEqual(['4']);
+    // Without _type: every type she may list, filtered the same way (the same versions, here).
+    const untyped = await call(nurse, '/fhir/_history?_count=100');
+    expect(untyped.response.statusCode).toBe(200);
+    const everything = versionsOf(untyped.response.json() as Bundle);
+    expect(everything).toEqual(expect.arrayContaining([...NURSE_OBSERVATIONS, 'Patient/pat-a/1']));
+    expect(everything.filter((v) => v.includes('pat-b') || v.startsWith('AuditEvent/'))).toEqual([]);
+    expect((await auditsOf(untyped.requestId)).map((e) => e.outcome)).toEqual(['0']);
   });
 
   it('refuses the history of a type she may not read at all (403, audited)', async () => {
@@ -217,7 +221,7 @@ describe('type history for a nurse', () => {
     const [event] = await auditsOf(requestId);
     expect(event.meta?.security?.[0].code).toBe('BTG');
     expect(event.entity?.filter((e) => e.what?.reference).map((e) => e.what?.reference).sort()).toEqual(['Patient/pat-a', 'Patient/pat-b']);
-    const alerts = await server.ctx.engine.search('Communication', [['subject', 'Patient/pat-b']]);
+    const alerts = await server.ctx.engine.asServer('test setup').search('Communication', [['subject', 'Patient/pat-b']]);
     expect(alerts.entry?.length).toBeGreaterThan(0);
     expect(((await call(nurse, '/fhir/Observation/_history?_count=100')).response.json() as Bundle).total).toBe(NURSE_OBSERVATIONS.length);
   });
@@ -225,7 +229,7 @@ describe('type history for a nurse', () => {
 
 describe('type and system history for other callers', () => {
   it('gives the coordinator every version, as the server sees it, audited', async () => {
-    const all = await server.ctx.engine.history({ resourceType: 'Observation' }, [['_count', '100']]);
+    const all = await server.ctx.engine.asServer('test setup').history({ resourceType: 'Observation' }, [['_count', '100']]);
     const { response, requestId } = await call(coordinator, '/fhir/Observation/_history?_count=100');
     expect(response.statusCode).toBe(200);
     const bundle = response.json() as Bundle;
@@ -261,7 +265,7 @@ describe('type and system history for other callers', () => {
     const system = (await call(hospital, '/fhir/_history?_type=ServiceRequest,Observation,Patient')).response.json() as Bundle;
     expect(versionsOf(system)).toEqual([`ServiceRequest/${id}/1`]);
     // A later version not sent by the hospital (a coordinator's update) is not shown to it.
-    const { meta: _sentMeta, ...sentRequest } = (await server.ctx.engine.read('ServiceRequest', id)).resource!;
+    const { meta: _sentMeta, ...sentRequest } = (await server.ctx.engine.asServer('test setup').read('ServiceRequest', id)).resource!;
     await seed({ ...sentRequest, status: 'completed' } as Resource);
     expect(versionsOf((await call(hospital, '/fhir/ServiceRequest/_history')).response.json() as Bundle)).toEqual([`ServiceRequest/${id}/1`]);
   });

@@ -45,7 +45,7 @@ async function call(token: string, method: 'GET' | 'PUT' | 'POST', url: string, 
 
 /** The server's own view (no RequestContext): what a coordinator would find. */
 async function all<T extends Resource>(type: string, params: Array<[string, string]>): Promise<T[]> {
-  const bundle = await server.ctx.engine.search(type, [...params, ['_count', '1000']]);
+  const bundle = await server.ctx.engine.asServer('test setup').search(type, [...params, ['_count', '1000']]);
   return (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as T);
 }
 
@@ -63,13 +63,14 @@ beforeAll(async () => {
   hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   coordinator = await mintDevToken({ role: 'coordinator', rpps: '10000000999', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   // The network's directory, loaded by the server itself.
-  await server.ctx.engine.transaction(fixture('directory-touraine.json'));
+  await server.ctx.engine.asServer('test setup').transaction(fixture('directory-touraine.json'));
   // A patient of the network no hospital sent, known by a hospital identifier and by an INS.
-  await server.ctx.engine.update('Patient', 'pat-network', {
+  await server.ctx.engine.asServer('test setup').update('Patient', 'pat-network', {
     resourceType: 'Patient',
     id: 'pat-network',
     identifier: [
       { system: IPP, value: 'IPP-HIDDEN-1' },
+      { system: IPP, value: 'IPP-HIDDEN-2' },
       { system: INS, value: '299123726199999' },
     ],
     name: [{ family: 'Réseau', given: ['Jeanne'] }],
@@ -183,7 +184,7 @@ describe('the patient\'s nurse a hospital names in a CareTeam', () => {
     expect(hospitalTeams.length).toBeGreaterThan(0);
     expect(hospitalTeams.every((t) => /#dpi-(chu-tours|chr-orleans)$/.test(t.meta?.source ?? ''))).toBe(true); // both hospitals sent this patient's team
     // The other two conditions hold: the patient's consent and the nurse's agreement with the network.
-    await server.ctx.engine.create('Consent', {
+    await server.ctx.engine.asServer('test setup').create('Consent', {
       resourceType: 'Consent',
       status: 'active',
       scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
@@ -192,7 +193,7 @@ describe('the patient\'s nurse a hospital names in a CareTeam', () => {
       performer: [{ reference: patient }],
       provision: { type: 'permit' },
     });
-    await server.ctx.engine.create('Contract', { resourceType: 'Contract', status: 'executed', subject: [{ identifier: { system: 'https://rpps.esante.gouv.fr', value: nurseRpps } }] });
+    await server.ctx.engine.asServer('test setup').create('Contract', { resourceType: 'Contract', status: 'executed', subject: [{ identifier: { system: 'https://rpps.esante.gouv.fr', value: nurseRpps } }] });
     expect((await call(nurse, 'GET', `/fhir/${patient}`)).response.statusCode).toBe(404);
     // The coordination team's CareTeam (no hospital mark) is the one that grants access.
     const [practitioner] = await all('Practitioner', [['identifier', `https://rpps.esante.gouv.fr|${nurseRpps}`]]);
@@ -282,11 +283,23 @@ describe('conditional criteria of a hospital over patient data it did not send',
     expect((await call(hospitalA, 'GET', '/fhir/Patient/pat-network')).response.statusCode).toBe(404);
   });
 
-  it('conditional URLs (PUT/DELETE) stay refused to hospitals, as are conditional entries in batches', async () => {
+  it('conditional PUT and DELETE stay refused to hospitals (no update or delete right); a batch matches its conditional references like a transaction', async () => {
     const put = transaction({ resource: { resourceType: 'Patient', name: [{ family: 'X' }] }, request: { method: 'PUT', url: `Patient?identifier=${IPP}|IPP-HIDDEN-1` } });
-    expect((await call(hospitalA, 'POST', '/fhir', put)).response.statusCode).toBe(403);
-    const batch = { resourceType: 'Bundle', type: 'batch', entry: [observation(`Patient?identifier=${INS}|299123726199999`)] };
-    expect((await call(hospitalA, 'POST', '/fhir', batch)).response.statusCode).toBe(403);
+    const refused = (await call(hospitalA, 'POST', '/fhir', put)).response;
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().issue[0].diagnostics).toBe('the hospital system role may not update Patient');
+    const del = transaction({ request: { method: 'DELETE', url: `Patient?identifier=${IPP}|IPP-HIDDEN-1` } });
+    expect((await call(hospitalA, 'POST', '/fhir', del)).response.statusCode).toBe(403);
+    // Hidden criteria answer exactly like absent ones, in a batch as in a transaction.
+    const batch = (ipp: string) => ({ resourceType: 'Bundle', type: 'batch', entry: [observation(`Patient?identifier=${IPP}|${ipp}`)] });
+    const before = (await all('Observation', [['subject', 'Patient/pat-network']])).length;
+    const hidden = (await call(hospitalA, 'POST', '/fhir', batch('IPP-HIDDEN-2'))).response;
+    const absent = (await call(hospitalA, 'POST', '/fhir', batch('IPP-ABSENT-9'))).response;
+    expect(hidden.statusCode).toBe(200);
+    const status = (r: typeof hidden) => (r.json() as Bundle).entry![0].response!.status;
+    expect(status(hidden)).toMatch(/^412/);
+    expect(status(absent)).toBe(status(hidden));
+    expect((await all('Observation', [['subject', 'Patient/pat-network']])).length).toBe(before);
   });
 });
 
@@ -298,7 +311,7 @@ describe('only the server marks a resource as a hospital\'s submission', () => {
     const { response } = await call(coordinator, 'POST', '/fhir/Observation', forged);
     expect(response.statusCode, response.body).toBe(201);
     const id = (response.json() as Resource).id!;
-    const stored = await server.ctx.engine.read('Observation', id);
+    const stored = await server.ctx.engine.asServer('test setup').read('Observation', id);
     expect(stored.resource!.meta?.source).toBeUndefined();
     expect((await call(hospitalA, 'GET', `/fhir/Observation/${id}`)).response.statusCode).toBe(404);
     expect((await searchAs(hospitalA, `Observation?_id=${id}&_total=accurate`)).total).toBe(0);

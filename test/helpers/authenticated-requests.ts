@@ -34,7 +34,7 @@ export function authenticatedRequests(server: () => TestServer, requestIdPrefix:
     },
     /** The AuditEvents one request wrote. */
     async auditsOf(requestId: string): Promise<AuditEvent[]> {
-      const bundle = await server().ctx.engine.search('AuditEvent', [['_count', '1000']]);
+      const bundle = await server().ctx.engine.asServer('test setup').search('AuditEvent', [['_count', '1000']]);
       return (bundle.entry ?? []).map((e) => e.resource as AuditEvent).filter((e) => e.source.site === requestId);
     },
   };

@@ -21,7 +21,7 @@ import { resourceIndexes, SEARCH_INDEXES, staleSearchIndexes } from '../../src/s
 type Filter = Record<string, unknown>;
 
 const ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent' }));
-const compiler = ctx.engine.ctx.compiler;
+const compiler = ctx.engine.facts.compiler;
 
 /** Whether a condition on one entry field gives MongoDB index bounds on it. */
 function bounds(value: unknown): boolean {

@@ -56,10 +56,10 @@ export function describePagingCursors(name: string, setup: () => CursorSuiteSetu
       first = await mintDevToken({ role: 'coordinator', sub: 'coord-paging-1', ttlSeconds: 600 }, env);
       second = await mintDevToken({ role: 'coordinator', sub: 'coord-paging-2', ttlSeconds: 600 }, env);
       for (let i = 0; i < MATCHES; i++) {
-        const created = await contexts[0].engine.create('Patient', { resourceType: 'Patient', name: [{ family: 'Partage', given: [`P${i}`] }] });
+        const created = await contexts[0].engine.asServer('test setup').create('Patient', { resourceType: 'Patient', name: [{ family: 'Partage', given: [`P${i}`] }] });
         seeded.push(created.version.id);
       }
-      await contexts[0].engine.create('Patient', { resourceType: 'Patient', name: [{ family: 'Autre' }] });
+      await contexts[0].engine.asServer('test setup').create('Patient', { resourceType: 'Patient', name: [{ family: 'Autre' }] });
     }, 120_000);
 
     afterAll(async () => {

@@ -16,12 +16,12 @@ beforeAll(async () => {
   const engine = server.ctx.engine;
   for (let batch = 0; batch < 20; batch++) {
     const created = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => engine.create('Patient', { resourceType: 'Patient', name: [{ family: 'Pagination', given: [`P${batch * 50 + i}`] }], birthDate: `19${String((batch * 50 + i) % 100).padStart(2, '0')}-01-01` })),
+      Array.from({ length: 50 }, (_, i) => engine.asServer('test setup').create('Patient', { resourceType: 'Patient', name: [{ family: 'Pagination', given: [`P${batch * 50 + i}`] }], birthDate: `19${String((batch * 50 + i) % 100).padStart(2, '0')}-01-01` })),
     );
     original.push(...created.map((c) => c.version.id));
   }
   // Noise that never matches.
-  await engine.create('Patient', { resourceType: 'Patient', name: [{ family: 'Autre' }] });
+  await engine.asServer('test setup').create('Patient', { resourceType: 'Patient', name: [{ family: 'Autre' }] });
 }, 120_000);
 afterAll(async () => {
   await server.close();
@@ -34,14 +34,14 @@ function paramsOf(url: string): Array<[string, string]> {
 async function walk(first: string, between: (page: number, seen: string[]) => Promise<void>): Promise<string[]> {
   const engine = server.ctx.engine;
   const seen: string[] = [];
-  let bundle: Bundle<Resource> = await engine.search('Patient', paramsOf(`http://relais.test/fhir/Patient?${first}`));
+  let bundle: Bundle<Resource> = await engine.asServer('test setup').search('Patient', paramsOf(`http://relais.test/fhir/Patient?${first}`));
   for (let page = 0; ; page++) {
     for (const entry of bundle.entry ?? []) seen.push(entry.resource!.id!);
     const next = bundle.link?.find((l) => l.relation === 'next')?.url;
     if (!next) break;
     expect(next.startsWith('http://relais.test/fhir/Patient?')).toBe(true);
     await between(page, seen);
-    bundle = await engine.search('Patient', paramsOf(next));
+    bundle = await engine.asServer('test setup').search('Patient', paramsOf(next));
   }
   return seen;
 }
@@ -53,12 +53,12 @@ describe('paging while others write', () => {
     const seen = await walk('family=pagination&_count=7', async (page, sofar) => {
       counter++;
       // A new match, an update of an already-seen match, an update of a not-yet-seen one.
-      await engine.create('Patient', { resourceType: 'Patient', name: [{ family: 'Pagination', given: [`new${counter}`] }] });
+      await engine.asServer('test setup').create('Patient', { resourceType: 'Patient', name: [{ family: 'Pagination', given: [`new${counter}`] }] });
       const seenId = sofar[page % sofar.length];
       const unseen = original.find((id) => !sofar.includes(id));
       for (const id of [seenId, unseen].filter((x): x is string => !!x)) {
-        const current = (await engine.read('Patient', id)).resource as Patient;
-        await engine.update('Patient', id, { ...current, gender: page % 2 ? 'male' : 'female' });
+        const current = (await engine.asServer('test setup').read('Patient', id)).resource as Patient;
+        await engine.asServer('test setup').update('Patient', id, { ...current, gender: page % 2 ? 'male' : 'female' });
       }
     });
     expect(seen.length).toBe(1000);
@@ -68,15 +68,15 @@ describe('paging while others write', () => {
 
   it('sorted on _lastUpdated (which the concurrent updates change): still each exactly once', async () => {
     const engine = server.ctx.engine;
-    const now = await engine.search('Patient', [['family', 'pagination'], ['_summary', 'count']]);
+    const now = await engine.asServer('test setup').search('Patient', [['family', 'pagination'], ['_summary', 'count']]);
     const before = new Set<string>();
     const seen = await walk('family=pagination&_sort=_lastUpdated&_count=7', async (page, sofar) => {
       if (page === 0) for (const id of sofar) before.add(id);
       // Move a not-yet-seen match to the very end of the _lastUpdated order.
       const unseen = original.find((id) => !sofar.includes(id));
       if (unseen) {
-        const current = (await engine.read('Patient', unseen)).resource as Patient;
-        await engine.update('Patient', unseen, { ...current, active: page % 2 === 0 });
+        const current = (await engine.asServer('test setup').read('Patient', unseen)).resource as Patient;
+        await engine.asServer('test setup').update('Patient', unseen, { ...current, active: page % 2 === 0 });
       }
     });
     expect(seen.length).toBe(now.total);
@@ -85,26 +85,26 @@ describe('paging while others write', () => {
 
   it('a deleted match is left out of its page, never replaced by another', async () => {
     const engine = server.ctx.engine;
-    const first = await engine.search('Patient', [['family', 'pagination'], ['_count', '7']]);
+    const first = await engine.asServer('test setup').search('Patient', [['family', 'pagination'], ['_count', '7']]);
     const total = first.total!;
     const second = first.link!.find((l) => l.relation === 'next')!.url;
-    const page2 = await engine.search('Patient', paramsOf(second));
+    const page2 = await engine.asServer('test setup').search('Patient', paramsOf(second));
     const victim = page2.entry![3].resource!.id!;
-    await engine.delete('Patient', victim);
-    const again = await engine.search('Patient', paramsOf(second));
+    await engine.asServer('test setup').delete('Patient', victim);
+    const again = await engine.asServer('test setup').search('Patient', paramsOf(second));
     expect(again.entry!.map((e) => e.resource!.id)).toEqual(page2.entry!.map((e) => e.resource!.id).filter((id) => id !== victim));
     expect(again.total).toBe(total);
   });
 
   it('previous links walk back over the same pages', async () => {
     const engine = server.ctx.engine;
-    const page1 = await engine.search('Patient', [['family', 'pagination'], ['_count', '5']]);
-    const page2 = await engine.search('Patient', paramsOf(page1.link!.find((l) => l.relation === 'next')!.url));
-    const back = await engine.search('Patient', paramsOf(page2.link!.find((l) => l.relation === 'previous')!.url));
+    const page1 = await engine.asServer('test setup').search('Patient', [['family', 'pagination'], ['_count', '5']]);
+    const page2 = await engine.asServer('test setup').search('Patient', paramsOf(page1.link!.find((l) => l.relation === 'next')!.url));
+    const back = await engine.asServer('test setup').search('Patient', paramsOf(page2.link!.find((l) => l.relation === 'previous')!.url));
     expect(back.entry!.map((e) => e.resource!.id)).toEqual(page1.entry!.map((e) => e.resource!.id));
   });
 
   it('an unknown cursor is a 410 asking to search again', async () => {
-    await expect(server.ctx.engine.search('Patient', [['family', 'pagination'], ['_cursor', 'unknowncursor']])).rejects.toMatchObject({ status: 410 });
+    await expect(server.ctx.engine.asServer('test setup').search('Patient', [['family', 'pagination'], ['_cursor', 'unknowncursor']])).rejects.toMatchObject({ status: 410 });
   });
 });

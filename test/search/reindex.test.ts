@@ -49,16 +49,16 @@ describe('network SearchParameters and reindexing', () => {
     const config = loadConfig({ DATA_DIR: directory, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent' });
     const ctx = buildContext(config, new EmbeddedStore({ directory }));
     await ctx.store.open();
-    const { version } = await ctx.engine.create('Patient', {
+    const { version } = await ctx.engine.asServer('test setup').create('Patient', {
       resourceType: 'Patient',
       name: [{ family: 'Rivière' }],
       extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { city: 'Saint-Étienne' } }],
     });
-    const search = async () => (await ctx.engine.search('Patient', [['birth-city', 'saint-etienne']])).entry?.filter((e) => e.search?.mode === 'match').length ?? 0;
+    const search = async () => (await ctx.engine.asServer('test setup').search('Patient', [['birth-city', 'saint-etienne']])).entry?.filter((e) => e.search?.mode === 'match').length ?? 0;
     // Unknown so far: ignored, so the (single) patient is returned whatever the value; strict says so.
-    await expect(ctx.engine.search('Patient', [['birth-city', 'paris']], { strict: true })).rejects.toMatchObject({ status: 400 });
+    await expect(ctx.engine.asServer('test setup').search('Patient', [['birth-city', 'paris']], { strict: true })).rejects.toMatchObject({ status: 400 });
 
-    const engineCtx = ctx.engine.ctx;
+    const engineCtx = ctx.engine.facts;
     const definition = definitionOf(BIRTH_CITY);
     if (typeof definition === 'string') throw new Error(definition);
     engineCtx.searchParameters.add(definition, engineCtx.definitions.resourceTypes);
@@ -75,9 +75,9 @@ describe('network SearchParameters and reindexing', () => {
     await ctx.store.close();
 
     const reopened = buildContext(config, new EmbeddedStore({ directory }));
-    reopened.engine.ctx.searchParameters.add(definition, engineCtx.definitions.resourceTypes);
+    reopened.engine.facts.searchParameters.add(definition, engineCtx.definitions.resourceTypes);
     await reopened.store.open();
-    const after = await reopened.engine.search('Patient', [['birth-city', 'saint-etienne']]);
+    const after = await reopened.engine.asServer('test setup').search('Patient', [['birth-city', 'saint-etienne']]);
     expect(after.entry?.length).toBe(1);
     await reopened.store.close();
   });

@@ -47,7 +47,7 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
       await ctx.store.open();
       // Written straight to the store with the server's own index extraction: the suite is about search,
       // so profile rules (e.g. FR Core's INS constraints) must not decide what the fixtures may contain.
-      const { extractor } = ctx.engine.ctx;
+      const { extractor } = ctx.engine.facts;
       // One write per resource: a MongoDB deployment without transactions refuses multi-operation writes.
       for (const resource of FIXTURES) {
         await ctx.store.write([{ kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index: extractor.extract(resource), expect: 'absent' }]);
@@ -60,7 +60,7 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
     });
 
     const run = (type: string | undefined, query: string, strict = false): Promise<Bundle<Resource>> =>
-      ctx.engine.search(type, [...new URLSearchParams(query).entries()], { strict });
+      ctx.engine.asServer('test setup').search(type, [...new URLSearchParams(query).entries()], { strict });
     const matches = (bundle: Bundle<Resource>) => (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!.id!);
     const included = (bundle: Bundle<Resource>) => (bundle.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => `${e.resource!.resourceType}/${e.resource!.id}`).sort();
     const table = (type: string, cases: Case[]) => {

@@ -83,7 +83,7 @@ describe('validation over HTTP', () => {
   });
 
   it('serves the conformance resources, searchable by url, and lists supported profiles', async () => {
-    await seedNetworkConformance(server.ctx.engine, server.ctx.engine.ctx.profileValidation!.registry);
+    await seedNetworkConformance(server.ctx.engine, server.ctx.engine.facts.profileValidation!.registry);
     const found = await server.app.inject({ method: 'GET', url: `/fhir/StructureDefinition?url=${encodeURIComponent(`${B}/StructureDefinition/relais-patient`)}` });
     expect(found.json().entry?.[0]?.resource?.id).toBe('relais-patient');
     const q = await server.app.inject({ method: 'GET', url: `/fhir/Questionnaire?url=${encodeURIComponent(`${B}/Questionnaire/relais-multidisciplinary-evaluation`)}` });
@@ -96,7 +96,7 @@ describe('validation over HTTP', () => {
   // Found by the HL7 validator (scripts/hl7-validator-check.ts): the CapabilityStatement named an
   // OperationDefinition for $find-professionals that nothing published.
   it('publishes an OperationDefinition for every network operation the CapabilityStatement names', async () => {
-    await seedNetworkConformance(server.ctx.engine, server.ctx.engine.ctx.profileValidation!.registry);
+    await seedNetworkConformance(server.ctx.engine, server.ctx.engine.facts.profileValidation!.registry);
     const cs = (await server.app.inject({ method: 'GET', url: '/fhir/metadata' })).json();
     const named: Array<{ name: string; definition: string }> = [
       ...(cs.rest[0].operation ?? []),

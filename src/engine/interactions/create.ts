@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../../errors.js';
 import { GuardConflict, type StoredVersion, type WriteOperation } from '../../store/resource-store.js';
-import { matchCriteriaInScope, parseCriteria, revealedMatch } from '../conditional.js';
+import { matchCriteria, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
 import { assertKnownType, checkBody, withClientMeta } from '../resource-checks.js';
@@ -48,7 +48,7 @@ export async function create(ctx: EngineContext, resourceType: string, body: unk
   const criteria = parseCriteria(options.ifNoneExist);
   let takeOver: { resourceType: string; id: string } | undefined;
   for (let attempt = 0; attempt < MAX_GUARD_ATTEMPTS; attempt++) {
-    const { matches, guardKey } = await matchCriteriaInScope(ctx, resourceType, criteria, 'create');
+    const { matches, guardKey } = await matchCriteria(ctx, resourceType, criteria, 'create');
     if (matches.length > 1) throw errors.multipleMatches('create', matches.length);
     if (matches.length === 1) return { status: 200, version: await revealedMatch(ctx, matches[0]) };
     try {
@@ -61,7 +61,7 @@ export async function create(ctx: EngineContext, resourceType: string, body: unk
       // Another create with the same criteria won the race, or an earlier resource that
       // no longer matches still holds the guard: look again before deciding.
       const holder: StoredVersion | undefined = await ctx.store.readCurrent(error.holder.resourceType, error.holder.id);
-      const again = await matchCriteriaInScope(ctx, resourceType, criteria, 'create');
+      const again = await matchCriteria(ctx, resourceType, criteria, 'create');
       if (again.matches.length === 1) return { status: 200, version: await revealedMatch(ctx, again.matches[0]) };
       if (again.matches.length > 1) throw errors.multipleMatches('create', again.matches.length);
       // Only a committed holder that no longer matches may lose its guard; a holder not

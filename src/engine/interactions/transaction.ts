@@ -33,7 +33,7 @@ import {
   rewriteQuery,
   rewriteReferences,
 } from '../bundle/reference-rewriting.js';
-import { matchCriteria, matchCriteriaInScope, parseCriteria, revealedMatch } from '../conditional.js';
+import { matchCriteria, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
@@ -181,7 +181,9 @@ async function attemptTransaction(
   const prepared = preparedEntries(plans, operations);
   for (const extension of ctx.transactionExtensions ?? []) {
     // Their writes are the server's, not the caller's (checked and audited as such by the access layer).
-    operations.push(...(await extension.beforeCommit({ ctx, bundle, entries: prepared, operations })).map(markServerWrite));
+    if (!ctx.serverSession) throw new Error('transaction extensions need the engine (FhirEngine) to run');
+    const server = ctx.serverSession(`transaction extension ${extension.name}`);
+    operations.push(...(await extension.beforeCommit({ ctx, server, bundle, entries: prepared, operations })).map(markServerWrite));
   }
 
   // 5. One atomic write.
@@ -239,7 +241,7 @@ async function planIdentity(
     case 'POST': {
       if (entry.id || entry.history) throw errors.invalidBundle(`POST goes to [type], not '${entry.url}'`, [`Bundle.entry[${entry.index}].request.url`]);
       if (criteria === undefined) return { ...base, kind: 'create', id: randomUUID() };
-      const { matches, guardKey } = await matchCriteriaInScope(ctx, resourceType, parseCriteria(criteria), 'create');
+      const { matches, guardKey } = await matchCriteria(ctx, resourceType, parseCriteria(criteria), 'create');
       const earlier = byGuard.get(guardKey);
       if (earlier) return { ...base, kind: 'same-as', sameAs: earlier };
       if (matches.length > 1) throw errors.multipleMatches('create', matches.length);
@@ -306,7 +308,7 @@ async function resolveConditionalReference(ctx: EngineContext, reference: string
   const { query, unresolved } = rewriteQuery(rawQuery, identities);
   if (unresolved.length > 0) throw errors.conditionalReferenceUnresolved(reference, 0);
   const found = new Set<string>();
-  const { matches } = await matchCriteriaInScope(ctx, resourceType, parseCriteria(query), 'reference');
+  const { matches } = await matchCriteria(ctx, resourceType, parseCriteria(query), 'reference');
   const replaced = new Set(plans.filter((p) => p.kind === 'update' || p.kind === 'patch' || p.kind === 'delete').map((p) => `${p.resourceType}/${p.id}`));
   // A stored resource this bundle rewrites is judged on its new content below.
   for (const match of matches) if (!replaced.has(`${match.resourceType}/${match.id}`)) found.add(`${match.resourceType}/${match.id}`);

@@ -74,9 +74,14 @@ export async function conditionalUpdate(ctx: EngineContext, resourceType: string
     if (checked.id !== undefined && checked.id !== target.id) throw errors.idMismatch(target.id, checked.id);
     return storeUpdate(ctx, withClientMeta(checked, target.id), options.ifMatch);
   }
-  // No match: create, with the client's id if it gave one (update as create).
+  // No match: create. With the client's id it is an update as create (R4 http, "conditional update");
+  // without, the server assigns the id and the write is a plain create (expecting no resource there).
   const id = checked.id ?? crypto.randomUUID();
   try {
+    if (checked.id === undefined && options.ifMatch === undefined) {
+      const [version] = await ctx.store.write([putOperation(ctx, withClientMeta(checked, id), 'absent', guardKey)]);
+      return { status: 201, version };
+    }
     return await storeUpdate(ctx, withClientMeta(checked, id), options.ifMatch, guardKey);
   } catch (error) {
     if (!(error instanceof GuardConflict)) throw error;

@@ -1,0 +1,19 @@
+/**
+ * A view of the store with some methods replaced (restricted searches,
+ * checked and audited writes); every other member is the store's own, bound
+ * to it. `resultSetOwner` names the caller under RESULT_SET_OWNER: the paging
+ * snapshots its searches store are usable by that caller only.
+ */
+import type { ResourceStore } from '../store/resource-store.js';
+import { RESULT_SET_OWNER } from '../store/result-set-owner.js';
+
+export function storeView(inner: ResourceStore, overrides: Partial<ResourceStore>, resultSetOwner?: string): ResourceStore {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === RESULT_SET_OWNER) return resultSetOwner;
+      if (Object.prototype.hasOwnProperty.call(overrides, property)) return overrides[property as keyof ResourceStore];
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
