@@ -6,6 +6,7 @@
  *   npm run token -- --role coordinator --rpps 10009876543
  *   npm run token -- --role hospital --finess 750712184 --client his-hopital
  *   npm run token -- --role auditor --sub audit-1
+ *   npm run token -- --role platform --client plateforme-ars
  *   curl -H "Authorization: Bearer $(npm run -s token -- --role nurse --rpps 10001234567)" localhost:8080/fhir/Patient?_id=...
  *
  * The key lives in <DATA_DIR>/dev-auth/ (created on first use by the server or
@@ -25,6 +26,7 @@ const DEFAULT_SCOPES: Record<string, string> = {
   coordinator: 'openid fhirUser user/*.cruds',
   system: 'system/*.crs',
   auditor: 'openid user/AuditEvent.rs',
+  platform: 'system/*.rs',
 };
 
 export interface MintOptions {
