@@ -19,7 +19,7 @@ import { SearchParameterRegistry } from './search/search-parameters.js';
 import { storeFromConfig } from './store/store-from-config.js';
 import type { ResourceStore } from './store/resource-store.js';
 import { StructureValidator } from './validation/structure-validator.js';
-import { validationFromConfig } from './conformance/conformance-from-config.js';
+import { validationFromConfig } from './validation/validation-from-config.js';
 
 export interface RelaisContext {
   config: RelaisConfig;

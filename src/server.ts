@@ -6,7 +6,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildContext } from './context.js';
-import { seedNetworkConformance } from './conformance/seed-conformance.js';
+import { seedNetworkConformance } from './startup/seed-conformance.js';
 
 async function main(): Promise<void> {
   let config;

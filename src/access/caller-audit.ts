@@ -7,7 +7,7 @@
  */
 import type { AuditInteraction, AuditRecord } from '../audit/audit-event.js';
 import type { ClientCaller, ServerCaller } from '../engine/caller.js';
-import { createOperation } from '../engine/interactions/create.js';
+import { createOperation } from '../engine/write-operations.js';
 import type { WriteOperation } from '../store/resource-store.js';
 import { breakTheGlassAlert, coordinationTeam } from './break-the-glass.js';
 import type { GuardDeps } from './guard-deps.js';

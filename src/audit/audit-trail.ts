@@ -7,7 +7,7 @@
  */
 import type { AuditEvent } from 'fhir/r4';
 import type { EngineContext } from '../engine/engine-context.js';
-import { createOperation } from '../engine/interactions/create.js';
+import { createOperation } from '../engine/write-operations.js';
 import type { WriteOperation } from '../store/resource-store.js';
 import { buildAuditEvent, type AuditRecord } from './audit-event.js';
 

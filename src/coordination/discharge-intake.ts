@@ -13,7 +13,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Communication, Encounter, Flag, Organization, Reference, Resource, Task } from 'fhir/r4';
-import { createOperation } from '../engine/interactions/create.js';
+import { createOperation } from '../engine/write-operations.js';
 import type { PreparedTransaction, TransactionExtension } from '../engine/transaction-extension.js';
 import type { WriteOperation } from '../store/resource-store.js';
 import {

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { conformanceRegistry } from '../../src/conformance/conformance-from-config.js';
+import { conformanceRegistry } from '../../src/validation/validation-from-config.js';
 import { DEFAULT_PROFILES_DIR } from '../../src/conformance/load-conformance.js';
 import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { StructureValidator } from '../../src/validation/structure-validator.js';

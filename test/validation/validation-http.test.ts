@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROFILES_DIR } from '../../src/conformance/load-conformance.js';
-import { seedNetworkConformance } from '../../src/conformance/seed-conformance.js';
+import { seedNetworkConformance } from '../../src/startup/seed-conformance.js';
 import { FHIR_JSON, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const B = 'https://relais-sante.fr/fhir';

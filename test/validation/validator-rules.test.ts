@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { StructureDefinition } from 'fhir/r4';
 import { describe, expect, it } from 'vitest';
 import { ConformanceRegistry } from '../../src/conformance/conformance-registry.js';
-import { conformanceRegistry } from '../../src/conformance/conformance-from-config.js';
+import { conformanceRegistry } from '../../src/validation/validation-from-config.js';
 import { generateSnapshot } from '../../src/conformance/snapshot-generator.js';
 import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { StructureValidator } from '../../src/validation/structure-validator.js';

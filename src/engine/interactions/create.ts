@@ -4,13 +4,12 @@
  * With If-None-Exist: no match creates, one match returns it (200, nothing
  * written), several are a 412.
  */
-import { randomUUID } from 'node:crypto';
 import { errors } from '../../errors.js';
 import { GuardConflict, type StoredVersion, type WriteOperation } from '../../store/resource-store.js';
 import { matchCriteria, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
-import { assertKnownType, checkBody, withClientMeta } from '../resource-checks.js';
+import { createOperation } from '../write-operations.js';
 
 export interface CreateOptions {
   /** The If-None-Exist header's value (a query string), for a conditional create. */
@@ -23,18 +22,6 @@ export interface CreateOptions {
  * visible even when fsync is slow.
  */
 const MAX_GUARD_ATTEMPTS = 10;
-
-/**
- * The write a create makes, without making it: checks the body, takes the given
- * (server-assigned) id, extracts the index. Batch/transaction entries use it too.
- */
-export function createOperation(ctx: EngineContext, resourceType: string, body: unknown, id: string = randomUUID(), guardKey?: string): WriteOperation {
-  assertKnownType(ctx, resourceType);
-  const checked = checkBody(ctx, resourceType, body);
-  const resource = withClientMeta(checked, id);
-  const index = ctx.extractor.extract(resource);
-  return { kind: 'put', resourceType, id, resource, index, expect: 'absent', ...(guardKey ? { guardKey } : {}) };
-}
 
 export async function create(ctx: EngineContext, resourceType: string, body: unknown, options: CreateOptions = {}): Promise<VersionResult> {
   const operation = createOperation(ctx, resourceType, body);

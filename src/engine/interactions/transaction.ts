@@ -38,7 +38,7 @@ import type { EngineContext } from '../engine-context.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
 import { describeIfMatch, parseIfMatch, versionRequiredBy, type IfMatch } from '../version-expectation.js';
-import { createOperation } from './create.js';
+import { createOperation } from '../write-operations.js';
 import { applyPatchDocument } from './patch.js';
 import { read } from './read.js';
 import { checkUpdateBody, putOperation } from './update.js';

@@ -7,10 +7,10 @@
 import { resolve } from 'node:path';
 import type { RelaisConfig } from '../config.js';
 import type { FhirDefinitions } from '../fhir/definitions.js';
-import type { StructureValidator } from '../validation/structure-validator.js';
-import { ValidationService } from '../validation/validation-service.js';
-import { ConformanceRegistry } from './conformance-registry.js';
-import { DEFAULT_PROFILES_DIR, loadPackagesDir, loadProfilesDir } from './load-conformance.js';
+import type { StructureValidator } from './structure-validator.js';
+import { ValidationService } from './validation-service.js';
+import { ConformanceRegistry } from '../conformance/conformance-registry.js';
+import { DEFAULT_PROFILES_DIR, loadPackagesDir, loadProfilesDir } from '../conformance/load-conformance.js';
 
 const registries = new Map<string, ConformanceRegistry>();
 

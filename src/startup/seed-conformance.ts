@@ -9,7 +9,7 @@
  */
 import { FhirError } from '../errors.js';
 import type { FhirEngine } from '../engine/fhir-engine.js';
-import type { ConformanceRegistry } from './conformance-registry.js';
+import type { ConformanceRegistry } from '../conformance/conformance-registry.js';
 
 export async function seedNetworkConformance(engine: FhirEngine, registry: ConformanceRegistry): Promise<number> {
   // The server's own work: its writes are audited as the server's, for this reason.
