@@ -34,7 +34,7 @@
  * - platform (a regional health platform, a data warehouse; SMART Backend
  *   Services with system/ scopes): read, search and page the history of the
  *   types the network shares with it (PolicySettings.platformSharedTypes, set in
- *   configuration); never writes, never the audit trail or the agreements.
+ *   configuration; not the agreements by default); never writes, never the audit trail.
  * - AuditEvent is written by the server only.
  *
  * Operations are decided from the rule each declares where it is registered
@@ -181,6 +181,7 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
   platform: {
     'patient-data': { permissions: 'rs', restriction: 'unrestricted' },
     'access-control': { permissions: 'rs', restriction: 'unrestricted' },
+    agreement: { permissions: 'rs', restriction: 'unrestricted' },
     directory: { permissions: 'rs', restriction: 'unrestricted' },
     'reference-data': { permissions: 'rs', restriction: 'unrestricted' },
     conformance: { permissions: 'rs', restriction: 'unrestricted' },

@@ -12,6 +12,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RelaisConfig } from '../config.js';
 import { errors } from '../errors.js';
+import { baseUrlOf } from '../config.js';
+import { registerBackendServicesToken } from './backend-services-token.js';
+import { readDevClients } from './dev-clients.js';
+import { ensureDevKeys } from './dev-keys.js';
+import { devTokenEndpointUrl } from './smart-configuration.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
 import type { Principal } from '../identity/principal.js';
 import { smartConfiguration } from './smart-configuration.js';
@@ -40,6 +45,8 @@ function isPublic(request: FastifyRequest): boolean {
     path === '/readyz' ||
     path === '/.well-known/smart-configuration' ||
     path === '/fhir/.well-known/smart-configuration' ||
+    // The development token endpoint authenticates its clients by their signed assertions.
+    (path === '/auth/token' && request.method === 'POST') ||
     (path === '/fhir/metadata' && (request.method === 'GET' || request.method === 'HEAD'))
   );
 }
@@ -100,7 +107,21 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
     errorResponseBuilder: (_request, context) => errors.tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000))),
   });
 
-  const discovery = smartConfiguration(config, authenticator.issuer);
+  // AUTH_MODE=dev: this server is also the authorization server of registered backend services.
+  const devTokenUrl = authenticator.mode === 'dev' ? devTokenEndpointUrl(config) : undefined;
+  if (devTokenUrl) {
+    const { privateJwk } = await ensureDevKeys(config.DATA_DIR);
+    registerBackendServicesToken(app, {
+      tokenUrl: devTokenUrl,
+      audience: authenticator.audience ?? baseUrlOf(config),
+      ...(authenticator.issuer ? { issuer: authenticator.issuer } : {}),
+      privateJwk,
+      clients: () => readDevClients(config.DATA_DIR),
+      clockToleranceSeconds: config.AUTH_CLOCK_SKEW_SECONDS,
+    });
+  }
+
+  const discovery = smartConfiguration(config, authenticator.issuer, devTokenUrl);
   for (const url of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
     app.get(url, { config: { rateLimit: false } }, async (_request, reply) => reply.header('Cache-Control', 'public, max-age=3600').send(discovery));
   }

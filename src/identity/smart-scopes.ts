@@ -127,6 +127,8 @@ export const SUPPORTED_SCOPE_EXAMPLES = [
   'patient/*.rs',
   'user/*.cruds',
   'system/*.cruds',
+  'system/*.rs',
+  'system/*.read',
   'patient/*.read',
   'user/*.read',
   'user/*.write',
