@@ -13,7 +13,7 @@ import type { Bundle, BundleEntry, Parameters, ParametersParameter, Resource } f
 import type { ClientCaller } from '../engine/caller.js';
 import type { OperationCall } from '../engine/operation.js';
 import { read } from '../engine/interactions/read.js';
-import { errors } from '../errors.js';
+import { errors, FhirError } from '../errors.js';
 import { decideType } from './access-policy.js';
 import { auditRecord, recordRefusal } from './caller-audit.js';
 import { FactGatherer } from './fact-gatherer.js';
@@ -74,6 +74,22 @@ export async function afterOperation(deps: GuardDeps, caller: ClientCaller, call
     }),
   ]);
   return shown;
+}
+
+/** An allowed operation that failed: audited (outcome 8, with the status the client got; never its diagnostics, which may name someone). */
+export async function operationFailed(deps: GuardDeps, caller: ClientCaller, call: OperationCall, error: unknown): Promise<void> {
+  const status = error instanceof FhirError ? error.status : 500;
+  await deps.trail.record([
+    auditRecord(caller, {
+      interaction: 'operation',
+      operation: call.operation.name,
+      ...(call.resourceType ? { resourceType: call.resourceType } : {}),
+      ...(call.id ? { id: call.id } : {}),
+      patients: call.resourceType === 'Patient' && call.id ? [call.id] : [],
+      outcome: 'failed',
+      outcomeDetail: `answered ${status}`,
+    }),
+  ]);
 }
 
 /** Whether the caller may read each resource (role, scope, then the resource's own reach); nothing audited. */

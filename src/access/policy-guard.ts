@@ -21,7 +21,8 @@ import { DEFAULT_POLICY_SETTINGS } from './access-policy.js';
 import { beforeBundle } from './bundle-guard.js';
 import type { AccessSettings, GuardDeps } from './guard-deps.js';
 import { guardListing } from './listing-guard.js';
-import { afterOperation, beforeOperation, mayRead } from './operation-guard.js';
+import { afterOperation, beforeOperation, mayRead, operationFailed } from './operation-guard.js';
+import { auditRecord } from './caller-audit.js';
 import { guardInstanceHistory, guardRead } from './read-guard.js';
 import { beforeWrite, clientWriteContext, serverWriteContext } from './write-guard.js';
 
@@ -66,6 +67,17 @@ export class PolicyGuard implements AccessGuard {
 
   async afterOperation(caller: Caller, call: OperationCall, result: Resource | undefined): Promise<Resource | undefined> {
     return caller.kind === 'client' ? afterOperation(this.deps, caller, call, result) : result;
+  }
+
+  async operationFailed(caller: Caller, call: OperationCall, error: unknown): Promise<void> {
+    if (caller.kind === 'client') await operationFailed(this.deps, caller, call, error);
+  }
+
+  async noMatch(caller: Caller, interaction: 'patch' | 'delete', resourceType: string, query: string): Promise<void> {
+    if (caller.kind !== 'client') return;
+    // R4: a conditional delete matching nothing succeeds (nothing to delete); a conditional patch is "not found".
+    const outcome = interaction === 'delete' ? ('success' as const) : ('failed' as const);
+    await this.deps.trail.record([auditRecord(caller, { interaction, resourceType, patients: [], outcome, query, outcomeDetail: 'no match within what the caller may see: nothing written' })]);
   }
 
   async mayRead(caller: Caller, resources: readonly Resource[]): Promise<boolean[]> {

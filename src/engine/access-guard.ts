@@ -63,6 +63,12 @@ export interface AccessGuard {
   /** After an operation ran: its result as the caller may see it (rule `reveals`), audited. */
   afterOperation(caller: Caller, call: OperationCall, result: Resource | undefined): Promise<Resource | undefined>;
 
+  /** An operation the caller was allowed to run failed (the client gets `error`): audited as a failure. */
+  operationFailed(caller: Caller, call: OperationCall, error: unknown): Promise<void>;
+
+  /** A conditional patch or delete whose criteria matched nothing the caller may see, so nothing was written: audited with its criteria. */
+  noMatch(caller: Caller, interaction: 'patch' | 'delete', resourceType: string, query: string): Promise<void>;
+
   /** Whether the caller may read each of these resources (a decision only: nothing is audited). */
   mayRead(caller: Caller, resources: readonly Resource[]): Promise<boolean[]>;
 }

@@ -7,6 +7,7 @@
  * the rules themselves.
  */
 import type { Bundle, Resource } from 'fhir/r4';
+import { FhirError } from '../errors.js';
 import type { StoredVersion } from '../store/resource-store.js';
 import type { AccessGuard } from './access-guard.js';
 import type { EntryReader } from './bundle/read-entry.js';
@@ -86,7 +87,12 @@ export class EngineSession {
 
   async conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }): Promise<VersionResult> {
     await this.guard.beforeWrite(this.caller, 'patch', resourceType);
-    return conditionalPatch(this.guard.writeContext(this.caller, 'patch'), resourceType, query, patchDocument, options);
+    try {
+      return await conditionalPatch(this.guard.writeContext(this.caller, 'patch'), resourceType, query, patchDocument, options);
+    } catch (error) {
+      if (error instanceof FhirError && error.status === 404) await this.guard.noMatch(this.caller, 'patch', resourceType, query);
+      throw error;
+    }
   }
 
   async delete(resourceType: string, id: string, options?: { ifMatch?: IfMatch }): Promise<DeleteResult> {
@@ -96,7 +102,9 @@ export class EngineSession {
 
   async conditionalDelete(resourceType: string, query: string): Promise<DeleteResult> {
     await this.guard.beforeWrite(this.caller, 'delete', resourceType);
-    return conditionalDelete(this.guard.writeContext(this.caller, 'delete'), resourceType, query);
+    const result = await conditionalDelete(this.guard.writeContext(this.caller, 'delete'), resourceType, query);
+    if (!result.version) await this.guard.noMatch(this.caller, 'delete', resourceType, query);
+    return result;
   }
 
   /** Type search (`resourceType`) or system search (undefined: the `_type` list, or every type the caller may search). */
@@ -142,7 +150,13 @@ export class EngineSession {
   async operation(operation: EngineOperation, invocation: OperationInvocation): Promise<OperationResult> {
     const call = { operation, level: invocation.level, resourceType: invocation.resourceType, id: invocation.id };
     await this.guard.beforeOperation(this.caller, call);
-    const result = await operation.invoke({ ...invocation, session: this, server: this.serverSession(`$${operation.name}`) });
+    let result: OperationResult;
+    try {
+      result = await operation.invoke({ ...invocation, session: this, server: this.serverSession(`$${operation.name}`) });
+    } catch (error) {
+      await this.guard.operationFailed(this.caller, call, error);
+      throw error;
+    }
     const resource = await this.guard.afterOperation(this.caller, call, result.resource);
     return { ...result, ...(resource ? { resource } : {}) };
   }

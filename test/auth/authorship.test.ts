@@ -57,7 +57,7 @@ beforeAll(async () => {
     },
     { resourceType: 'CareTeam', id: 'ct-a', status: 'active', subject: patient, participant: [{ member: { reference: 'Practitioner/pr-nurse' } }] },
     { resourceType: 'Task', id: 'task-from-coordination', status: 'requested', intent: 'order', for: patient, requester: { reference: 'Organization/org-other' } },
-  ] as Resource[];
+  ] as unknown as Resource[];
   for (const resource of resources) await seed.update(resource.resourceType, resource.id!, resource);
 });
 afterAll(async () => server.close());

@@ -87,10 +87,23 @@ export async function conditionalUpdate(ctx: EngineContext, resourceType: string
     if (!(error instanceof GuardConflict)) throw error;
     // A concurrent conditional update with the same criteria created it first: update that one.
     // If it was committed in the same batch as this attempt, it becomes visible a moment later.
+    // A committed holder that no longer matches the criteria (created under them, then changed)
+    // keeps the guard for nothing: the key is taken over from it, as a conditional create does.
+    let holderId = error.holder;
     for (let attempt = 0; attempt < GUARD_WAIT_ATTEMPTS; attempt++) {
       const again = await matchCriteria(ctx, resourceType, parseCriteria(query), 'update');
       if (again.matches.length > 1) throw errors.multipleMatches('update', again.matches.length);
       if (again.matches.length === 1) return storeUpdate(ctx, withClientMeta(checked, again.matches[0].id), options.ifMatch);
+      const holder = await ctx.store.readCurrent(holderId.resourceType, holderId.id);
+      if (holder && !holder.deleted && checked.id === undefined && options.ifMatch === undefined) {
+        try {
+          const [version] = await ctx.store.write([{ ...putOperation(ctx, withClientMeta(checked, id), 'absent', guardKey), takeOverGuardFrom: holderId }]);
+          return { status: 201, version };
+        } catch (retry) {
+          if (!(retry instanceof GuardConflict)) throw retry;
+          holderId = retry.holder;
+        }
+      }
       await new Promise((resolve) => setTimeout(resolve, 2 ** (attempt + 1)));
     }
     throw errors.concurrentUpdateConflict(resourceType, '(conditional update)');
