@@ -301,7 +301,7 @@ export function submissionSource(principal: Principal): string {
 
 /**
  * Whether a meta.source value has the shape of a submission mark (`issuer#client`):
- * such values are set by the server only (EngineAccess.settleSource strips them
+ * such values are set by the server only (write-guard.ts settleSource strips them
  * from every other writer), so one on a stored resource means a system client sent it.
  */
 export function isSubmissionSource(source: string | undefined): boolean {

@@ -4,7 +4,7 @@
  * PractitionerRoles and organisations), whether they or their organisation
  * signed an executed Contract, and per patient the active Consents and
  * CareTeams. The judging is done by the pure functions of access-facts.ts.
- * Reads go through the search interaction without a RequestContext (the
+ * Reads go through the search interaction on the engine's own context (the
  * server acting for itself): the facts must not depend on what the caller sees.
  * Nothing is cached beyond one request, so a revocation applies at once.
  */

@@ -62,7 +62,7 @@ export function isServerWrite(operation: WriteOperation): boolean {
  * How the conditional criteria of a restricted caller's transaction are
  * matched (If-None-Exist, conditional references): only over what the caller
  * may reach by this route, so a match reveals nothing else (see
- * EngineAccess.conditionalScope). Absent: the server acting for itself, or a
+ * src/access/conditional-scope.ts). Absent: the server acting for itself, or a
  * caller who sees everything — every resource is matched.
  */
 export interface ConditionalScope {

@@ -1,7 +1,7 @@
 /**
  * Who owns the paging snapshots (stored result sets) a search makes: a store
  * wrapper (the engine's access-checking views of the store,
- * src/access/engine-access.ts) names its caller under RESULT_SET_OWNER, so a
+ * src/access/listing-guard.ts) names its caller under RESULT_SET_OWNER, so a
  * cursor is usable by that caller only; anyone else gets the same 410 as for
  * an unknown cursor. A bare store has no owner (unauthenticated deployments).
  */

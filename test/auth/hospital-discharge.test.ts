@@ -43,7 +43,7 @@ async function call(token: string, method: 'GET' | 'PUT' | 'POST', url: string, 
   return { response, requestId };
 }
 
-/** The server's own view (no RequestContext): what a coordinator would find. */
+/** The server's own view (its session): what a coordinator would find. */
 async function all<T extends Resource>(type: string, params: Array<[string, string]>): Promise<T[]> {
   const bundle = await server.ctx.engine.asServer('test setup').search(type, [...params, ['_count', '1000']]);
   return (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as T);

@@ -5,9 +5,10 @@
  * (`_anchor`), so writes made while a client pages do not shift later pages.
  *
  * At system level `_type` (a Relais extension, as for system search) limits
- * the history to the listed types; authenticated callers must name them (the
- * access gate), and their history is filtered by the access policy through the
- * store's `history` (see src/access/engine-access.ts, guardHistory).
+ * the history to the listed types (none: every type); an authenticated
+ * caller's history is filtered by the access policy through the store's
+ * `history` (see src/access/listing-guard.ts), so it holds only the types and
+ * versions the caller may see.
  */
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
