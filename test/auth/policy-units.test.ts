@@ -7,6 +7,8 @@ import { resourceClass } from '../../src/access/resource-classes.js';
 import { parseClaimsMapping, principalFromClaims, DEFAULT_CLAIMS_MAPPING } from '../../src/auth/claims-mapping.js';
 import { parseScopes, scopesGrant } from '../../src/identity/smart-scopes.js';
 import { readFileSync } from 'node:fs';
+import { policySettingsFromConfig } from '../../src/access/policy-settings.js';
+import { ConfigError, type RelaisConfig } from '../../src/config.js';
 
 describe('SMART scopes', () => {
   it('parses v2 scopes and checks permissions per context and type', () => {
@@ -104,5 +106,18 @@ describe('Patient compartment', () => {
     expect(resourceClass('Consent')).toBe('access-control');
     expect(resourceClass('AuditEvent')).toBe('audit');
     expect(resourceClass('Subscription')).toBe('other');
+  });
+});
+
+describe('platform settings', () => {
+  const types = ['Patient', 'Observation', 'AuditEvent', 'Contract'];
+  const config = (value: string | undefined) => ({ PLATFORM_SHARED_TYPES: value }) as unknown as RelaisConfig;
+  it('shares the configured types, the default list when none is configured', () => {
+    expect([...policySettingsFromConfig(config('Patient,Contract'), types).platformSharedTypes]).toEqual(['Patient', 'Contract']);
+    expect(policySettingsFromConfig(config(undefined), types).platformSharedTypes.has('CarePlan')).toBe(true);
+  });
+  it('refuses at start a type the server does not know, or the audit trail', () => {
+    expect(() => policySettingsFromConfig(config('Patient,Patiënt'), types)).toThrow(ConfigError);
+    expect(() => policySettingsFromConfig(config('AuditEvent'), types)).toThrow(/audit trail/);
   });
 });

@@ -32,7 +32,7 @@ interface Step {
 }
 
 const { identifier: _none, ...anonymous } = { resourceType: 'Patient', identifier: [], name: [{ family: 'Parité', given: ['Anne'] }], birthDate: '1941-02-03', gender: 'female' };
-const patient = { resourceType: 'Patient', identifier: [{ system: IPP, value: 'PARITY-1' }], name: [{ family: 'Parité', given: ['Anne'] }], birthDate: '1941-02-03', gender: 'female' };
+const patient = { resourceType: 'Patient', identifier: [{ system: IPP, value: 'PARITY-1' }], name: [{ family: 'Parité', given: ['Béatrice'] }], birthDate: '1941-02-03', gender: 'female' };
 const STEPS: Step[] = [
   { name: 'create', status: 201, method: 'POST', url: '/fhir/Patient', body: anonymous, capture: 'created' },
   { name: 'read', status: 200, method: 'GET', url: '/fhir/Patient/{created}' },
@@ -42,7 +42,7 @@ const STEPS: Step[] = [
   { name: 'conditional update', status: 200, method: 'PUT', url: `/fhir/Patient?identifier=${IPP}|PARITY-1`, body: { ...patient, gender: 'female', active: true } },
   { name: 'patch', status: 200, method: 'PATCH', url: '/fhir/Patient/{created}', body: [{ op: 'replace', path: '/active', value: false }] },
   { name: 'conditional patch', status: 200, method: 'PATCH', url: `/fhir/Patient?identifier=${IPP}|PARITY-1`, body: [{ op: 'add', path: '/active', value: false }] },
-  { name: 'search', status: 200, method: 'GET', url: '/fhir/Patient?family=parite&_sort=_id' },
+  { name: 'search', status: 200, method: 'GET', url: '/fhir/Patient?family=parite&_sort=given' },
   { name: 'instance history', status: 200, method: 'GET', url: '/fhir/Patient/{conditional}/_history' },
   { name: 'type history', status: 200, method: 'GET', url: '/fhir/Patient/_history?_count=50' },
   { name: 'system history of named types', status: 200, method: 'GET', url: '/fhir/_history?_type=Patient,Encounter&_count=100' },
