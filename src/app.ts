@@ -8,10 +8,12 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { buildAuthenticator, type AuthenticatorOverrides } from './auth/authenticator.js';
 import { installHttpSecurity, REALM } from './auth/http-security.js';
+import { workCharger } from './auth/work-charge.js';
 import { capabilitySecurity } from './auth/smart-configuration.js';
 import type { RelaisContext } from './context.js';
 import { installBodyParsers } from './rest/body-parsers.js';
-import { installErrorHandler } from './rest/error-handler.js';
+import { installErrorHandler, RETRY_AFTER_SECONDS } from './rest/error-handler.js';
+import { errors } from './errors.js';
 import { registerFhirRoutes } from './rest/fhir-routes.js';
 import { registerOperationalRoutes } from './rest/operational-routes.js';
 import { requestSessions } from './rest/request-session.js';
@@ -55,13 +57,24 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     },
     // Matches FHIR's id length (64) plus operation names, with room to spare.
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+    // Our own onRequest hook answers requests arriving during shutdown (an OperationOutcome with Retry-After).
+    return503OnClosing: false,
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
-  installBodyParsers(app, ctx.definitions);
+  installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS);
   await installRequestDecompression(app);
-  installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES);
+  installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES, { storeReady: () => ctx.store.isReady() });
+  // Shutting down: requests still arriving (keep-alive connections) get an OperationOutcome 503 with
+  // Retry-After rather than Fastify's own 503 body, while those in flight finish (issue 18).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw errors.serviceUnavailable('The server is shutting down', RETRY_AFTER_SECONDS);
+  });
   const authenticator = await buildAuthenticator(ctx.config, options.auth);
   await installHttpSecurity(app, { config: ctx.config, authenticator });
   registerOperationalRoutes(app, ctx.store);
@@ -73,6 +86,8 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     software: { name: 'Relais', version: packageJson.version },
     security: capabilitySecurity(ctx.config),
     refuseOptions: ctx.config.CORS_ORIGINS.trim().length === 0,
+    maxQueryParameters: ctx.config.LIMIT_QUERY_PARAMETERS,
+    chargeWork: workCharger(app),
   });
   app.addHook('onClose', async () => {
     await ctx.store.close();

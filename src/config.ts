@@ -64,6 +64,8 @@ export interface RelaisConfig {
   AUTH_KEY_FILE?: string;
   AUTH_ALGORITHMS: string;
   AUTH_CLOCK_SKEW_SECONDS: number;
+  /** Longest lifetime accepted for an access token (exp − iat, and exp − now): an `exp` 10^20 seconds away is refused. */
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: number;
   /** JSON object overriding the claim → principal mapping (see src/auth/principal.ts). */
   AUTH_CLAIMS_MAPPING?: string;
   /** Advertised in /.well-known/smart-configuration and the CapabilityStatement. */
@@ -76,6 +78,16 @@ export interface RelaisConfig {
   RATE_LIMIT_WINDOW_MS: number;
   /** Longest accepted request URL (path and query) in bytes. */
   MAX_URL_BYTES: number;
+  /** Cost bounds of one request (issue 18): search parameters (query + form), _sort keys, _include/_revinclude specs. */
+  LIMIT_QUERY_PARAMETERS: number;
+  LIMIT_SORT_KEYS: number;
+  LIMIT_INCLUDES: number;
+  /** Entries of a batch/transaction Bundle, and resources its read entries may return in all. */
+  LIMIT_BUNDLE_ENTRIES: number;
+  LIMIT_BUNDLE_READ_RESOURCES: number;
+  /** Elements of any array of a resource written, and index values one search parameter may take from it. */
+  LIMIT_ARRAY_ELEMENTS: number;
+  LIMIT_INDEX_VALUES: number;
   /** off: structure only; claimed: + profiles claimed in meta.profile; network: + the network profile of each network resource type. */
   VALIDATION_ENFORCEMENT: 'off' | 'claimed' | 'network';
   /** Folder of FHIR packages (.tgz) loaded at start (FR Core, ANS guides...). */
@@ -126,6 +138,7 @@ const schema = {
     AUTH_KEY_FILE: { type: 'string', minLength: 1 },
     AUTH_ALGORITHMS: { type: 'string', pattern: '^[A-Z0-9]+(,[A-Z0-9]+)*$', default: 'RS256,PS256,ES256' },
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+    AUTH_MAX_TOKEN_LIFETIME_SECONDS: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400 },
     AUTH_CLAIMS_MAPPING: { type: 'string', minLength: 2 },
     SMART_AUTHORIZE_URL: { type: 'string', pattern: '^https?://' },
     SMART_TOKEN_URL: { type: 'string', pattern: '^https?://' },
@@ -133,6 +146,13 @@ const schema = {
     RATE_LIMIT_MAX: { type: 'integer', minimum: 1, default: 1200 },
     RATE_LIMIT_WINDOW_MS: { type: 'integer', minimum: 1000, default: 60000 },
     MAX_URL_BYTES: { type: 'integer', minimum: 1024, maximum: 65536, default: 8192 },
+    LIMIT_QUERY_PARAMETERS: { type: 'integer', minimum: 10, maximum: 100000, default: 100 },
+    LIMIT_SORT_KEYS: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+    LIMIT_INCLUDES: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
+    LIMIT_BUNDLE_ENTRIES: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
+    LIMIT_BUNDLE_READ_RESOURCES: { type: 'integer', minimum: 1, maximum: 10000000, default: 10000 },
+    LIMIT_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 10000 },
+    LIMIT_INDEX_VALUES: { type: 'integer', minimum: 10, maximum: 10000000, default: 1000 },
     VALIDATION_ENFORCEMENT: { type: 'string', enum: ['off', 'claimed', 'network'], default: 'network' },
     FHIR_PACKAGES_DIR: { type: 'string', minLength: 1, default: './fhir-packages' },
   },

@@ -42,7 +42,14 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes);
   // The network's own SearchParameters (profiles/); `npm run reindex` indexes resources written before them.
   for (const definition of loadProfileSearchParameters()) searchParameters.add(definition, defs.resourceTypes);
-  const limits = { defaultCount: config.DEFAULT_PAGE_SIZE, maxCount: config.MAX_PAGE_SIZE };
+  const limits = {
+    defaultCount: config.DEFAULT_PAGE_SIZE,
+    maxCount: config.MAX_PAGE_SIZE,
+    maxBundleEntries: config.LIMIT_BUNDLE_ENTRIES,
+    maxBundleReadResources: config.LIMIT_BUNDLE_READ_RESOURCES,
+    maxArrayElements: config.LIMIT_ARRAY_ELEMENTS,
+    maxIndexValues: config.LIMIT_INDEX_VALUES,
+  };
   const resourceStore = store ?? storeFromConfig(config);
   const structureValidator = new StructureValidator(defs);
   const profileValidation = validationFromConfig(config, defs, structureValidator);
@@ -53,7 +60,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     profileValidation,
     searchParameters,
     extractor: new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) }),
-    compiler: new SearchCompiler(searchParameters, { ...limits, baseUrl: baseUrlOf(config) }, profileValidation.terminology),
+    compiler: new SearchCompiler(searchParameters, { ...limits, maxSortKeys: config.LIMIT_SORT_KEYS, maxIncludes: config.LIMIT_INCLUDES, baseUrl: baseUrlOf(config) }, profileValidation.terminology),
     limits,
     baseUrl: baseUrlOf(config),
     transactionExtensions: [dischargeIntakeFromConfig(config)],

@@ -124,6 +124,8 @@ export const errors = {
     single(404, 'not-supported', `Operation $${name} is not supported at ${level} level${resourceType ? ` on ${resourceType}` : ''}`),
   notSupported: (diagnostics: string) => single(400, 'not-supported', diagnostics),
   searchTooCostly: (diagnostics: string) => single(400, 'too-costly', diagnostics),
+  /** A request beyond one of the configured cost bounds (LIMIT_*): refused before any work is done. */
+  overLimit: (diagnostics: string, expression?: string[]) => single(400, 'too-costly', diagnostics, expression),
   /** A :in / :not-in / :below / :above value the local terminology cannot resolve (unknown, not expandable here, too many codes). */
   searchTerminology: (name: string, code: 'not-found' | 'not-supported' | 'too-costly', diagnostics: string) => single(400, code, diagnostics, [name]),
   searchExpired: () =>
@@ -159,6 +161,9 @@ export const errors = {
   homeNotGeolocated: () =>
     single(422, 'business-rule', "The patient's home address has no geolocation (Address geolocation extension): distances cannot be computed"),
   storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
+  /** The server cannot serve now (shutting down, store not available): 503 with Retry-After, never a 500. */
+  serviceUnavailable: (reason: string, retryAfterSeconds: number) =>
+    new FhirError(503, [{ severity: 'error', code: 'transient', diagnostics: `${reason}; retry in ${retryAfterSeconds} s` }], { 'Retry-After': String(retryAfterSeconds) }),
   internal: () => single(500, 'exception', 'Internal server error'),
   // --- authentication and access control (issue 6) ---
   /** 401 with the RFC 6750 challenge; `reason` tells what was wrong with the token, never its content. */

@@ -19,6 +19,7 @@ import type { StoredVersion } from '../store/resource-store.js';
 import { errors } from '../errors.js';
 import { DEFAULT_POLICY_SETTINGS } from './access-policy.js';
 import { beforeBundle } from './bundle-guard.js';
+import { assertInDirectory } from './directory-identity.js';
 import type { AccessSettings, GuardDeps } from './guard-deps.js';
 import { guardListing } from './listing-guard.js';
 import { afterOperation, beforeOperation, mayRead, operationFailed } from './operation-guard.js';
@@ -33,20 +34,28 @@ export class PolicyGuard implements AccessGuard {
     this.deps = { ctx, trail: new AuditTrail(ctx), settings: { policy: DEFAULT_POLICY_SETTINGS, ...settings } };
   }
 
-  read(caller: Caller, interaction: 'read' | 'vread', resourceType: string, id: string, load: () => Promise<StoredVersion>): Promise<StoredVersion> {
-    return caller.kind === 'client' ? guardRead(this.deps, caller, interaction, resourceType, id, load) : load();
+  async read(caller: Caller, interaction: 'read' | 'vread', resourceType: string, id: string, load: () => Promise<StoredVersion>): Promise<StoredVersion> {
+    if (caller.kind !== 'client') return load();
+    await assertInDirectory(this.deps, caller, interaction, resourceType);
+    return guardRead(this.deps, caller, interaction, resourceType, id, load);
   }
 
-  instanceHistory(caller: Caller, resourceType: string, id: string, run: (ctx: EngineContext) => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
-    return caller.kind === 'client' ? guardInstanceHistory(this.deps, caller, resourceType, id, run) : run(this.deps.ctx);
+  async instanceHistory(caller: Caller, resourceType: string, id: string, run: (ctx: EngineContext) => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
+    if (caller.kind !== 'client') return run(this.deps.ctx);
+    await assertInDirectory(this.deps, caller, 'history-instance', resourceType);
+    return guardInstanceHistory(this.deps, caller, resourceType, id, run);
   }
 
-  listing(caller: Caller, interaction: ListingInteraction, resourceTypes: readonly string[], query: string, run: (ctx: EngineContext) => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
-    return caller.kind === 'client' ? guardListing(this.deps, caller, interaction, resourceTypes, query, run) : run(this.deps.ctx);
+  async listing(caller: Caller, interaction: ListingInteraction, resourceTypes: readonly string[], query: string, run: (ctx: EngineContext) => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
+    if (caller.kind !== 'client') return run(this.deps.ctx);
+    await assertInDirectory(this.deps, caller, interaction, resourceTypes.length === 1 ? resourceTypes[0] : undefined);
+    return guardListing(this.deps, caller, interaction, resourceTypes, query, run);
   }
 
   async beforeWrite(caller: Caller, interaction: WriteInteraction, resourceType: string, id?: string, body?: unknown): Promise<void> {
-    if (caller.kind === 'client') await beforeWrite(this.deps, caller, interaction, resourceType, id, body);
+    if (caller.kind !== 'client') return;
+    await assertInDirectory(this.deps, caller, interaction, resourceType);
+    await beforeWrite(this.deps, caller, interaction, resourceType, id, body);
   }
 
   writeContext(caller: Caller, interaction: WriteInteraction | 'bundle'): EngineContext {
@@ -55,12 +64,17 @@ export class PolicyGuard implements AccessGuard {
     return this.deps.ctx;
   }
 
-  async beforeBundle(caller: Caller, _kind: 'batch' | 'transaction', bundle: unknown): Promise<void> {
-    if (caller.kind === 'client') await beforeBundle(this.deps, caller, bundle);
+  async beforeBundle(caller: Caller, kind: 'batch' | 'transaction', bundle: unknown): Promise<void> {
+    if (caller.kind !== 'client') return;
+    await assertInDirectory(this.deps, caller, kind);
+    await beforeBundle(this.deps, caller, bundle);
   }
 
   async beforeOperation(caller: Caller, call: OperationCall): Promise<void> {
-    if (caller.kind === 'client') await beforeOperation(this.deps, caller, call);
+    if (caller.kind === 'client') {
+      await assertInDirectory(this.deps, caller, 'operation', call.resourceType);
+      await beforeOperation(this.deps, caller, call);
+    }
     // Whoever calls: an operation without a rule at this level never runs.
     else if (!call.operation.access?.[call.level]) throw errors.operationWithoutRule(call.operation.name, call.level);
   }

@@ -76,7 +76,7 @@ export async function buildAuthenticator(config: RelaisConfig, overrides: Authen
       throw new ConfigError('invalid configuration: AUTH_MODE=oidc needs AUTH_JWKS_URL or AUTH_KEY_FILE');
     }
   }
-  const verifier = new TokenVerifier({ issuer, audience, algorithms, clockToleranceSeconds: config.AUTH_CLOCK_SKEW_SECONDS, keys });
+  const verifier = new TokenVerifier({ issuer, audience, algorithms, clockToleranceSeconds: config.AUTH_CLOCK_SKEW_SECONDS, maxLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME_SECONDS, keys });
   return {
     mode: config.AUTH_MODE,
     issuer,

@@ -26,7 +26,10 @@ export interface TokenVerifierOptions {
   audience: string;
   algorithms: string[];
   clockToleranceSeconds: number;
+  /** Longest lifetime accepted (exp − iat, and exp − now), in seconds. */
+  maxLifetimeSeconds?: number;
   keys: KeySource;
+  now?: () => number;
 }
 
 /** Why a token was refused; `reason` is safe to tell the client (no token content). */
@@ -74,9 +77,29 @@ export class TokenVerifier {
       const getKey = this.getKey;
       const { payload } =
         typeof getKey === 'function' ? await jwtVerify(token, getKey, verifyOptions) : await jwtVerify(token, await getKey, verifyOptions);
+      this.checkLifetime(payload);
       return payload;
     } catch (error) {
+      if (error instanceof TokenError) throw error;
       throw new TokenError(describe(error));
+    }
+  }
+
+  /**
+   * Beyond what jose checks (signature, iss, aud, exp, nbf): a token issued in
+   * the future (iat past the clock skew) is refused, and so is one living
+   * longer than allowed — an `exp` of 10^20 or an `iat` a year ahead were
+   * accepted before (issue 18): a stolen token must not stay usable for ever.
+   */
+  private checkLifetime(payload: JWTPayload): void {
+    const now = Math.floor((this.options.now ?? Date.now)() / 1000);
+    const skew = this.options.clockToleranceSeconds;
+    if (payload.iat !== undefined && (typeof payload.iat !== 'number' || payload.iat > now + skew)) throw new TokenError('the token is issued in the future (iat)');
+    const max = this.options.maxLifetimeSeconds;
+    if (max === undefined) return;
+    const exp = payload.exp!;
+    if (exp - now > max + skew || (payload.iat !== undefined && exp - payload.iat > max)) {
+      throw new TokenError(`the token lives longer than this server accepts (${max} s)`);
     }
   }
 }

@@ -18,6 +18,14 @@ export interface EngineLimits {
   defaultCount: number;
   /** Largest page a client may ask for; larger _count values are reduced to it. */
   maxCount: number;
+  /** Entries a batch or transaction Bundle may hold (LIMIT_BUNDLE_ENTRIES). */
+  maxBundleEntries?: number;
+  /** Resources the read entries of one Bundle may return in all (LIMIT_BUNDLE_READ_RESOURCES). */
+  maxBundleReadResources?: number;
+  /** Elements any array of a written resource may hold (LIMIT_ARRAY_ELEMENTS). */
+  maxArrayElements?: number;
+  /** Index values one search parameter may take from one written resource (LIMIT_INDEX_VALUES). */
+  maxIndexValues?: number;
 }
 
 export interface EngineContext {
@@ -41,6 +49,8 @@ export interface EngineContext {
    * not, the answer carries its identity only. Absent: shown, nothing recorded.
    */
   revealMatch?: (version: StoredVersion) => Promise<boolean>;
+  /** What is left of a Bundle's read budget (LIMIT_BUNDLE_READ_RESOURCES), set for the Bundle's run. */
+  readBudget?: { remaining: number };
   /** How GET/HEAD entries of a batch or transaction read for the caller (absent: directly; see bundle/read-entry.ts). */
   entryReader?: EntryReader;
   /** The server's own session for a stated reason (set by FhirEngine): how transaction extensions read. */

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WriteOperation } from '../store/resource-store.js';
 import type { EngineContext } from './engine-context.js';
-import { assertKnownType, checkBody, withClientMeta } from './resource-checks.js';
+import { assertKnownType, boundedIndex, checkBody, withClientMeta } from './resource-checks.js';
 
 /**
  * The write a create makes, without making it: checks the body, takes the given
@@ -18,7 +18,7 @@ export function createOperation(ctx: EngineContext, resourceType: string, body: 
   assertKnownType(ctx, resourceType);
   const checked = checkBody(ctx, resourceType, body);
   const resource = withClientMeta(checked, id);
-  const index = ctx.extractor.extract(resource);
+  const index = boundedIndex(ctx, resource);
   return { kind: 'put', resourceType, id, resource, index, expect: 'absent', ...(guardKey ? { guardKey } : {}) };
 }
 

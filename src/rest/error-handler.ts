@@ -49,7 +49,15 @@ export function sendError(reply: FastifyReply, error: FhirError, pretty = false)
     .send(serialise(request, mediaType, body, pretty));
 }
 
-export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {
+/** How long a client is told to wait when the server is shutting down or its store is not available. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export interface ErrorHandlerOptions {
+  /** Whether the store is available: an unexpected failure while it is not is a 503 (retry), not a 500. */
+  storeReady?: () => boolean;
+}
+
+export function installErrorHandler(app: FastifyInstance, bodyLimit: number, options: ErrorHandlerOptions = {}): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const pretty = (request.query as Record<string, unknown> | undefined)?._pretty === 'true';
     if (error instanceof FhirError) {
@@ -58,6 +66,11 @@ export function installErrorHandler(app: FastifyInstance, bodyLimit: number): vo
     }
     const mapped = fromFastifyError(error, bodyLimit);
     if (mapped) return sendError(reply, mapped, pretty);
+    // A request caught by the store's closing (shutdown) or failure: the client may retry (issue 18).
+    if (options.storeReady && !options.storeReady()) {
+      request.log.warn({ err: { message: error.message } }, 'request failed while the store is not available');
+      return sendError(reply, errors.serviceUnavailable('The server is not available (shutting down or its store is unavailable)', RETRY_AFTER_SECONDS), pretty);
+    }
     // Unexpected: log the error itself (no body, no query string), answer generically.
     request.log.error({ err: error }, 'unexpected error');
     return sendError(reply, errors.internal(), pretty);

@@ -84,6 +84,10 @@ export interface FhirRoutesOptions {
   software: { name: string; version: string };
   /** CapabilityStatement rest.security (SMART on FHIR), when authentication is on. */
   security?: import('fhir/r4').CapabilityStatementRestSecurity;
+  /** Charges a request's extra work (a Bundle's entries beyond the first) to its caller's rate limit. */
+  chargeWork?: (request: FastifyRequest, units: number) => Promise<void>;
+  /** Parameters a request may carry in its query string (LIMIT_QUERY_PARAMETERS; form bodies are bounded by their parser). */
+  maxQueryParameters?: number;
   /**
    * Answer OPTIONS on FHIR paths with 405 and Allow, like any other method a path
    * does not support (FHIR defines no OPTIONS interaction). False when CORS is on:
@@ -143,6 +147,9 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
         const type = (request.body as { type?: unknown } | undefined)?.type;
+        const entries = (request.body as { entry?: unknown } | undefined)?.entry;
+        // Each entry is an interaction: the Bundle itself was counted as one request, the others are charged now.
+        if (Array.isArray(entries) && entries.length > 1) await options.chargeWork?.(request, entries.length - 1);
         const prefer = preferReturn(request);
         const bundle = type === 'batch' ? await sessionOf(request).batch(request.body, { prefer }) : await sessionOf(request).transaction(request.body, { prefer });
         return sendFhir(request, reply, 200, bundle);
@@ -375,7 +382,12 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
             }
             // Refuse an unproducible format (406) before doing anything: a write must not
             // be committed and then reported as failed.
-            negotiate(request.headers.accept, controlValue(queryPairs(request), '_format'));
+            const pairs = queryPairs(request);
+            negotiate(request.headers.accept, controlValue(pairs, '_format'));
+            const formFields = Array.isArray(request.body) ? request.body.length : 0;
+            if (options.maxQueryParameters !== undefined && pairs.length + formFields > options.maxQueryParameters) {
+              throw errors.overLimit(`a request takes at most ${options.maxQueryParameters} parameters (LIMIT_QUERY_PARAMETERS)`);
+            }
             return route.handler(request as FastifyRequest<{ Params: Params }>, reply);
           },
         });

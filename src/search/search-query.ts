@@ -98,7 +98,7 @@ export class SearchCompiler {
   /** @param terminology resolves the token modifiers :in, :not-in, :below and :above (without it they are refused). */
   constructor(
     private readonly registry: SearchParameterRegistry,
-    private readonly limits: { defaultCount: number; maxCount: number; baseUrl?: string },
+    private readonly limits: { defaultCount: number; maxCount: number; baseUrl?: string; maxSortKeys?: number; maxIncludes?: number },
     terminology?: TerminologyService,
   ) {
     this.terminologyModifiers = new TerminologyModifiers(terminology, (limits.baseUrl ?? '').replace(/\/$/, ''));
@@ -368,7 +368,11 @@ export class SearchCompiler {
   }
 
   private parseSort(value: string, result: ParsedSearch, resourceTypes: string[]): void {
-    for (const key of value.split(',').map((k) => k.trim())) {
+    const keys = value.split(',').map((k) => k.trim());
+    // Each key adds a comparison to every sort step: unbounded, 500 keys blocked the event loop for 45 s (issue 18).
+    const maxKeys = this.limits.maxSortKeys ?? 5;
+    if (result.sort.length + keys.length > maxKeys) throw errors.overLimit(`_sort takes at most ${maxKeys} keys (LIMIT_SORT_KEYS)`, ['_sort']);
+    for (const key of keys) {
       if (!key) throw errors.invalidParameter('_sort', `Empty key in _sort`);
       const direction = key.startsWith('-') ? -1 : 1;
       const code = key.replace(/^-/, '');
@@ -390,6 +394,11 @@ export class SearchCompiler {
     if (modifier && modifier !== 'iterate' && modifier !== 'recurse') throw errors.invalidParameter(rawName, `${name} takes only the :iterate modifier`);
     const iterate = modifier !== undefined;
     const list = name === '_include' ? result.include : result.revinclude;
+    // Each spec is a store query per round: bound how many one search may ask for.
+    const maxIncludes = this.limits.maxIncludes ?? 20;
+    if (result.include.length + result.revinclude.length + value.split(',').length > maxIncludes) {
+      throw errors.overLimit(`a search takes at most ${maxIncludes} _include and _revinclude targets in all (LIMIT_INCLUDES)`, [rawName]);
+    }
     for (const item of value.split(',')) {
       if (item === '*') {
         list.push({ sourceType: '*', code: '*', iterate });

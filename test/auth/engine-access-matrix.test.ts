@@ -12,7 +12,7 @@ import type { Bundle, Resource } from 'fhir/r4';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
-import { authenticatedRequests, devAuthEnv, type RequestMethod } from '../helpers/authenticated-requests.js';
+import { authenticatedRequests, devAuthEnv, type RequestMethod, registerInDirectory } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const NURSE_RPPS = '10000000001';
@@ -166,6 +166,7 @@ const EXPECTED: Record<string, Record<string, Expected | 200 | 201>> = {
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '100000', ...STRUCTURE_ONLY });
+  await registerInDirectory(server, { finess: ['370000481'] });
   const env = devAuthEnv(server.dataDir);
   tokens.nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, env);
   tokens.hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu', ttlSeconds: 600 }, env);

@@ -9,7 +9,7 @@
 import type { Bundle, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
-import { authenticatedRequests, devAuthEnv } from '../helpers/authenticated-requests.js';
+import { authenticatedRequests, devAuthEnv, registerInDirectory } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -37,6 +37,7 @@ const { call, auditsOf } = authenticatedRequests(() => server, 'enf');
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
+  await registerInDirectory(server, { finess: ['370000481'] });
   nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   strangerNurse = await mintDevToken({ role: 'nurse', rpps: '10000000099', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, devAuthEnv(server.dataDir));

@@ -11,7 +11,7 @@
 import type { AuditEvent, Bundle, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
-import { devAuthEnv } from '../helpers/authenticated-requests.js';
+import { devAuthEnv, registerInDirectory } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -80,6 +80,7 @@ const NURSE_OBSERVATIONS = ['DELETE Observation/obs-a-del/2', 'Observation/obs-a
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
+  await registerInDirectory(server, { finess: ['370000481'] });
   nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   coordinator = await mintDevToken({ role: 'coordinator', sub: 'coord-1', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   hospital = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));

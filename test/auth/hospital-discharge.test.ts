@@ -14,7 +14,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { AuditEvent, Bundle, Communication, Flag, OperationOutcome, Resource, Task } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
-import { devAuthEnv } from '../helpers/authenticated-requests.js';
+import { devAuthEnv, registerInDirectory } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const COORDINATION_TASK = 'https://relais-sante.fr/fhir/sid/discharge-coordination-task';
@@ -59,6 +59,7 @@ const transaction = (...entry: unknown[]): Bundle => ({ resourceType: 'Bundle', 
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', COORDINATION_TEAM_FINESS: '370099991', ...STRUCTURE_ONLY });
+  await registerInDirectory(server, { finess: ['370000481', '450000088'] });
   hospitalA = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   coordinator = await mintDevToken({ role: 'coordinator', rpps: '10000000999', ttlSeconds: 600 }, devAuthEnv(server.dataDir));

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
-import { devAuthEnv } from '../helpers/authenticated-requests.js';
+import { devAuthEnv, registerInDirectory } from '../helpers/authenticated-requests.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '40', CORS_ORIGINS: 'https://app.example', MAX_URL_BYTES: '2048' });
+  await registerInDirectory(server, { rpps: ['10001234567', '10007654321', '10001112223'] });
 });
 afterAll(async () => server.close());
 

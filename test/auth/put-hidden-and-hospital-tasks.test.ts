@@ -13,7 +13,7 @@
 import type { Bundle, Communication, Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../scripts/mint-token.js';
-import { authenticatedRequests, devAuthEnv } from '../helpers/authenticated-requests.js';
+import { authenticatedRequests, devAuthEnv, registerInDirectory } from '../helpers/authenticated-requests.js';
 import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -35,6 +35,7 @@ function shape(response: { statusCode: number; headers: Record<string, unknown>;
 
 beforeAll(async () => {
   server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '10000', ...STRUCTURE_ONLY });
+  await registerInDirectory(server, { finess: ['370000481', '450000088'] });
   nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   hospitalA = await mintDevToken({ role: 'hospital', finess: '370000481', client: 'dpi-chu-tours', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   hospitalB = await mintDevToken({ role: 'hospital', finess: '450000088', client: 'dpi-chr-orleans', ttlSeconds: 600 }, devAuthEnv(server.dataDir));

@@ -66,6 +66,8 @@ beforeAll(async () => {
   });
   ctx = buildContext(config);
   await ctx.store.open();
+  // The practitioner the test tokens name is in the network's directory (the server checks it).
+  await ctx.engine.asServer('test setup').update('Practitioner', 'pr-1', { resourceType: 'Practitioner', id: 'pr-1', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: '10001234567' }] });
   app = await buildApp(ctx, { logger: false, auth: { jwksCooldownMs: 0 } });
   await app.ready();
 });
@@ -78,6 +80,7 @@ afterAll(async () => {
 
 interface TokenSpec {
   key?: SigningKey;
+  iat?: number;
   iss?: string;
   aud?: string;
   exp?: number;
@@ -94,7 +97,7 @@ async function token(spec: TokenSpec = {}): Promise<string> {
     .setIssuer(spec.iss ?? ISSUER)
     .setAudience(spec.aud ?? AUDIENCE)
     .setSubject('f:1234')
-    .setIssuedAt()
+    .setIssuedAt(spec.iat ?? now())
     .setExpirationTime(spec.exp ?? now() + 300);
   if (spec.nbf !== undefined) jwt.setNotBefore(spec.nbf);
   return jwt.sign(key.privateKey);
@@ -121,6 +124,26 @@ describe('bearer token validation (AUTH_MODE=oidc, JWKS from 127.0.0.1)', () => 
   it('accepts a token expired within the clock skew, refuses one expired beyond it', async () => {
     expect((await get('/fhir/Organization', await token({ exp: now() - 10 }))).statusCode).toBe(200);
     expectUnauthenticated(await get('/fhir/Organization', await token({ exp: now() - 120 })), /expired/);
+  });
+
+  it('refuses a token issued in the future, or living longer than the server accepts (issue 18)', async () => {
+    expectUnauthenticated(await get('/fhir/Organization', await token({ iat: now() + 365 * 86400, exp: now() + 365 * 86400 + 300 })), /issued in the future/);
+    expectUnauthenticated(await get('/fhir/Organization', await token({ exp: 1e20 })), /lives longer/);
+    expectUnauthenticated(await get('/fhir/Organization', await token({ exp: now() + 2 * 86400 })), /lives longer/);
+    expect((await get('/fhir/Organization', await token({ iat: now() + 10 }))).statusCode).toBe(200); // within the clock skew
+  });
+
+  it('refuses (403) a token whose practitioner is not, or no longer, in the directory — on the very next request', async () => {
+    const unknown = await get('/fhir/Organization', await token({ claims: { rpps: '10009999999' } }));
+    expect(unknown.statusCode).toBe(403);
+    expect(unknown.json().issue[0].diagnostics).toMatch(/not in the network's directory/);
+    const server = ctx.engine.asServer('test setup');
+    await server.update('Practitioner', 'pr-1', { resourceType: 'Practitioner', id: 'pr-1', active: false, identifier: [{ system: 'https://rpps.esante.gouv.fr', value: '10001234567' }] });
+    expect((await get('/fhir/Organization', await token())).statusCode).toBe(403);
+    await server.delete('Practitioner', 'pr-1');
+    expect((await get('/fhir/Organization', await token())).statusCode).toBe(403);
+    await server.update('Practitioner', 'pr-1', { resourceType: 'Practitioner', id: 'pr-1', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: '10001234567' }] });
+    expect((await get('/fhir/Organization', await token())).statusCode).toBe(200);
   });
 
   it('refuses a token not valid yet', async () => {

@@ -39,3 +39,18 @@ export function authenticatedRequests(server: () => TestServer, requestIdPrefix:
     },
   };
 }
+
+/**
+ * Puts the professionals and organisations tokens name into the directory
+ * (a Practitioner by RPPS, an Organization by FINESS): the server refuses a
+ * token whose holder is not in the network's directory (issue 18).
+ */
+export async function registerInDirectory(server: TestServer, who: { rpps?: string[]; finess?: string[] }): Promise<void> {
+  const session = server.ctx.engine.asServer('test setup: directory');
+  for (const rpps of who.rpps ?? []) {
+    await session.create('Practitioner', { resourceType: 'Practitioner', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: rpps }] }, { ifNoneExist: `identifier=https://rpps.esante.gouv.fr|${rpps}` });
+  }
+  for (const finess of who.finess ?? []) {
+    await session.create('Organization', { resourceType: 'Organization', identifier: [{ system: 'https://finess.esante.gouv.fr', value: finess }], name: `Établissement ${finess}` }, { ifNoneExist: `identifier=https://finess.esante.gouv.fr|${finess}` });
+  }
+}

@@ -7,6 +7,7 @@
  */
 import type { BundleEntry, Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
+import type { EngineContext } from '../engine-context.js';
 
 export type EntryMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -35,6 +36,20 @@ export const PROCESSING_RANK: Record<EntryMethod, number> = { DELETE: 0, POST: 1
 
 const METHODS = new Set<EntryMethod>(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const SEGMENT = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * A Bundle's bounds (issue 18): at most LIMIT_BUNDLE_ENTRIES entries (a batch
+ * counted as one request must not carry unbounded work), and a fresh read
+ * budget its read entries share (read-entry.ts).
+ */
+export function withBundleBounds(ctx: EngineContext, bundle: unknown): EngineContext {
+  const entries = (bundle as { entry?: unknown } | null)?.entry;
+  const max = ctx.limits.maxBundleEntries;
+  if (max !== undefined && Array.isArray(entries) && entries.length > max) {
+    throw errors.overLimit(`a Bundle may hold at most ${max} entries, this one has ${entries.length} (LIMIT_BUNDLE_ENTRIES)`, ['Bundle.entry']);
+  }
+  return ctx.limits.maxBundleReadResources === undefined ? ctx : { ...ctx, readBudget: { remaining: ctx.limits.maxBundleReadResources } };
+}
 
 export function parseEntries(bundle: unknown, baseUrl: string, expectedType: 'batch' | 'transaction'): EntryRequest[] {
   if (typeof bundle !== 'object' || bundle === null || (bundle as { resourceType?: unknown }).resourceType !== 'Bundle') {

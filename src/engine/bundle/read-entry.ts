@@ -47,12 +47,26 @@ function directReader(ctx: EngineContext): EntryReader {
   };
 }
 
+/**
+ * Read entries share the Bundle's read budget (LIMIT_BUNDLE_READ_RESOURCES):
+ * once their results hold that many resources, the next read entries answer
+ * 400 too-costly — 200 searches of 1,000 resources in one 13 KB batch ran
+ * 115 s and returned 115 MB (issue 18).
+ */
+function charge(ctx: EngineContext, resources: number): void {
+  if (ctx.readBudget) ctx.readBudget.remaining -= resources;
+}
+
 export async function readEntry(ctx: EngineContext, entry: EntryRequest): Promise<BundleEntry<Resource>> {
   const params = entry.query ? [...new URLSearchParams(entry.query)] : [];
   const head = entry.method === 'HEAD';
   const reader = ctx.entryReader ?? directReader(ctx);
+  if (ctx.readBudget && ctx.readBudget.remaining <= 0) {
+    throw errors.overLimit(`the read entries of this Bundle already returned as many resources as one Bundle may (LIMIT_BUNDLE_READ_RESOURCES): send this read on its own`, [`Bundle.entry[${entry.index}]`]);
+  }
   if (entry.resourceType && entry.id && !entry.history) {
     const version = entry.versionId ? await reader.vread(entry.resourceType, entry.id, entry.versionId) : await reader.read(entry.resourceType, entry.id);
+    charge(ctx, 1);
     const meta = { etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated };
     if (notModified(entry, version.versionId, version.lastUpdated)) return { response: { status: statusLine(304), ...meta } };
     return {
@@ -65,5 +79,6 @@ export async function readEntry(ctx: EngineContext, entry: EntryRequest): Promis
   if (entry.history) bundle = await reader.history({ resourceType: entry.resourceType, id: entry.id }, params);
   else if (entry.resourceType || entry.query !== undefined) bundle = await reader.search(entry.resourceType, params);
   else throw errors.invalidBundle(`Bundle.entry[${entry.index}].request.url '${entry.url}' names nothing to read`, [`Bundle.entry[${entry.index}].request.url`]);
+  charge(ctx, bundle.entry?.length ?? 0);
   return { ...(head ? {} : { resource: bundle }), response: { status: statusLine(200) } };
 }

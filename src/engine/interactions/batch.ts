@@ -8,7 +8,7 @@
  */
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors, FhirError } from '../../errors.js';
-import { parseEntries, PROCESSING_RANK, type EntryRequest } from '../bundle/entry-request.js';
+import { parseEntries, PROCESSING_RANK, withBundleBounds, type EntryRequest } from '../bundle/entry-request.js';
 import { deleteEntry, errorEntry, versionEntry, type ReturnPreference } from '../bundle/entry-response.js';
 import { patchDocumentOf } from '../bundle/patch-entry.js';
 import { readEntry } from '../bundle/read-entry.js';
@@ -22,7 +22,8 @@ import { conditionalPatch, patch } from './patch.js';
 import type { BundleOptions } from './transaction.js';
 import { conditionalUpdate, update } from './update.js';
 
-export async function batch(ctx: EngineContext, body: unknown, options: BundleOptions = {}): Promise<Bundle<Resource>> {
+export async function batch(outer: EngineContext, body: unknown, options: BundleOptions = {}): Promise<Bundle<Resource>> {
+  const ctx = withBundleBounds(outer, body);
   const entries = parseEntries(body, ctx.baseUrl, 'batch');
   const prefer = options.prefer ?? 'representation';
   const order = entries.map((e) => e.index).sort((a, b) => PROCESSING_RANK[entries[a].method] - PROCESSING_RANK[entries[b].method] || a - b);

@@ -11,7 +11,7 @@ import { VersionConflict, type StoredVersion } from '../../store/resource-store.
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
-import { assertKnownType, assertValidId, withClientMeta } from '../resource-checks.js';
+import { assertBoundedArrays, assertKnownType, assertValidId, boundedIndex, withClientMeta } from '../resource-checks.js';
 import { asPreconditionFailure, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 import { read } from './read.js';
 
@@ -38,6 +38,7 @@ export function applyPatchDocument(ctx: EngineContext, current: StoredVersion, p
     throw errors.patchFailed((error as Error).message.split('\n')[0]);
   }
   if (patched?.resourceType !== resourceType || patched.id !== id) throw errors.patchChangedIdentity();
+  assertBoundedArrays(ctx, patched);
   const issues = ctx.validator.validate(patched);
   if (issues.length > 0) throw errors.patchedResourceInvalid(issues);
   return withClientMeta(patched, id);
@@ -53,7 +54,7 @@ export async function patch(ctx: EngineContext, resourceType: string, id: string
     const resource = applyPatchDocument(ctx, current, operations);
     try {
       const [version] = await ctx.store.write([
-        { kind: 'put', resourceType, id, resource, index: ctx.extractor.extract(resource), expect: current.versionId },
+        { kind: 'put', resourceType, id, resource, index: boundedIndex(ctx, resource), expect: current.versionId },
       ]);
       return { status: 200, version };
     } catch (error) {

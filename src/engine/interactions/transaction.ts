@@ -22,7 +22,7 @@ import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import { errors, FhirError } from '../../errors.js';
 import { GuardConflict, VersionConflict, type StoredVersion, type WriteOperation } from '../../store/resource-store.js';
 import { pendingMatches } from '../bundle/bundle-matching.js';
-import { parseEntries, PROCESSING_RANK, type EntryRequest } from '../bundle/entry-request.js';
+import { parseEntries, PROCESSING_RANK, withBundleBounds, type EntryRequest } from '../bundle/entry-request.js';
 import { deleteEntry, errorEntry, locateError, versionEntry, type ReturnPreference } from '../bundle/entry-response.js';
 import { patchDocumentOf } from '../bundle/patch-entry.js';
 import { readEntry } from '../bundle/read-entry.js';
@@ -73,7 +73,8 @@ interface Plan {
 
 type Identity = { resourceType: string; id: string };
 
-export async function transaction(ctx: EngineContext, body: unknown, options: BundleOptions = {}): Promise<Bundle<Resource>> {
+export async function transaction(outer: EngineContext, body: unknown, options: BundleOptions = {}): Promise<Bundle<Resource>> {
+  const ctx = withBundleBounds(outer, body);
   const entries = parseEntries(body, ctx.baseUrl, 'transaction');
   const takeOvers = new Map<string, Identity>();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -10,7 +10,7 @@ import { GuardConflict, type WriteOperation } from '../../store/resource-store.j
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
-import { assertKnownType, assertValidId, checkBody, withClientMeta } from '../resource-checks.js';
+import { assertKnownType, assertValidId, boundedIndex, checkBody, withClientMeta } from '../resource-checks.js';
 import { asPreconditionFailure, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 
 export interface UpdateOptions {
@@ -33,7 +33,7 @@ export function checkUpdateBody(ctx: EngineContext, resourceType: string, id: st
 }
 
 /** The write storing `resource` as the next version of its id, without making it. */
-export function putOperation(ctx: EngineContext, resource: Resource, expect: WriteOperation['expect'], guardKey?: string, index = ctx.extractor.extract(resource)): WriteOperation {
+export function putOperation(ctx: EngineContext, resource: Resource, expect: WriteOperation['expect'], guardKey?: string, index = boundedIndex(ctx, resource)): WriteOperation {
   return { kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index, expect, ...(guardKey ? { guardKey } : {}) };
 }
 
@@ -41,7 +41,7 @@ export function putOperation(ctx: EngineContext, resource: Resource, expect: Wri
 export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatch: IfMatch | undefined, guardKey?: string): Promise<VersionResult> {
   const { resourceType } = resource;
   const id = resource.id!;
-  const index = ctx.extractor.extract(resource);
+  const index = boundedIndex(ctx, resource);
   if (ifMatch === undefined) {
     // Without If-Match the client asked for "last write wins": write with no version
     // expectation, so concurrent updates of one resource never starve each other into a 409.
