@@ -9,6 +9,7 @@
  * A system-level call naming no `_type` lists every type the caller may list
  * (a coordinator: everything but the audit trail; a platform: the shared types).
  */
+import { createHash } from 'node:crypto';
 import type { Bundle, Resource } from 'fhir/r4';
 import type { ListingInteraction } from '../engine/access-guard.js';
 import type { ClientCaller } from '../engine/caller.js';
@@ -29,12 +30,17 @@ import { allowType, typeRequest } from './type-gate.js';
  * Whose paging snapshots these are: a cursor is unknown (410, as if expired)
  * to any other identity — another subject, or the same subject with another
  * role, scopes, launch patient or break-the-glass state — so a snapshot's size
- * cannot be learnt through someone else's link.
+ * cannot be learnt through someone else's link, nor through the caller's own
+ * once its access has changed.
  */
-export function snapshotOwner(caller: ClientCaller): string {
+export function snapshotOwner(caller: ClientCaller, accessFilter: Record<string, unknown> | undefined): string {
   const p = caller.principal;
   const scopes = p.scopes.resourceScopes.map((s) => s.raw).sort().join(' ');
-  return [p.issuer, p.subject, p.kind, p.role, p.clientId ?? '', p.finess ?? '', p.rpps ?? '', p.launchPatient ?? '', scopes, caller.breakTheGlass ? 'btg' : ''].join('|');
+  // The access filter the listing ran under, as of this request: when the caller's access changes (a
+  // Consent withdrawn, a care team left), its cursors stop answering (410: search again), so no later
+  // page — nor its total — shows what the caller may no longer see.
+  const access = createHash('sha256').update(JSON.stringify(accessFilter ?? null)).digest('base64url');
+  return [p.issuer, p.subject, p.kind, p.role, p.clientId ?? '', p.finess ?? '', p.rpps ?? '', p.launchPatient ?? '', scopes, caller.breakTheGlass ? 'btg' : '', access].join('|');
 }
 
 /** The types a listing covers, each allowed (403 otherwise); none named: every type the caller may list. */
@@ -97,7 +103,8 @@ export async function guardListing(
     return result;
   };
   const distinct: ResourceStore['distinct'] = async (q, path) => inner.distinct(await restrict(q), path);
-  const bundle = await run({ ...deps.ctx, store: storeView(inner, { search, distinct }, snapshotOwner(caller)) });
+  const owner = snapshotOwner(caller, await filterFor(all ? deps.ctx.definitions.resourceTypes : types));
+  const bundle = await run({ ...deps.ctx, store: storeView(inner, { search, distinct }, owner) });
   await recordListing(deps, caller, interaction, audited, query, patients, reachable);
   return bundle;
 }
