@@ -87,6 +87,7 @@ export interface RelaisConfig {
   LIMIT_BUNDLE_READ_RESOURCES: number;
   /** Elements of any array of a resource written, and index values one search parameter may take from it. */
   LIMIT_ARRAY_ELEMENTS: number;
+  LIMIT_DEFINITION_ARRAY_ELEMENTS: number;
   LIMIT_INDEX_VALUES: number;
   /** off: structure only; claimed: + profiles claimed in meta.profile; network: + the network profile of each network resource type. */
   VALIDATION_ENFORCEMENT: 'off' | 'claimed' | 'network';
@@ -151,7 +152,8 @@ const schema = {
     LIMIT_INCLUDES: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
     LIMIT_BUNDLE_ENTRIES: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
     LIMIT_BUNDLE_READ_RESOURCES: { type: 'integer', minimum: 1, maximum: 10000000, default: 10000 },
-    LIMIT_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 10000 },
+    LIMIT_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 1000 },
+    LIMIT_DEFINITION_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 100000 },
     LIMIT_INDEX_VALUES: { type: 'integer', minimum: 10, maximum: 10000000, default: 1000 },
     VALIDATION_ENFORCEMENT: { type: 'string', enum: ['off', 'claimed', 'network'], default: 'network' },
     FHIR_PACKAGES_DIR: { type: 'string', minLength: 1, default: './fhir-packages' },

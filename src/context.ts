@@ -48,6 +48,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     maxBundleEntries: config.LIMIT_BUNDLE_ENTRIES,
     maxBundleReadResources: config.LIMIT_BUNDLE_READ_RESOURCES,
     maxArrayElements: config.LIMIT_ARRAY_ELEMENTS,
+    maxDefinitionArrayElements: config.LIMIT_DEFINITION_ARRAY_ELEMENTS,
     maxIndexValues: config.LIMIT_INDEX_VALUES,
   };
   const resourceStore = store ?? storeFromConfig(config);

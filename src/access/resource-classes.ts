@@ -4,6 +4,7 @@
  * rest is sorted by what it holds, and anything not listed is "other"
  * (coordinators only): deny by default.
  */
+import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
 import { isCompartmentType } from './patient-compartment.js';
 
 export type ResourceClass =
@@ -26,25 +27,7 @@ export type ResourceClass =
 const ACCESS_CONTROL = new Set(['Consent', 'CareTeam']);
 const DIRECTORY = new Set(['Practitioner', 'PractitionerRole', 'Organization', 'OrganizationAffiliation', 'Location', 'HealthcareService', 'Endpoint']);
 const REFERENCE_DATA = new Set(['Medication', 'MedicationKnowledge', 'Substance', 'Device', 'DeviceDefinition', 'Slot']);
-const CONFORMANCE = new Set([
-  'CapabilityStatement',
-  'StructureDefinition',
-  'ImplementationGuide',
-  'SearchParameter',
-  'OperationDefinition',
-  'CompartmentDefinition',
-  'StructureMap',
-  'GraphDefinition',
-  'MessageDefinition',
-  'CodeSystem',
-  'ValueSet',
-  'ConceptMap',
-  'NamingSystem',
-  'TerminologyCapabilities',
-  'Questionnaire',
-  'PlanDefinition',
-  'ActivityDefinition',
-]);
+const CONFORMANCE = DEFINITIONAL_TYPES;
 
 export function resourceClass(resourceType: string): ResourceClass {
   if (resourceType === 'AuditEvent') return 'audit';

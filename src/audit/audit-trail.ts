@@ -7,7 +7,7 @@
  */
 import type { AuditEvent } from 'fhir/r4';
 import type { EngineContext } from '../engine/engine-context.js';
-import { createOperation } from '../engine/write-operations.js';
+import { serverRecordOperation } from '../engine/write-operations.js';
 import type { WriteOperation } from '../store/resource-store.js';
 import { buildAuditEvent, type AuditRecord } from './audit-event.js';
 
@@ -23,7 +23,7 @@ export class AuditTrail {
 
   /** The write that stores this record; append it to the access's own write for atomicity. */
   operation(record: AuditRecord): WriteOperation {
-    return createOperation(this.ctx, 'AuditEvent', this.event(record));
+    return serverRecordOperation(this.ctx, this.event(record));
   }
 
   /** Stores the records (one atomic write) and resolves once they are durable. */

@@ -22,8 +22,9 @@ export interface EngineLimits {
   maxBundleEntries?: number;
   /** Resources the read entries of one Bundle may return in all (LIMIT_BUNDLE_READ_RESOURCES). */
   maxBundleReadResources?: number;
-  /** Elements any array of a written resource may hold (LIMIT_ARRAY_ELEMENTS). */
+  /** Elements any array of a written resource may hold (LIMIT_ARRAY_ELEMENTS), and of a definition (LIMIT_DEFINITION_ARRAY_ELEMENTS). */
   maxArrayElements?: number;
+  maxDefinitionArrayElements?: number;
   /** Index values one search parameter may take from one written resource (LIMIT_INDEX_VALUES). */
   maxIndexValues?: number;
 }

@@ -6,6 +6,7 @@ import type { Resource } from 'fhir/r4';
 import { errors } from '../errors.js';
 import type { IndexEntries } from '../store/resource-store.js';
 import type { EngineContext } from './engine-context.js';
+import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -47,12 +48,15 @@ export function withClientMeta<T extends Resource>(resource: T, id: string): T {
 
 /**
  * No array of a written resource holds more than LIMIT_ARRAY_ELEMENTS
- * elements: one Patient with 120,000 given names made every name search 15
- * times slower for everyone, for good (issue 18). Checked before validation,
- * which would otherwise walk all of it.
+ * elements (LIMIT_DEFINITION_ARRAY_ELEMENTS for definitions: terminologies,
+ * profiles, questionnaires): one Patient with 120,000 given names made every
+ * name search 15 times slower for everyone, for good (issue 18). Checked
+ * before validation, which would otherwise spend seconds walking all of it.
  */
 export function assertBoundedArrays(ctx: EngineContext, body: object): void {
-  const max = ctx.limits.maxArrayElements;
+  const type = (body as { resourceType?: string }).resourceType ?? '';
+  // Definitions (a CodeSystem of thousands of codes) get the larger bound; checked before the costly validation.
+  const max = DEFINITIONAL_TYPES.has(type) ? ctx.limits.maxDefinitionArrayElements : ctx.limits.maxArrayElements;
   if (max === undefined) return;
   const stack: Array<{ value: unknown; path: string }> = [{ value: body, path: (body as { resourceType?: string }).resourceType ?? 'Resource' }];
   while (stack.length > 0) {

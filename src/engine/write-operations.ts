@@ -6,13 +6,14 @@
  * (the discharge intake) build their writes with it.
  */
 import { randomUUID } from 'node:crypto';
+import type { Resource } from 'fhir/r4';
 import type { WriteOperation } from '../store/resource-store.js';
 import type { EngineContext } from './engine-context.js';
 import { assertKnownType, boundedIndex, checkBody, withClientMeta } from './resource-checks.js';
 
 /**
  * The write a create makes, without making it: checks the body, takes the given
- * (server-assigned) id, extracts the index.
+ * (server-assigned) id, extracts the index (bounded by LIMIT_INDEX_VALUES).
  */
 export function createOperation(ctx: EngineContext, resourceType: string, body: unknown, id: string = randomUUID(), guardKey?: string): WriteOperation {
   assertKnownType(ctx, resourceType);
@@ -20,5 +21,19 @@ export function createOperation(ctx: EngineContext, resourceType: string, body: 
   const resource = withClientMeta(checked, id);
   const index = boundedIndex(ctx, resource);
   return { kind: 'put', resourceType, id, resource, index, expect: 'absent', ...(guardKey ? { guardKey } : {}) };
+}
+
+/**
+ * The write of a record the server itself composes from typed code (the audit
+ * trail): neither validated again nor bounded like what clients send — its
+ * builder is checked against the R4 and network rules by the test suite
+ * (test/auth/audit-trail.test.ts), an AuditEvent names every patient a page
+ * of 1,000 results touched, and it must be written for the access it records
+ * to be answered. Validating it on every access cost a third of a read.
+ */
+export function serverRecordOperation(ctx: EngineContext, resource: Resource, id: string = randomUUID()): WriteOperation {
+  assertKnownType(ctx, resource.resourceType);
+  const stored = withClientMeta(resource, id);
+  return { kind: 'put', resourceType: resource.resourceType, id, resource: stored, index: ctx.extractor.extract(stored), expect: 'absent' };
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../src/audit/audit-trail.js';
+import type { AuditRecord } from '../../src/audit/audit-event.js';
 import type { Principal } from '../../src/identity/principal.js';
 import { parseScopes } from '../../src/identity/smart-scopes.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
@@ -49,6 +50,25 @@ describe('audit trail', () => {
   it('is searchable by agent identifier (RPPS / FINESS)', async () => {
     expect((await search([['agent:identifier', 'https://rpps.esante.gouv.fr|10001234567']])).length).toBe(3);
     expect((await search([['agent:identifier', 'https://finess.esante.gouv.fr|750712184']])).length).toBe(1);
+  });
+
+  it('builds events the R4 rules and the network profiles accept, for every kind of record (they are written without re-validation)', () => {
+    const facts = server.ctx.engine.facts;
+    const records: AuditRecord[] = [
+      { principal: nurse, interaction: 'read', resourceType: 'Observation', id: 'o1', versionId: '2', patients: ['p1'], outcome: 'success', clientAddress: '127.0.0.1', requestId: 'r1' },
+      { principal: nurse, interaction: 'search-type', resourceType: 'Observation', patients: ['p1', 'p2'], outcome: 'success', query: 'patient=p1&_count=1000' },
+      { principal: nurse, interaction: 'read', resourceType: 'Patient', id: 'p3', patients: ['p3'], outcome: 'denied', outcomeDetail: 'consent', breakTheGlass: { reason: 'unconscious, GP unreachable' } },
+      { principal: hospital, interaction: 'operation', operation: 'match', resourceType: 'Patient', patients: [], outcome: 'failed', outcomeDetail: 'answered 422' },
+      { principal: hospital, interaction: 'create', resourceType: 'Communication', id: 'c1', patients: ['p1'], outcome: 'success', onBehalfOf: [{ reference: 'Practitioner/x' }, { identifier: { system: 'https://rpps.esante.gouv.fr', value: '10000000002' } }] },
+      { server: { reason: 'seeding the network conformance resources' }, interaction: 'update', resourceType: 'StructureDefinition', id: 's1', patients: [], outcome: 'success' },
+      { principal: hospital, interaction: 'search-system', patients: Array.from({ length: 1500 }, (_, i) => `p${i}`), outcome: 'success', query: '_count=1000' },
+    ];
+    for (const record of records) {
+      const event = trail.event(record);
+      expect(facts.validator.validate(event), JSON.stringify(record).slice(0, 80)).toEqual([]);
+      const profileIssues = facts.profileValidation!.validate(event, { structureChecked: true });
+      expect(profileIssues.filter((i) => i.severity === 'error' || i.severity === 'fatal'), JSON.stringify(record).slice(0, 80)).toEqual([]);
+    }
   });
 
   it('flags break-the-glass with ETREAT, a BTG label and the stated reason', async () => {

@@ -15,6 +15,7 @@ import { readEntry } from '../bundle/read-entry.js';
 import { CONDITIONAL_REFERENCE, conditionalReferencesIn, internalReferencesIn, rewriteReferences } from '../bundle/reference-rewriting.js';
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
+import { cooperative } from '../cooperative.js';
 import { parseIfMatch } from '../version-expectation.js';
 import { create } from './create.js';
 import { conditionalDelete, deleteResource } from './delete.js';
@@ -28,7 +29,9 @@ export async function batch(outer: EngineContext, body: unknown, options: Bundle
   const prefer = options.prefer ?? 'representation';
   const order = entries.map((e) => e.index).sort((a, b) => PROCESSING_RANK[entries[a].method] - PROCESSING_RANK[entries[b].method] || a - b);
   const responses: BundleEntry<Resource>[] = new Array(entries.length);
+  const slice = cooperative();
   for (const i of order) {
+    await slice();
     try {
       responses[i] = await runEntry(ctx, entries[i], prefer);
     } catch (error) {

@@ -38,6 +38,7 @@ import type { EngineContext } from '../engine-context.js';
 import { assertKnownType, assertValidId } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
 import { describeIfMatch, parseIfMatch, versionRequiredBy, type IfMatch } from '../version-expectation.js';
+import { cooperative } from '../cooperative.js';
 import { createOperation } from '../write-operations.js';
 import { applyPatchDocument } from './patch.js';
 import { read } from './read.js';
@@ -111,6 +112,7 @@ async function attemptTransaction(
   prefer: ReturnPreference,
   takeOvers: Map<string, Identity>,
 ): Promise<Bundle<Resource>> {
+  const slice = cooperative();
   // Each attempt works on its own copy: rewriting happens in place.
   const entries = requestEntries.map((e) => ({ ...e, ...(e.resource ? { resource: structuredClone(e.resource) } : {}) }));
   const plans: Plan[] = new Array(entries.length);
@@ -126,6 +128,7 @@ async function attemptTransaction(
   while (pending.length > 0) {
     const deferred: number[] = [];
     for (const i of pending) {
+      await slice();
       const entry = entries[i];
       const raw = entry.method === 'POST' ? entry.ifNoneExist : entry.query;
       let criteria: string | undefined;
@@ -161,6 +164,7 @@ async function attemptTransaction(
   }
   const resolved = new Map<string, string>();
   for (const plan of bodies) {
+    await slice();
     for (const reference of conditionalReferencesIn(plan.entry.resource)) {
       if (resolved.has(reference)) continue;
       resolved.set(reference, await located(plan.entry, () => resolveConditionalReference(ctx, reference, identities, plans)));
@@ -170,6 +174,7 @@ async function attemptTransaction(
   // 3. Rewrite, check and index every write.
   const operations: WriteOperation[] = [];
   for (const i of order) {
+    await slice();
     const plan = plans[i];
     const op = await located(plan.entry, () => prepareWrite(ctx, plan, identities, resolved));
     if (op) {
@@ -211,7 +216,10 @@ async function attemptTransaction(
 
   // 6. Responses, in request order; reads run now, after the commit.
   const responses: BundleEntry<Resource>[] = [];
-  for (const plan of plans) responses.push(await respond(ctx, plan, versions, prefer));
+  for (const plan of plans) {
+    await slice();
+    responses.push(await respond(ctx, plan, versions, prefer));
+  }
   return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
 }
 
