@@ -41,7 +41,7 @@ function startRelais(database: string, dataDir: string): Promise<RelaisProcess> 
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`Relais did not start:\n${output.join('\n')}`)), 45_000);
+    const timer = setTimeout(() => reject(new Error(`Relais did not start:\n${output.join('\n')}`)), 150_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
@@ -87,10 +87,12 @@ describe.skipIf(!mongoUri)('several Relais processes on one MongoDB', () => {
   let a: RelaisProcess;
   let b: RelaisProcess;
 
+  // Two processes load the definitions and seed the conformance resources (audited as the server's writes)
+  // at once, on the MongoDB test server: generous on a loaded 2-core machine.
   beforeAll(async () => {
     [a, b] = await Promise.all([startRelais(database, dataDir), startRelais(database, dataDir)]);
     started.push(a, b);
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.all(started.map(stopRelais));
