@@ -5,7 +5,7 @@
 import type { Resource } from 'fhir/r4';
 import { errors } from '../errors.js';
 import type { IndexEntries } from '../store/resource-store.js';
-import type { EngineContext } from './engine-context.js';
+import type { EngineContext, EngineLimits } from './engine-context.js';
 import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -25,7 +25,7 @@ export function checkBody(ctx: EngineContext, resourceType: string, body: unknow
   }
   const claimed = (body as { resourceType?: unknown }).resourceType;
   if (claimed !== resourceType) throw errors.wrongResourceType(resourceType, claimed);
-  assertBoundedArrays(ctx, body);
+  assertBoundedArrays(ctx.limits, body);
   const issues = ctx.validator.validate(body);
   if (issues.length > 0) throw errors.invalidResource(issues);
   if (ctx.profileValidation) {
@@ -53,10 +53,10 @@ export function withClientMeta<T extends Resource>(resource: T, id: string): T {
  * name search 15 times slower for everyone, for good (issue 18). Checked
  * before validation, which would otherwise spend seconds walking all of it.
  */
-export function assertBoundedArrays(ctx: EngineContext, body: object): void {
+export function assertBoundedArrays(limits: Pick<EngineLimits, 'maxArrayElements' | 'maxDefinitionArrayElements'>, body: object): void {
   const type = (body as { resourceType?: string }).resourceType ?? '';
   // Definitions (a CodeSystem of thousands of codes) get the larger bound; checked before the costly validation.
-  const max = DEFINITIONAL_TYPES.has(type) ? ctx.limits.maxDefinitionArrayElements : ctx.limits.maxArrayElements;
+  const max = DEFINITIONAL_TYPES.has(type) ? limits.maxDefinitionArrayElements : limits.maxArrayElements;
   if (max === undefined) return;
   const stack: Array<{ value: unknown; path: string }> = [{ value: body, path: (body as { resourceType?: string }).resourceType ?? 'Resource' }];
   while (stack.length > 0) {

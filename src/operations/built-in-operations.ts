@@ -13,7 +13,7 @@ import { validateOperation } from './validate.js';
 export function registerBuiltInOperations(registry: OperationRegistry, ctx: EngineContext, config: RelaisConfig): void {
   registry.register(matchOperation(ctx.validator));
   if (ctx.profileValidation) {
-    registry.register(validateOperation(ctx.profileValidation));
+    registry.register(validateOperation(ctx.profileValidation, ctx.limits));
     registry.register(expandOperation(ctx.profileValidation));
     registry.register(validateCodeOperation(ctx.profileValidation));
   }

@@ -11,6 +11,8 @@ import type { OperationOutcome, Parameters, Resource } from 'fhir/r4';
 import { errors, type Issue } from '../errors.js';
 import { operationOutcome } from '../fhir/operation-outcome.js';
 import type { ValidationService } from '../validation/validation-service.js';
+import type { EngineLimits } from '../engine/engine-context.js';
+import { assertBoundedArrays } from '../engine/resource-checks.js';
 import { bodyParameters } from './operation-parameters.js';
 import type { FhirOperation, OperationRequest } from './operation-registry.js';
 
@@ -29,7 +31,7 @@ function input(request: OperationRequest): { resource?: unknown; profile?: strin
   };
 }
 
-export function validateOperation(validation: ValidationService): FhirOperation {
+export function validateOperation(validation: ValidationService, limits: Pick<EngineLimits, 'maxArrayElements' | 'maxDefinitionArrayElements'> = {}): FhirOperation {
   return {
     name: 'validate',
     definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
@@ -58,6 +60,8 @@ export function validateOperation(validation: ValidationService): FhirOperation 
       if (mode === 'update' && !r.id) issues.push({ severity: 'error', code: 'required', diagnostics: 'An update needs the resource id', expression: [`${request.resourceType}.id`] });
       if (request.level === 'instance' && r.id !== undefined && r.id !== request.id) issues.push({ severity: 'error', code: 'invalid', diagnostics: `The resource id '${String(r.id)}' does not match the URL id '${request.id}'`, expression: [`${request.resourceType}.id`] });
       if (issues.length === 0) {
+        // The same bounds as a write (an array of 9,000 names held the event loop for most of a second).
+        if (typeof resource === 'object' && resource !== null) assertBoundedArrays(limits, resource);
         if (profile && !validation.profiles.profile(profile)) throw errors.invalidParameter('profile', `Profile '${profile}' is not known to this server`);
         issues.push(...validation.validate(resource, profile ? { profiles: [profile] } : { enforcement: 'network' }));
       }

@@ -128,6 +128,8 @@ describe('every request\'s cost is bounded', () => {
     const many = { resourceType: 'Patient', identifier: Array.from({ length: 150_000 }, (_, i) => ({ value: String(i) })) };
     tooCostly((await call(tokens.coordinator, 'POST', '/fhir/Patient', many)).response);
     expect((await call(tokens.coordinator, 'GET', '/fhir/Patient?family=long&_summary=count')).response.json().total).toBe(0);
+    // $validate applies the same bounds before validating.
+    tooCostly((await call(tokens.coordinator, 'POST', '/fhir/Patient/$validate', { resourceType: 'Patient', name: [{ family: 'Long', given }] })).response);
   });
 
   it('a batch counts as the work it carries against the rate limit', async () => {

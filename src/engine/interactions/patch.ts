@@ -38,7 +38,7 @@ export function applyPatchDocument(ctx: EngineContext, current: StoredVersion, p
     throw errors.patchFailed((error as Error).message.split('\n')[0]);
   }
   if (patched?.resourceType !== resourceType || patched.id !== id) throw errors.patchChangedIdentity();
-  assertBoundedArrays(ctx, patched);
+  assertBoundedArrays(ctx.limits, patched);
   const issues = ctx.validator.validate(patched);
   if (issues.length > 0) throw errors.patchedResourceInvalid(issues);
   return withClientMeta(patched, id);
