@@ -64,6 +64,8 @@ export interface RelaisConfig {
   AUTH_KEY_FILE?: string;
   AUTH_ALGORITHMS: string;
   AUTH_CLOCK_SKEW_SECONDS: number;
+  /** How long a verified token is remembered (its signature not checked again), at most until it expires; 0 disables. */
+  AUTH_TOKEN_CACHE_SECONDS: number;
   /** Longest lifetime accepted for an access token (exp − iat, and exp − now): an `exp` 10^20 seconds away is refused. */
   AUTH_MAX_TOKEN_LIFETIME_SECONDS: number;
   /** JSON object overriding the claim → principal mapping (see src/auth/principal.ts). */
@@ -140,6 +142,7 @@ const schema = {
     AUTH_ALGORITHMS: { type: 'string', pattern: '^[A-Z0-9]+(,[A-Z0-9]+)*$', default: 'RS256,PS256,ES256' },
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
     AUTH_MAX_TOKEN_LIFETIME_SECONDS: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400 },
+    AUTH_TOKEN_CACHE_SECONDS: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
     AUTH_CLAIMS_MAPPING: { type: 'string', minLength: 2 },
     SMART_AUTHORIZE_URL: { type: 'string', pattern: '^https?://' },
     SMART_TOKEN_URL: { type: 'string', pattern: '^https?://' },

@@ -26,7 +26,7 @@ import type { ClientCaller } from '../engine/caller.js';
 import type { ConditionalScope } from '../engine/transaction-extension.js';
 import { INS_SYSTEMS } from '../coordination/identity-matching.js';
 import { decideType, submissionSource } from './access-policy.js';
-import { FactGatherer } from './fact-gatherer.js';
+import { gathererFor } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
 import { HOSPITAL_CREATE_TYPES, resourceClass } from './resource-classes.js';
 import { searchAccessFilter } from './search-access.js';
@@ -77,7 +77,7 @@ export function conditionalScope(deps: GuardDeps, caller: ClientCaller): Conditi
   // Practitioners, and coordinators bound to a launch patient: what their searches see.
   let reachable: Promise<string[]> | undefined;
   const visible = async (types: readonly string[]) => {
-    reachable ??= principal.kind === 'practitioner' ? new FactGatherer(deps.ctx, principal).reachablePatients() : Promise.resolve([]);
+    reachable ??= principal.kind === 'practitioner' ? gathererFor(deps.ctx, caller).reachablePatients() : Promise.resolve([]);
     return searchAccessFilter(principal, 'search-type', types, await reachable, undefined, [], deps.settings.policy);
   };
   return {

@@ -135,3 +135,25 @@ export class FactGatherer {
     return (id) => map.get(id) ?? { consent: false, careTeam: false, agreement: false, inNetwork: false };
   }
 }
+
+const perRequest = new WeakMap<object, FactGatherer>();
+
+/**
+ * The facts of one request, gathered once whatever number of hook points ask
+ * (a Bundle's hundred entries, a listing then its audit): memoised on the
+ * caller, which is the request's own object. Dropped after each of the
+ * caller's writes (`forgetFacts`), so a Consent or CareTeam a Bundle writes
+ * counts for its later entries.
+ */
+export function gathererFor(ctx: EngineContext, caller: { principal: Principal }): FactGatherer {
+  let gatherer = perRequest.get(caller);
+  if (!gatherer) {
+    gatherer = new FactGatherer(ctx, caller.principal);
+    perRequest.set(caller, gatherer);
+  }
+  return gatherer;
+}
+
+export function forgetFacts(caller: object): void {
+  perRequest.delete(caller);
+}

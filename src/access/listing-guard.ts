@@ -18,10 +18,9 @@ import { errors } from '../errors.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { decideType } from './access-policy.js';
 import { recordListing, recordRefusal } from './caller-audit.js';
-import { FactGatherer } from './fact-gatherer.js';
+import { gathererFor } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
-import { compartmentParams, compartmentPatients } from './patient-compartment.js';
-import { ownSubmissionRefs } from './resource-reach.js';
+import { ownSubmissionRefs, patientsOf } from './resource-reach.js';
 import { searchAccessFilter } from './search-access.js';
 import { storeView } from './store-view.js';
 import { allowType, typeRequest } from './type-gate.js';
@@ -74,7 +73,7 @@ export async function guardListing(
     await recordListing(deps, caller, interaction, audited, query, patients, reachable);
     return bundle;
   }
-  const gatherer = new FactGatherer(deps.ctx, caller.principal);
+  const gatherer = gathererFor(deps.ctx, caller);
   const reachable = caller.principal.kind === 'practitioner' ? await gatherer.reachablePatients() : [];
   // Per store query, for the types it reads: the matches, and the sub-queries of chains, _has and includes.
   const filters = new Map<string, Record<string, unknown> | undefined>();
@@ -90,7 +89,6 @@ export async function guardListing(
   };
   const patients = new Set<string>();
   const inner = deps.ctx.store;
-  const extractor = deps.ctx.extractor;
   const restrict = async <Q extends { resourceTypes: string[]; filter: Record<string, unknown> }>(q: Q): Promise<Q> => {
     const filter = await filterFor(q.resourceTypes);
     return filter ? { ...q, filter: { $and: [q.filter, filter] } } : q;
@@ -98,7 +96,7 @@ export async function guardListing(
   const search: ResourceStore['search'] = async (q) => {
     const result = await inner.search(await restrict(q));
     if (!q.idsOnly) {
-      for (const v of result.versions) if (v.resource) compartmentPatients(v.resourceType, v.id, extractor.extract(v.resource)).forEach((p) => patients.add(p));
+      for (const v of result.versions) if (v.resource) patientsOf(deps, v.resource).forEach((p) => patients.add(p));
     }
     return result;
   };
@@ -122,7 +120,7 @@ export async function historyVisibleTo(
   resourceTypes: readonly string[],
 ): Promise<{ store: ResourceStore; patients: Set<string>; reachable: readonly string[] }> {
   const { ctx } = deps;
-  const reachable = caller.principal.kind === 'practitioner' ? await new FactGatherer(ctx, caller.principal).reachablePatients() : [];
+  const reachable = caller.principal.kind === 'practitioner' ? await gathererFor(ctx, caller).reachablePatients() : [];
   // A hospital's Task history shows the coordination Tasks about its requests, as its Task search does.
   const own = caller.principal.kind === 'system' && resourceTypes.includes('Task') ? await ownSubmissionRefs(deps, caller.principal) : [];
   const filter = searchAccessFilter(caller.principal, interaction, resourceTypes, reachable, caller.breakTheGlass, own, deps.settings.policy);
@@ -134,9 +132,7 @@ export async function historyVisibleTo(
       // A deletion told the caller about the content it deleted (the version before it).
       const content = v.resource ?? (v.versionId > 1 ? (await inner.readVersion(v.resourceType, v.id, v.versionId - 1))?.resource : undefined);
       if (!content) continue;
-      // Only the compartment parameters are evaluated: a history page can be long, a full extraction per version is not needed.
-      const entries = Object.fromEntries(compartmentParams(v.resourceType).map((code) => [code, ctx.extractor.extractParameter(content, code)]));
-      compartmentPatients(v.resourceType, v.id, entries).forEach((p) => patients.add(p));
+      patientsOf(deps, content).forEach((p) => patients.add(p));
     }
     return page;
   };

@@ -16,11 +16,10 @@ import { read } from '../engine/interactions/read.js';
 import { errors, FhirError } from '../errors.js';
 import { decideType } from './access-policy.js';
 import { auditRecord, recordRefusal } from './caller-audit.js';
-import { FactGatherer } from './fact-gatherer.js';
+import { gathererFor } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
-import { compartmentPatients } from './patient-compartment.js';
 import { guardRead } from './read-guard.js';
-import { decideResource } from './resource-reach.js';
+import { decideResource, patientsOf } from './resource-reach.js';
 import { allowType, typeRequest } from './type-gate.js';
 
 const ROLE_NAMES: Record<string, string> = { practitioner: 'practitioner', system: 'hospital system', coordinator: 'coordinator', auditor: 'auditor', platform: 'regional platform' };
@@ -60,7 +59,7 @@ export async function afterOperation(deps: GuardDeps, caller: ClientCaller, call
   const patients = new Set<string>();
   for (const resource of resourcesIn(shown)) {
     if (resource.resourceType === 'OperationOutcome') continue;
-    compartmentPatients(resource.resourceType, resource.id, deps.ctx.extractor.extract(resource)).forEach((p) => patients.add(p));
+    patientsOf(deps, resource).forEach((p) => patients.add(p));
   }
   if (call.resourceType === 'Patient' && call.id) patients.add(call.id);
   await deps.trail.record([
@@ -94,7 +93,7 @@ export async function operationFailed(deps: GuardDeps, caller: ClientCaller, cal
 
 /** Whether the caller may read each resource (role, scope, then the resource's own reach); nothing audited. */
 export async function mayRead(deps: GuardDeps, caller: ClientCaller, resources: readonly Resource[]): Promise<boolean[]> {
-  const gatherer = new FactGatherer(deps.ctx, caller.principal);
+  const gatherer = gathererFor(deps.ctx, caller);
   const answers: boolean[] = [];
   for (const resource of resources) {
     const grant = decideType(typeRequest(deps, caller, 'read', resource.resourceType));

@@ -20,11 +20,11 @@ import { isSubmissionSource, submissionSource } from './access-policy.js';
 import { authorsChanged, describeReference, spoofedAuthor } from './authorship.js';
 import { auditRecord, recordRefusal } from './caller-audit.js';
 import { conditionalScope } from './conditional-scope.js';
-import { FactGatherer } from './fact-gatherer.js';
+import { gathererFor, forgetFacts, type FactGatherer } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
 import { compartmentPatients } from './patient-compartment.js';
 import { denyAsMissing, revealConditionalMatch } from './read-guard.js';
-import { decideResource, lastLiveVersion } from './resource-reach.js';
+import { decideResource, lastLiveVersion, patientsOf } from './resource-reach.js';
 import { resourceClass } from './resource-classes.js';
 import { storeView } from './store-view.js';
 import { allowType, seesEverything, type AllowedType } from './type-gate.js';
@@ -52,7 +52,7 @@ type WriteKind = WriteInteraction;
 export async function beforeWrite(deps: GuardDeps, caller: ClientCaller, interaction: WriteInteraction, resourceType: string, id?: string, body?: unknown, inBundle = false): Promise<void> {
   const grant = await allowType(deps, caller, interaction, resourceType, id ? { id } : {});
   if (interaction === 'create' || id === undefined || seesEverything(caller, grant)) return;
-  const gatherer = new FactGatherer(deps.ctx, caller.principal);
+  const gatherer = gathererFor(deps.ctx, caller);
   const current = await deps.ctx.store.readCurrent(resourceType, id);
   const live = current && !current.deleted ? current : undefined;
   if (interaction === 'update') {
@@ -73,7 +73,7 @@ export async function beforeWrite(deps: GuardDeps, caller: ClientCaller, interac
 function patientsNamedBy(deps: GuardDeps, resourceType: string, id: string, body: unknown): string[] {
   if (typeof body !== 'object' || body === null || (body as Resource).resourceType !== resourceType) return [];
   try {
-    return compartmentPatients(resourceType, id, deps.ctx.extractor.extract(body as Resource));
+    return patientsOf(deps, { ...(body as Resource), id });
   } catch {
     return []; // an invalid body is answered by the update itself
   }
@@ -90,7 +90,7 @@ export function clientWriteContext(deps: GuardDeps, caller: ClientCaller, intera
   const scope = conditionalScope(deps, caller);
   return {
     ...deps.ctx,
-    store: auditedStore(deps, (operations) => checkWrites(deps, caller, operations, interaction === 'patch')),
+    store: auditedStore(deps, (operations) => checkWrites(deps, caller, operations, interaction === 'patch'), caller),
     ...(scope ? { conditionalScope: scope } : {}),
     revealMatch: (version) => revealConditionalMatch(deps, caller, version),
   };
@@ -105,7 +105,7 @@ export function serverWriteContext(deps: GuardDeps, caller: ServerCaller): Engin
       for (const op of operations) {
         const current = await deps.ctx.store.readCurrent(op.resourceType, op.id);
         const kind: WriteKind = op.kind === 'delete' ? 'delete' : current && !current.deleted ? 'update' : 'create';
-        const patients = op.resource ? compartmentPatients(op.resourceType, op.id, op.index ?? deps.ctx.extractor.extract(op.resource)) : [];
+        const patients = op.resource ? (op.index ? compartmentPatients(op.resourceType, op.id, op.index) : patientsOf(deps, op.resource)) : [];
         records.push(auditRecord(caller, { interaction: kind, resourceType: op.resourceType, id: op.id, patients, outcome: 'success' }));
       }
       return records;
@@ -114,7 +114,7 @@ export function serverWriteContext(deps: GuardDeps, caller: ServerCaller): Engin
 }
 
 /** A store whose writes carry the AuditEvents `check` returns for them (it throws to refuse). */
-function auditedStore(deps: GuardDeps, check: (operations: WriteOperation[]) => Promise<AuditRecord[]>) {
+function auditedStore(deps: GuardDeps, check: (operations: WriteOperation[]) => Promise<AuditRecord[]>, forget?: object) {
   const inner = deps.ctx.store;
   const write = async (operations: WriteOperation[]): Promise<StoredVersion[]> => {
     const records = await check(operations);
@@ -134,11 +134,18 @@ function auditedStore(deps: GuardDeps, check: (operations: WriteOperation[]) => 
     const versions = await inner.write([...operations, ...audits]);
     return versions.slice(0, operations.length);
   };
-  return storeView(inner, { write });
+  return storeView(inner, { write: async (operations) => {
+    try {
+      return await write(operations);
+    } finally {
+      // What this write changed (a Consent, a CareTeam...) counts for the caller's next decisions.
+      if (forget) forgetFacts(forget);
+    }
+  } });
 }
 
 async function checkWrites(deps: GuardDeps, caller: ClientCaller, operations: WriteOperation[], patching: boolean): Promise<AuditRecord[]> {
-  const gatherer = new FactGatherer(deps.ctx, caller.principal);
+  const gatherer = gathererFor(deps.ctx, caller);
   const records: AuditRecord[] = [];
   for (const op of operations) records.push(await checkWrite(deps, caller, op, gatherer, patching));
   return records;
@@ -266,7 +273,7 @@ function checkServerWrite(deps: GuardDeps, caller: ClientCaller, op: WriteOperat
     op.resource = { ...op.resource, meta };
     op.index = deps.ctx.extractor.extract(op.resource);
   }
-  const patients = compartmentPatients(op.resourceType, op.id, op.index ?? deps.ctx.extractor.extract(op.resource));
+  const patients = op.index ? compartmentPatients(op.resourceType, op.id, op.index) : patientsOf(deps, op.resource);
   return auditRecord(caller, { interaction: 'create', resourceType: op.resourceType, id: op.id, patients, outcome: 'success' });
 }
 

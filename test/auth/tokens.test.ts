@@ -63,6 +63,8 @@ beforeAll(async () => {
     AUTH_ISSUER: ISSUER,
     AUTH_JWKS_URL: `http://127.0.0.1:${port}/certs`,
     AUTH_CLOCK_SKEW_SECONDS: '30',
+    // Key rotation is observed within a second here: no remembered tokens.
+    AUTH_TOKEN_CACHE_SECONDS: '0',
   });
   ctx = buildContext(config);
   await ctx.store.open();

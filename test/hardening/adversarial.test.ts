@@ -179,6 +179,22 @@ describe('malformed input is a 4xx naming the element, never a 5xx', () => {
   });
 });
 
+describe('identities that outlive their source', () => {
+  it('a remembered token (AUTH_TOKEN_CACHE_SECONDS) stops working the request after its practitioner is deactivated', async () => {
+    expect((await call(tokens.nurse, 'GET', '/fhir/Organization')).response.statusCode).toBe(200);
+    expect((await call(tokens.nurse, 'GET', '/fhir/Organization')).response.statusCode).toBe(200);
+    const seed = server.ctx.engine.asServer('test setup');
+    const practitioner = (await seed.read('Practitioner', 'pr-nurse')).resource!;
+    await seed.update('Practitioner', 'pr-nurse', { ...practitioner, active: false });
+    try {
+      expect((await call(tokens.nurse, 'GET', '/fhir/Organization')).response.statusCode).toBe(403);
+    } finally {
+      await seed.update('Practitioner', 'pr-nurse', { ...practitioner, active: true });
+    }
+    expect((await call(tokens.nurse, 'GET', '/fhir/Organization')).response.statusCode).toBe(200);
+  });
+});
+
 describe('hidden and missing look alike', () => {
   it('a hidden id and an unknown one answer the same 404, both audited as refusals', async () => {
     const hidden = await call(tokens.nurse, 'GET', '/fhir/Observation/obs-hidden');
