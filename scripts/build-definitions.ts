@@ -74,6 +74,11 @@ function jsonTypeOf(name: string): 'string' | 'number' | 'boolean' {
   return 'string';
 }
 
+/** The examples of the SearchParameter resource page (http://hl7.org/fhir/R4/searchparameter-examples.html). */
+export function isExampleSearchParameter(sp: { id?: string }): boolean {
+  return /^example(-|$)/.test(sp.id ?? '');
+}
+
 export function buildDefinitions(): { types: Record<string, CompactType>; resourceTypes: string[]; searchParameters: unknown[] } {
   const files = readdirSync(packageDir);
   const types: Record<string, CompactType> = {};
@@ -119,6 +124,11 @@ export function buildDefinitions(): { types: Record<string, CompactType>; resour
     .sort()
     .map((f) => JSON.parse(readFileSync(join(packageDir, f), 'utf8')))
     .filter((sp) => Array.isArray(sp.base) && sp.base.length > 0 && sp.code)
+    // The package also holds the SearchParameter resource's own *examples* (ids example,
+    // example-reference, example-extension): they are not definitions of the specification and
+    // would shadow real ones (example-reference redefines Condition `subject` with Organization
+    // as its only target, so Condition?subject=Patient/x found nothing).
+    .filter((sp) => !isExampleSearchParameter(sp))
     .map((sp) => ({
       url: sp.url,
       code: sp.code,

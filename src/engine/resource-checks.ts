@@ -5,17 +5,17 @@
 import type { Resource } from 'fhir/r4';
 import { errors } from '../errors.js';
 import type { IndexEntries } from '../store/resource-store.js';
+import { isUsableId } from '../validation/structure-validator.js';
 import type { EngineContext, EngineLimits } from './engine-context.js';
 import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
-
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export function assertKnownType(ctx: EngineContext, resourceType: string): void {
   if (!ctx.definitions.isResourceType(resourceType)) throw errors.unknownResourceType(resourceType);
 }
 
 export function assertValidId(id: string): void {
-  if (!ID_PATTERN.test(id)) throw errors.invalidId(id);
+  // R4's id regex, without "." and ".." (path segments a normalising client cannot address).
+  if (!isUsableId(id)) throw errors.invalidId(id);
 }
 
 /** Returns the body as a Resource once it is an object of the right type and structurally valid. */

@@ -15,7 +15,8 @@ export interface CompiledConstraint {
   human: string;
   expression: string;
   /** undefined when fhirpath.js cannot compile the expression (reported once as information). */
-  evaluate?: (node: unknown, root: unknown) => unknown[];
+  /** `resource` is %resource (the resource the node belongs to), `container` %rootResource (its container when it is contained). */
+  evaluate?: (node: unknown, resource: unknown, container?: unknown) => unknown[];
   compileError?: string;
 }
 
@@ -65,7 +66,7 @@ export function compileInvariant(basePath: string, expression: string): Compiled
   if (!compiled) {
     try {
       const fn = fhirpath.compile({ base: basePath, expression }, r4model, { resolveInternalTypes: true, traceFn: () => undefined });
-      compiled = (node: unknown, root: unknown) => fn(node as object, { resource: root, rootResource: root } as never) as unknown[];
+      compiled = (node: unknown, resource: unknown, container: unknown = resource) => fn(node as object, { resource, rootResource: container } as never) as unknown[];
     } catch (error) {
       compiled = error as Error;
     }

@@ -33,8 +33,15 @@ const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const MAX_ISSUES = 100;
 const REFERENCE_TYPE = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
+/**
+ * One resource being walked. `root` is the resource the current node belongs to (FHIRPath
+ * %resource); `container` is the resource that holds it when it is contained (%rootResource),
+ * else the same. A Bundle entry's or a Parameters part's resource is a resource of its own:
+ * its invariants and `#id` references are judged against itself, never against the Bundle.
+ */
 interface Walk {
   root: JsonObject;
+  container: JsonObject;
   issues: Issue[];
   profileUrl?: string;
   reportedCompileErrors: Set<string>;
@@ -42,7 +49,7 @@ interface Walk {
 
 export class ProfileValidator {
   private readonly compiled = new Map<string, CompiledProfile | Error>();
-  private readonly baseInvariants = new Map<string, Array<{ key: string; severity: 'error' | 'warning'; human: string; evaluate?: (n: unknown, r: unknown) => unknown[] }>>();
+  private readonly baseInvariants = new Map<string, Array<{ key: string; severity: 'error' | 'warning'; human: string; evaluate?: (n: unknown, r: unknown, c?: unknown) => unknown[] }>>();
   private readonly primitiveTypes: Set<string>;
 
   constructor(
@@ -73,7 +80,7 @@ export class ProfileValidator {
 
   /** Base R4 rules only (invariants, required bindings, reference targets). */
   validateBase(resource: JsonObject): Issue[] {
-    const walk: Walk = { root: resource, issues: [], reportedCompileErrors: new Set() };
+    const walk: Walk = { root: resource, container: resource, issues: [], reportedCompileErrors: new Set() };
     this.walkObject(resource, String(resource.resourceType), undefined, String(resource.resourceType), walk, true);
     return walk.issues;
   }
@@ -87,7 +94,7 @@ export class ProfileValidator {
     if (profile.type !== resource.resourceType) {
       return [{ severity: 'error', code: 'invalid', diagnostics: `Profile '${profileUrl}' constrains ${profile.type}, not ${String(resource.resourceType)}`, expression: [String(resource.resourceType)] }];
     }
-    const walk: Walk = { root: resource, issues: [], profileUrl: profile.url, reportedCompileErrors: new Set() };
+    const walk: Walk = { root: resource, container: resource, issues: [], profileUrl: profile.url, reportedCompileErrors: new Set() };
     this.walkObject(resource, profile.type, profile.root, profile.type, walk, true);
     return walk.issues;
   }
@@ -112,7 +119,7 @@ export class ProfileValidator {
     walk: Walk,
     node: JsonObject,
     expr: string,
-    c: { key: string; severity: 'error' | 'warning'; human: string; evaluate?: (n: unknown, r: unknown) => unknown[]; compileError?: string; expression?: string },
+    c: { key: string; severity: 'error' | 'warning'; human: string; evaluate?: (n: unknown, r: unknown, c?: unknown) => unknown[]; compileError?: string; expression?: string },
   ): void {
     if (!c.evaluate) {
       if (c.compileError && !walk.reportedCompileErrors.has(c.key)) {
@@ -123,7 +130,7 @@ export class ProfileValidator {
     }
     let result: unknown[];
     try {
-      result = c.evaluate(node, walk.root);
+      result = c.evaluate(node, walk.root, walk.container);
     } catch (error) {
       this.push(walk, { severity: 'information', code: 'not-supported', diagnostics: `Invariant ${c.key} could not be evaluated: ${(error as Error).message}`, expression: [expr] });
       return;
@@ -329,7 +336,10 @@ export class ProfileValidator {
     if (type === 'Resource') {
       // Contained resources and bundle entries: base rules (their own profiles are checked when written on their own).
       const resourceType = String(item.resourceType);
-      if (this.definitions.isResourceType(resourceType)) this.walkObject(item, resourceType, undefined, expr, walk, true);
+      if (!this.definitions.isResourceType(resourceType)) return;
+      const isContained = base.path.endsWith('.contained');
+      const inner: Walk = { ...walk, root: item, container: isContained ? walk.container : item, profileUrl: undefined };
+      this.walkObject(item, resourceType, undefined, expr, inner, true);
       return;
     }
     if (type === 'Extension') {
@@ -372,7 +382,8 @@ export class ProfileValidator {
     const reference = typeof item.reference === 'string' ? item.reference : undefined;
     let target: string | undefined = typeof item.type === 'string' ? item.type : undefined;
     if (reference?.startsWith('#')) {
-      const contained = Array.isArray(walk.root.contained) ? walk.root.contained : [];
+      // `#id` names a resource contained in the container, whichever of its resources refers.
+      const contained = Array.isArray(walk.container.contained) ? walk.container.contained : [];
       const found = contained.find((c) => isObject(c) && c.id === reference.slice(1));
       if (reference.length > 1 && !found) {
         this.push(walk, { severity: 'error', code: 'not-found', diagnostics: `No contained resource has the id '${reference.slice(1)}'`, expression: [`${expr}.reference`] });

@@ -29,6 +29,44 @@ function quoted(text: string): string {
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/**
+ * R4's id regex allows "." and "..", but as a path segment they mean "this" and "parent"
+ * (RFC 3986 §5.2.4): `Patient/..` cannot be addressed by a client that normalises URLs.
+ */
+export function isUsableId(id: string): boolean {
+  return ID_PATTERN.test(id) && id !== '.' && id !== '..';
+}
+
+/**
+ * R4 datatypes page, string: "Strings SHALL NOT contain Unicode character points below 32,
+ * except for u0009 (horizontal tab), u0010 (carriage return) and u0013 (line feed)" (the
+ * decimal code points 9, 10 and 13 are meant). NUL and the other C0 controls are refused in
+ * every string-based primitive.
+ */
+const FORBIDDEN_CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+
+/**
+ * Reference.reference: a relative reference (Type/id, a conditional Type?criteria in a
+ * transaction), `#id` of a contained resource, an http(s) URL, or a urn:uuid / urn:oid of a
+ * Bundle entry. Any other scheme (javascript:, vbscript:, data:, file:...) is refused: a
+ * client following it would run or open something that is not a FHIR resource.
+ */
+const REFERENCE_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+const ALLOWED_REFERENCE = /^(?:https?:\/\/|urn:uuid:|urn:oid:)/i;
+const RELATIVE_ID_SEGMENT = /^(?:[A-Za-z]+\/)?([^/?#]+)(?:\/_history\/([^/?#]+))?$/;
+
+function referenceProblem(reference: string): string | undefined {
+  if (reference.startsWith('#')) return undefined;
+  const scheme = REFERENCE_SCHEME.exec(reference);
+  if (scheme) {
+    if (!ALLOWED_REFERENCE.test(reference)) return `the scheme '${quoted(scheme[1])}:' is not allowed in a reference (relative, http(s), urn:uuid, urn:oid or #id)`;
+    return undefined;
+  }
+  const relative = RELATIVE_ID_SEGMENT.exec(reference);
+  if (relative && (relative[1] === '.' || relative[1] === '..' || relative[2] === '.' || relative[2] === '..')) return `'${quoted(reference)}' has '.' or '..' as an id`;
+  return undefined;
+}
+
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
@@ -86,6 +124,8 @@ export class StructureValidator {
       if (v.length === 0) return `an empty string is not a valid FHIR ${name}`;
       if (v.trim().length === 0 && name !== 'xhtml') return `a FHIR ${name} cannot be only whitespace`;
       if ((name === 'string' || name === 'markdown') && v.length > MAX_STRING_LENGTH) return `a FHIR ${name} cannot exceed ${MAX_STRING_LENGTH} characters`;
+      if (FORBIDDEN_CONTROL.test(v)) return `a FHIR ${name} cannot contain control characters other than tab, carriage return and line feed (found U+${v.match(FORBIDDEN_CONTROL)![0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()})`;
+      if (name === 'id' && (v === '.' || v === '..')) return `'${v}' is not a usable FHIR id`;
       if (pattern && !pattern.test(v)) return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}' is not a valid FHIR ${name}`;
       if (isDate && !isRealCalendarDate(v)) return `'${v}' is not a real calendar date`;
       return undefined;
@@ -104,7 +144,7 @@ export class StructureValidator {
       return;
     }
     const expr = location || resourceType;
-    if (resource.id !== undefined && (typeof resource.id !== 'string' || !ID_PATTERN.test(resource.id))) {
+    if (resource.id !== undefined && (typeof resource.id !== 'string' || !isUsableId(resource.id))) {
       issues.push({ severity: 'error', code: 'value', diagnostics: `'${String(resource.id).slice(0, 80)}' is not a valid FHIR id`, expression: [`${expr}.id`] });
     }
     this.validateComplex(resource, resourceType, expr, issues, depth, true);
@@ -235,6 +275,10 @@ export class StructureValidator {
         ? undefined
         : primitiveCheck(item);
       if (message) issues.push({ severity: 'error', code: 'value', diagnostics: message, expression: [expr] });
+      else if (element.path === 'Reference.reference' && typeof item === 'string') {
+        const problem = referenceProblem(item);
+        if (problem) issues.push({ severity: 'error', code: 'value', diagnostics: `Invalid reference: ${problem}`, expression: [expr] });
+      }
       return;
     }
     if (!this.isObject(item, expr, issues)) return;
@@ -247,32 +291,49 @@ export class StructureValidator {
     this.validateComplex(item, defPath, expr, issues, depth + 1);
   }
 
+  /**
+   * A primitive's `_name` companion (R4 JSON page, "Representation of primitive elements"):
+   * an object (id, extension) where the element does not repeat; where it repeats, an array
+   * of the same length as the values, with null where a value has no companion and never a
+   * null on both sides.
+   */
   private validateCompanion(value: Json, element: ResolvedElement, type: string | undefined, primitive: Json | undefined, expr: string, issues: Issue[], depth: number): void {
     const typeName = type ?? element.types?.[0];
     if (!typeName || !this.primitiveChecks.has(typeName)) {
       issues.push({ severity: 'error', code: 'structure', diagnostics: `'_' companions exist only for primitive elements`, expression: [expr] });
       return;
     }
-    const elementDef: ResolvedElement = { path: 'Element', min: 0, max: '1', types: ['Element'] };
     const check = (item: Json, at: string) => {
       if (!this.isObject(item, at, issues)) return;
       this.validateComplex(item, 'Element', at, issues, depth + 1);
     };
-    if (Array.isArray(value)) {
-      if (!Array.isArray(primitive) && primitive !== undefined) {
-        issues.push({ severity: 'error', code: 'structure', diagnostics: 'A repeating companion needs a repeating value', expression: [expr] });
+    const repeats = element.max !== '1' && element.max !== '0';
+    if (!repeats) {
+      if (Array.isArray(value)) {
+        issues.push({ severity: 'error', code: 'structure', diagnostics: 'This element does not repeat: its companion must be a JSON object, not an array', expression: [expr] });
         return;
       }
-      value.forEach((item, i) => {
-        if (item !== null) check(item, `${expr}[${i}]`);
-        else if (!Array.isArray(primitive) || primitive[i] === null || primitive[i] === undefined) {
-          issues.push({ severity: 'error', code: 'structure', diagnostics: 'A value and its companion cannot both be null', expression: [`${expr}[${i}]`] });
-        }
-      });
-    } else {
-      void elementDef;
       check(value, expr);
+      return;
     }
+    if (!Array.isArray(value)) {
+      issues.push({ severity: 'error', code: 'structure', diagnostics: 'This element repeats: its companion must be a JSON array', expression: [expr] });
+      return;
+    }
+    if (value.length === 0) {
+      issues.push({ severity: 'error', code: 'structure', diagnostics: 'Empty arrays are not allowed in FHIR JSON', expression: [expr] });
+      return;
+    }
+    if (primitive !== undefined && (!Array.isArray(primitive) || primitive.length !== value.length)) {
+      issues.push({ severity: 'error', code: 'structure', diagnostics: 'A repeating companion must have as many items as the values it goes with', expression: [expr] });
+      return;
+    }
+    value.forEach((item, i) => {
+      if (item !== null) check(item, `${expr}[${i}]`);
+      else if (!Array.isArray(primitive) || primitive[i] === null || primitive[i] === undefined) {
+        issues.push({ severity: 'error', code: 'structure', diagnostics: 'A value and its companion cannot both be null', expression: [`${expr}[${i}]`] });
+      }
+    });
   }
 
   private isObject(item: Json, expr: string, issues: Issue[]): item is { [key: string]: Json } {

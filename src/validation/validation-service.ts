@@ -14,6 +14,7 @@ import type { StructureDefinition } from 'fhir/r4';
 import type { ConformanceRegistry } from '../conformance/conformance-registry.js';
 import type { FhirDefinitions } from '../fhir/definitions.js';
 import type { Issue } from '../errors.js';
+import { bySeverity } from '../fhir/operation-outcome.js';
 import { ProfileValidator, type BaseRules } from './profile-validator.js';
 import type { StructureValidator } from './structure-validator.js';
 import { TerminologyService, type BaseValueSets } from './terminology.js';
@@ -71,6 +72,10 @@ export class ValidationService {
    * the automatic choice; base rules always apply.
    */
   validate(resource: unknown, options: { profiles?: string[]; enforcement?: ValidationEnforcement; structureChecked?: boolean } = {}): Issue[] {
+    return bySeverity(this.collect(resource, options));
+  }
+
+  private collect(resource: unknown, options: { profiles?: string[]; enforcement?: ValidationEnforcement; structureChecked?: boolean }): Issue[] {
     const structural = options.structureChecked ? [] : this.structure.validate(resource);
     if (structural.some((i) => i.severity === 'error' || i.severity === 'fatal')) return structural;
     const json = resource as { resourceType: string; meta?: { profile?: unknown } } & Record<string, never>;
