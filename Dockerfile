@@ -21,6 +21,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY profiles ./profiles
+# FHIR packages loaded at start (FHIR_PACKAGES_DIR=./fhir-packages, relative to WORKDIR): FR Core 2.2.0 (CC0).
+COPY fhir-packages ./fhir-packages
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -26,6 +26,11 @@ async function main(): Promise<void> {
   app.log.info({ store: ctx.store.capabilities.name, dataDir: config.DATA_DIR }, 'store opened');
   // The network's conformance resources (profiles/) are served and searchable like any resource.
   const validation = ctx.engine.facts.profileValidation;
+  if (validation) {
+    const packages = validation.registry.packages.map((p) => `${p.name}#${p.version}`);
+    // Which FHIR packages (FR Core...) validate claims: a deployment missing one shows it here.
+    app.log.info({ packagesDir: config.FHIR_PACKAGES_DIR, packages }, packages.length > 0 ? `FHIR packages loaded: ${packages.join(', ')}` : 'no FHIR package loaded');
+  }
   if (validation) app.log.info({ written: await seedNetworkConformance(ctx.engine, validation.registry) }, 'network conformance resources seeded');
 
   let stopping = false;

@@ -17,9 +17,19 @@ export interface RegisteredResource {
 
 export const CANONICAL_TYPES = ['StructureDefinition', 'ValueSet', 'CodeSystem', 'SearchParameter', 'Questionnaire', 'ImplementationGuide', 'OperationDefinition'] as const;
 
+/** A FHIR package whose conformance resources were loaded (for the start-up log). */
+export interface LoadedPackage {
+  name: string;
+  version: string;
+  file: string;
+  resources: number;
+}
+
 export class ConformanceRegistry {
   private readonly byUrl = new Map<string, RegisteredResource>();
   private readonly entries: RegisteredResource[] = [];
+  /** The packages loaded, in load order. */
+  readonly packages: LoadedPackage[] = [];
 
   /** Adds a resource; the first registration of a URL wins (the network's own are loaded first). */
   add(resource: CanonicalResource, source: string): void {

@@ -11,19 +11,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { parseTar } from 'nanotar';
-import { CANONICAL_TYPES, ConformanceRegistry, type CanonicalResource } from './conformance-registry.js';
+import { CANONICAL_TYPES, ConformanceRegistry, type CanonicalResource, type LoadedPackage } from './conformance-registry.js';
 
 /** profiles/ at the repository root, whether running from src/ (tsx) or dist/. */
 export const DEFAULT_PROFILES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'profiles');
 
 const canonicalTypes = new Set<string>(CANONICAL_TYPES);
 
-export interface LoadedPackage {
-  name: string;
-  version: string;
-  file: string;
-  resources: number;
-}
+export type { LoadedPackage } from './conformance-registry.js';
 
 export function loadProfilesDir(registry: ConformanceRegistry, directory: string = DEFAULT_PROFILES_DIR): number {
   if (!existsSync(directory)) return 0;
@@ -61,7 +56,9 @@ export function loadPackageFile(registry: ConformanceRegistry, file: string): Lo
     registry.add(resource, source);
     resources++;
   }
-  return { name: manifest.name, version: manifest.version, file, resources };
+  const loaded = { name: manifest.name, version: manifest.version, file, resources };
+  registry.packages.push(loaded);
+  return loaded;
 }
 
 export function loadPackagesDir(registry: ConformanceRegistry, directory: string | undefined): LoadedPackage[] {

@@ -35,10 +35,13 @@ export function freshDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'relais-proc-'));
 }
 
-export async function spawnServer(options: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  options: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number; cwd?: string; entry?: string } = {},
+): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? freshDataDir();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
+  // `cwd` and `entry` run the server from another layout (e.g. the Docker image's, see test/validation/fr-core-default.test.ts).
+  const child = spawn(process.execPath, ['--import', 'tsx', options.entry ?? 'src/server.ts'], {
+    cwd: options.cwd ?? ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',

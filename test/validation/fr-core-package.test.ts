@@ -1,10 +1,10 @@
 /**
- * Loads FR Core 2.2.0 from ../shared/fhir-packages (never copied into the
- * repository) the way FHIR_PACKAGES_DIR does at start, and checks that the
+ * Loads FR Core 2.2.0 from fhir-packages/ (shipped with Relais, CC0) the way
+ * FHIR_PACKAGES_DIR does at start, and checks that the
  * network's valid examples are also valid against the matching FR Core
  * profiles, and that FR Core's own examples pass our validator.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseTar } from 'nanotar';
@@ -15,10 +15,8 @@ import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { StructureValidator } from '../../src/validation/structure-validator.js';
 import { ValidationService } from '../../src/validation/validation-service.js';
 
-const packagesDir = resolve(DEFAULT_PROFILES_DIR, '..', '..', 'shared', 'fhir-packages');
+const packagesDir = resolve(DEFAULT_PROFILES_DIR, '..', 'fhir-packages');
 const frCore = join(packagesDir, 'hl7.fhir.fr.core-2.2.0.tgz');
-const present = existsSync(frCore);
-if (!present) console.warn(`SKIPPED FR Core checks: ${frCore} is absent`);
 
 const FR = 'https://hl7.fr/ig/fhir/core/StructureDefinition/';
 const matching: Array<[string, string]> = [
@@ -33,7 +31,7 @@ const matching: Array<[string, string]> = [
 ];
 const errorsOf = (issues: Array<{ severity: string }>) => issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
 
-describe.skipIf(!present)('FR Core 2.2.0 package', () => {
+describe('FR Core 2.2.0 package', () => {
   const definitions = loadDefinitions();
   const service = new ValidationService(definitions, new StructureValidator(definitions), conformanceRegistry(packagesDir), 'network');
 
