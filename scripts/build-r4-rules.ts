@@ -24,7 +24,7 @@ const outFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'vali
 
 interface Constraint { key: string; severity: 'error' | 'warning'; human: string; expression?: string }
 const NATIVE = new Set(['ele-1', 'ext-1']);
-/** Invariants fhirpath.js cannot evaluate in R4 (htmlChecks is a validator-only function); txt-1/txt-2 are checked natively-enough by the structure validator's xhtml check. */
+/** Invariants fhirpath.js cannot evaluate in R4 (htmlChecks is a validator-only function); txt-1/txt-2 are checked natively by src/validation/narrative.ts. */
 const UNSUPPORTED = new Set(['txt-1', 'txt-2']);
 
 const constraints: Record<string, Constraint[]> = {};

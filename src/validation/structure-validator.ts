@@ -12,6 +12,7 @@
  */
 import type { ElementDefinition, FhirDefinitions } from '../fhir/definitions.js';
 import type { Issue } from '../errors.js';
+import { narrativeProblems } from './narrative.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type ResolvedElement = ElementDefinition & { path: string };
@@ -116,7 +117,6 @@ export class StructureValidator {
     // base64Binary: the official regex backtracks badly on large bodies; check linearly.
     let pattern: RegExp | undefined;
     if (name === 'base64Binary') pattern = /^[A-Za-z0-9+/=\s]*$/;
-    else if (name === 'xhtml') pattern = /^\s*<div[\s>][\s\S]*<\/div>\s*$/;
     else if (regex && name !== 'string' && name !== 'markdown') pattern = new RegExp(`^(?:${regex})$`);
     const isDate = name === 'date' || name === 'dateTime' || name === 'instant';
     return (v) => {
@@ -128,6 +128,10 @@ export class StructureValidator {
       if (name === 'id' && (v === '.' || v === '..')) return `'${v}' is not a usable FHIR id`;
       if (pattern && !pattern.test(v)) return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}' is not a valid FHIR ${name}`;
       if (isDate && !isRealCalendarDate(v)) return `'${v}' is not a real calendar date`;
+      if (name === 'xhtml') {
+        const problems = narrativeProblems(v);
+        if (problems.length > 0) return `Invalid narrative (txt-1/txt-2): ${problems.slice(0, 3).join('; ')}`;
+      }
       return undefined;
     };
   }
