@@ -39,7 +39,8 @@ function definitions(): FhirDefinitions {
 
 export function buildContext(config: RelaisConfig, store?: ResourceStore): RelaisContext {
   const defs = definitions();
-  const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes);
+  const nonDomainTypes = defs.resourceTypes.filter((t) => defs.types[t]?.base !== 'DomainResource');
+  const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes, nonDomainTypes);
   // The network's own SearchParameters (profiles/); `npm run reindex` indexes resources written before them.
   for (const definition of loadProfileSearchParameters()) searchParameters.add(definition, defs.resourceTypes);
   const limits = {
@@ -54,14 +55,20 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   const resourceStore = store ?? storeFromConfig(config);
   const structureValidator = new StructureValidator(defs);
   const profileValidation = validationFromConfig(config, defs, structureValidator);
+  const extractor = new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) });
   const engineContext: EngineContext = {
     store: resourceStore,
     definitions: defs,
     validator: structureValidator,
     profileValidation,
     searchParameters,
-    extractor: new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) }),
-    compiler: new SearchCompiler(searchParameters, { ...limits, maxSortKeys: config.LIMIT_SORT_KEYS, maxIncludes: config.LIMIT_INCLUDES, baseUrl: baseUrlOf(config) }, profileValidation.terminology),
+    extractor,
+    compiler: new SearchCompiler(
+      searchParameters,
+      { ...limits, maxSortKeys: config.LIMIT_SORT_KEYS, maxIncludes: config.LIMIT_INCLUDES, baseUrl: baseUrlOf(config) },
+      profileValidation.terminology,
+      (type, code) => extractor.indexedCodes(type).has(code),
+    ),
     limits,
     baseUrl: baseUrlOf(config),
     transactionExtensions: [dischargeIntakeFromConfig(config)],

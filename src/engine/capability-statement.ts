@@ -33,6 +33,30 @@ export interface OperationSummary {
   resourceTypes?: string[];
 }
 
+/**
+ * `Source:param` for every indexed reference parameter, by source type (searchInclude) and by
+ * each type it may point to (searchRevInclude); a parameter without declared targets may point
+ * to any type, and is listed for none in particular (`*` covers it).
+ */
+function includeTargets(ctx: EngineContext): { includes: Map<string, string[]>; revIncludes: Map<string, string[]> } {
+  const includes = new Map<string, string[]>();
+  const revIncludes = new Map<string, string[]>();
+  for (const source of ctx.definitions.resourceTypes) {
+    const indexed = ctx.extractor.indexedCodes(source);
+    for (const p of ctx.searchParameters.allFor(source)) {
+      if (p.type !== 'reference' || !indexed.has(p.code)) continue;
+      const value = `${source}:${p.code}`;
+      includes.set(source, [...(includes.get(source) ?? []), value]);
+      for (const target of p.targets ?? []) {
+        if (target === 'Resource' || !ctx.definitions.isResourceType(target)) continue;
+        revIncludes.set(target, [...(revIncludes.get(target) ?? []), value]);
+      }
+    }
+  }
+  for (const list of [...includes.values(), ...revIncludes.values()]) list.sort();
+  return { includes, revIncludes };
+}
+
 export function buildCapabilityStatement(
   ctx: EngineFacts,
   implemented: ImplementedInteractions,
@@ -42,6 +66,7 @@ export function buildCapabilityStatement(
   security?: CapabilityStatementRestSecurity,
 ): CapabilityStatement {
   const typeInteractions = [...implemented.type].map((code) => ({ code }));
+  const { includes, revIncludes } = includeTargets(ctx);
   const resources: CapabilityStatementRestResource[] = ctx.definitions.resourceTypes.map((type) => {
     const indexed = ctx.extractor.indexedCodes(type);
     const searchParam = ctx.searchParameters
@@ -63,6 +88,9 @@ export function buildCapabilityStatement(
       conditionalUpdate: implemented.conditionalUpdate,
       conditionalDelete: implemented.conditionalDelete ? 'single' : 'not-supported',
       searchParam,
+      // What _include and _revinclude can follow (R4: "_include values supported by the server").
+      ...(includes.get(type)?.length ? { searchInclude: ['*', ...includes.get(type)!] } : {}),
+      ...(revIncludes.get(type)?.length ? { searchRevInclude: revIncludes.get(type) } : {}),
       ...(() => {
         const own = operations.filter((op) => op.levels.some((l) => l !== 'system') && (!op.resourceTypes || op.resourceTypes.includes(type)));
         return own.length > 0 ? { operation: own.map((op) => ({ name: op.name, definition: op.definition })) } : {};

@@ -18,6 +18,8 @@
  *              expression (e.g. one Observation.component), so `component-code-value-quantity`
  *              never pairs the code of one component with the value of another.
  * - near (Location.position): { lat, lon }
+ * - phonetic (string parameters with code `phonetic`): { v: FONEM key } per name word and per name part (phonetic.ts)
+ * - _text, _content: { x: the normalised words of the narrative / of all the resource's text } (full-text.ts)
  */
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4/index.js';
@@ -25,6 +27,8 @@ import type { Resource } from 'fhir/r4';
 import type { IndexEntries } from '../store/resource-store.js';
 import type { SearchParameter, SearchParameterRegistry } from './search-parameters.js';
 import { dateRange } from './date-range.js';
+import { FULL_TEXT_PARAMETERS, fullTextEntries } from './full-text.js';
+import { phoneticKeys } from './phonetic.js';
 import { normaliseText } from './normalise-text.js';
 import { toCanonical, UCUM_SYSTEM } from './ucum.js';
 
@@ -54,7 +58,11 @@ export function expressionFor(resourceType: string, expression: string): string 
   if (own.length === 0) return undefined;
   // `resolve()` needs the referenced resource; reference targets are checked on the
   // extracted references instead (see `targets`), so the filter can be dropped.
-  return own.join(' | ').replace(/\.where\(resolve\(\) is [A-Za-z]+\)/g, '');
+  // fhirpath.js lacks FHIR's hasExtension(url); extension(url).exists() means the same.
+  return own
+    .join(' | ')
+    .replace(/\.where\(resolve\(\) is [A-Za-z]+\)/g, '')
+    .replace(/hasExtension\(('[^']*')\)/g, 'extension($1).exists()');
 }
 
 function ownBranches(resourceType: string, expression: string): string[] {
@@ -99,6 +107,7 @@ function splitTopLevelUnion(expression: string): string[] {
 export class IndexExtractor {
   private readonly compiled = new Map<string, CompiledParameter[]>();
   private readonly relative = new Map<string, Evaluator | null>();
+  private readonly codes = new Map<string, Set<string>>();
   private readonly baseUrl: string | undefined;
 
   constructor(
@@ -112,6 +121,7 @@ export class IndexExtractor {
   reset(): void {
     this.compiled.clear();
     this.relative.clear();
+    this.codes.clear();
   }
 
   extract(resource: Resource): IndexEntries {
@@ -120,7 +130,17 @@ export class IndexExtractor {
       const values = this.valuesOf(compiled, resource);
       if (values.length > 0) entries[compiled.parameter.code] = dedupe(values);
     }
+    if (this.hasFullText(resource.resourceType)) {
+      for (const [code, values] of Object.entries(fullTextEntries(resource as unknown as Record<string, unknown>))) {
+        if (this.registry.get(resource.resourceType, code)) entries[code] = values;
+      }
+    }
     return entries;
+  }
+
+  /** Whether `_text` or `_content` are defined for the type (they have no FHIRPath expression: see full-text.ts). */
+  private hasFullText(resourceType: string): boolean {
+    return [...FULL_TEXT_PARAMETERS].some((code) => this.registry.get(resourceType, code));
   }
 
   /** The index entries of one parameter only (used by _include on the resources of a page). */
@@ -186,6 +206,9 @@ export class IndexExtractor {
     for (const parameter of this.registry.indexedFor(resourceType)) {
       const expression = expressionFor(resourceType, parameter.expression!);
       if (!expression) continue;
+      // Bundle.composition and Bundle.message name a resource inside the Bundle (entry[0].resource), not a
+      // reference: no reference entry can stand for it, so they are not indexed (and reported as unsupported).
+      if (parameter.type === 'reference' && /\.resource$/.test(expression.trim())) continue;
       let components: CompiledParameter['components'];
       if (parameter.type === 'composite') {
         components = (parameter.component ?? []).map((c) => ({ parameter: this.registry.byCanonical(c.definition)!, expression: c.expression }));
@@ -205,16 +228,30 @@ export class IndexExtractor {
 
   /** Codes that really get indexed for a type (for the CapabilityStatement). */
   indexedCodes(resourceType: string): Set<string> {
-    return new Set(this.compiledFor(resourceType).map((c) => c.parameter.code));
+    let codes = this.codes.get(resourceType);
+    if (!codes) {
+      codes = new Set(this.compiledFor(resourceType).map((c) => c.parameter.code));
+      for (const code of FULL_TEXT_PARAMETERS) if (this.registry.get(resourceType, code)) codes.add(code);
+      this.codes.set(resourceType, codes);
+    }
+    return codes;
   }
 
   private normalise(parameter: SearchParameter, node: FhirPathNode): unknown[] {
-    const type = node.fhirNodeDataType ?? typeOfPrimitive(node);
-    const data = node && typeof node === 'object' && 'data' in node ? node.data : node;
+    let type = node.fhirNodeDataType ?? typeOfPrimitive(node);
+    let data = node && typeof node === 'object' && 'data' in node ? node.data : node;
     if (data === undefined || data === null) return [];
+    if (type === 'Extension') {
+      // An expression ending at extension('url') (Device din, DiagnosticReport assessed-condition...) indexes the extension's value.
+      const valueKey = Object.keys(data as object).find((k) => k.startsWith('value'));
+      if (!valueKey) return [];
+      const suffix = valueKey.slice('value'.length);
+      type = PRIMITIVE_SUFFIXES.has(suffix) ? suffix[0].toLowerCase() + suffix.slice(1) : suffix;
+      data = (data as Record<string, unknown>)[valueKey];
+    }
     switch (parameter.type) {
       case 'string':
-        return stringEntries(type, data);
+        return parameter.code === 'phonetic' ? phoneticEntries(type, data) : stringEntries(type, data);
       case 'token':
         return tokenEntries(type, data);
       case 'reference':
@@ -239,6 +276,9 @@ export class IndexExtractor {
     }
   }
 }
+
+/** value[x] suffixes of primitive types, whose type names start with a lower-case letter. */
+const PRIMITIVE_SUFFIXES = new Set(['Base64Binary', 'Boolean', 'Canonical', 'Code', 'Date', 'DateTime', 'Decimal', 'Id', 'Instant', 'Integer', 'Markdown', 'Oid', 'PositiveInt', 'String', 'Time', 'UnsignedInt', 'Uri', 'Url', 'Uuid']);
 
 function typeOfPrimitive(node: unknown): string {
   return typeof node === 'string' ? 'string' : typeof node === 'number' ? 'decimal' : typeof node === 'boolean' ? 'boolean' : 'unknown';
@@ -267,6 +307,14 @@ function stringEntries(type: string, data: unknown): unknown[] {
     for (const value of Object.values(record)) parts.push(...strings(value));
   }
   return parts.map((p) => ({ v: normaliseText(p), e: p }));
+}
+
+/** FONEM keys of the family and given names (the R4 phonetic parameters: "either family or given name"). */
+function phoneticEntries(type: string, data: unknown): unknown[] {
+  const parts = type === 'HumanName' && typeof data === 'object' && data !== null
+    ? [...strings((data as Record<string, unknown>).family), ...strings((data as Record<string, unknown>).given)]
+    : strings(data);
+  return parts.flatMap(phoneticKeys).map((v) => ({ v }));
 }
 
 function strings(value: unknown): string[] {
@@ -328,8 +376,11 @@ function positionEntries(data: unknown): unknown[] {
 
 function referenceEntries(type: string, data: unknown, targets: string[] | undefined, ownBase: string | undefined): unknown[] {
   if (typeof data === 'string') {
-    // canonical or uri used as a reference
-    return [{ u: data.split('|')[0] }];
+    // canonical or uri used as a reference; one on this server's base names a local resource too,
+    // so that `param=<this base>/Type/id` (a local reference) finds it.
+    const url = data.split('|')[0];
+    const local = ownBase !== undefined && url.startsWith(`${ownBase}/`) ? RELATIVE_REFERENCE.exec(url.slice(ownBase.length + 1)) : null;
+    return local && !local[1] ? [{ u: url, r: `${local[2]}/${local[3]}`, t: local[2], i: local[3] }] : [{ u: url }];
   }
   if (typeof data !== 'object') return [];
   const record = data as Record<string, unknown>;

@@ -10,6 +10,7 @@
 import { errors } from '../errors.js';
 import { dateFromQuery, rangeOfDateString } from './date-range.js';
 import { normaliseText } from './normalise-text.js';
+import { phoneticQueryKey } from './phonetic.js';
 import { DECIMAL, escapeRegex, implicitHalfWidth, splitPipes, splitPrefix, unescapeValue, type Prefix } from './search-values.js';
 import type { SearchParameter } from './search-parameters.js';
 import { toCanonical, UCUM_SYSTEM } from './ucum.js';
@@ -66,6 +67,14 @@ export function stringCondition(value: string, modifier: string | undefined, raw
   if (modifier === 'contains') return { cond: { v: { $regex: escapeRegex(normalised) } } };
   if (modifier) throw errors.notSupported(`Modifier ':${modifier}' is not supported on string parameter '${rawName.split(':')[0]}'`);
   return { cond: { v: { $regex: `^${escapeRegex(normalised)}` } } };
+}
+
+/** `phonetic`: the FONEM key of the searched name (see phonetic.ts) equals a key of the resource's names. */
+export function phoneticCondition(value: string, modifier: string | undefined, rawName: string): EntryCondition {
+  if (modifier) throw errors.notSupported(`Modifier ':${modifier}' is not supported on the phonetic parameter`);
+  const key = phoneticQueryKey(unescapeValue(value));
+  if (key === '') throw errors.invalidParameter(rawName, `'${value}' has no letters to compare by sound`);
+  return { cond: { v: key } };
 }
 
 export function uriCondition(value: string, modifier: string | undefined, rawName: string): EntryCondition {

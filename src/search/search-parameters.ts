@@ -28,12 +28,17 @@ const RESOURCE_LEVEL = new Set(['_id', '_lastUpdated']);
 export class SearchParameterRegistry {
   private readonly byType = new Map<string, Map<string, SearchParameter>>();
   private readonly common = new Map<string, SearchParameter>();
+  /** Parameters on DomainResource (e.g. _text): not for Bundle, Binary and Parameters, which have no narrative. */
+  private readonly domainCommon = new Map<string, SearchParameter>();
+  private readonly nonDomainTypes: Set<string>;
   private readonly byUrl = new Map<string, SearchParameter>();
 
   private readonly resourceTypes: Set<string>;
 
-  constructor(definitions: readonly SearchParameterDefinition[], resourceTypes: readonly string[]) {
+  /** @param nonDomainTypes the resource types that do not derive from DomainResource (R4: Binary, Bundle, Parameters). */
+  constructor(definitions: readonly SearchParameterDefinition[], resourceTypes: readonly string[], nonDomainTypes: readonly string[] = ['Binary', 'Bundle', 'Parameters']) {
     this.resourceTypes = new Set(resourceTypes);
+    this.nonDomainTypes = new Set(nonDomainTypes);
     for (const definition of definitions) this.add(definition, resourceTypes);
   }
 
@@ -49,8 +54,12 @@ export class SearchParameterRegistry {
         ...(definition.component ? { component: definition.component } : {}),
       };
       this.byUrl.set(definition.url, parameter);
-      if (base === 'Resource' || base === 'DomainResource') {
+      if (base === 'Resource') {
         this.common.set(definition.code, parameter);
+        continue;
+      }
+      if (base === 'DomainResource') {
+        this.domainCommon.set(definition.code, parameter);
         continue;
       }
       if (!resourceTypes.includes(base)) continue;
@@ -75,20 +84,24 @@ export class SearchParameterRegistry {
   }
 
   get(resourceType: string, code: string): SearchParameter | undefined {
-    return this.byType.get(resourceType)?.get(code) ?? this.common.get(code);
+    return this.byType.get(resourceType)?.get(code) ?? this.common.get(code) ?? this.commonOfDomain(resourceType).get(code);
+  }
+
+  private commonOfDomain(resourceType: string): ReadonlyMap<string, SearchParameter> {
+    return this.nonDomainTypes.has(resourceType) ? new Map() : this.domainCommon;
   }
 
   /** The parameters whose values are extracted into index entries for this type. */
   indexedFor(resourceType: string): SearchParameter[] {
     const own = [...(this.byType.get(resourceType)?.values() ?? [])];
-    const common = [...this.common.values()].filter((p) => !RESOURCE_LEVEL.has(p.code));
+    const common = [...this.common.values(), ...this.commonOfDomain(resourceType).values()].filter((p) => !RESOURCE_LEVEL.has(p.code));
     // `near` is the one special parameter with an expression (Location.position): it is indexed as { lat, lon }.
     return [...own, ...common].filter((p) => p.expression && (p.type !== 'special' || p.code === 'near'));
   }
 
   /** All parameters known for a type (for the CapabilityStatement). */
   allFor(resourceType: string): SearchParameter[] {
-    return [...(this.byType.get(resourceType)?.values() ?? []), ...this.common.values()];
+    return [...(this.byType.get(resourceType)?.values() ?? []), ...this.common.values(), ...this.commonOfDomain(resourceType).values()];
   }
 
   isResourceLevel(code: string): boolean {

@@ -19,6 +19,7 @@ import {
   dateCondition,
   numberCondition,
   ofTypeCondition,
+  phoneticCondition,
   prefixCondition,
   quantityCondition,
   referenceCondition,
@@ -32,6 +33,7 @@ import {
 } from './parameter-clauses.js';
 import type { SearchParameter, SearchParameterRegistry } from './search-parameters.js';
 import { splitOr } from './search-values.js';
+import { FULL_TEXT_PARAMETERS, fullTextCondition } from './full-text.js';
 import { TERMINOLOGY_MODIFIERS, TerminologyModifiers } from './terminology-modifiers.js';
 import type { TerminologyService } from '../validation/terminology.js';
 
@@ -95,11 +97,16 @@ const SORT_FIELD: Partial<Record<SearchParameter['type'], string>> = { string: '
 export class SearchCompiler {
   private readonly terminologyModifiers: TerminologyModifiers;
 
-  /** @param terminology resolves the token modifiers :in, :not-in, :below and :above (without it they are refused). */
+  /**
+   * @param terminology resolves the token modifiers :in, :not-in, :below and :above (without it they are refused).
+   * @param indexed whether a type's parameter really gets index entries (IndexExtractor.indexedCodes): one that
+   *   does not is reported as unsupported instead of matching nothing.
+   */
   constructor(
     private readonly registry: SearchParameterRegistry,
     private readonly limits: { defaultCount: number; maxCount: number; baseUrl?: string; maxSortKeys?: number; maxIncludes?: number },
     terminology?: TerminologyService,
+    private readonly indexed?: (resourceType: string, code: string) => boolean,
   ) {
     this.terminologyModifiers = new TerminologyModifiers(terminology, (limits.baseUrl ?? '').replace(/\/$/, ''));
   }
@@ -158,8 +165,16 @@ export class SearchCompiler {
     if (code === '_has') throw errors.invalidParameter(rawName, `_has takes the form _has:Type:reference:parameter`);
     const parameter = this.lookup(types, code);
     if (!parameter) return this.unknown(scope, rawName);
-    if (parameter.type === 'special' && code !== 'near') return this.unknown(scope, rawName, `Search parameter '${code}' is not supported`);
+    // A parameter this server defines but cannot evaluate (no FHIRPath expression, like _query or _filter,
+    // or one fhirpath.js cannot compile) is reported, never answered with a silently empty result.
+    if (!this.isSearchable(types, parameter, code)) return this.unknown(scope, rawName, `Search parameter '${code}' is not supported by this server`);
     return this.compileParameter(scope, parameter, code, modifier, rawValue, rawName);
+  }
+
+  private isSearchable(types: string[], parameter: SearchParameter, code: string): boolean {
+    if (RESOURCE_FIELDS[code] || FULL_TEXT_PARAMETERS.has(code) || code === 'near') return true;
+    if (!parameter.expression || parameter.type === 'special') return false;
+    return !this.indexed || types.every((t) => this.indexed!(t, code));
   }
 
   /** `_has:Type:reference:criterion=value` (nested _has allowed in the criterion). */
@@ -218,6 +233,15 @@ export class SearchCompiler {
       if (modifier) throw errors.notSupported(`Modifier ':${modifier}' is not supported on near`);
       return this.compileNear(scope, values, rawName);
     }
+    if (FULL_TEXT_PARAMETERS.has(code)) {
+      if (modifier) throw errors.notSupported(`Modifier ':${modifier}' is not supported on ${code}`);
+      const conditions = values.map((v) => {
+        const cond = fullTextCondition(v);
+        if (!cond) throw errors.invalidParameter(rawName, `'${v}' has no letters or digits to search for`);
+        return { [field]: { $elemMatch: cond } };
+      });
+      return conditions.length === 1 ? conditions[0] : { $or: conditions };
+    }
     if (code === '_id') {
       if (modifier && modifier !== 'not') throw errors.notSupported(`Modifier ':${modifier}' is not supported on _id`);
       if (values.some((v) => /(^|[^\\])\|/.test(v))) throw errors.invalidParameter(rawName, `_id takes resource ids, not system|code tokens`);
@@ -255,7 +279,7 @@ export class SearchCompiler {
         noModifier();
         return tokenCondition(value, rawName);
       case 'string':
-        return stringCondition(value, modifier, rawName);
+        return code === 'phonetic' ? phoneticCondition(value, modifier, rawName) : stringCondition(value, modifier, rawName);
       case 'reference':
         return referenceCondition(value, modifier, parameter, rawName, options);
       case 'date':

@@ -68,6 +68,22 @@ export const FIXTURES: Resource[] = [
   },
   { resourceType: 'Patient', id: 'p5', name: [{ family: 'Lefèvre', given: ['Œdipe'] }] },
   {
+    resourceType: 'Condition',
+    id: 'cond1',
+    text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml"><p>Escarre <b>sacrée</b> de stade&nbsp;2, pansement tous les deux jours</p></div>' },
+    code: { text: 'Escarre' },
+    subject: { reference: 'Patient/p1' },
+    note: [{ text: 'Matelas anti-escarre commandé' }],
+  },
+  {
+    resourceType: 'Condition',
+    id: 'cond2',
+    text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Diabète de type 2</div>' },
+    code: { text: 'Diabète' },
+    subject: { reference: 'Patient/p2' },
+    note: [{ text: 'Surveillance glycémique par l’infirmière' }],
+  },
+  {
     resourceType: 'Observation',
     id: 'o1',
     status: 'final',

@@ -213,6 +213,57 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
       ]);
     });
 
+    describe('Condition subject (not shadowed by HL7 example-reference)', () => {
+      table('Condition', [
+        ['subject=Patient/p1', ['cond1'], "Condition-subject; HL7's example SearchParameter restricted subject to Organization"],
+        ['patient=p2', ['cond2'], 'clinical-patient'],
+      ]);
+    });
+
+    describe('phonetic (FONEM, French names)', () => {
+      table('Patient', [
+        ['phonetic=dupond', ['p1', 'p4'], 'Dupont (word of Dupont-Martin) and Dupond sound alike'],
+        ['phonetic=Lefebvre', ['p5'], 'Lefèvre'],
+        ['phonetic=LEFEVRE', ['p5'], 'case and accents do not matter'],
+        ['phonetic=Elene', ['p1'], 'Hélène; not Helena'],
+        ['phonetic=dupond martin', ['p1'], 'the whole part Dupont-Martin'],
+        ['phonetic=martin', ['p1', 'p3'], 'a word of Dupont-Martin, and Martin'],
+        ['phonetic=durand', [], 'nobody'],
+      ]);
+      it('a value without letters is a 400', async () => {
+        await rejects('Patient', 'phonetic=1234');
+      });
+    });
+
+    describe('_text and _content (full text)', () => {
+      table('Condition', [
+        ['_text=escarre', ['cond1'], 'a word of the narrative'],
+        ['_text=sacree', ['cond1'], 'accents folded, inside markup'],
+        ['_text=ESCAR', ['cond1'], 'case folded, start of a word'],
+        ['_text=carre', [], 'words are matched from their start'],
+        ['_text=stade pansement', ['cond1'], 'all words of a value'],
+        ['_text=stade diabete', [], 'all words must be there'],
+        ['_text=stade,diabete', ['cond1', 'cond2'], 'comma is OR'],
+        ['_text=matelas', [], 'the note is not narrative'],
+        ['_content=matelas', ['cond1'], '_content covers every text of the resource'],
+        ['_content=infirmiere', ['cond2'], 'in a note, with a typographic apostrophe before it'],
+        ['_content=glycemique surveillance', ['cond2'], 'words in any order'],
+        ['_content=diabete', ['cond2'], 'narrative and code text'],
+      ]);
+    });
+
+    describe('parameters this server cannot evaluate are reported, never silently empty', () => {
+      for (const query of ['_query=x', '_filter=name eq x', 'age=30']) {
+        const type = query.startsWith('age') ? 'Patient' : 'Condition';
+        it(`${type}?${query} is listed in an outcome entry, and is a 400 with handling=strict`, async () => {
+          const bundle = await run(type, query);
+          const outcome = bundle.entry!.find((e) => e.search?.mode === 'outcome')!.resource as OperationOutcome;
+          expect(outcome.issue[0].expression).toEqual([query.split('=')[0]]);
+          await rejects(type, query, 400, true);
+        });
+      }
+    });
+
     describe('chaining and _has', () => {
       table('Observation', [
         ['subject:Patient.name=helene', ['o1', 'o2'], 'typed chain'],
