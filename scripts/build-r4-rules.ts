@@ -80,5 +80,45 @@ for (const url of new Set(Object.values(bindings))) {
   if (complete) valueSets[url] = expansion;
 }
 
-writeFileSync(outFile, JSON.stringify({ fhirVersion: '4.0.1', constraints, bindings, valueSets }) + '\n');
-console.log(`${Object.keys(constraints).length} paths with invariants, ${Object.keys(bindings).length} required bindings, ${Object.keys(valueSets).length} ValueSets expanded → ${outFile}`);
+// The R4 core extensions (patient-birthPlace, workflow-episodeOfCare...): where each may be used,
+// the types its value may take, and for complex ones their sub-extensions, so that the validator
+// checks them like the reference does without loading their full snapshots.
+interface CoreExtension { context: Array<{ type: string; expression: string }>; types: string[]; children?: Record<string, { min: number; max: string; types: string[] }> }
+const extensions: Record<string, CoreExtension> = {};
+const valueTypes = (elements: Array<{ id?: string; path: string; max?: string; type?: Array<{ code: string }> }>, valueId: string) => {
+  const value = elements.find((e) => (e.id ?? e.path) === valueId);
+  return value && value.max !== '0' ? (value.type ?? []).map((t) => t.code) : [];
+};
+for (const file of files.filter((f) => f.startsWith('StructureDefinition-'))) {
+  const sd = JSON.parse(readFileSync(join(packageDir, file), 'utf8'));
+  if (sd.type !== 'Extension' || sd.derivation !== 'constraint' || !sd.snapshot || !String(sd.url).startsWith('http://hl7.org/fhir/StructureDefinition/')) continue;
+  const elements = sd.snapshot.element;
+  const entry: CoreExtension = { context: (sd.context ?? []).map((c: { type: string; expression: string }) => ({ type: c.type, expression: c.expression })), types: valueTypes(elements, 'Extension.value[x]') };
+  for (const slice of elements.filter((e: { id?: string; sliceName?: string }) => /^Extension\.extension:[^.]+$/.test(e.id ?? '') && e.sliceName)) {
+    const url = elements.find((e: { id?: string }) => e.id === `${slice.id}.url`)?.fixedUri ?? slice.sliceName;
+    entry.children ??= {};
+    entry.children[url] = { min: slice.min ?? 0, max: slice.max ?? '*', types: valueTypes(elements, `${slice.id}.value[x]`) };
+  }
+  extensions[sd.url] = entry;
+}
+
+writeFileSync(outFile, JSON.stringify({ fhirVersion: '4.0.1', constraints, bindings, valueSets, extensions }) + '\n');
+
+// The codes and displays of every complete CodeSystem of R4 (FHIR's own and the terminology.hl7.org
+// ones the package carries): a Coding of one of these systems must name one of its codes.
+const codeSystemsOut: Record<string, { caseSensitive: boolean; codes: Record<string, string> }> = {};
+const collectDisplays = (concepts: any[] | undefined, into: Record<string, string>): void => {
+  for (const c of concepts ?? []) {
+    into[c.code] = c.display ?? '';
+    collectDisplays(c.concept, into);
+  }
+};
+for (const file of files.filter((f) => f.startsWith('CodeSystem-')).sort()) {
+  const cs = JSON.parse(readFileSync(join(packageDir, file), 'utf8'));
+  if (cs.content !== 'complete' || !cs.concept?.length) continue;
+  const codes: Record<string, string> = {};
+  collectDisplays(cs.concept, codes);
+  codeSystemsOut[cs.url] = { caseSensitive: cs.caseSensitive !== false, codes };
+}
+writeFileSync(join(dirname(outFile), 'r4-codesystems.json'), JSON.stringify(codeSystemsOut) + '\n');
+console.log(`${Object.keys(codeSystemsOut).length} complete CodeSystems; ${Object.keys(constraints).length} paths with invariants, ${Object.keys(bindings).length} required bindings, ${Object.keys(valueSets).length} ValueSets expanded, ${Object.keys(extensions).length} core extensions → ${outFile}`);

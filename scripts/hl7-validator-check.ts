@@ -86,6 +86,8 @@ function setup(): void {
     <dependency><groupId>ca.uhn.hapi.fhir</groupId><artifactId>org.hl7.fhir.validation</artifactId><version>${VALIDATOR_VERSION}</version></dependency>
     <dependency><groupId>org.fhir</groupId><artifactId>ucum</artifactId><version>1.0.8</version></dependency>
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>2.0.3</version></dependency>
+    <!-- optional dependency the validator loads when it tries to reach a package or build server: without it the JVM aborts -->
+    <dependency><groupId>com.squareup.okhttp3</groupId><artifactId>okhttp</artifactId><version>4.12.0</version></dependency>
   </dependencies>
 </project>
 `,

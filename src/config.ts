@@ -93,6 +93,8 @@ export interface RelaisConfig {
   LIMIT_INDEX_VALUES: number;
   /** off: structure only; claimed: + profiles claimed in meta.profile; network: + the network profile of each network resource type. */
   VALIDATION_ENFORCEMENT: 'off' | 'claimed' | 'network';
+  /** An extension the server has no definition of: network-error = an error on the network's profiled resource types, information elsewhere; error = everywhere; information = nowhere an error. */
+  UNKNOWN_EXTENSIONS: 'network-error' | 'error' | 'information';
   /** Folder of FHIR packages (.tgz) loaded at start (FR Core, ANS guides...). */
   FHIR_PACKAGES_DIR: string;
 }
@@ -159,6 +161,7 @@ const schema = {
     LIMIT_DEFINITION_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 100000 },
     LIMIT_INDEX_VALUES: { type: 'integer', minimum: 10, maximum: 10000000, default: 1000 },
     VALIDATION_ENFORCEMENT: { type: 'string', enum: ['off', 'claimed', 'network'], default: 'network' },
+    UNKNOWN_EXTENSIONS: { type: 'string', enum: ['network-error', 'error', 'information'], default: 'network-error' },
     FHIR_PACKAGES_DIR: { type: 'string', minLength: 1, default: './fhir-packages' },
   },
 } as const;

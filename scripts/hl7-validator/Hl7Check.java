@@ -58,7 +58,9 @@ public class Hl7Check {
       OperationOutcome oo;
       try {
         oo = engine.validate(body, FhirFormat.JSON, new ArrayList<>(), messages);
-      } catch (Exception e) {
+      } catch (Throwable e) {
+        // One input that trips the validator (e.g. an optional class it tries to load to reach a
+        // server) must not stop the run: it is recorded as a fatal outcome for that file only.
         oo = new OperationOutcome();
         oo.addIssue().setSeverity(OperationOutcome.IssueSeverity.FATAL)
             .setCode(OperationOutcome.IssueType.EXCEPTION)

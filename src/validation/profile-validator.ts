@@ -24,12 +24,33 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 type BaseResolved = BaseElement & { path: string };
 
+/** An R4 core extension, compacted by scripts/build-r4-rules.ts. */
+export interface CoreExtension {
+  context: Array<{ type: string; expression: string }>;
+  /** Types value[x] may take; empty for a complex extension. */
+  types: string[];
+  /** Complex extensions: their sub-extensions by url. */
+  children?: Record<string, { min: number; max: string; types: string[] }>;
+}
+
 export interface BaseRules {
   constraints: Record<string, Array<{ key: string; severity: 'error' | 'warning'; human: string; expression: string }>>;
   bindings: Record<string, string>;
+  extensions?: Record<string, CoreExtension>;
 }
 
+/** How an extension whose definition the server does not hold is reported, by the type of the resource carrying it. */
+export type UnknownExtensionSeverity = (resourceType: string) => 'error' | 'information';
+
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
+/** Quantity and its specialisations: their system|code is checked like a Coding's (the HL7 validator does). */
+const QUANTITY_TYPES = new Set(['Quantity', 'Age', 'Count', 'Distance', 'Duration', 'MoneyQuantity', 'SimpleQuantity']);
+/**
+ * HL7's tooling extensions (structuredefinition-fhir-type, -normative-version...): R4's own
+ * definitions use them outside the contexts R4 declares (fhir-type on ElementDefinition.type,
+ * declared for ElementDefinition.type.code), and the HL7 validator does not hold them to it.
+ */
+const TOOLING_EXTENSION = `${CORE_SD}structuredefinition-`;
 const MAX_ISSUES = 100;
 const REFERENCE_TYPE = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
@@ -57,6 +78,7 @@ export class ProfileValidator {
     private readonly registry: ConformanceRegistry,
     private readonly terminology: TerminologyService,
     private readonly rules: BaseRules,
+    private readonly unknownExtension: UnknownExtensionSeverity = () => 'information',
   ) {
     this.primitiveTypes = new Set(Object.entries(definitions.types).filter(([, t]) => t.kind === 'primitive-type').map(([n]) => n));
   }
@@ -103,10 +125,40 @@ export class ProfileValidator {
     if (walk.issues.length < MAX_ISSUES) walk.issues.push(issue);
   }
 
+  /**
+   * dom-3, checked natively: fhirpath.js (strict FHIRPath N1) refuses the invariant's
+   * `descendants().as(canonical)` on a collection, so it could never be evaluated. A contained
+   * resource must be referred to (`#id`) from its container — the container itself or another
+   * of its contained resources, by a reference, canonical or uri — or refer to the container (`#`).
+   */
+  private checkContainedReferenced(resource: JsonObject, expr: string, walk: Walk): void {
+    const local = new Set<string>();
+    const collect = (value: Json, key: string) => {
+      if (typeof value === 'string') {
+        if (value.startsWith('#') && key !== 'div') local.add(value);
+      } else if (Array.isArray(value)) for (const item of value) collect(item, key);
+      else if (isObject(value)) for (const [k, v] of Object.entries(value)) collect(v, k);
+    };
+    collect(resource, '');
+    (resource.contained as Json[]).forEach((contained, i) => {
+      if (!isObject(contained) || typeof contained.id !== 'string') return;
+      if (local.has(`#${contained.id}`)) return;
+      const refersToContainer = new Set<string>();
+      const inner = (value: Json, key: string) => {
+        if (typeof value === 'string' && value === '#' && key !== 'div') refersToContainer.add(value);
+        else if (Array.isArray(value)) for (const item of value) inner(item, key);
+        else if (isObject(value)) for (const [k, v] of Object.entries(value)) inner(v, k);
+      };
+      inner(contained, '');
+      if (refersToContainer.size > 0) return;
+      this.push(walk, { severity: 'error', code: 'invariant', diagnostics: `Constraint dom-3 failed: the contained resource '${contained.id}' is not referred to from elsewhere in the resource, nor does it refer to its container`, expression: [`${expr}.contained[${i}]`] });
+    });
+  }
+
   private baseInvariantsFor(path: string) {
     let list = this.baseInvariants.get(path);
     if (!list) {
-      list = (this.rules.constraints[path] ?? []).map((c) => {
+      list = (this.rules.constraints[path] ?? []).filter((c) => c.key !== 'dom-3').map((c) => {
         const compiled = compileInvariant(path, c.expression);
         return { key: c.key, severity: c.severity, human: c.human, evaluate: compiled instanceof Error ? undefined : compiled };
       });
@@ -145,9 +197,9 @@ export class ProfileValidator {
     if (walk.issues.length >= MAX_ISSUES) return;
     for (const c of this.baseInvariantsFor(defPath)) this.evaluateInvariant(walk, node, expr, c);
     if (p) for (const c of p.constraints) this.evaluateInvariant(walk, node, expr, c);
+    if (isResource && Array.isArray(node.contained)) this.checkContainedReferenced(node, expr, walk);
 
     const baseChildren = this.definitions.childrenOf(defPath);
-    void isResource;
     const counts = new Map<string, number>();
     for (const key of Object.keys(node)) {
       if (key === 'resourceType' || key.startsWith('_') || key === 'fhir_comments') continue;
@@ -327,6 +379,12 @@ export class ProfileValidator {
     const binding = p?.binding?.valueSet ? p.binding : this.rules.bindings[base.path] ? { strength: 'required' as const, valueSet: this.rules.bindings[base.path], base: true } : undefined;
     if (binding?.valueSet) this.checkBinding(item, type, binding as { strength: string; valueSet: string; base?: boolean }, expr, walk);
     if (type === 'Reference' && typeof item === 'object' && item !== null && !Array.isArray(item)) this.checkReference(item, base, p?.types, expr, walk);
+    if ((type === 'Coding' || QUANTITY_TYPES.has(type)) && isObject(item)) this.checkCoding(item, expr, walk);
+    if (type === 'Identifier' && isObject(item) && item.system === 'urn:ietf:rfc:3986' && !/\.example\[\d+\]/.test(expr) && typeof item.value === 'string' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(item.value)) {
+      // The system urn:ietf:rfc:3986 says "the value is a URI": it must be an absolute one
+      // (not checked in ElementDefinition.example, where R4's own definitions illustrate with 'Local eCMS identifier').
+      this.push(walk, { severity: 'error', code: 'value', diagnostics: `With the system urn:ietf:rfc:3986 the identifier's value must be an absolute URI, not '${item.value.slice(0, 80)}'`, expression: [`${expr}.value`] });
+    }
     if (this.primitiveTypes.has(type)) {
       // Profile invariants on a primitive (e.g. the format of an RPPS number) take the value itself as context.
       if (p) for (const c of p.constraints) this.evaluateInvariant(walk, item as JsonObject, expr, c);
@@ -378,6 +436,17 @@ export class ProfileValidator {
     this.push(walk, { severity, code: 'code-invalid', diagnostics: `${shown} is not in the value set ${vs} (${binding.strength} binding)${this.by(walk)}`, expression: [expr] });
   }
 
+  /** A Coding of a CodeSystem the server holds completely names one of its codes, with its display (as the HL7 validator checks). */
+  private checkCoding(item: JsonObject, expr: string, walk: Walk): void {
+    if (typeof item.system !== 'string' || typeof item.code !== 'string') return;
+    const checked = this.terminology.checkCode(item.system, item.code);
+    if (checked.outcome === 'unknown-code') {
+      this.push(walk, { severity: 'error', code: 'code-invalid', diagnostics: `Unknown code '${item.code}' in the CodeSystem ${item.system}`, expression: [`${expr}.code`] });
+    } else if (checked.outcome === 'known' && typeof item.display === 'string' && checked.display && item.display.trim().toLowerCase() !== checked.display.trim().toLowerCase()) {
+      this.push(walk, { severity: 'warning', code: 'code-invalid', diagnostics: `Wrong display '${item.display}' for ${item.system}#${item.code}: it should be '${checked.display}'`, expression: [`${expr}.display`] });
+    }
+  }
+
   private checkReference(item: JsonObject, base: BaseResolved, types: ElementDefinitionType[] | undefined, expr: string, walk: Walk): void {
     const reference = typeof item.reference === 'string' ? item.reference : undefined;
     let target: string | undefined = typeof item.type === 'string' ? item.type : undefined;
@@ -392,7 +461,8 @@ export class ProfileValidator {
       if (isObject(found)) target = String(found.resourceType);
     } else if (reference && !reference.startsWith('urn:')) {
       const match = REFERENCE_TYPE.exec(reference);
-      if (match) target = match[1];
+      // A URL whose last segments only look like Type/id (…/vhdir/Network/x) names no resource type: nothing to judge.
+      if (match && this.definitions.isResourceType(match[1])) target = match[1];
     }
     if (!target || target === 'Resource') return;
     const allowed = new Set<string>();
@@ -400,7 +470,11 @@ export class ProfileValidator {
     if (profiles.length > 0) {
       for (const url of profiles) {
         const canonical = url.split('|')[0];
-        if (canonical.startsWith(CORE_SD)) allowed.add(canonical.slice(CORE_SD.length));
+        if (canonical.startsWith(CORE_SD)) {
+          const name = canonical.slice(CORE_SD.length);
+          // A core profile (e.g. Network, on Organization) rather than a type: its type is not known here, so anything goes.
+          allowed.add(this.definitions.isResourceType(name) ? name : 'Resource');
+        }
         else allowed.add(this.registry.get<StructureDefinition>(canonical)?.type ?? '');
       }
     } else for (const t of base.targets ?? []) allowed.add(t);
@@ -420,8 +494,23 @@ export class ProfileValidator {
       // A sub-extension of a complex extension is defined by the parent's slice (p), not by a StructureDefinition.
       if (p && p.sliceName) this.walkObject(item, 'Extension', p, expr, walk);
       else this.walkObject(item, 'Extension', undefined, expr, walk);
-      if (!p?.sliceName && url && !url.startsWith(CORE_SD) && this.registry.sourceOf(url) === undefined) {
-        this.push(walk, { severity: 'information', code: 'informational', diagnostics: `Extension ${url} is not known to this server: its content was not checked`, expression: [expr] });
+      if (p?.sliceName) return;
+      const core = this.rules.extensions?.[url];
+      if (core) {
+        this.checkCoreExtension(item, url, core, expr, host, walk);
+        return;
+      }
+      // Only absolute URLs name definitions; a relative one (a sub-extension) belongs to its parent's.
+      if (/^[a-z][a-z0-9+.-]*:/i.test(url) && this.registry.sourceOf(url) === undefined) {
+        const severity = this.unknownExtension(String(walk.root.resourceType));
+        this.push(walk, {
+          severity,
+          code: severity === 'error' ? 'structure' : 'informational',
+          diagnostics: severity === 'error'
+            ? `Extension ${url} is not known to this server, and unknown extensions are not accepted on ${String(walk.root.resourceType)} (UNKNOWN_EXTENSIONS)`
+            : `Extension ${url} is not known to this server: its content was not checked`,
+          expression: [expr],
+        });
       }
       return;
     }
@@ -432,6 +521,47 @@ export class ProfileValidator {
     walk.profileUrl = definition.url;
     this.walkObject(item, 'Extension', definition.root, expr, walk);
     walk.profileUrl = saved;
+  }
+
+  /** An R4 core extension: where it may be used and the type of its value (or its sub-extensions). */
+  private checkCoreExtension(item: JsonObject, url: string, core: CoreExtension, expr: string, host: { defPath: string; elementPath: string }, walk: Walk): void {
+    if (core.context.length > 0 && !url.startsWith(TOOLING_EXTENSION) && !this.contextAllows(core.context, host)) {
+      this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Extension ${url} is not allowed on ${host.elementPath} (allowed on: ${core.context.map((c) => c.expression).join(', ')})`, expression: [expr] });
+    }
+    const checkValue = (holder: JsonObject, types: string[], at: string, name: string) => {
+      // A primitive value may be given by its companion alone (`_valueString`: extensions, no value).
+      const valueKey = Object.keys(holder).find((k) => k.startsWith('value'))?? Object.keys(holder).find((k) => k.startsWith('_value'))?.slice(1);
+      if (!valueKey) {
+        if (types.length > 0 && !Array.isArray(holder.extension)) this.push(walk, { severity: 'error', code: 'required', diagnostics: `Extension ${name} needs a value (${types.join(', ')})`, expression: [at] });
+        return;
+      }
+      const type = valueKey.slice('value'.length);
+      if (!types.some((t) => t.toLowerCase() === type.toLowerCase())) {
+        this.push(walk, { severity: 'error', code: 'structure', diagnostics: types.length ? `Extension ${name} takes a value of type ${types.join(', ')}, not ${type}` : `Extension ${name} takes sub-extensions, not a value`, expression: [`${at}.value.ofType(${type})`] });
+      }
+    };
+    if (!core.children) {
+      checkValue(item, core.types, expr, url);
+      return;
+    }
+    if (Object.keys(item).some((k) => k.startsWith('value'))) checkValue(item, [], expr, url);
+    const subs = Array.isArray(item.extension) ? item.extension.filter(isObject) : [];
+    const counts = new Map<string, number>();
+    subs.forEach((sub, i) => {
+      const subUrl = typeof sub.url === 'string' ? sub.url : '';
+      const definition = core.children![subUrl];
+      if (!definition) {
+        this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Sub-extension '${subUrl}' is not defined by the extension ${url}`, expression: [`${expr}.extension[${i}]`] });
+        return;
+      }
+      counts.set(subUrl, (counts.get(subUrl) ?? 0) + 1);
+      checkValue(sub, definition.types, `${expr}.extension[${i}]`, `${url}#${subUrl}`);
+    });
+    for (const [subUrl, definition] of Object.entries(core.children)) {
+      const count = counts.get(subUrl) ?? 0;
+      if (count < definition.min) this.push(walk, { severity: 'error', code: 'required', diagnostics: `Extension ${url} needs its sub-extension '${subUrl}'`, expression: [expr] });
+      if (definition.max !== '*' && count > Number(definition.max)) this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Extension ${url} allows at most ${definition.max} '${subUrl}'`, expression: [expr] });
+    }
   }
 
   private contextAllows(contexts: Array<{ type: string; expression: string }>, hostPaths: { defPath: string; elementPath: string }): boolean {

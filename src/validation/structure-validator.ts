@@ -53,6 +53,11 @@ const FORBIDDEN_CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
  * client following it would run or open something that is not a FHIR resource.
  */
 const REFERENCE_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+
+/** uri-based types whose urn:uuid / urn:oid values follow R4's uuid and oid rules (the HL7 validator checks them in any of these). */
+const URI_TYPES = new Set(['uri', 'url', 'canonical', 'uuid', 'oid']);
+const UUID = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const OID = /^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$/;
 const ALLOWED_REFERENCE = /^(?:https?:\/\/|urn:uuid:|urn:oid:)/i;
 const RELATIVE_ID_SEGMENT = /^(?:[A-Za-z]+\/)?([^/?#]+)(?:\/_history\/([^/?#]+))?$/;
 
@@ -126,6 +131,10 @@ export class StructureValidator {
       if ((name === 'string' || name === 'markdown') && v.length > MAX_STRING_LENGTH) return `a FHIR ${name} cannot exceed ${MAX_STRING_LENGTH} characters`;
       if (FORBIDDEN_CONTROL.test(v)) return `a FHIR ${name} cannot contain control characters other than tab, carriage return and line feed (found U+${v.match(FORBIDDEN_CONTROL)![0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()})`;
       if (name === 'id' && (v === '.' || v === '..')) return `'${v}' is not a usable FHIR id`;
+      if (URI_TYPES.has(name) && v.startsWith('urn:uuid:') && !UUID.test(v)) return `'${v.slice(0, 60)}' is not a valid urn:uuid (R4 uuid: lower-case hexadecimal, 8-4-4-4-12)`;
+      if (URI_TYPES.has(name) && v.startsWith('urn:oid:') && !OID.test(v)) return `'${v.slice(0, 60)}' is not a valid urn:oid (R4 oid: urn:oid: then a dotted number)`;
+      // R4 datatypes, canonical: "canonical URLs ... SHALL be absolute", except a local #fragment.
+      if (name === 'canonical' && !v.startsWith('#') && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v)) return `the canonical '${v.length > 80 ? v.slice(0, 80) + '…' : v}' must be an absolute URL (or a #fragment)`;
       if (pattern && !pattern.test(v)) return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}' is not a valid FHIR ${name}`;
       if (isDate && !isRealCalendarDate(v)) return `'${v}' is not a real calendar date`;
       if (name === 'xhtml') {

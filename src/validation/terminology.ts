@@ -42,14 +42,62 @@ interface Hierarchy {
 
 export type SubsumptionResult = { outcome: 'codes'; codes: string[] } | { outcome: 'unknown-system' } | { outcome: 'unknown-code' };
 
+/** The complete CodeSystems of R4 (definitions/r4-codesystems.json): codes and displays. */
+export interface BaseCodeSystems {
+  [url: string]: { caseSensitive: boolean; codes: Record<string, string> };
+}
+
+export type CodeCheck = { outcome: 'known'; display: string | undefined } | { outcome: 'unknown-code' } | { outcome: 'unknown-system' };
+
 export class TerminologyService {
   private readonly expansions = new Map<string, Expansion | undefined>();
   private readonly hierarchies = new Map<string, Hierarchy | undefined>();
+  private readonly heldSystems = new Map<string, { caseSensitive: boolean; codes: Map<string, string | undefined> } | null>();
 
   constructor(
     private readonly registry: ConformanceRegistry,
     private readonly baseValueSets: BaseValueSets = {},
+    private readonly baseCodeSystems: BaseCodeSystems = {},
   ) {}
+
+  /**
+   * A code of a CodeSystem the server holds completely (the network's and packages' with
+   * content = complete, and R4's own): whether the code is one of its codes, and its display.
+   * A system held only partly, or not at all, is `unknown-system`: nothing is claimed about it.
+   */
+  checkCode(system: string, code: string): CodeCheck {
+    const held = this.heldSystem(system.split('|')[0]);
+    if (!held) return { outcome: 'unknown-system' };
+    const key = held.caseSensitive ? code : code.toLowerCase();
+    if (!held.codes.has(key)) return { outcome: 'unknown-code' };
+    return { outcome: 'known', display: held.codes.get(key) };
+  }
+
+  private heldSystem(url: string): { caseSensitive: boolean; codes: Map<string, string | undefined> } | null {
+    let held = this.heldSystems.get(url);
+    if (held !== undefined) return held;
+    held = null;
+    const cs = this.registry.get<CodeSystem>(url);
+    if (cs?.resourceType === 'CodeSystem') {
+      if (cs.content === 'complete' && cs.concept?.length) {
+        const caseSensitive = cs.caseSensitive !== false;
+        const codes = new Map<string, string | undefined>();
+        const walk = (concepts: CodeSystemConcept[]) => {
+          for (const c of concepts) {
+            codes.set(caseSensitive ? c.code : c.code.toLowerCase(), c.display);
+            walk(c.concept ?? []);
+          }
+        };
+        walk(cs.concept);
+        held = { caseSensitive, codes };
+      }
+    } else if (this.baseCodeSystems[url]) {
+      const base = this.baseCodeSystems[url];
+      held = { caseSensitive: base.caseSensitive, codes: new Map(Object.entries(base.codes).map(([c, d]) => [base.caseSensitive ? c : c.toLowerCase(), d || undefined])) };
+    }
+    this.heldSystems.set(url, held);
+    return held;
+  }
 
   /** The expansion of a locally known ValueSet, or undefined when it is unknown. Cached. */
   expand(canonical: string): Expansion | undefined {

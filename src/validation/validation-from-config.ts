@@ -26,6 +26,12 @@ export function conformanceRegistry(packagesDir: string | undefined, profilesDir
   return registry;
 }
 
-export function validationFromConfig(config: Pick<RelaisConfig, 'FHIR_PACKAGES_DIR' | 'VALIDATION_ENFORCEMENT'>, definitions: FhirDefinitions, structure: StructureValidator): ValidationService {
-  return new ValidationService(definitions, structure, conformanceRegistry(config.FHIR_PACKAGES_DIR), config.VALIDATION_ENFORCEMENT ?? 'network');
+export function validationFromConfig(
+  config: Pick<RelaisConfig, 'FHIR_PACKAGES_DIR' | 'VALIDATION_ENFORCEMENT'> & Partial<Pick<RelaisConfig, 'UNKNOWN_EXTENSIONS'>>,
+  definitions: FhirDefinitions,
+  structure: StructureValidator,
+): ValidationService {
+  return new ValidationService(definitions, structure, conformanceRegistry(config.FHIR_PACKAGES_DIR), config.VALIDATION_ENFORCEMENT ?? 'network', {
+    unknownExtensions: config.UNKNOWN_EXTENSIONS ?? 'network-error',
+  });
 }

@@ -15,14 +15,25 @@ import type { ConformanceRegistry } from '../conformance/conformance-registry.js
 import type { FhirDefinitions } from '../fhir/definitions.js';
 import type { Issue } from '../errors.js';
 import { bySeverity } from '../fhir/operation-outcome.js';
+import { bundleIssues } from './bundle-rules.js';
+import { conformanceIssues } from './conformance-rules.js';
 import { ProfileValidator, type BaseRules } from './profile-validator.js';
 import type { StructureValidator } from './structure-validator.js';
-import { TerminologyService, type BaseValueSets } from './terminology.js';
+import { TerminologyService, type BaseCodeSystems, type BaseValueSets } from './terminology.js';
 
 export const NETWORK_BASE = 'https://relais-sante.fr/fhir';
 
 /** off: structure only; claimed: + profiles in meta.profile; network: + the network profile of each network resource type. */
 export type ValidationEnforcement = 'off' | 'claimed' | 'network';
+
+/**
+ * An extension without a definition the server holds: `network-error` (default) refuses it on
+ * the resource types the network profiles (Patient, Encounter, CarePlan...: an integrator
+ * sending one there has a mapping error the network must see) and reports it as information
+ * elsewhere; `error` refuses it everywhere (the HL7 validator's behaviour); `information`
+ * never refuses it.
+ */
+export type UnknownExtensionPolicy = 'network-error' | 'error' | 'information';
 
 let cachedRules: (BaseRules & { valueSets: BaseValueSets }) | undefined;
 function baseRules(): BaseRules & { valueSets: BaseValueSets } {
@@ -30,21 +41,33 @@ function baseRules(): BaseRules & { valueSets: BaseValueSets } {
   return cachedRules!;
 }
 
+let cachedCodeSystems: BaseCodeSystems | undefined;
+function baseCodeSystems(): BaseCodeSystems {
+  cachedCodeSystems ??= JSON.parse(readFileSync(new URL('./definitions/r4-codesystems.json', import.meta.url), 'utf8'));
+  return cachedCodeSystems!;
+}
+
 export class ValidationService {
   readonly terminology: TerminologyService;
   readonly profiles: ProfileValidator;
   private readonly networkProfileByType = new Map<string, string>();
   private supported?: Map<string, string[]>;
+  /** Set by collect(): the rules beyond the structure only run on a structurally valid resource (validation is synchronous). */
+  private lastStructureFailed = false;
 
   constructor(
     private readonly definitions: FhirDefinitions,
     private readonly structure: StructureValidator,
     readonly registry: ConformanceRegistry,
     readonly enforcement: ValidationEnforcement = 'network',
+    options: { unknownExtensions?: UnknownExtensionPolicy } = {},
   ) {
     const rules = baseRules();
-    this.terminology = new TerminologyService(registry, rules.valueSets);
-    this.profiles = new ProfileValidator(definitions, registry, this.terminology, rules);
+    this.terminology = new TerminologyService(registry, rules.valueSets, baseCodeSystems());
+    const policy = options.unknownExtensions ?? 'network-error';
+    this.profiles = new ProfileValidator(definitions, registry, this.terminology, rules, (resourceType) =>
+      policy === 'error' || (policy === 'network-error' && this.networkProfileByType.has(resourceType)) ? 'error' : 'information',
+    );
     for (const sd of registry.ofType<StructureDefinition>('StructureDefinition', (s) => s === 'network')) {
       if (sd.kind === 'resource' && sd.derivation === 'constraint' && sd.id === `relais-${sd.type.toLowerCase()}`) this.networkProfileByType.set(sd.type, sd.url);
     }
@@ -72,12 +95,28 @@ export class ValidationService {
    * the automatic choice; base rules always apply.
    */
   validate(resource: unknown, options: { profiles?: string[]; enforcement?: ValidationEnforcement; structureChecked?: boolean } = {}): Issue[] {
-    return bySeverity(this.collect(resource, options));
+    const issues = this.collect(resource, options);
+    const enforcement = options.enforcement ?? this.enforcement;
+    const json = resource as { resourceType?: unknown };
+    if ((enforcement !== 'off' || options.profiles) && !this.lastStructureFailed && typeof json?.resourceType === 'string') {
+      if (json.resourceType === 'Bundle') {
+        const bundle = resource as { entry?: Array<{ resource?: Record<string, unknown> }> } & Record<string, unknown>;
+        issues.push(...bundleIssues(bundle, (t) => this.definitions.isResourceType(t)));
+        (Array.isArray(bundle.entry) ? bundle.entry : []).forEach((entry, i) => {
+          if (entry?.resource && typeof entry.resource === 'object') {
+            for (const issue of conformanceIssues(entry.resource)) issues.push({ ...issue, expression: issue.expression?.map((e) => `Bundle.entry[${i}].resource${e.slice(e.indexOf('.') < 0 ? e.length : e.indexOf('.'))}`) });
+          }
+        });
+      }
+      issues.push(...conformanceIssues(resource as Record<string, unknown>));
+    }
+    return bySeverity(issues);
   }
 
   private collect(resource: unknown, options: { profiles?: string[]; enforcement?: ValidationEnforcement; structureChecked?: boolean }): Issue[] {
     const structural = options.structureChecked ? [] : this.structure.validate(resource);
-    if (structural.some((i) => i.severity === 'error' || i.severity === 'fatal')) return structural;
+    this.lastStructureFailed = structural.some((i) => i.severity === 'error' || i.severity === 'fatal');
+    if (this.lastStructureFailed) return structural;
     const json = resource as { resourceType: string; meta?: { profile?: unknown } } & Record<string, never>;
     const enforcement = options.enforcement ?? this.enforcement;
     const issues: Issue[] = [...structural];

@@ -14,7 +14,8 @@ import { StructureValidator } from '../../src/validation/structure-validator.js'
 import { ValidationService } from '../../src/validation/validation-service.js';
 
 const definitions = loadDefinitions();
-const service = new ValidationService(definitions, new StructureValidator(definitions), conformanceRegistry(undefined), 'network');
+// With FR Core, as the server runs by default (fhir-packages/): the examples use its extensions.
+const service = new ValidationService(definitions, new StructureValidator(definitions), conformanceRegistry(join(DEFAULT_PROFILES_DIR, '..', 'fhir-packages')), 'network');
 const examplesDir = join(DEFAULT_PROFILES_DIR, 'examples');
 const invalidDir = join(examplesDir, 'invalid');
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8'));

@@ -102,7 +102,7 @@ describe('validator rules', () => {
   });
   it('base R4 invariants (dom-3: a contained resource must be referenced; per-1)', () => {
     const contained = { resourceType: 'Flag', status: 'active', code: { text: 'x' }, subject: { reference: 'Patient/1' }, contained: [{ resourceType: 'Patient', id: 'orphan' }] };
-    expect(at(contained, 'Flag')).toContainEqual(expect.objectContaining({ diagnostics: expect.stringContaining('dom-3') }));
+    expect(at(contained, 'Flag.contained[0]')).toContainEqual(expect.objectContaining({ diagnostics: expect.stringContaining('dom-3') }));
     const period = { resourceType: 'Flag', status: 'active', code: { text: 'x' }, subject: { reference: 'Patient/1' }, period: { start: '2026-05-02', end: '2026-05-01' } };
     expect(at(period, 'Flag.period')).toContainEqual(expect.objectContaining({ diagnostics: expect.stringContaining('per-1') }));
   });
