@@ -27,6 +27,19 @@ const NATIVE = new Set(['ele-1', 'ext-1']);
 /** Invariants fhirpath.js cannot evaluate in R4 (htmlChecks is a validator-only function); txt-1/txt-2 are checked natively by src/validation/narrative.ts. */
 const UNSUPPORTED = new Set(['txt-1', 'txt-2']);
 
+/**
+ * fhirpath.js builds `matches()` regexes in JavaScript's unicode mode, where an escape before a
+ * character that needs none (`\@`, `\:`, `\'`) and a lone `]` are syntax errors; eld-16, eld-19
+ * and eld-20 have them, so they could never be evaluated. The same patterns, without those.
+ */
+function unicodeSafe(expression: string): string {
+  if (!expression.includes('matches(')) return expression;
+  return expression
+    .replace(/\\\\([@:])/g, '$1')
+    .replace(/\\\\\\'/g, "\\'")
+    .replace(/\(\\\\\[x\]\)/g, '(\\\\[x\\\\])');
+}
+
 const constraints: Record<string, Constraint[]> = {};
 const bindings: Record<string, string> = {};
 const files = readdirSync(packageDir).filter((f) => f.endsWith('.json'));
@@ -37,7 +50,7 @@ for (const file of files.filter((f) => f.startsWith('StructureDefinition-'))) {
   for (const element of sd.snapshot.element) {
     const own = (element.constraint ?? []).filter((c: Constraint & { source?: string }) => !NATIVE.has(c.key) && !UNSUPPORTED.has(c.key) && c.expression);
     // A resource's children repeat the datatype's own invariants only through ele-1; datatype invariants are keyed by the datatype.
-    if (own.length > 0) constraints[element.path] = own.map((c: Constraint) => ({ key: c.key, severity: c.severity, human: c.human, expression: c.expression }));
+    if (own.length > 0) constraints[element.path] = own.map((c: Constraint) => ({ key: c.key, severity: c.severity, human: c.human, expression: unicodeSafe(c.expression!) }));
     const binding = element.binding;
     if (binding?.strength === 'required' && binding.valueSet) bindings[element.path] = binding.valueSet.split('|')[0];
   }

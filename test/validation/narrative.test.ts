@@ -19,6 +19,7 @@ const hostile: Array<[string, string]> = [
   ['an onclick handler', div('<p onclick="alert(1)">Durand</p>')],
   ['a javascript: link', div('<a href="javascript:alert(1)">Durand</a>')],
   ['a javascript: link hidden by case and whitespace', div('<a href=" JaVa\tScRiPt:alert(1)">Durand</a>')],
+  ['a javascript: link hidden by character references', div('<a href="&#106;ava&#x73;cript&#58;alert(1)">Durand</a>')],
   ['a data: link', div('<a href="data:text/html;base64,PHNjcmlwdD4=">Durand</a>')],
   ['an iframe', div('<iframe src="https://evil.example/"></iframe>Durand')],
   ['a form', div('<form action="https://evil.example/"><input name="x"/></form>')],

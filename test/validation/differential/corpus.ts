@@ -27,8 +27,16 @@ export interface CorpusCase {
 const require = createRequire(import.meta.url);
 export const EXAMPLES_DIR = dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
 
-/** The specification's own definition Bundles (all resources, all value sets...): megabytes each, not examples. */
-const MAX_EXAMPLE_BYTES = 300_000;
+/**
+ * Examples above this size are left out: the specification's own definition Bundles (all
+ * resources, all value sets...: megabytes each, not examples) and a few very large instances,
+ * so that CI replays the corpus in seconds.
+ */
+const MAX_EXAMPLE_BYTES = 100_000;
+/** Conformance resources in the sample stay below this size (a StructureDefinition snapshot is often 150 kB). */
+const MAX_CONFORMANCE_BYTES = 40_000;
+/** Bundles above this size are not mutated (each Bundle gets every Bundle mutation). */
+const MAX_MUTATED_BUNDLE_BYTES = 60_000;
 const CONFORMANCE = /^(StructureDefinition|ValueSet|CodeSystem|SearchParameter|OperationDefinition|CompartmentDefinition|ConceptMap|NamingSystem|CapabilityStatement|ImplementationGuide|StructureMap|GraphDefinition|MessageDefinition|TerminologyCapabilities)-/;
 /** One conformance resource in this many, per type, joins the corpus. */
 const CONFORMANCE_STRIDE = 25;
@@ -47,6 +55,7 @@ function exampleFiles(): { instances: string[]; conformance: string[] } {
   const byType = new Map<string, string[]>();
   for (const file of all) {
     if (CONFORMANCE.test(file)) {
+      if (statSync(join(EXAMPLES_DIR, file)).size > MAX_CONFORMANCE_BYTES) continue;
       const type = file.split('-')[0];
       byType.set(type, [...(byType.get(type) ?? []), file]);
     } else if (statSync(join(EXAMPLES_DIR, file)).size <= MAX_EXAMPLE_BYTES) instances.push(file);
@@ -238,7 +247,7 @@ export const MUTATIONS: Record<string, Mutation> = {
 
 /** The examples that mutations start from: every third instance example, Bundles always (their rules are the point). */
 function mutationBases(instances: string[]): string[] {
-  return instances.filter((file, i) => i % 3 === 0 || file.startsWith('Bundle-'));
+  return instances.filter((file, i) => (i % 3 === 0 && !file.startsWith('Bundle-')) || (file.startsWith('Bundle-') && statSync(join(EXAMPLES_DIR, file)).size <= MAX_MUTATED_BUNDLE_BYTES));
 }
 
 /** Builds the corpus. `defs` and `rules` are the server's definitions and base rules (r4-rules.json). */
