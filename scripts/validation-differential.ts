@@ -30,20 +30,39 @@ const CHUNK = 150;
 
 const { values: args } = parseArgs({ options: { record: { type: 'boolean', default: false } } });
 
+/** BCP 13 (RFC 6838) grammar of a media type, parameters allowed: what a terminology server accepts. */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;\s*[^;]+)*$/;
+
+/** Every string of the corpus that is a syntactically valid media type, at the elements R4 binds to mimetypes. */
+function mediaTypesOf(corpus: Array<{ resource: unknown }>): string[] {
+  const keys = new Set(['contentType', 'sigFormat', 'targetFormat', 'payloadMimeType', 'mimeType']);
+  const found = new Set<string>();
+  const walk = (value: unknown, key: string) => {
+    if (typeof value === 'string') {
+      if (keys.has(key) && MEDIA_TYPE.test(value)) found.add(value);
+    } else if (Array.isArray(value)) for (const item of value) walk(item, key);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, k);
+  };
+  for (const c of corpus) walk(c.resource, '');
+  return [...found];
+}
+
 /**
  * Without a terminology server the reference cannot check codes of ISO 4217 (currencies) and
  * BCP 13 (mime types), both bound `required` in R4 (Money.currency, Attachment.contentType...),
  * and calls every such code an error. It is given these two code systems as local resources
- * instead: the currencies ICU knows (Intl.supportedValuesOf) and the media types of mime-db.
+ * instead: the currencies ICU knows (Intl.supportedValuesOf), and for BCP 13 — a grammar, not a
+ * list — the media types of mime-db plus every syntactically valid media type the corpus uses
+ * (what a terminology server's grammar check would accept).
  */
-function offlineTerminology(dir: string): void {
+function offlineTerminology(dir: string, corpusMediaTypes: string[]): void {
   mkdirSync(dir, { recursive: true });
   const codeSystem = (id: string, url: string, codes: string[]) => ({
     resourceType: 'CodeSystem', id, url, version: 'offline', name: id, status: 'active', content: 'complete', caseSensitive: true,
     concept: codes.map((code) => ({ code })),
   });
   const currencies = Intl.supportedValuesOf('currency');
-  const mimeTypes = Object.keys(JSON.parse(readFileSync(join(ROOT, 'node_modules', 'mime-db', 'db.json'), 'utf8')));
+  const mimeTypes = [...new Set([...Object.keys(JSON.parse(readFileSync(join(ROOT, 'node_modules', 'mime-db', 'db.json'), 'utf8'))), ...corpusMediaTypes])];
   writeFileSync(join(dir, 'CodeSystem-iso4217.json'), JSON.stringify(codeSystem('iso4217', 'urn:iso:std:iso:4217', currencies)));
   writeFileSync(join(dir, 'CodeSystem-bcp13.json'), JSON.stringify(codeSystem('bcp13', 'urn:ietf:bcp:13', mimeTypes)));
 }
@@ -57,7 +76,7 @@ function record(): void {
   const terminologyDir = join(WORK, 'terminology');
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(corpusDir, { recursive: true });
-  offlineTerminology(terminologyDir);
+  offlineTerminology(terminologyDir, mediaTypesOf(corpus));
   const files = corpus.map((c) => {
     const file = join(corpusDir, `${c.id}.json`);
     writeFileSync(file, JSON.stringify(c.resource));

@@ -442,9 +442,11 @@ export class ProfileValidator {
     const checked = this.terminology.checkCode(item.system, item.code);
     if (checked.outcome === 'unknown-code') {
       // terminology.hl7.org code systems are held as R4 shipped them (2018); THO has added codes since
-      // (BTG moved to v3-ActCode for security labels): an unknown code there is a warning, not a rejection.
-      const dated = item.system.startsWith('http://terminology.hl7.org/') && this.terminology.isBaseCodeSystem(item.system);
-      this.push(walk, { severity: dated ? 'warning' : 'error', code: 'code-invalid', diagnostics: `Unknown code '${item.code}' in the CodeSystem ${item.system}${dated ? ' (as R4 ships it, 2018 edition)' : ''}`, expression: [`${expr}.code`] });
+      // (BTG in v3-ActCode for security labels): a code absent there is a warning, not a rejection —
+      // unless it is one of its codes written in the wrong case ('Tab' for TAB), which is wrong in any edition.
+      const dated = item.system.startsWith('http://terminology.hl7.org/') && this.terminology.isBaseCodeSystem(item.system) && !checked.otherCase;
+      const hint = checked.otherCase ? ` (codes are case-sensitive: '${checked.otherCase}'?)` : dated ? ' (as R4 ships it, 2018 edition)' : '';
+      this.push(walk, { severity: dated ? 'warning' : 'error', code: 'code-invalid', diagnostics: `Unknown code '${item.code}' in the CodeSystem ${item.system}${hint}`, expression: [`${expr}.code`] });
     } else if (checked.outcome === 'known' && typeof item.display === 'string' && checked.display && item.display.trim().toLowerCase() !== checked.display.trim().toLowerCase()) {
       this.push(walk, { severity: 'warning', code: 'code-invalid', diagnostics: `Wrong display '${item.display}' for ${item.system}#${item.code}: it should be '${checked.display}'`, expression: [`${expr}.display`] });
     }

@@ -47,7 +47,7 @@ export interface BaseCodeSystems {
   [url: string]: { caseSensitive: boolean; codes: Record<string, string> };
 }
 
-export type CodeCheck = { outcome: 'known'; display: string | undefined } | { outcome: 'unknown-code' } | { outcome: 'unknown-system' };
+export type CodeCheck = { outcome: 'known'; display: string | undefined } | { outcome: 'unknown-code'; otherCase?: string } | { outcome: 'unknown-system' };
 
 export class TerminologyService {
   private readonly expansions = new Map<string, Expansion | undefined>();
@@ -69,7 +69,10 @@ export class TerminologyService {
     const held = this.heldSystem(system.split('|')[0]);
     if (!held) return { outcome: 'unknown-system' };
     const key = held.caseSensitive ? code : code.toLowerCase();
-    if (!held.codes.has(key)) return { outcome: 'unknown-code' };
+    if (!held.codes.has(key)) {
+      const otherCase = held.caseSensitive ? [...held.codes.keys()].find((c) => c.toLowerCase() === code.toLowerCase()) : undefined;
+      return { outcome: 'unknown-code', ...(otherCase ? { otherCase } : {}) };
+    }
     return { outcome: 'known', display: held.codes.get(key) };
   }
 
