@@ -38,7 +38,7 @@ export interface OperationSummary {
  * each type it may point to (searchRevInclude); a parameter without declared targets may point
  * to any type, and is listed for none in particular (`*` covers it).
  */
-function includeTargets(ctx: EngineContext): { includes: Map<string, string[]>; revIncludes: Map<string, string[]> } {
+function includeTargets(ctx: EngineFacts): { includes: Map<string, string[]>; revIncludes: Map<string, string[]> } {
   const includes = new Map<string, string[]>();
   const revIncludes = new Map<string, string[]>();
   for (const source of ctx.definitions.resourceTypes) {

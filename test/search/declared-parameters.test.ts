@@ -36,7 +36,7 @@ describe('declared search parameters', () => {
     const metadata = (await inject({ method: 'GET', url: '/fhir/metadata' })).json() as CapabilityStatement;
     declared = new Map(metadata.rest![0].resource!.map((r) => [r.type, new Set((r.searchParam ?? []).map((p) => p.name))]));
     const { ctx } = server();
-    const { extractor, searchParameters, definitions } = ctx.engine.ctx;
+    const { extractor, searchParameters, definitions } = ctx.engine.facts;
     let n = 0;
     for (const [type, codes] of declared) {
       for (const code of codes) {
@@ -86,7 +86,7 @@ describe('declared search parameters', () => {
     const { ctx } = server();
     const missed: string[] = [];
     for (const c of cases) {
-      const bundle = await ctx.engine.search(c.type, [...c.criteria, ['_count', '50']], { strict: true }).catch((e: unknown) => e);
+      const bundle = await ctx.engine.asServer('test').search(c.type, [...c.criteria, ['_count', '50']], { strict: true }).catch((e: unknown) => e);
       if (bundle instanceof FhirError) {
         missed.push(`${c.type}?${c.criteria.map(([k, v]) => `${k}=${v}`).join('&')}: ${bundle.status} ${bundle.issues[0]?.diagnostics}`);
         continue;
@@ -101,15 +101,15 @@ describe('declared search parameters', () => {
     const { ctx } = server();
     const silent: string[] = [];
     let checked = 0;
-    for (const type of ctx.engine.ctx.definitions.resourceTypes) {
-      for (const parameter of ctx.engine.ctx.searchParameters.allFor(type)) {
+    for (const type of ctx.engine.facts.definitions.resourceTypes) {
+      for (const parameter of ctx.engine.facts.searchParameters.allFor(type)) {
         if (declared.get(type)!.has(parameter.code) || parameter.type === 'composite' || parameter.code === 'near') continue;
         checked++;
-        const bundle = await ctx.engine.search(type, [[parameter.code, 'x']], { strict: false }).catch((e: unknown) => e);
+        const bundle = await ctx.engine.asServer('test').search(type, [[parameter.code, 'x']], { strict: false }).catch((e: unknown) => e);
         if (bundle instanceof FhirError) continue; // refused with a 4xx: not silent
         const outcome = (bundle as Bundle).entry?.find((e) => e.search?.mode === 'outcome')?.resource as OperationOutcome | undefined;
         if (!outcome?.issue.some((i) => i.expression?.includes(parameter.code))) silent.push(`${type}?${parameter.code}`);
-        const strict = await ctx.engine.search(type, [[parameter.code, 'x']], { strict: true }).catch((e: unknown) => e);
+        const strict = await ctx.engine.asServer('test').search(type, [[parameter.code, 'x']], { strict: true }).catch((e: unknown) => e);
         if (!(strict instanceof FhirError) || strict.status !== 400) silent.push(`${type}?${parameter.code} (strict)`);
       }
     }

@@ -3,7 +3,7 @@
  * primitive elements"; locations are FHIRPath, where `_given` is `given`), and the order of validation issues (most severe first).
  */
 import { describe, expect, it } from 'vitest';
-import { conformanceRegistry } from '../../src/conformance/conformance-from-config.js';
+import { conformanceRegistry } from '../../src/validation/validation-from-config.js';
 import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { operationOutcome } from '../../src/fhir/operation-outcome.js';
 import { StructureValidator } from '../../src/validation/structure-validator.js';

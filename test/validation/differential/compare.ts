@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { conformanceRegistry } from '../../../src/conformance/conformance-from-config.js';
+import { conformanceRegistry } from '../../../src/validation/validation-from-config.js';
 import { loadDefinitions } from '../../../src/fhir/definitions.js';
 import { StructureValidator } from '../../../src/validation/structure-validator.js';
 import { ValidationService } from '../../../src/validation/validation-service.js';
