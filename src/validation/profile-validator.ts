@@ -535,7 +535,7 @@ export class ProfileValidator {
     }
     const checkValue = (holder: JsonObject, types: string[], at: string, name: string) => {
       // A primitive value may be given by its companion alone (`_valueString`: extensions, no value).
-      const valueKey = Object.keys(holder).find((k) => k.startsWith('value'))?? Object.keys(holder).find((k) => k.startsWith('_value'))?.slice(1);
+      const valueKey = Object.keys(holder).find((k) => k.startsWith('value')) ?? Object.keys(holder).find((k) => k.startsWith('_value'))?.slice(1);
       if (!valueKey) {
         if (types.length > 0 && !Array.isArray(holder.extension)) this.push(walk, { severity: 'error', code: 'required', diagnostics: `Extension ${name} needs a value (${types.join(', ')})`, expression: [at] });
         return;
