@@ -17,6 +17,7 @@ import type { ElementDefinitionType, StructureDefinition } from 'fhir/r4';
 import type { ConformanceRegistry } from '../conformance/conformance-registry.js';
 import type { ElementDefinition as BaseElement, FhirDefinitions } from '../fhir/definitions.js';
 import type { Issue } from '../errors.js';
+import { coreExtensionContentIssues, type CoreExtension } from './core-extensions.js';
 import { compileInvariant, compileProfile, type CompiledElement, type CompiledProfile } from './compiled-profile.js';
 import type { TerminologyService } from './terminology.js';
 
@@ -24,14 +25,7 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 type BaseResolved = BaseElement & { path: string };
 
-/** An R4 core extension, compacted by scripts/build-r4-rules.ts. */
-export interface CoreExtension {
-  context: Array<{ type: string; expression: string }>;
-  /** Types value[x] may take; empty for a complex extension. */
-  types: string[];
-  /** Complex extensions: their sub-extensions by url. */
-  children?: Record<string, { min: number; max: string; types: string[] }>;
-}
+export type { CoreExtension } from './core-extensions.js';
 
 export interface BaseRules {
   constraints: Record<string, Array<{ key: string; severity: 'error' | 'warning'; human: string; expression: string }>>;
@@ -533,40 +527,7 @@ export class ProfileValidator {
     if (core.context.length > 0 && !url.startsWith(TOOLING_EXTENSION) && !this.contextAllows(core.context, host)) {
       this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Extension ${url} is not allowed on ${host.elementPath} (allowed on: ${core.context.map((c) => c.expression).join(', ')})`, expression: [expr] });
     }
-    const checkValue = (holder: JsonObject, types: string[], at: string, name: string) => {
-      // A primitive value may be given by its companion alone (`_valueString`: extensions, no value).
-      const valueKey = Object.keys(holder).find((k) => k.startsWith('value')) ?? Object.keys(holder).find((k) => k.startsWith('_value'))?.slice(1);
-      if (!valueKey) {
-        if (types.length > 0 && !Array.isArray(holder.extension)) this.push(walk, { severity: 'error', code: 'required', diagnostics: `Extension ${name} needs a value (${types.join(', ')})`, expression: [at] });
-        return;
-      }
-      const type = valueKey.slice('value'.length);
-      if (!types.some((t) => t.toLowerCase() === type.toLowerCase())) {
-        this.push(walk, { severity: 'error', code: 'structure', diagnostics: types.length ? `Extension ${name} takes a value of type ${types.join(', ')}, not ${type}` : `Extension ${name} takes sub-extensions, not a value`, expression: [`${at}.value.ofType(${type})`] });
-      }
-    };
-    if (!core.children) {
-      checkValue(item, core.types, expr, url);
-      return;
-    }
-    if (Object.keys(item).some((k) => k.startsWith('value'))) checkValue(item, [], expr, url);
-    const subs = Array.isArray(item.extension) ? item.extension.filter(isObject) : [];
-    const counts = new Map<string, number>();
-    subs.forEach((sub, i) => {
-      const subUrl = typeof sub.url === 'string' ? sub.url : '';
-      const definition = core.children![subUrl];
-      if (!definition) {
-        this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Sub-extension '${subUrl}' is not defined by the extension ${url}`, expression: [`${expr}.extension[${i}]`] });
-        return;
-      }
-      counts.set(subUrl, (counts.get(subUrl) ?? 0) + 1);
-      checkValue(sub, definition.types, `${expr}.extension[${i}]`, `${url}#${subUrl}`);
-    });
-    for (const [subUrl, definition] of Object.entries(core.children)) {
-      const count = counts.get(subUrl) ?? 0;
-      if (count < definition.min) this.push(walk, { severity: 'error', code: 'required', diagnostics: `Extension ${url} needs its sub-extension '${subUrl}'`, expression: [expr] });
-      if (definition.max !== '*' && count > Number(definition.max)) this.push(walk, { severity: 'error', code: 'structure', diagnostics: `Extension ${url} allows at most ${definition.max} '${subUrl}'`, expression: [expr] });
-    }
+    for (const issue of coreExtensionContentIssues(item, url, core, expr)) this.push(walk, issue);
   }
 
   private contextAllows(contexts: Array<{ type: string; expression: string }>, hostPaths: { defPath: string; elementPath: string }): boolean {
