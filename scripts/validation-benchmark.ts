@@ -16,7 +16,8 @@ import { ValidationService } from '../src/validation/validation-service.js';
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 1;
 const definitions = loadDefinitions();
 const started = performance.now();
-const service = new ValidationService(definitions, new StructureValidator(definitions), conformanceRegistry(undefined), 'network');
+// As the server runs by default: profiles/ and the FR Core package of fhir-packages/.
+const service = new ValidationService(definitions, new StructureValidator(definitions), conformanceRegistry(join(DEFAULT_PROFILES_DIR, '..', 'fhir-packages')), 'network');
 const startup = performance.now() - started;
 const example = (f: string) => JSON.parse(readFileSync(join(DEFAULT_PROFILES_DIR, 'examples', f), 'utf8'));
 
