@@ -433,6 +433,11 @@ export class ProfileValidator {
   /** A Coding of a CodeSystem the server holds completely names one of its codes, with its display (as the HL7 validator checks). */
   private checkCoding(item: JsonObject, expr: string, walk: Walk): void {
     if (typeof item.system !== 'string' || typeof item.code !== 'string') return;
+    if (item.system === 'urn:ietf:rfc:3986' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(item.code)) {
+      // The "code system" of URIs (RFC 3986): its codes are absolute URIs.
+      this.push(walk, { severity: 'error', code: 'code-invalid', diagnostics: `With the system urn:ietf:rfc:3986 the code must be an absolute URI, not '${item.code.slice(0, 80)}'`, expression: [`${expr}.code`] });
+      return;
+    }
     const checked = this.terminology.checkCode(item.system, item.code);
     if (checked.outcome === 'unknown-code') {
       // terminology.hl7.org code systems are held as R4 shipped them (2018); THO has added codes since
