@@ -1,16 +1,19 @@
 /**
- * Paging snapshots (stored result sets) at the size of a broad search: the
- * memory one set takes in the embedded store (compact ids + type numbers,
- * against the plain objects it replaced), and on MongoDB the time to save it
+ * Paging snapshots (stored result sets) at the size of a broad search: in the
+ * embedded store (LMDB, off the heap) the time to save one, to load one page
+ * from its middle, and the heap it retains; on MongoDB the time to save it
  * (chunk documents of 10,000 refs) and to load one page from its middle.
  *
  *   node --expose-gc --import tsx scripts/bench-result-sets.ts [--refs 1000000] [--mongo]
  *
  * --mongo: MONGODB_URI if set, else the test server (scripts/test-mongo-server.mjs).
- * The heap figures need --expose-gc (otherwise they are left out).
+ * The heap figure needs --expose-gc (otherwise it is left out).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MemoryResultSets } from '../src/store/embedded/memory-result-sets.js';
+import { EmbeddedStore } from '../src/store/embedded/embedded-store.js';
 import { MongoStore } from '../src/store/mongo/mongo-store.js';
 import type { MatchRef } from '../src/store/resource-store.js';
 import { startTestMongo } from './test-mongo-server.mjs';
@@ -25,22 +28,31 @@ const heap = () => {
 };
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-// The ids as a store holds them (the set shares these strings, as the embedded store's versions do).
 const types = ['Observation', 'Patient', 'Encounter'];
 const versions: MatchRef[] = Array.from({ length: N }, (_, i) => ({ resourceType: types[i % 3], id: `${(i * 2654435761) >>> 0}-${i}` }));
 
-if (gc) {
-  const before = heap();
-  const objects = versions.map((v) => ({ resourceType: v.resourceType, id: v.id }));
-  const asObjects = heap() - before;
-  const sets = new MemoryResultSets({ idleMs: 60_000, maxSets: 10 });
-  const beforeCompact = heap();
-  sets.save('bench', 'o', versions);
-  const compact = heap() - beforeCompact;
-  console.log(`embedded, ${N} refs: as objects ${mb(asObjects)}, compact ${mb(compact)} (${(compact / N).toFixed(1)} bytes/ref)`);
-  void objects.length;
-} else {
-  console.log('heap figures skipped: run with node --expose-gc');
+{
+  const dir = mkdtempSync(join(tmpdir(), 'relais-bench-rs-'));
+  const store = new EmbeddedStore({ directory: dir, resultSets: { idleMs: 60_000, maxSets: 10 } });
+  try {
+    await store.open();
+    const before = heap();
+    let t = performance.now();
+    await store.saveResultSet('benchcursor', 'o', versions);
+    const saveMs = performance.now() - t;
+    const retained = heap() - before;
+    const loads: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      t = performance.now();
+      await store.loadResultSet('benchcursor', 'o', Math.floor(N / 2) + i * 20, 20);
+      loads.push(performance.now() - t);
+    }
+    loads.sort((a, b) => a - b);
+    console.log(`embedded (LMDB), ${N} refs: save ${saveMs.toFixed(0)} ms, page load p50 ${loads[10].toFixed(2)} ms, heap retained ${gc ? mb(retained) : 'n/a (run with --expose-gc)'}`);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (values.mongo) {

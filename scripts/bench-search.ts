@@ -1,7 +1,9 @@
 /**
- * Search benchmark: loads a generated network (scripts/network-dataset.ts)
+ * Search and storage benchmark: loads a generated network (scripts/network-dataset.ts)
  * into the configured store, then runs a fixed list of typical queries and
- * reports p50/p95/p99 latency and throughput per query.
+ * reports p50/p95/p99 latency and throughput per query, plus what the store
+ * costs: load rate, RSS, size on disk, the longest event-loop stall during the
+ * load and during maintenance, and the time to open the store again (restart).
  *
  *   npx tsx scripts/bench-search.ts                       # small default (CI-sized)
  *   npx tsx scripts/bench-search.ts --patients 10000      # ~100 k resources
@@ -13,45 +15,93 @@
  * extractor the server uses), skipping per-request validation so that loading
  * is not what is measured. Queries go through the engine (compile, sub-queries,
  * store, includes, bundle), not HTTP, so they measure search itself.
+ *
+ * Event-loop stalls are measured with perf_hooks.monitorEventLoopDelay (10 ms
+ * resolution). The loader yields to the event loop every few resources, so the
+ * longest stall it reports is the store's, not the benchmark's own index extraction.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Resource } from 'fhir/r4';
 import { loadConfig } from '../src/config.js';
 import { buildContext } from '../src/context.js';
-import type { WriteOperation } from '../src/store/resource-store.js';
+import type { ResourceStore, WriteOperation } from '../src/store/resource-store.js';
 import { generateNetwork, NIR_SYSTEM, parseFlags, RPPS_SYSTEM, seededRandom, type NetworkIndex } from './network-dataset.js';
 
-const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, seed: 42, batch: 500 });
+const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, seed: 42, batch: 500, restart: 1 });
 const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-'));
 const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
 const ctx = buildContext(config);
 const engineCtx = ctx.engine.facts;
 await ctx.store.open();
 
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
+/** Bytes allocated on disk under a folder (blocks, so sparse files count for what they really use). */
+function diskUsage(path: string): number {
+  const stat = lstatSync(path);
+  if (!stat.isDirectory()) return stat.blocks * 512;
+  return readdirSync(path).reduce((sum, name) => sum + diskUsage(join(path, name)), stat.blocks * 512);
+}
+
+/** Runs `task` while watching the event loop; returns its result and the longest stall (ms). */
+async function watchingLoop<T>(task: () => Promise<T>): Promise<{ result: T; maxStallMs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  try {
+    const result = await task();
+    return { result, maxStallMs: histogram.max / 1e6 };
+  } finally {
+    histogram.disable();
+  }
+}
+
 // --- load ---------------------------------------------------------------------
 const index: NetworkIndex = { patientIds: [], nirs: [], rpps: [], families: [] };
 const loadStart = performance.now();
 let loaded = 0;
-let batch: WriteOperation[] = [];
-const flush = async () => {
-  if (batch.length === 0) return;
-  // A MongoDB deployment without transactions refuses multi-operation writes: one write per resource, concurrently.
-  if (ctx.store.capabilities.atomicMultiWrite || batch.length === 1) await ctx.store.write(batch);
-  else await Promise.all(batch.map((op) => ctx.store.write([op])));
-  loaded += batch.length;
-  batch = [];
-  if (loaded % 20_000 < flags.batch) process.stderr.write(`\rloaded ${loaded}`);
-};
-for (const resource of generateNetwork({ patients: flags.patients, observationsPerPatient: flags.observations, encountersPerPatient: flags.encounters, seed: flags.seed }, index)) {
-  batch.push({ kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index: engineCtx.extractor.extract(resource as Resource) });
-  if (batch.length >= flags.batch) await flush();
-}
-await flush();
+const { maxStallMs: loadStallMs } = await watchingLoop(async () => {
+  let batch: WriteOperation[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    // A MongoDB deployment without transactions refuses multi-operation writes: one write per resource, concurrently.
+    if (ctx.store.capabilities.atomicMultiWrite || batch.length === 1) await ctx.store.write(batch);
+    else await Promise.all(batch.map((op) => ctx.store.write([op])));
+    loaded += batch.length;
+    batch = [];
+    if (loaded % 20_000 < flags.batch) process.stderr.write(`\rloaded ${loaded}`);
+  };
+  let sinceYield = 0;
+  for (const resource of generateNetwork({ patients: flags.patients, observationsPerPatient: flags.observations, encountersPerPatient: flags.encounters, seed: flags.seed }, index)) {
+    batch.push({ kind: 'put', resourceType: resource.resourceType, id: resource.id!, resource, index: engineCtx.extractor.extract(resource as Resource) });
+    if (batch.length >= flags.batch) await flush();
+    // The benchmark's own work (generation, index extraction) must not be what the stall measures.
+    if (++sinceYield >= 25) {
+      sinceYield = 0;
+      await yieldToLoop();
+    }
+  }
+  await flush();
+});
 const loadSeconds = (performance.now() - loadStart) / 1000;
 process.stderr.write('\n');
+const rssAfterLoad = process.memoryUsage().rss;
+const heapAfterLoad = process.memoryUsage().heapUsed;
+const diskAfterLoad = diskUsage(config.DATA_DIR);
+
+// --- maintenance: whatever the store does in the background, run now and watched ----------
+/** A store's own maintenance (e.g. expiring result sets), when it exposes one. */
+type Maintainable = ResourceStore & { runMaintenance?: () => Promise<unknown> };
+let maintenance = 'none exposed by this store';
+const maintainable = ctx.store as Maintainable;
+if (typeof maintainable.runMaintenance === 'function') {
+  const t0 = performance.now();
+  const { maxStallMs } = await watchingLoop(() => maintainable.runMaintenance!());
+  maintenance = `${((performance.now() - t0) / 1000).toFixed(1)} s, longest stall ${maxStallMs.toFixed(0)} ms`;
+}
 
 // --- queries --------------------------------------------------------------------
 const random = seededRandom(flags.seed + 1);
@@ -80,31 +130,51 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const rows: string[] = [];
-for (const query of QUERIES) {
-  const times: number[] = [];
-  let hits = 0;
-  // One warm-up (compiles FHIRPath/regexes, fills caches), then measured runs.
-  await ctx.engine.asServer('benchmark').search(query.type, [...new URLSearchParams(query.params()).entries()]);
-  const start = performance.now();
-  for (let i = 0; i < flags.iterations; i++) {
-    const params = [...new URLSearchParams(query.params()).entries()];
-    const t0 = performance.now();
-    const bundle = await ctx.engine.asServer('benchmark').search(query.type, params);
-    times.push(performance.now() - t0);
-    hits += bundle.total ?? bundle.entry?.length ?? 0;
+const { maxStallMs: queryStallMs } = await watchingLoop(async () => {
+  for (const query of QUERIES) {
+    const times: number[] = [];
+    let hits = 0;
+    // One warm-up (compiles FHIRPath/regexes, fills caches), then measured runs.
+    await ctx.engine.asServer('benchmark').search(query.type, [...new URLSearchParams(query.params()).entries()]);
+    const start = performance.now();
+    for (let i = 0; i < flags.iterations; i++) {
+      const params = [...new URLSearchParams(query.params()).entries()];
+      const t0 = performance.now();
+      const bundle = await ctx.engine.asServer('benchmark').search(query.type, params);
+      times.push(performance.now() - t0);
+      hits += bundle.total ?? bundle.entry?.length ?? 0;
+    }
+    const elapsed = (performance.now() - start) / 1000;
+    times.sort((a, b) => a - b);
+    rows.push(
+      `| ${query.name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${(flags.iterations / elapsed).toFixed(0)} | ${(hits / flags.iterations).toFixed(1)} |`,
+    );
   }
-  const elapsed = (performance.now() - start) / 1000;
-  times.sort((a, b) => a - b);
-  rows.push(
-    `| ${query.name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${(flags.iterations / elapsed).toFixed(0)} | ${(hits / flags.iterations).toFixed(1)} |`,
-  );
+});
+const rssAfterQueries = process.memoryUsage().rss;
+await ctx.store.close();
+
+// --- restart: a new store over the same folder, as a new process would open it ------------
+let restart = 'not measured (--restart 0)';
+if (flags.restart) {
+  const next = buildContext(config).store;
+  const t0 = performance.now();
+  try {
+    await next.open();
+    restart = `${((performance.now() - t0) / 1000).toFixed(2)} s, RSS then ${mib(process.memoryUsage().rss)}`;
+    await next.close();
+  } catch (error) {
+    restart = `FAILED after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(error as Error).message}`;
+  }
 }
 
 console.log(`store: ${ctx.store.capabilities.name}; ${loaded} resources (${flags.patients} patients) loaded in ${loadSeconds.toFixed(1)} s (${(loaded / loadSeconds).toFixed(0)} resources/s, index extraction included); ${flags.iterations} runs per query, sequential`);
+console.log(`RSS after load ${mib(rssAfterLoad)} (heap used ${mib(heapAfterLoad)}), after queries ${mib(rssAfterQueries)}, peak ${mib(process.resourceUsage().maxRSS * 1024)}; on disk ${mib(diskAfterLoad)}`);
+console.log(`longest event-loop stall: load ${loadStallMs.toFixed(0)} ms, queries ${queryStallMs.toFixed(0)} ms; maintenance: ${maintenance}`);
+console.log(`restart (open the store again): ${restart}`);
 console.log('');
 console.log('| query | p50 ms | p95 ms | p99 ms | queries/s | mean total |');
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);
 
-await ctx.store.close();
 if (ownFolder) rmSync(ownFolder, { recursive: true, force: true });

@@ -28,7 +28,6 @@ export interface RelaisConfig {
   BODY_LIMIT_BYTES: number;
   DEFAULT_PAGE_SIZE: number;
   MAX_PAGE_SIZE: number;
-  JOURNAL_COMPACT_BYTES: number;
   /** Paging snapshots (src/engine/search-result-sets.ts): a cursor unused this long expires (410). */
   SEARCH_RESULT_SET_IDLE_SECONDS: number;
   /** Paging snapshots kept at most (per embedded process, per MongoDB database); the least recently used go first. */
@@ -118,7 +117,6 @@ const schema = {
     BODY_LIMIT_BYTES: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 10485760 },
     DEFAULT_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
     MAX_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
-    JOURNAL_COMPACT_BYTES: { type: 'integer', minimum: 65536, default: 67108864 },
     SEARCH_RESULT_SET_IDLE_SECONDS: { type: 'integer', minimum: 10, maximum: 86400, default: 1800 },
     SEARCH_RESULT_SETS_MAX: { type: 'integer', minimum: 1, maximum: 1000000, default: 500 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, default: 10000 },

@@ -164,6 +164,16 @@ export const errors = {
   /** The server cannot serve now (shutting down, store not available): 503 with Retry-After, never a 500. */
   serviceUnavailable: (reason: string, retryAfterSeconds: number) =>
     new FhirError(503, [{ severity: 'error', code: 'transient', diagnostics: `${reason}; retry in ${retryAfterSeconds} s` }], { 'Retry-After': String(retryAfterSeconds) }),
+  /**
+   * The embedded store cannot make writes durable right now (disk full, folder not writable, I/O
+   * error, no file descriptor left): nothing was written, reads still work, and the store retries
+   * by itself (RFC 9110 §15.6.4: 503 with Retry-After). `cause` is an errno name, never data.
+   */
+  storeCannotWrite: (cause: string, retryAfterSeconds: number) => {
+    const error = single(503, 'transient', `The store cannot write at the moment (${cause}); nothing was written. Reads still work; retry in ${retryAfterSeconds} s`);
+    error.headers['Retry-After'] = String(retryAfterSeconds);
+    return error;
+  },
   internal: () => single(500, 'exception', 'Internal server error'),
   // --- authentication and access control (issue 6) ---
   /** 401 with the RFC 6750 challenge; `reason` tells what was wrong with the token, never its content. */

@@ -1,7 +1,7 @@
 /**
  * Chooses the store a Relais process uses: MongoDB when MONGODB_URI is set
  * (the production store, shareable by several processes), otherwise the
- * embedded journal store in DATA_DIR (one process, first run, small sites).
+ * embedded LMDB store in DATA_DIR (one process, first run, small sites).
  */
 import { resolve } from 'node:path';
 import pino from 'pino';
@@ -14,7 +14,12 @@ import type { ResourceStore } from './resource-store.js';
 export function storeFromConfig(config: RelaisConfig): ResourceStore {
   const resultSets = { idleMs: config.SEARCH_RESULT_SET_IDLE_SECONDS * 1000, maxSets: config.SEARCH_RESULT_SETS_MAX };
   if (!config.MONGODB_URI) {
-    return new EmbeddedStore({ directory: resolve(config.DATA_DIR), compactAfterBytes: config.JOURNAL_COMPACT_BYTES, resultSets });
+    return new EmbeddedStore({
+      directory: resolve(config.DATA_DIR),
+      resultSets,
+      // Storage faults and the migration of an old journal folder are logged (never resources).
+      log: pino({ level: config.LOG_LEVEL, base: { component: 'store' } }),
+    });
   }
   const w: W = /^[0-9]+$/.test(config.MONGODB_WRITE_CONCERN) ? Number(config.MONGODB_WRITE_CONCERN) : 'majority';
   return new MongoStore({

@@ -1,26 +1,31 @@
 /**
- * The embedded store: the whole state in memory, made durable by a journal
- * (src/store/embedded/journal.ts) written and fsynced before any write is
- * acknowledged. Meant for a newcomer's first run, development and small
- * deployments: one process owns the data folder (enforced by a lock file).
+ * The embedded store: the default store, for a newcomer's first run, development
+ * and small deployments — data in DATA_DIR, no database server. It is LMDB
+ * (lmdb-js; layout in lmdb-layout.ts): data on disk, memory-mapped, not in the
+ * JavaScript heap; ordered keys for the search index; ACID transactions. One
+ * process owns the data folder (relais.lock, with the holder's pid).
  *
- * Writes go through a group-commit queue: every unit of work waiting when the
- * previous flush ends is checked in order (version expectations, guards),
- * written in one append + fdatasync, then made visible. Readers therefore only
- * ever see durable data, and version checks are atomic because a single flush
- * loop decides them.
+ * Writes: each unit of work is an lmdb-js asynchronous transaction — its checks
+ * and writes run in the write transaction (unit-writer.ts), and units queued
+ * while a commit is in progress share the next one (group commit, done off the
+ * event loop by lmdb-js' write thread). A write is acknowledged only once its
+ * commit is on disk; a commit that fails is never acknowledged, and a storage
+ * fault (full disk, read-only folder, I/O error, no file descriptor) makes the
+ * store refuse writes with a 503 until a probe write succeeds (write-gate.ts).
+ * No compaction: LMDB reuses the pages it frees.
+ *
+ * Reads (read, vread, history, search) are synchronous LMDB reads of one snapshot
+ * each, and keep working while writes are refused.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Resource } from 'fhir/r4';
 import {
   GuardConflict,
   VersionConflict,
   type DistinctQuery,
   type HistoryPage,
-  type IndexUpdate,
   type HistoryQuery,
-  type IndexEntries,
+  type IndexUpdate,
   type MatchRef,
   type ResourceStore,
   type ResultSetLimits,
@@ -31,54 +36,38 @@ import {
   type WriteOperation,
   DEFAULT_RESULT_SET_LIMITS,
 } from '../resource-store.js';
-import { MemoryResultSets } from './memory-result-sets.js';
-import { withVersionMeta } from '../version-meta.js';
-import { Journal, type JournalRecord } from './journal.js';
+import { matchingDocuments } from './document-reader.js';
+import { readHistory } from './history-reader.js';
+import { migrateLegacyJournal } from './journal-migration.js';
+import { openLayout, type Layout } from './lmdb-layout.js';
+import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
-import { EntryHashIndex } from './entry-hash-index.js';
-import { filterTest } from './filter-test.js';
+import { commitCause } from './storage-faults.js';
+import { applyOperations, checkUnit, storedVersion, type CommittedOperation } from './unit-writer.js';
+import { WriteGate } from './write-gate.js';
 
-interface ResourceEntry {
-  versions: StoredVersion[];
-  /** Index entries of the current version (absent when deleted). */
-  index?: IndexEntries;
-  guardKey?: string;
-}
-
-interface CommittedOperation {
-  /** 'index': new index entries for the current version (reindex), no new version. */
-  kind: 'put' | 'delete' | 'index';
-  resourceType: string;
-  id: string;
-  versionId: number;
-  lastUpdated: string;
-  resource?: Resource;
-  index?: IndexEntries;
-  guardKey?: string;
-}
-
-interface UnitRecord extends JournalRecord {
-  ops: CommittedOperation[];
-}
-
-interface PendingUnit {
-  operations: WriteOperation[];
-  /** A reindex unit instead of writes. */
-  indexUpdates?: IndexUpdate[];
-  resolve: (versions: StoredVersion[]) => void;
-  reject: (error: unknown) => void;
+export interface EmbeddedStoreLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
 }
 
 export interface EmbeddedStoreOptions {
   directory: string;
-  /** Compact the journal into a snapshot once it grows past this many bytes. */
-  compactAfterBytes?: number;
-  /** Paging snapshots kept in memory (memory-result-sets.ts). */
+  /** Paging snapshots (lmdb-result-sets.ts). */
   resultSets?: ResultSetLimits;
+  /** Storage faults and the migration are logged here (never resources). */
+  log?: EmbeddedStoreLog;
+  /** While writes are refused, how often a probe write is tried (default 1 s). */
+  probeIntervalMs?: number;
+  /** Retry-After of the 503 while writes are refused (default 5 s). */
+  retryAfterSeconds?: number;
+  /** References per stored chunk of a paging snapshot (tests use tiny chunks to cross their boundaries). */
+  resultSetChunkSize?: number;
 }
 
 const LOCK_FILE = 'relais.lock';
-
+const RESULT_SETS_FOLDER = 'result-sets';
+const SILENT: EmbeddedStoreLog = { warn: () => undefined, info: () => undefined };
 
 /** MongoDB `distinct` path semantics: arrays are flattened at every level. */
 function collectAt(node: unknown, segments: string[], into: Set<unknown>): void {
@@ -108,328 +97,203 @@ export class EmbeddedStore implements ResourceStore {
   readonly capabilities = { name: 'embedded', atomicMultiWrite: true };
 
   private readonly directory: string;
-  private readonly compactAfterBytes: number;
-  private readonly journal: Journal;
-  private readonly resources = new Map<string, Map<string, ResourceEntry>>();
-  /** Every version in commit order: the backbone of type and system history. */
-  private readonly commitLog: StoredVersion[] = [];
-  /**
-   * The index entries written with each version (a deletion: those of the
-   * version it deleted), for filtered history (HistoryQuery.filter). The
-   * current version's are the same object as its ResourceEntry.index.
-   */
-  private readonly versionIndex = new WeakMap<StoredVersion, IndexEntries>();
-  private readonly guards = new Map<string, { resourceType: string; id: string }>();
-  private readonly hashIndex = new EntryHashIndex();
-  private readonly resultSets: MemoryResultSets;
-  private pending: PendingUnit[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly log: EmbeddedStoreLog;
+  private readonly limits: ResultSetLimits;
+  private layout: Layout | undefined;
+  private resultSets: LmdbResultSets | undefined;
+  private gate: WriteGate | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
   private seq = 0;
   private lastTimestamp = 0;
-  private state: 'new' | 'open' | 'closed' | 'failed' = 'new';
+  private state: 'new' | 'open' | 'closed' = 'new';
 
-  constructor(options: EmbeddedStoreOptions) {
+  constructor(private readonly options: EmbeddedStoreOptions) {
     this.directory = options.directory;
-    this.compactAfterBytes = options.compactAfterBytes ?? 64 * 1024 * 1024;
-    this.journal = new Journal(this.directory);
-    this.resultSets = new MemoryResultSets(options.resultSets ?? DEFAULT_RESULT_SET_LIMITS);
+    this.log = options.log ?? SILENT;
+    this.limits = options.resultSets ?? DEFAULT_RESULT_SET_LIMITS;
   }
 
   async open(): Promise<void> {
     mkdirSync(this.directory, { recursive: true });
     this.acquireLock();
-    this.seq = await this.journal.replay((record) => this.applyUnit(record as UnitRecord));
-    const last = this.commitLog.at(-1);
-    if (last) this.lastTimestamp = Date.parse(last.lastUpdated);
-    this.state = 'open';
+    try {
+      const layout = openLayout(this.directory);
+      this.layout = layout;
+      this.readCounters(layout);
+      const migrated = await migrateLegacyJournal(layout, this.directory, () => ++this.seq);
+      if (migrated) {
+        this.readCounters(layout);
+        this.log.info({ units: migrated.units, operations: migrated.operations, movedTo: migrated.movedTo }, 'embedded store: old journal migrated to LMDB');
+      }
+      this.resultSets = new LmdbResultSets(join(this.directory, RESULT_SETS_FOLDER), this.limits, this.options.resultSetChunkSize);
+      this.gate = new WriteGate({
+        probe: () => this.probe(),
+        probeIntervalMs: this.options.probeIntervalMs ?? 1000,
+        retryAfterSeconds: this.options.retryAfterSeconds ?? 5,
+        log: this.log,
+      });
+      this.startSweeper();
+      this.state = 'open';
+    } catch (error) {
+      await this.layout?.env.close().catch(() => undefined);
+      this.layout = undefined;
+      this.releaseLock();
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closed';
-    while (this.flushing) await this.flushing;
-    await this.journal.close();
-    rmSync(join(this.directory, LOCK_FILE), { force: true });
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.gate?.close();
+    await Promise.allSettled([...this.inFlight]);
+    await this.resultSets?.close().catch(() => undefined);
+    await this.layout?.env.close();
+    this.releaseLock();
   }
 
+  /** Ready = open and able to write (not while a storage fault refuses writes). */
   isReady(): boolean {
-    return this.state === 'open';
+    return this.state === 'open' && this.gate?.refusal === undefined;
   }
 
   async readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    return this.resources.get(resourceType)?.get(id)?.versions.at(-1);
+    const layout = this.opened();
+    const head = layout.heads.get([resourceType, id]);
+    const record = head && layout.versions.get([resourceType, id, head.v]);
+    return record ? storedVersion(resourceType, id, head.v, record) : undefined;
   }
 
   async readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-    return this.resources.get(resourceType)?.get(id)?.versions[versionId - 1];
+    const record = this.opened().versions.get([resourceType, id, versionId]);
+    return record ? storedVersion(resourceType, id, versionId, record) : undefined;
   }
 
-  write(operations: WriteOperation[]): Promise<StoredVersion[]> {
-    if (this.state !== 'open') return Promise.reject(new Error(`embedded store is ${this.state}`));
-    return new Promise((resolve, reject) => {
-      this.pending.push({ operations, resolve, reject });
-      if (!this.flushing) this.flushing = this.flushLoop();
-    });
+  async write(operations: WriteOperation[]): Promise<StoredVersion[]> {
+    const { created } = await this.commit((layout) => checkUnit(layout, operations, this.nextTimestamp()));
+    return created;
+  }
+
+  async reindex(updates: IndexUpdate[]): Promise<number> {
+    const { reindexed } = await this.commit(() =>
+      updates.map((u): CommittedOperation => ({ kind: 'index', resourceType: u.resourceType, id: u.id, versionId: u.versionId, lastUpdated: '', index: u.index })),
+    );
+    return reindexed;
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {
-    let source: StoredVersion[];
-    if (query.id !== undefined && query.resourceType) {
-      source = this.resources.get(query.resourceType)?.get(query.id)?.versions ?? [];
-    } else if (query.resourceType) {
-      source = this.commitLog.filter((v) => v.resourceType === query.resourceType);
-    } else {
-      source = this.commitLog;
-    }
-    const matching: StoredVersion[] = [];
-    const test = query.filter ? filterTest(query.filter) : undefined;
-    // Newest first, as the R4 http page requires for history.
-    for (let i = source.length - 1; i >= 0; i--) {
-      const version = source[i];
-      if (query.at && version.lastUpdated > query.at) continue;
-      if (query.since && version.lastUpdated <= query.since) break;
-      if (test && !test({ id: version.id, type: version.resourceType, lastUpdated: version.lastUpdated, idx: this.versionIndex.get(version) ?? {} })) continue;
-      matching.push(version);
-    }
-    return { total: matching.length, versions: matching.slice(query.offset, query.offset + query.count) };
-  }
-
-  async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
-    this.resultSets.save(cursor, owner, refs);
-  }
-
-  async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
-    return this.resultSets.load(cursor, owner, offset, count);
+    return readHistory(this.opened(), query);
   }
 
   async search(query: StoreQuery): Promise<StoreQueryResult> {
-    const matches = this.matching(query.resourceTypes, query.filter);
+    const layout = this.opened();
+    const matches = matchingDocuments(layout, query.resourceTypes, query.filter);
     const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
     if (matches.length > 1) {
       const keyed = matches.map((m) => ({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) }));
       keyed.sort((a, b) => compareSortKeys(a.keys, b.keys, sort));
-      matches.splice(0, matches.length, ...keyed.map((k) => k.m));
+      for (let i = 0; i < keyed.length; i++) matches[i] = keyed[i].m;
     }
-    return {
-      versions: query.count > 0 ? matches.slice(query.offset, query.offset + query.count).map((m) => m.version) : [],
-      ...(query.withTotal ? { total: matches.length } : {}),
-    };
+    const page = query.count > 0 ? matches.slice(query.offset, query.offset + query.count) : [];
+    const versions: StoredVersion[] = [];
+    for (const match of page) {
+      if (query.idsOnly) {
+        versions.push({ resourceType: match.resourceType, id: match.id, versionId: match.head.v, lastUpdated: match.head.lu, deleted: false });
+        continue;
+      }
+      const record = layout.versions.get([match.resourceType, match.id, match.head.v]);
+      if (record) versions.push(storedVersion(match.resourceType, match.id, match.head.v, record));
+    }
+    return { versions, ...(query.withTotal ? { total: matches.length } : {}) };
   }
 
   async distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
     const values = new Set<unknown>();
     const segments = path.split('.');
-    for (const { doc } of this.matching(query.resourceTypes, query.filter)) collectAt(doc, segments, values);
+    for (const { doc } of matchingDocuments(this.opened(), query.resourceTypes, query.filter)) collectAt(doc, segments, values);
     return [...values];
   }
 
-  reindex(updates: IndexUpdate[]): Promise<number> {
-    if (this.state !== 'open') return Promise.reject(new Error(`embedded store is ${this.state}`));
-    return new Promise((resolve, reject) => {
-      this.pending.push({ operations: [], indexUpdates: updates, resolve: (applied) => resolve(applied.length), reject });
-      if (!this.flushing) this.flushing = this.flushLoop();
-    });
+  async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
+    this.opened();
+    try {
+      await this.track(this.resultSets!.save(cursor, owner, refs));
+    } catch (error) {
+      throw this.gate!.failed(await commitCause(error));
+    }
   }
 
-  /** Current, non-deleted documents of the types that match the filter (hash/range index first, then filter-test.ts). */
-  private matching(resourceTypes: string[], filter: Record<string, unknown>): Array<{ version: StoredVersion; doc: Record<string, unknown> }> {
-    const test = filterTest(filter);
-    const matches: Array<{ version: StoredVersion; doc: Record<string, unknown> }> = [];
-    for (const resourceType of resourceTypes) {
-      const entries = this.resources.get(resourceType);
-      if (!entries) continue;
-      const candidates = this.hashIndex.candidates(resourceType, filter);
-      const consider = (id: string, entry: ResourceEntry | undefined) => {
-        if (!entry) return;
-        const current = entry.versions.at(-1)!;
-        if (current.deleted) return;
-        const doc = { id, type: resourceType, lastUpdated: current.lastUpdated, idx: entry.index ?? {} };
-        if (test(doc)) matches.push({ version: current, doc });
-      };
-      if (candidates) for (const id of candidates) consider(id, entries.get(id));
-      else for (const [id, entry] of entries) consider(id, entry);
-    }
-    return matches;
+  async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
+    this.opened();
+    return this.resultSets!.load(cursor, owner, offset, count);
+  }
+
+  /** The store's periodic maintenance, run now: dropping expired paging snapshots (the only one; LMDB needs no compaction). */
+  async runMaintenance(): Promise<number> {
+    this.opened();
+    return this.track(this.resultSets!.sweep());
   }
 
   // --- write path ---------------------------------------------------------
 
-  private async flushLoop(): Promise<void> {
+  /**
+   * Runs `prepare` (checks; may throw a conflict) then applies what it returns, in one
+   * asynchronous LMDB transaction; resolves once that transaction is durable.
+   */
+  private async commit(prepare: (layout: Layout) => CommittedOperation[]): Promise<{ created: StoredVersion[]; reindexed: number }> {
+    const layout = this.opened();
+    this.gate!.check();
+    const unit = layout.env.transaction(() => applyOperations(layout, prepare(layout), () => ++this.seq));
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
-        await this.flushBatch(batch);
-        if (this.journal.byteSize > this.compactAfterBytes) await this.compact();
-      }
-    } finally {
-      this.flushing = undefined;
-    }
-  }
-
-  private async flushBatch(batch: PendingUnit[]): Promise<void> {
-    // Versions and guards as they will be once the accepted units of this batch apply.
-    const versionView = new Map<string, { versionId: number; deleted: boolean } | undefined>();
-    const guardView = new Map<string, { resourceType: string; id: string } | undefined>();
-    const accepted: Array<{ unit: PendingUnit; record: UnitRecord }> = [];
-    for (const unit of batch) {
-      try {
-        const record = unit.indexUpdates ? this.prepareReindex(unit.indexUpdates, versionView) : this.prepareUnit(unit.operations, versionView, guardView);
-        accepted.push({ unit, record });
-      } catch (error) {
-        unit.reject(error);
-      }
-    }
-    if (accepted.length === 0) return;
-    try {
-      await this.journal.append(accepted.map((a) => a.record));
+      return await this.track(unit);
     } catch (error) {
-      // The journal could not be made durable: refuse further writes rather than diverge.
-      this.state = 'failed';
-      for (const { unit } of accepted) unit.reject(error);
-      for (const unit of this.pending.splice(0)) unit.reject(error);
-      return;
+      if (error instanceof VersionConflict || error instanceof GuardConflict) throw error;
+      throw this.gate!.failed(await commitCause(error));
     }
-    for (const { unit, record } of accepted) unit.resolve(this.applyUnit(record));
   }
 
-  private prepareUnit(
-    operations: WriteOperation[],
-    versionView: Map<string, { versionId: number; deleted: boolean } | undefined>,
-    guardView: Map<string, { resourceType: string; id: string } | undefined>,
-  ): UnitRecord {
-    const localVersions = new Map(versionView);
-    const localGuards = new Map(guardView);
+  /** lastUpdated of the next unit: now, but always after the previous unit's. */
+  private nextTimestamp(): string {
     const now = Math.max(Date.now(), this.lastTimestamp + 1);
-    const lastUpdated = new Date(now).toISOString();
-    const ops: CommittedOperation[] = [];
-    for (const op of operations) {
-      const key = `${op.resourceType}/${op.id}`;
-      const current = localVersions.has(key) ? localVersions.get(key) : this.currentState(op.resourceType, op.id);
-      const liveVersion = current && !current.deleted ? current.versionId : undefined;
-      if (op.expect === 'absent' && liveVersion !== undefined) throw new VersionConflict(op.resourceType, op.id, op.expect, liveVersion);
-      if (typeof op.expect === 'number' && liveVersion !== op.expect) throw new VersionConflict(op.resourceType, op.id, op.expect, liveVersion);
-      if (op.kind === 'delete' && liveVersion === undefined) continue; // deleting nothing creates no version
-      if (op.guardKey) {
-        const holder = localGuards.has(op.guardKey) ? localGuards.get(op.guardKey) : this.guards.get(op.guardKey);
-        const heldByOther = holder && !(holder.resourceType === op.resourceType && holder.id === op.id);
-        const takeOver = op.takeOverGuardFrom && holder && holder.resourceType === op.takeOverGuardFrom.resourceType && holder.id === op.takeOverGuardFrom.id;
-        if (heldByOther && !takeOver) throw new GuardConflict(op.guardKey, holder);
-        localGuards.set(op.guardKey, { resourceType: op.resourceType, id: op.id });
-      }
-      const versionId = (current?.versionId ?? 0) + 1;
-      localVersions.set(key, { versionId, deleted: op.kind === 'delete' });
-      ops.push({
-        kind: op.kind,
-        resourceType: op.resourceType,
-        id: op.id,
-        versionId,
-        lastUpdated,
-        ...(op.kind === 'put' ? { resource: op.resource, index: op.index } : {}),
-        ...(op.guardKey ? { guardKey: op.guardKey } : {}),
-      });
-    }
-    for (const [k, v] of localVersions) versionView.set(k, v);
-    for (const [k, v] of localGuards) guardView.set(k, v);
     this.lastTimestamp = now;
-    return { seq: ++this.seq, ops };
+    return new Date(now).toISOString();
   }
 
-  private prepareReindex(updates: IndexUpdate[], versionView: Map<string, { versionId: number; deleted: boolean } | undefined>): UnitRecord {
-    const ops: CommittedOperation[] = [];
-    for (const update of updates) {
-      const key = `${update.resourceType}/${update.id}`;
-      const current = versionView.has(key) ? versionView.get(key) : this.currentState(update.resourceType, update.id);
-      if (!current || current.deleted || current.versionId !== update.versionId) continue; // a newer write indexed itself
-      const version = this.resources.get(update.resourceType)!.get(update.id)!.versions[update.versionId - 1];
-      ops.push({ kind: 'index', resourceType: update.resourceType, id: update.id, versionId: update.versionId, lastUpdated: version.lastUpdated, index: update.index });
+  /** A tiny durable write, to learn whether the storage takes writes again. */
+  private async probe(): Promise<void> {
+    const layout = this.opened();
+    await layout.env.transaction(() => {
+      layout.meta.putSync('probe', new Date().toISOString());
+    });
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inFlight.add(promise);
+    const done = () => this.inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  private readCounters(layout: Layout): void {
+    for (const key of layout.log.getKeys({ reverse: true, limit: 1 })) {
+      this.seq = key[1];
+      this.lastTimestamp = Date.parse(key[0]);
     }
-    return { seq: ++this.seq, ops };
   }
 
-  private currentState(resourceType: string, id: string): { versionId: number; deleted: boolean } | undefined {
-    const current = this.resources.get(resourceType)?.get(id)?.versions.at(-1);
-    return current ? { versionId: current.versionId, deleted: current.deleted } : undefined;
+  private startSweeper(): void {
+    const every = Math.max(1000, Math.min(this.limits.idleMs, 60_000));
+    this.sweeper = setInterval(() => {
+      this.resultSets?.sweep().catch((error: unknown) => void commitCause(error).catch(() => undefined));
+    }, every);
+    this.sweeper.unref();
   }
 
-  /** Makes a committed unit visible; used both after fsync and during replay. */
-  private applyUnit(record: UnitRecord): StoredVersion[] {
-    const created: StoredVersion[] = [];
-    for (const op of record.ops) {
-      if (op.kind === 'index') {
-        const entry = this.resources.get(op.resourceType)?.get(op.id);
-        const current = entry?.versions.at(-1);
-        if (!entry || !current || current.deleted || current.versionId !== op.versionId) continue;
-        this.hashIndex.update(op.resourceType, op.id, entry.index, op.index);
-        entry.index = op.index;
-        if (op.index) this.versionIndex.set(current, op.index);
-        created.push(current);
-        continue;
-      }
-      let byId = this.resources.get(op.resourceType);
-      if (!byId) this.resources.set(op.resourceType, (byId = new Map()));
-      let entry = byId.get(op.id);
-      if (!entry) byId.set(op.id, (entry = { versions: [] }));
-      const version: StoredVersion = {
-        resourceType: op.resourceType,
-        id: op.id,
-        versionId: op.versionId,
-        lastUpdated: op.lastUpdated,
-        deleted: op.kind === 'delete',
-        ...(op.resource
-          ? { resource: withVersionMeta(op.resource, op.id, op.versionId, op.lastUpdated) }
-          : {}),
-      };
-      entry.versions[op.versionId - 1] = version;
-      const nextIndex = op.kind === 'delete' ? undefined : op.index;
-      // A deletion is filtered in history on the content it deleted.
-      const versionEntries = op.kind === 'delete' ? entry.index : op.index;
-      if (versionEntries) this.versionIndex.set(version, versionEntries);
-      this.hashIndex.update(op.resourceType, op.id, entry.index, nextIndex);
-      entry.index = nextIndex;
-      if (op.kind === 'delete' && entry.guardKey) {
-        // A deleted resource no longer blocks a conditional create on the same criteria.
-        if (this.guards.get(entry.guardKey)?.id === op.id) this.guards.delete(entry.guardKey);
-        entry.guardKey = undefined;
-      }
-      if (op.guardKey) {
-        entry.guardKey = op.guardKey;
-        this.guards.set(op.guardKey, { resourceType: op.resourceType, id: op.id });
-      }
-      this.commitLog.push(version);
-      created.push(version);
-    }
-    return created;
-  }
-
-  private async compact(): Promise<void> {
-    const seq = this.seq;
-    const resources = this.resources;
-    const versionIndex = this.versionIndex;
-    // One record per version, in commit order, each put with its own index entries (filtered history
-    // judges every version on them; replaying a deletion gives it those of the version it deleted).
-    function* records(log: StoredVersion[]): Iterable<UnitRecord> {
-      for (const version of log) {
-        const entry = resources.get(version.resourceType)!.get(version.id)!;
-        const isCurrent = entry.versions.length === version.versionId;
-        yield {
-          seq,
-          ops: [
-            {
-              kind: version.deleted ? 'delete' : 'put',
-              resourceType: version.resourceType,
-              id: version.id,
-              versionId: version.versionId,
-              lastUpdated: version.lastUpdated,
-              ...(version.resource ? { resource: version.resource } : {}),
-              ...(!version.deleted && versionIndex.has(version) ? { index: versionIndex.get(version) } : {}),
-              ...(isCurrent && entry.guardKey ? { guardKey: entry.guardKey } : {}),
-            },
-          ],
-        };
-      }
-    }
-    await this.journal.compact(records(this.commitLog));
+  private opened(): Layout {
+    if (this.state !== 'open' || !this.layout) throw new Error(`embedded store is ${this.state}`);
+    return this.layout;
   }
 
   private acquireLock(): void {
@@ -444,5 +308,9 @@ export class EmbeddedStore implements ResourceStore {
       }
       writeFileSync(lockPath, String(process.pid));
     }
+  }
+
+  private releaseLock(): void {
+    rmSync(join(this.directory, LOCK_FILE), { force: true });
   }
 }

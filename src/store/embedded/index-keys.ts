@@ -1,0 +1,95 @@
+/**
+ * The embedded store's search index as LMDB ordered keys: every index entry of
+ * a current, live version becomes keys of the form
+ *
+ *   [resourceType, code, field, ...value, id]
+ *
+ * (values are null), so that one range read finds the ids holding a reference
+ * (`r`), a code (`c`), a system|code (`sc`, which also answers a system alone),
+ * a string (`v`: equality and, as a prefix range, the anchored starts-with the
+ * search compiler writes), a number (`n`), a UCUM canonical value per unit key
+ * (`cn`) or the bounds of a date range (`lo`, `hi`). LMDB keeps them in
+ * order (lmdb-js' ordered-binary keys: numbers in numeric order before
+ * strings, strings in UTF-8 byte order), so range searches read only the keys in
+ * the range. This replaces the in-heap hash and sorted-array indexes the store
+ * had before LMDB: the same keys, on disk.
+ *
+ * Keys are limited to LMDB's 1978 bytes, so long strings are indexed by their
+ * first MAX_VALUE_CHARS characters: a lookup then proposes a superset, which the
+ * filter evaluation (filter-test.ts) narrows, as it does for every candidate.
+ */
+import type { IndexEntries } from '../resource-store.js';
+
+export type IndexKey = Array<string | number>;
+
+/** Longest string kept in a key (UTF-8 up to 4 bytes a character, well under LMDB's 1978-byte key limit with the rest). */
+export const MAX_VALUE_CHARS = 200;
+
+/** Above every string a key can hold (ids are [A-Za-z0-9\-.]; values are UTF-8 text): the end of a prefix range. */
+export const HIGHEST = '\u{10ffff}';
+
+/** The keys one resource's index entries contribute (duplicates removed). */
+export function indexKeysOf(resourceType: string, id: string, index: IndexEntries | undefined): IndexKey[] {
+  if (!index) return [];
+  const seen = new Set<string>();
+  const keys: IndexKey[] = [];
+  const add = (key: IndexKey) => {
+    const text = JSON.stringify(key);
+    if (seen.has(text)) return;
+    seen.add(text);
+    keys.push(key);
+  };
+  for (const [code, entries] of Object.entries(index)) {
+    if (!Array.isArray(entries)) continue;
+    for (const entry of entries as Array<Record<string, unknown>>) {
+      if (!entry || typeof entry !== 'object') continue;
+      if (typeof entry.r === 'string') add([resourceType, code, 'r', clip(entry.r), id]);
+      if (typeof entry.v === 'string') add([resourceType, code, 'v', clip(entry.v), id]);
+      if (typeof entry.c === 'string') {
+        add([resourceType, code, 'c', clip(entry.c), id]);
+        if (typeof entry.s === 'string') add([resourceType, code, 'sc', clip(entry.s), clip(entry.c), id]);
+      } else if (typeof entry.s === 'string') add([resourceType, code, 'sc', clip(entry.s), '', id]);
+      if (isNumber(entry.n)) add([resourceType, code, 'n', entry.n, id]);
+      if (isNumber(entry.cn) && typeof entry.k === 'string') add([resourceType, code, 'cn', clip(entry.k), entry.cn, id]);
+      // Dates are ISO instants kept as strings and compared as strings, exactly as the filter evaluation does.
+      if (typeof entry.lo === 'string') add([resourceType, code, 'lo', clip(entry.lo), id]);
+      if (typeof entry.hi === 'string') add([resourceType, code, 'hi', clip(entry.hi), id]);
+    }
+  }
+  return keys;
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** Strings in keys: at most MAX_VALUE_CHARS characters, never a NUL (lmdb-js separates array elements with it). */
+function clip(text: string): string {
+  const short = text.length > MAX_VALUE_CHARS ? text.slice(0, MAX_VALUE_CHARS) : text;
+  return short.includes('\u0000') ? short.replace(/\u0000/g, ' ') : short;
+}
+
+/** A range of keys [start, end) to read. */
+export interface KeyRange {
+  start: IndexKey;
+  end: IndexKey;
+}
+
+/** Every key starting with `prefix` (then an id, or more elements and an id). */
+export function prefixRange(prefix: IndexKey): KeyRange {
+  return { start: prefix, end: [...prefix, HIGHEST] };
+}
+
+/** Keys whose string element after `head` starts with `text` (a starts-with search). */
+export function startsWithRange(head: IndexKey, text: string): KeyRange {
+  return { start: [...head, clip(text)], end: [...head, `${clip(text)}${HIGHEST}`] };
+}
+
+/** Keys whose value element after `head` is within [lo, hi] (a missing bound is open). */
+export function valueRange(head: IndexKey, lo: number | string | undefined, hi: number | string | undefined): KeyRange {
+  // Numbers sort before strings: an open numeric top ends at the first string; strings end below HIGHEST.
+  const start = lo === undefined ? head : [...head, typeof lo === 'string' ? clip(lo) : lo];
+  // (A value longer than MAX_VALUE_CHARS is kept clipped; clipping both sides keeps every value <= hi below the end.)
+  const end = hi === undefined ? [...head, HIGHEST] : [...head, typeof hi === 'string' ? clip(hi) : hi, HIGHEST];
+  return { start, end };
+}

@@ -1,0 +1,177 @@
+/**
+ * The embedded store's candidate planner (ordered LMDB index keys) proposes a
+ * superset of the matches of range, token, reference and string conditions
+ * (never misses one), across writes, updates and deletions — checked against a
+ * brute-force evaluation of the same conditions over random entries — and only
+ * the keys in range (it is an index, not a scan).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { planCandidates } from '../../src/store/embedded/candidate-planner.js';
+import { keyReader } from '../../src/store/embedded/document-reader.js';
+import { openLayout, type Layout } from '../../src/store/embedded/lmdb-layout.js';
+import { applyOperations, type CommittedOperation } from '../../src/store/embedded/unit-writer.js';
+import type { IndexEntries } from '../../src/store/resource-store.js';
+
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Entry = { n: number; k: string; cn: number; lo: string; hi: string };
+type Cond = Record<string, unknown>;
+
+function entryMeets(entry: Entry, cond: Cond): boolean {
+  for (const [field, ops] of Object.entries(cond)) {
+    if (field === 'k') {
+      if (entry.k !== ops) return false;
+      continue;
+    }
+    const value = entry[field as keyof Entry];
+    for (const [op, operand] of Object.entries(ops as Record<string, number | string>)) {
+      if (op === '$gt' && !(value > operand)) return false;
+      if (op === '$gte' && !(value >= operand)) return false;
+      if (op === '$lt' && !(value < operand)) return false;
+      if (op === '$lte' && !(value <= operand)) return false;
+    }
+  }
+  return true;
+}
+
+const opened: Array<{ layout: Layout; dir: string }> = [];
+afterEach(async () => {
+  for (const { layout, dir } of opened.splice(0)) {
+    await layout.env.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function freshLayout(): Layout {
+  const dir = mkdtempSync(join(tmpdir(), 'relais-planner-'));
+  const layout = openLayout(dir);
+  opened.push({ layout, dir });
+  return layout;
+}
+
+/** Writes index entries of `code` (undefined: a deletion; code '*': the whole index as the only element) for ids, as the store's writer does, in one transaction. */
+function writer(layout: Layout) {
+  const versions = new Map<string, number>();
+  let seq = 0;
+  return async (changes: Array<[string, Array<Record<string, unknown>> | undefined, string?]>) => {
+    const ops: CommittedOperation[] = [];
+    for (const [id, entries, code = 'value'] of changes) {
+      const versionId = (versions.get(id) ?? 0) + 1;
+      versions.set(id, versionId);
+      const lastUpdated = new Date(1_700_000_000_000 + ++seq).toISOString();
+      ops.push(entries ? { kind: 'put', resourceType: 'Observation', id, versionId, lastUpdated, resource: { resourceType: 'Observation', id } as never, index: code === '*' ? (entries[0] as IndexEntries) : { [code]: entries } } : { kind: 'delete', resourceType: 'Observation', id, versionId, lastUpdated });
+    }
+    await layout.env.transaction(() => {
+      applyOperations(layout, ops, () => ++seq);
+    });
+  };
+}
+
+const candidates = (layout: Layout, cond: Cond, code = 'value') => planCandidates(keyReader(layout), 'Observation', { [`idx.${code}`]: { $elemMatch: cond } });
+
+describe('embedded candidate planner', () => {
+  it('never misses a match of number, canonical quantity and date ranges through writes, updates and deletes', async () => {
+    const random = seeded(7);
+    const layout = freshLayout();
+    const write = writer(layout);
+    const current = new Map<string, Entry[]>();
+    const date = () => new Date(Date.UTC(1930 + Math.floor(random() * 95), Math.floor(random() * 12), 1 + Math.floor(random() * 28))).toISOString();
+    const makeEntries = (): Entry[] =>
+      Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
+        const lo = date();
+        const n = Math.round(random() * 2000) / 10;
+        return { n, k: random() < 0.5 ? 'g' : 'm', cn: n * 1000, lo, hi: lo.replace('T00:00:00.000Z', 'T23:59:59.999Z') };
+      });
+    const conditions = (): Cond[] => {
+      const a = Math.round(random() * 2000) / 10;
+      const b = Math.round(random() * 2000) / 10;
+      const d = date();
+      return [
+        { n: { $gte: Math.min(a, b), $lt: Math.max(a, b) } },
+        { n: { $gt: a } },
+        { n: { $lte: a } },
+        { k: 'g', cn: { $gt: a * 1000 } },
+        { lo: { $lt: d } },
+        { hi: { $gt: d } },
+        { lo: { $gte: d }, hi: { $lte: d.slice(0, 4) + '-12-31T23:59:59.999Z' } },
+        { lo: { $lte: d }, $or: [{ lo: { $lt: d } }, { hi: { $lte: d } }] },
+      ];
+    };
+    let checked = 0;
+    for (let round = 0; round < 60; round++) {
+      const changes: Array<[string, Entry[] | undefined]> = [];
+      for (let step = 0; step < 50; step++) {
+        const id = `r${Math.floor(random() * 400)}`;
+        const after = random() < 0.15 || !current.has(id) && random() < 0.05 ? undefined : makeEntries();
+        if (!after && !current.has(id)) continue; // deleting nothing creates no version
+        changes.push([id, after]);
+        if (after) current.set(id, after);
+        else current.delete(id);
+      }
+      await write(changes);
+      for (const cond of conditions()) {
+        const { $or, ...plain } = cond as Cond & { $or?: Cond[] };
+        const expected = [...current].filter(([, entries]) => entries.some((e) => entryMeets(e, plain) && (!$or || $or.some((b) => entryMeets(e, b))))).map(([i]) => i);
+        const found = candidates(layout, cond);
+        expect(found, JSON.stringify(cond)).toBeDefined();
+        for (const match of expected) expect(found!.has(match), `${match} for ${JSON.stringify(cond)}`).toBe(true);
+        checked += expected.length;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
+  it('proposes only the ids in range (it is an index, not a scan)', async () => {
+    const layout = freshLayout();
+    const write = writer(layout);
+    await write(Array.from({ length: 2000 }, (_, i): [string, Entry[]] => [`o${i}`, [{ n: i } as Entry]]));
+    expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.size).toBe(11); // inclusive bounds: 100..110
+    await write([['o105', [{ n: 5000 } as Entry]]]);
+    const after = candidates(layout, { n: { $gte: 100, $lt: 110 } })!;
+    expect(after.has('o105')).toBe(false);
+    expect(after.size).toBe(10);
+    expect(candidates(layout, { n: { $gt: 4999 } })?.has('o105')).toBe(true);
+    await write([['o106', undefined]]);
+    expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.has('o106')).toBe(false);
+    expect(candidates(layout, { e: 'x' })).toBeUndefined(); // nothing indexable: the store scans the type
+  });
+
+  it('finds references, codes, systems and string prefixes by key, and picks the narrowest conjunct', async () => {
+    const layout = freshLayout();
+    const write = writer(layout);
+    const loinc = 'http://loinc.org';
+    const family: Record<number, Array<Record<string, unknown>>> = { 1: [{ v: 'lefevre', e: 'Lefèvre' }], 2: [{ v: 'lefebvre', e: 'Lefebvre' }], 3: [{ v: 'martin', e: 'Martin' }] };
+    await write(
+      Array.from({ length: 300 }, (_, i): [string, Array<Record<string, unknown>>, string] => [
+        `o${i}`,
+        [{ code: [{ s: loinc, c: i % 3 === 0 ? '8480-6' : '8867-4' }], subject: [{ r: `Patient/p${i % 30}`, t: 'Patient', i: `p${i % 30}` }], ...(family[i] ? { family: family[i] } : {}) }],
+        '*',
+      ]),
+    );
+    expect(candidates(layout, { r: 'Patient/p7' }, 'subject')?.size).toBe(10);
+    expect(candidates(layout, { r: { $in: ['Patient/p7', 'Patient/p8'] } }, 'subject')?.size).toBe(20);
+    expect(candidates(layout, { s: loinc, c: '8480-6' }, 'code')?.size).toBe(100);
+    expect(candidates(layout, { c: { $in: ['8480-6'] } }, 'code')?.size).toBe(100);
+    expect(candidates(layout, { s: loinc }, 'code')?.size).toBe(300);
+    expect([...candidates(layout, { v: { $regex: '^lefe' } }, 'family')!].sort()).toEqual(['o1', 'o2']);
+    expect([...candidates(layout, { v: 'martin' }, 'family')!]).toEqual(['o3']);
+    expect(candidates(layout, { v: { $regex: 'fev' } }, 'family')).toBeUndefined(); // not anchored: no prefix to read
+    // A conjunction reads the narrowest part only: 10 subjects rather than 100 codes.
+    const both = planCandidates(keyReader(layout), 'Observation', { 'idx.code': { $elemMatch: { s: loinc, c: '8480-6' } }, 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } });
+    expect(both?.size).toBe(10);
+    // An $or needs every branch indexable.
+    expect(planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { id: 'o5' }] })?.size).toBe(11);
+    expect(planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { 'idx.code': { $exists: false } }] })).toBeUndefined();
+  });
+});
