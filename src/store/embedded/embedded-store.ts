@@ -17,7 +17,8 @@
  * Reads (read, vread, history, search) are synchronous LMDB reads of one snapshot
  * each, and keep working while writes are refused.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   GuardConflict,
@@ -39,10 +40,10 @@ import {
 import { matchingDocuments } from './document-reader.js';
 import { readHistory } from './history-reader.js';
 import { migrateLegacyJournal } from './journal-migration.js';
-import { openLayout, type Layout } from './lmdb-layout.js';
+import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
-import { commitCause } from './storage-faults.js';
+import { commitCause, storageFault } from './storage-faults.js';
 import { applyOperations, checkUnit, storedVersion, type CommittedOperation } from './unit-writer.js';
 import { WriteGate } from './write-gate.js';
 
@@ -107,6 +108,8 @@ export class EmbeddedStore implements ResourceStore {
   private seq = 0;
   private lastTimestamp = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
+  /** Opened on a folder that could not be written (see open()). */
+  private readOnly = false;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     this.directory = options.directory;
@@ -114,8 +117,40 @@ export class EmbeddedStore implements ResourceStore {
     this.limits = options.resultSets ?? DEFAULT_RESULT_SET_LIMITS;
   }
 
+  /**
+   * Opens the data folder for reading and writing; if the folder cannot be written (read-only
+   * filesystem, permissions) but holds a store, opens it read-only instead: reads are served,
+   * writes get the 503, and the store switches to read-write by itself once it can (the probe).
+   */
   async open(): Promise<void> {
     mkdirSync(this.directory, { recursive: true });
+    this.gate = new WriteGate({
+      probe: () => (this.readOnly ? this.reopenWritable() : this.probe()),
+      probeIntervalMs: this.options.probeIntervalMs ?? 1000,
+      retryAfterSeconds: this.options.retryAfterSeconds ?? 5,
+      log: this.log,
+    });
+    try {
+      await this.openWritable();
+    } catch (error) {
+      const fault = storageFault(error);
+      if (!fault || fault.code === 'EMFILE' || fault.code === 'ENFILE' || !existsSync(join(this.directory, STORE_FOLDER, 'data.mdb'))) throw error;
+      try {
+        this.layout = openLayout(this.directory, true);
+      } catch {
+        throw error;
+      }
+      this.readOnly = true;
+      this.readCounters(this.layout);
+      // Paging snapshots then live in a temporary folder (the data folder takes no writes).
+      this.resultSets = new LmdbResultSets(mkdtempSync(join(tmpdir(), 'relais-result-sets-')), this.limits, this.options.resultSetChunkSize);
+      this.gate.refuseFromStart(fault);
+    }
+    this.startSweeper();
+    this.state = 'open';
+  }
+
+  private async openWritable(): Promise<void> {
     this.acquireLock();
     try {
       const layout = openLayout(this.directory);
@@ -127,20 +162,31 @@ export class EmbeddedStore implements ResourceStore {
         this.log.info({ units: migrated.units, operations: migrated.operations, movedTo: migrated.movedTo }, 'embedded store: old journal migrated to LMDB');
       }
       this.resultSets = new LmdbResultSets(join(this.directory, RESULT_SETS_FOLDER), this.limits, this.options.resultSetChunkSize);
-      this.gate = new WriteGate({
-        probe: () => this.probe(),
-        probeIntervalMs: this.options.probeIntervalMs ?? 1000,
-        retryAfterSeconds: this.options.retryAfterSeconds ?? 5,
-        log: this.log,
-      });
-      this.startSweeper();
-      this.state = 'open';
     } catch (error) {
       await this.layout?.env.close().catch(() => undefined);
       this.layout = undefined;
       this.releaseLock();
       throw error;
     }
+  }
+
+  /** The probe of a store opened read-only: take the lock and the environment for writing, then switch to them. */
+  private async reopenWritable(): Promise<void> {
+    this.acquireLock();
+    const readOnlyLayout = this.layout!;
+    // lmdb-js shares one native environment per path within a process: the read-only one must go first.
+    // Its close settles within microtasks (no write transaction can be pending on it), so no request runs in between.
+    await readOnlyLayout.env.close();
+    try {
+      this.layout = openLayout(this.directory);
+    } catch (error) {
+      this.layout = openLayout(this.directory, true);
+      this.releaseLock();
+      throw error;
+    }
+    this.readOnly = false;
+    this.readCounters(this.layout);
+    await this.probe();
   }
 
   async close(): Promise<void> {
@@ -151,7 +197,7 @@ export class EmbeddedStore implements ResourceStore {
     await Promise.allSettled([...this.inFlight]);
     await this.resultSets?.close().catch(() => undefined);
     await this.layout?.env.close();
-    this.releaseLock();
+    if (!this.readOnly) this.releaseLock();
   }
 
   /** Ready = open and able to write (not while a storage fault refuses writes). */
@@ -218,11 +264,7 @@ export class EmbeddedStore implements ResourceStore {
 
   async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
     this.opened();
-    try {
-      await this.track(this.resultSets!.save(cursor, owner, refs));
-    } catch (error) {
-      throw this.gate!.failed(await commitCause(error));
-    }
+    await this.track(this.resultSets!.save(cursor, owner, refs));
   }
 
   async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
@@ -310,7 +352,12 @@ export class EmbeddedStore implements ResourceStore {
     }
   }
 
+  /** Removes the lock file; on a folder that can no longer be written it stays (the next start sees its pid is gone). */
   private releaseLock(): void {
-    rmSync(join(this.directory, LOCK_FILE), { force: true });
+    try {
+      rmSync(join(this.directory, LOCK_FILE), { force: true });
+    } catch (error) {
+      this.log.warn({ code: (error as NodeJS.ErrnoException).code }, 'embedded store: could not remove the lock file');
+    }
   }
 }

@@ -67,8 +67,9 @@ export interface Layout {
 /** The folder of the resources' environment inside the data folder. */
 export const STORE_FOLDER = 'store';
 
-export function openLayout(directory: string): Layout {
-  const env = open({ path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, maxDbs: 12 });
+/** `readOnly`: for a data folder that cannot be written (the store then serves reads only, see embedded-store.ts). */
+export function openLayout(directory: string, readOnly = false): Layout {
+  const env = open({ path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, maxDbs: 12, ...(readOnly ? { readOnly } : {}) });
   return {
     env,
     heads: env.openDB({ name: 'heads' }),

@@ -16,6 +16,11 @@
  * (`t`, the index into `types` of each ref, only when the set has several types).
  * Bounded like the in-memory sets were: a set expires once unused for `idleMs`, and
  * at most `maxSets` are kept, the least recently used dropped first.
+ *
+ * While the disk refuses writes (full disk...), a set that cannot be written is
+ * kept in memory instead (at most FALLBACK_SETS of them, FALLBACK_REFS references
+ * in all, least recently saved dropped first), so that searches — reads — still
+ * page while writes get their 503.
  */
 import { rmSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -24,6 +29,8 @@ import { settleQuietly } from './storage-faults.js';
 
 /** References per chunk record (about 10 KiB): a page reads one or two. */
 export const RESULT_SET_CHUNK = 1000;
+const FALLBACK_SETS = 50;
+const FALLBACK_REFS = 2_000_000;
 
 interface SetHead {
   owner: string;
@@ -43,6 +50,8 @@ export class LmdbResultSets {
   private readonly lru: Database<null, [number, string]>;
   private readonly chunks: Database<Chunk, [string, number]>;
   private readonly clock: () => number;
+  /** Sets that could not be written (see above), insertion order = oldest first. */
+  private readonly fallback = new Map<string, { owner: string; refs: readonly MatchRef[]; used: number }>();
 
   constructor(
     private readonly path: string,
@@ -59,6 +68,26 @@ export class LmdbResultSets {
   }
 
   async save(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
+    try {
+      await this.write(cursor, owner, refs);
+    } catch (error) {
+      settleQuietly(error);
+      this.keepInMemory(cursor, owner, refs);
+    }
+  }
+
+  private keepInMemory(cursor: string, owner: string, refs: readonly MatchRef[]): void {
+    this.fallback.set(cursor, { owner, refs, used: this.clock() });
+    let total = 0;
+    for (const set of this.fallback.values()) total += set.refs.length;
+    for (const [oldest, set] of this.fallback) {
+      if (this.fallback.size <= FALLBACK_SETS && total <= FALLBACK_REFS) break;
+      this.fallback.delete(oldest);
+      total -= set.refs.length;
+    }
+  }
+
+  private async write(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
     await this.evict();
     const types: string[] = [];
     const typeNumbers = new Map<string, number>();
@@ -76,6 +105,17 @@ export class LmdbResultSets {
   }
 
   async load(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
+    const kept = this.fallback.get(cursor);
+    if (kept) {
+      const now = this.clock();
+      if (kept.owner !== owner) return undefined;
+      if (now - kept.used > this.limits.idleMs) {
+        this.fallback.delete(cursor);
+        return undefined;
+      }
+      kept.used = now;
+      return { total: kept.refs.length, refs: kept.refs.slice(offset, offset + count) };
+    }
     const head = this.sets.get(cursor);
     if (!head || head.owner !== owner) return undefined;
     const now = this.clock();
@@ -101,6 +141,7 @@ export class LmdbResultSets {
   /** Drops the sets unused for longer than idleMs; returns how many. */
   async sweep(): Promise<number> {
     const cutoff = this.clock() - this.limits.idleMs;
+    for (const [cursor, set] of this.fallback) if (set.used < cutoff) this.fallback.delete(cursor);
     const expired: string[] = [];
     for (const key of this.lru.getKeys({ end: [cutoff] })) expired.push(key[1]);
     await Promise.all(expired.map((cursor) => this.drop(cursor)));

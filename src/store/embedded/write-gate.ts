@@ -36,6 +36,13 @@ export class WriteGate {
     if (this.fault) throw errors.storeCannotWrite(this.fault.code, this.options.retryAfterSeconds);
   }
 
+  /** Starts refused (a store opened on a folder it cannot write), probing until writes succeed. */
+  refuseFromStart(fault: StorageFault): void {
+    this.options.log.warn({ code: fault.code }, 'embedded store: the data folder cannot be written; serving reads only until it can');
+    this.fault = fault;
+    this.schedule();
+  }
+
   /**
    * A commit failed with `cause` (see storage-faults.ts): a storage fault starts the refusal and
    * is answered with the 503; anything else is returned unchanged.
