@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { planCandidates } from '../../src/store/embedded/candidate-planner.js';
 import { keyReader } from '../../src/store/embedded/document-reader.js';
 import { openLayout, type Layout } from '../../src/store/embedded/lmdb-layout.js';
-import { applyOperations, type CommittedOperation } from '../../src/store/embedded/unit-writer.js';
+import { BatchView, planWrites, type CommittedOperation } from '../../src/store/embedded/unit-writer.js';
 import type { IndexEntries } from '../../src/store/resource-store.js';
 
 function seeded(seed: number): () => number {
@@ -72,9 +72,9 @@ function writer(layout: Layout) {
       const lastUpdated = new Date(1_700_000_000_000 + ++seq).toISOString();
       ops.push(entries ? { kind: 'put', resourceType: 'Observation', id, versionId, lastUpdated, resource: { resourceType: 'Observation', id } as never, index: code === '*' ? (entries[0] as IndexEntries) : { [code]: entries } } : { kind: 'delete', resourceType: 'Observation', id, versionId, lastUpdated });
     }
-    await layout.env.transaction(() => {
-      applyOperations(layout, ops, () => ++seq);
-    });
+    const view = new BatchView(layout);
+    planWrites(view, ops, () => ++seq);
+    await view.commit();
   };
 }
 

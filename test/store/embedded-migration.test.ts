@@ -95,10 +95,8 @@ describe('migration of an old journal folder', () => {
     const dir = oldFolder();
     // What a crash in the middle of a migration leaves: the state 'started' and part of the data.
     const layout = openLayout(dir);
-    await layout.env.transaction(() => {
-      layout.meta.putSync('legacyMigration', 'started');
-      layout.heads.putSync(['Patient', 'half-done'], { v: 1, lu: '2020-01-01T00:00:00.000Z' });
-    });
+    await layout.meta.put('legacyMigration', 'started');
+    await layout.heads.put(['Patient', 'half-done'], { v: 1, lu: '2020-01-01T00:00:00.000Z' });
     await layout.env.close();
     const store = await opened(dir);
     await expectSameAsTheOldStore(store);

@@ -6,14 +6,17 @@
  * indexable part; each candidate's document is then tested in full
  * (filter-test.ts, mingo). Bodies are not read here: only the page's.
  *
- * Runs synchronously, so all its reads see one LMDB snapshot (lmdb-js renews
- * its read transaction between event turns, never within one).
+ * All its reads use one explicit LMDB read transaction, so they see one
+ * snapshot even though the loop over candidates yields to the event loop
+ * (pacer.ts) when it runs long.
  */
+import type { Transaction } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
 import { planCandidates, type KeyReader } from './candidate-planner.js';
 import { filterTest } from './filter-test.js';
 import { HIGHEST } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
+import { Pacer } from './pacer.js';
 
 export interface MatchedDocument {
   resourceType: string;
@@ -28,36 +31,45 @@ export interface MatchedDocument {
  */
 const READ_TO_COUNT = 8192;
 
-export function keyReader(layout: Layout): KeyReader {
+export function keyReader(layout: Layout, transaction?: Transaction): KeyReader {
+  const inTxn = transaction ? { transaction } : {};
   return {
     count(range, limit) {
-      if (limit > READ_TO_COUNT) return layout.keys.getKeysCount({ start: range.start, end: range.end });
+      if (limit > READ_TO_COUNT) return layout.keys.getKeysCount({ start: range.start, end: range.end, ...inTxn });
       let n = 0;
-      for (const _ of layout.keys.getKeys({ start: range.start, end: range.end, limit })) n++;
+      for (const _ of layout.keys.getKeys({ start: range.start, end: range.end, limit, ...inTxn })) n++;
       return n;
     },
     collectIds(range, into) {
-      for (const key of layout.keys.getKeys({ start: range.start, end: range.end })) into.add(String(key[key.length - 1]));
+      for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) into.add(String(key[key.length - 1]));
     },
   };
 }
 
-/** The current, non-deleted documents of `resourceTypes` that match `filter`. */
-export function matchingDocuments(layout: Layout, resourceTypes: string[], filter: Record<string, unknown>): MatchedDocument[] {
+/** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
+export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>): Promise<MatchedDocument[]> {
   const test = filterTest(filter);
-  const reader = keyReader(layout);
+  const reader = keyReader(layout, transaction);
+  const inTxn = { transaction };
+  const pacer = new Pacer();
   const matches: MatchedDocument[] = [];
   for (const resourceType of resourceTypes) {
     const consider = (id: string, head: HeadRecord | undefined) => {
       if (!head || head.d) return;
-      const doc = { id, type: resourceType, lastUpdated: head.lu, idx: layout.entries.get([resourceType, id, head.v]) ?? {} };
+      const doc = { id, type: resourceType, lastUpdated: head.lu, idx: layout.entries.get([resourceType, id, head.v], inTxn) ?? {} };
       if (test(doc)) matches.push({ resourceType, id, head, doc });
     };
     const candidates = planCandidates(reader, resourceType, filter);
     if (candidates) {
-      for (const id of candidates) consider(id, layout.heads.get([resourceType, id]));
+      for (const id of candidates) {
+        consider(id, layout.heads.get([resourceType, id], inTxn));
+        await pacer.pace();
+      }
     } else {
-      for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST] })) consider(key[1], value);
+      for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
+        consider(key[1], value);
+        await pacer.pace();
+      }
     }
   }
   return matches;

@@ -5,10 +5,9 @@
  * JavaScript heap; ordered keys for the search index; ACID transactions. One
  * process owns the data folder (relais.lock, with the holder's pid).
  *
- * Writes: each unit of work is an lmdb-js asynchronous transaction — its checks
- * and writes run in the write transaction (unit-writer.ts), and units queued
- * while a commit is in progress share the next one (group commit, done off the
- * event loop by lmdb-js' write thread). A write is acknowledged only once its
+ * Writes: group commit — the units of work waiting when a commit ends are
+ * checked in order and their writes queued as one atomic lmdb-js batch, which
+ * lmdb-js' write thread executes and commits off the event loop (unit-writer.ts). A write is acknowledged only once its
  * commit is on disk; a commit that fails is never acknowledged, and a storage
  * fault (full disk, read-only folder, I/O error, no file descriptor) makes the
  * store refuse writes with a 503 until a probe write succeeds (write-gate.ts).
@@ -40,11 +39,12 @@ import {
 import { matchingDocuments } from './document-reader.js';
 import { readHistory } from './history-reader.js';
 import { migrateLegacyJournal } from './journal-migration.js';
+import type { Transaction } from 'lmdb';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { commitCause, storageFault } from './storage-faults.js';
-import { applyOperations, checkUnit, storedVersion, type CommittedOperation } from './unit-writer.js';
+import { BatchView, checkUnit, planWrites, storedVersion, type CommittedOperation } from './unit-writer.js';
 import { WriteGate } from './write-gate.js';
 
 export interface EmbeddedStoreLog {
@@ -67,6 +67,17 @@ export interface EmbeddedStoreOptions {
 }
 
 const LOCK_FILE = 'relais.lock';
+/** Operations per group commit (a larger unit goes alone): bounds the event loop's share of a commit (checks, queuing). */
+const BATCH_OPERATIONS = 256;
+
+type UnitResult = { created: StoredVersion[]; reindexed: number };
+
+interface PendingUnit {
+  size: number;
+  prepare: (view: BatchView) => CommittedOperation[];
+  resolve: (result: UnitResult) => void;
+  reject: (error: unknown) => void;
+}
 const RESULT_SETS_FOLDER = 'result-sets';
 const SILENT: EmbeddedStoreLog = { warn: () => undefined, info: () => undefined };
 
@@ -105,6 +116,8 @@ export class EmbeddedStore implements ResourceStore {
   private gate: WriteGate | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private pending: PendingUnit[] = [];
+  private flushing: Promise<void> | undefined;
   private seq = 0;
   private lastTimestamp = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
@@ -174,6 +187,8 @@ export class EmbeddedStore implements ResourceStore {
   private async reopenWritable(): Promise<void> {
     this.acquireLock();
     const readOnlyLayout = this.layout!;
+    // Reads in progress hold read transactions of the read-only environment: let them finish.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     // lmdb-js shares one native environment per path within a process: the read-only one must go first.
     // Its close settles within microtasks (no write transaction can be pending on it), so no request runs in between.
     await readOnlyLayout.env.close();
@@ -218,24 +233,27 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   async write(operations: WriteOperation[]): Promise<StoredVersion[]> {
-    const { created } = await this.commit((layout) => checkUnit(layout, operations, this.nextTimestamp()));
+    const { created } = await this.enqueue(operations.length, (view) => checkUnit(view, operations, this.nextTimestamp()));
     return created;
   }
 
   async reindex(updates: IndexUpdate[]): Promise<number> {
-    const { reindexed } = await this.commit(() =>
+    const { reindexed } = await this.enqueue(updates.length, () =>
       updates.map((u): CommittedOperation => ({ kind: 'index', resourceType: u.resourceType, id: u.id, versionId: u.versionId, lastUpdated: '', index: u.index })),
     );
     return reindexed;
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {
-    return readHistory(this.opened(), query);
+    return this.reading((layout, transaction) => readHistory(layout, transaction, query));
   }
 
-  async search(query: StoreQuery): Promise<StoreQueryResult> {
-    const layout = this.opened();
-    const matches = matchingDocuments(layout, query.resourceTypes, query.filter);
+  search(query: StoreQuery): Promise<StoreQueryResult> {
+    return this.reading((layout, transaction) => this.searchWithin(layout, transaction, query));
+  }
+
+  private async searchWithin(layout: Layout, transaction: Transaction, query: StoreQuery): Promise<StoreQueryResult> {
+    const matches = await matchingDocuments(layout, transaction, query.resourceTypes, query.filter);
     const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
     if (matches.length > 1) {
       const keyed = matches.map((m) => ({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) }));
@@ -249,17 +267,30 @@ export class EmbeddedStore implements ResourceStore {
         versions.push({ resourceType: match.resourceType, id: match.id, versionId: match.head.v, lastUpdated: match.head.lu, deleted: false });
         continue;
       }
-      const record = layout.versions.get([match.resourceType, match.id, match.head.v]);
+      const record = layout.versions.get([match.resourceType, match.id, match.head.v], { transaction });
       if (record) versions.push(storedVersion(match.resourceType, match.id, match.head.v, record));
     }
     return { versions, ...(query.withTotal ? { total: matches.length } : {}) };
   }
 
-  async distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
-    const values = new Set<unknown>();
-    const segments = path.split('.');
-    for (const { doc } of matchingDocuments(this.opened(), query.resourceTypes, query.filter)) collectAt(doc, segments, values);
-    return [...values];
+  distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
+    return this.reading(async (layout, transaction) => {
+      const values = new Set<unknown>();
+      const segments = path.split('.');
+      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter)) collectAt(doc, segments, values);
+      return [...values];
+    });
+  }
+
+  /** Runs a read within one explicit LMDB read transaction (one snapshot, even across event-loop turns). */
+  private async reading<T>(read: (layout: Layout, transaction: Transaction) => Promise<T>): Promise<T> {
+    const layout = this.opened();
+    const transaction = layout.env.useReadTransaction();
+    try {
+      return await this.track(read(layout, transaction));
+    } finally {
+      transaction.done();
+    }
   }
 
   async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
@@ -280,20 +311,60 @@ export class EmbeddedStore implements ResourceStore {
 
   // --- write path ---------------------------------------------------------
 
-  /**
-   * Runs `prepare` (checks; may throw a conflict) then applies what it returns, in one
-   * asynchronous LMDB transaction; resolves once that transaction is durable.
-   */
-  private async commit(prepare: (layout: Layout) => CommittedOperation[]): Promise<{ created: StoredVersion[]; reindexed: number }> {
-    const layout = this.opened();
-    this.gate!.check();
-    const unit = layout.env.transaction(() => applyOperations(layout, prepare(layout), () => ++this.seq));
+  /** Queues a unit (`prepare` checks it against the batch's view and may throw a conflict); resolves once it is durable. */
+  private enqueue(size: number, prepare: (view: BatchView) => CommittedOperation[]): Promise<UnitResult> {
     try {
-      return await this.track(unit);
+      this.opened();
+      this.gate!.check();
     } catch (error) {
-      if (error instanceof VersionConflict || error instanceof GuardConflict) throw error;
-      throw this.gate!.failed(await commitCause(error));
+      return Promise.reject(error);
     }
+    return this.track(
+      new Promise<UnitResult>((resolve, reject) => {
+        this.pending.push({ size, prepare, resolve, reject });
+        this.flushing ??= this.flushLoop();
+      }),
+    );
+  }
+
+  /** Group commit: the units waiting when a commit ends form the next one (at most BATCH_OPERATIONS operations, or one unit). */
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        let take = 0;
+        let operations = 0;
+        while (take < this.pending.length && (take === 0 || operations + this.pending[take].size <= BATCH_OPERATIONS)) operations += this.pending[take++].size;
+        await this.flushBatch(this.pending.splice(0, take));
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async flushBatch(batch: PendingUnit[]): Promise<void> {
+    const view = new BatchView(this.opened());
+    const accepted: Array<{ unit: PendingUnit; result: UnitResult }> = [];
+    for (const unit of batch) {
+      const queued = view.writes.length;
+      try {
+        accepted.push({ unit, result: planWrites(view, unit.prepare(view), () => ++this.seq) });
+      } catch (error) {
+        // A check failed: nothing of this unit was queued (checks run before planWrites queues anything).
+        view.writes.length = queued;
+        unit.reject(error);
+      }
+    }
+    if (accepted.length === 0) return;
+    try {
+      await view.commit();
+    } catch (error) {
+      const failure = this.gate!.failed(await commitCause(error));
+      for (const { unit } of accepted) unit.reject(failure);
+      // Units queued meanwhile would meet the same storage: refused like any write while it is at fault.
+      if (this.gate!.refusal) for (const unit of this.pending.splice(0)) unit.reject(failure);
+      return;
+    }
+    for (const { unit, result } of accepted) unit.resolve(result);
   }
 
   /** lastUpdated of the next unit: now, but always after the previous unit's. */
@@ -306,9 +377,7 @@ export class EmbeddedStore implements ResourceStore {
   /** A tiny durable write, to learn whether the storage takes writes again. */
   private async probe(): Promise<void> {
     const layout = this.opened();
-    await layout.env.transaction(() => {
-      layout.meta.putSync('probe', new Date().toISOString());
-    });
+    await layout.meta.put('probe', new Date().toISOString());
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {

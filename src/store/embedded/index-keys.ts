@@ -34,7 +34,7 @@ export function indexKeysOf(resourceType: string, id: string, index: IndexEntrie
   const seen = new Set<string>();
   const keys: IndexKey[] = [];
   const add = (key: IndexKey) => {
-    const text = JSON.stringify(key);
+    const text = key.join('\u0001');
     if (seen.has(text)) return;
     seen.add(text);
     keys.push(key);

@@ -16,7 +16,7 @@ import { mkdirSync, renameSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Layout } from './lmdb-layout.js';
 import { LEGACY_JOURNAL, LEGACY_SNAPSHOT, hasLegacyJournal, readLegacyUnits } from './legacy-journal.js';
-import { applyOperations, type CommittedOperation } from './unit-writer.js';
+import { BatchView, planWrites, type CommittedOperation } from './unit-writer.js';
 
 const BATCH = 2000;
 const STATE_KEY = 'legacyMigration';
@@ -42,10 +42,10 @@ export async function migrateLegacyJournal(layout: Layout, directory: string, ne
     const flush = async (last: boolean) => {
       const ops = batch;
       batch = [];
-      await layout.env.transaction(() => {
-        applyOperations(layout, ops, nextSeq);
-        if (last) layout.meta.putSync(STATE_KEY, 'done');
-      });
+      const view = new BatchView(layout);
+      planWrites(view, ops, nextSeq);
+      if (last) view.put(layout.meta as never, STATE_KEY, 'done');
+      await view.commit();
     };
     for await (const unit of readLegacyUnits(directory)) {
       units++;

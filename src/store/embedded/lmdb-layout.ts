@@ -24,11 +24,16 @@
  *   per-event-turn batch unhandled, so a failed commit (a full disk) stops the
  *   process with an unhandled rejection (measured on a 2 MiB tmpfs). Without it,
  *   writes queued while a commit runs still share the next one (group commit).
+ * - `useRecords: false` (msgpackr's option, passed through by lmdb-js, missing from its
+ *   types): plain MessagePack maps. msgpackr's records without shared structures
+ *   redefine each object shape in every value, which made encoding the main cost
+ *   of queuing a commit (profiled); shared structures would be saved by a
+ *   synchronous transaction on the event loop.
  * - `compression` on bodies: LZ4 (lmdb-js' own) of values over 1 KiB, a smaller file
  *   and fewer pages mapped into memory.
  */
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
 import type { Resource } from 'fhir/r4';
 
@@ -69,7 +74,8 @@ export const STORE_FOLDER = 'store';
 
 /** `readOnly`: for a data folder that cannot be written (the store then serves reads only, see embedded-store.ts). */
 export function openLayout(directory: string, readOnly = false): Layout {
-  const env = open({ path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, maxDbs: 12, ...(readOnly ? { readOnly } : {}) });
+  const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, useRecords: false, maxDbs: 12, ...(readOnly ? { readOnly } : {}) };
+  const env = open(options as RootDatabaseOptionsWithPath);
   return {
     env,
     heads: env.openDB({ name: 'heads' }),

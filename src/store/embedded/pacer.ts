@@ -1,0 +1,23 @@
+/**
+ * Lets a long read (a search testing thousands of candidates, a filtered
+ * history) give the event loop a turn every SLICE_MS, so that no request waits
+ * behind it for longer than that. The read keeps its LMDB snapshot across the
+ * turns (an explicit read transaction, see document-reader.ts), so what it
+ * returns is still one consistent state.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+const SLICE_MS = 10;
+
+export class Pacer {
+  private sliceStart = performance.now();
+  private calls = 0;
+
+  /** Call once per item; yields when the current slice is used up (the clock is read every 64 calls). */
+  async pace(): Promise<void> {
+    if ((++this.calls & 63) !== 0) return;
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await nextTurn();
+    this.sliceStart = performance.now();
+  }
+}
