@@ -20,11 +20,11 @@
  * resolution). The loader yields to the event loop every few resources, so the
  * longest stall it reports is the store's, not the benchmark's own index extraction.
  */
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { Resource } from 'fhir/r4';
 import { loadConfig } from '../src/config.js';
 import { buildContext } from '../src/context.js';
@@ -40,6 +40,17 @@ await ctx.store.open();
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
+/** RSS split as Linux reports it: anonymous (heap, buffers) and file-backed (memory-mapped files: the page cache, reclaimable). */
+function rssSplit(): string {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return ` (anonymous ${mib(kib('RssAnon'))}, file-backed ${mib(kib('RssFile'))})`;
+  } catch {
+    return '';
+  }
+}
+
 /** Bytes allocated on disk under a folder (blocks, so sparse files count for what they really use). */
 function diskUsage(path: string): number {
   const stat = lstatSync(path);
@@ -51,6 +62,9 @@ function diskUsage(path: string): number {
 async function watchingLoop<T>(task: () => Promise<T>): Promise<{ result: T; maxStallMs: number }> {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
+  // The histogram records the gap between two of its timer ticks: let it tick once before the
+  // task, or a stall at the very start of the task (a compaction, say) is never recorded.
+  await sleep(50);
   try {
     const result = await task();
     return { result, maxStallMs: histogram.max / 1e6 };
@@ -58,6 +72,9 @@ async function watchingLoop<T>(task: () => Promise<T>): Promise<{ result: T; max
     histogram.disable();
   }
 }
+
+// --- baseline: the longest stall of an idle event loop on this (shared) machine -----------
+const { maxStallMs: idleStallMs } = await watchingLoop(() => sleep(5000));
 
 // --- load ---------------------------------------------------------------------
 const index: NetworkIndex = { patientIds: [], nirs: [], rpps: [], families: [] };
@@ -89,6 +106,7 @@ const { maxStallMs: loadStallMs } = await watchingLoop(async () => {
 const loadSeconds = (performance.now() - loadStart) / 1000;
 process.stderr.write('\n');
 const rssAfterLoad = process.memoryUsage().rss;
+const rssAfterLoadSplit = rssSplit();
 const heapAfterLoad = process.memoryUsage().heapUsed;
 const diskAfterLoad = diskUsage(config.DATA_DIR);
 
@@ -152,6 +170,7 @@ const { maxStallMs: queryStallMs } = await watchingLoop(async () => {
   }
 });
 const rssAfterQueries = process.memoryUsage().rss;
+const rssAfterQueriesSplit = rssSplit();
 await ctx.store.close();
 
 // --- restart: a new store over the same folder, as a new process would open it ------------
@@ -169,8 +188,8 @@ if (flags.restart) {
 }
 
 console.log(`store: ${ctx.store.capabilities.name}; ${loaded} resources (${flags.patients} patients) loaded in ${loadSeconds.toFixed(1)} s (${(loaded / loadSeconds).toFixed(0)} resources/s, index extraction included); ${flags.iterations} runs per query, sequential`);
-console.log(`RSS after load ${mib(rssAfterLoad)} (heap used ${mib(heapAfterLoad)}), after queries ${mib(rssAfterQueries)}, peak ${mib(process.resourceUsage().maxRSS * 1024)}; on disk ${mib(diskAfterLoad)}`);
-console.log(`longest event-loop stall: load ${loadStallMs.toFixed(0)} ms, queries ${queryStallMs.toFixed(0)} ms; maintenance: ${maintenance}`);
+console.log(`RSS after load ${mib(rssAfterLoad)}${rssAfterLoadSplit} (heap used ${mib(heapAfterLoad)}), after queries ${mib(rssAfterQueries)}${rssAfterQueriesSplit}, peak ${mib(process.resourceUsage().maxRSS * 1024)}; on disk ${mib(diskAfterLoad)}`);
+console.log(`longest event-loop stall: load ${loadStallMs.toFixed(0)} ms, queries ${queryStallMs.toFixed(0)} ms; maintenance: ${maintenance}; idle baseline (5 s, nothing running) ${idleStallMs.toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`restart (open the store again): ${restart}`);
 console.log('');
 console.log('| query | p50 ms | p95 ms | p99 ms | queries/s | mean total |');

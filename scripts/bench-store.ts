@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'relais-bench-'));
   try {
-    results.push(await measure('embedded (journal, fdatasync)', new EmbeddedStore({ directory: dir }), ops));
+    results.push(await measure('embedded (LMDB, group commit)', new EmbeddedStore({ directory: dir }), ops));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -73,7 +73,7 @@ function writer(layout: Layout) {
       ops.push(entries ? { kind: 'put', resourceType: 'Observation', id, versionId, lastUpdated, resource: { resourceType: 'Observation', id } as never, index: code === '*' ? (entries[0] as IndexEntries) : { [code]: entries } } : { kind: 'delete', resourceType: 'Observation', id, versionId, lastUpdated });
     }
     const view = new BatchView(layout);
-    planWrites(view, ops, () => ++seq);
+    await planWrites(view, ops, () => ++seq);
     await view.commit();
   };
 }

@@ -38,6 +38,7 @@ import {
 } from '../resource-store.js';
 import { matchingDocuments } from './document-reader.js';
 import { readHistory } from './history-reader.js';
+import { Pacer } from './pacer.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
@@ -343,11 +344,12 @@ export class EmbeddedStore implements ResourceStore {
 
   private async flushBatch(batch: PendingUnit[]): Promise<void> {
     const view = new BatchView(this.opened());
+    const pacer = new Pacer();
     const accepted: Array<{ unit: PendingUnit; result: UnitResult }> = [];
     for (const unit of batch) {
       const queued = view.writes.length;
       try {
-        accepted.push({ unit, result: planWrites(view, unit.prepare(view), () => ++this.seq) });
+        accepted.push({ unit, result: await planWrites(view, unit.prepare(view), () => ++this.seq, pacer) });
       } catch (error) {
         // A check failed: nothing of this unit was queued (checks run before planWrites queues anything).
         view.writes.length = queued;

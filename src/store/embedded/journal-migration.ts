@@ -43,7 +43,7 @@ export async function migrateLegacyJournal(layout: Layout, directory: string, ne
       const ops = batch;
       batch = [];
       const view = new BatchView(layout);
-      planWrites(view, ops, nextSeq);
+      await planWrites(view, ops, nextSeq);
       if (last) view.put(layout.meta as never, STATE_KEY, 'done');
       await view.commit();
     };

@@ -12,16 +12,23 @@
  * instead took 100–300 ms for a unit of 500 resources (measured), longer than
  * this store may block.
  *
+ * Keys and values are encoded as they are planned, operation by operation,
+ * with the event loop given a turn every 10 ms (pacer.ts: nothing else writes
+ * the environment meanwhile, the flush loop being its only writer), so that the
+ * one synchronous step left, queuing the encoded writes, is a copy per write.
+ *
  * A failed check throws before anything of its unit is queued; a batch commits
  * whole or not at all. The committed operations are the shape the old journal
  * recorded, so the migration (journal-migration.ts) replays them through here too.
  */
 import type { Resource } from 'fhir/r4';
-import type { Database } from 'lmdb';
+import * as lmdb from 'lmdb';
+import { asBinary, type Database } from 'lmdb';
 import { GuardConflict, VersionConflict, type IndexEntries, type StoredVersion, type WriteOperation } from '../resource-store.js';
 import { withVersionMeta } from '../version-meta.js';
 import { indexKeysOf, type IndexKey } from './index-keys.js';
 import type { HeadRecord, Layout, VersionRecord } from './lmdb-layout.js';
+import { Pacer } from './pacer.js';
 
 /** An operation whose checks passed (or that the old journal recorded), ready to write. */
 export interface CommittedOperation {
@@ -36,11 +43,24 @@ export interface CommittedOperation {
   guardKey?: string;
 }
 
-/** One queued write: a put, or a removal when `value` is undefined. */
+/** One queued write, key and value already encoded: a put, or a removal when `value` is undefined. */
 interface Write {
   db: Database<never, never>;
-  key: unknown;
+  key: Buffer;
   value?: unknown;
+}
+
+/** lmdb-js' value encoder of a database (msgpackr), which its types do not declare. */
+function encoderOf(db: Database<never, never>): { encode(value: unknown): Buffer } {
+  return (db as unknown as { encoder: { encode(value: unknown): Buffer } }).encoder;
+}
+
+/** lmdb-js' own key encoder (ordered-binary), exported but not declared in its types. */
+const keyValueToBuffer = (lmdb as unknown as { keyValueToBuffer: (key: unknown) => Buffer }).keyValueToBuffer;
+
+/** Encoded the way lmdb-js would encode it at put() time; copied, as the encoders reuse their buffers. */
+function encodedKey(key: unknown): Buffer {
+  return Buffer.from(keyValueToBuffer(key));
 }
 
 /**
@@ -74,11 +94,11 @@ export class BatchView {
   }
 
   put(db: Database<never, never>, key: unknown, value: unknown): void {
-    this.writes.push({ db, key, value });
+    this.writes.push({ db, key: encodedKey(key), value: value === null ? null : asBinary(Buffer.from(encoderOf(db).encode(value))) });
   }
 
   remove(db: Database<never, never>, key: unknown): void {
-    this.writes.push({ db, key });
+    this.writes.push({ db, key: encodedKey(key) });
   }
 
   setHead(resourceType: string, id: string, head: HeadRecord, entries: IndexEntries | undefined): void {
@@ -160,11 +180,12 @@ function holderOf(value: [string, string] | undefined): { resourceType: string; 
  * (reindex operations create none; those applied are counted in `reindexed`).
  * `nextSeq` numbers history records (unique, increasing).
  */
-export function planWrites(view: BatchView, operations: CommittedOperation[], nextSeq: () => number): { created: StoredVersion[]; reindexed: number } {
+export async function planWrites(view: BatchView, operations: CommittedOperation[], nextSeq: () => number, pacer = new Pacer()): Promise<{ created: StoredVersion[]; reindexed: number }> {
   const { layout } = view;
   const created: StoredVersion[] = [];
   let reindexed = 0;
   for (const op of operations) {
+    await pacer.pace();
     const head = view.head(op.resourceType, op.id);
     const currentEntries = view.entriesOf(op.resourceType, op.id, head);
     if (op.kind === 'index') {
