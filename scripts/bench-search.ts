@@ -79,6 +79,7 @@ const { maxStallMs: idleStallMs } = await watchingLoop(() => sleep(5000));
 // --- load ---------------------------------------------------------------------
 const index: NetworkIndex = { patientIds: [], nirs: [], rpps: [], families: [] };
 const loadStart = performance.now();
+const loadCpuStart = process.cpuUsage();
 let loaded = 0;
 const { maxStallMs: loadStallMs } = await watchingLoop(async () => {
   let batch: WriteOperation[] = [];
@@ -104,6 +105,10 @@ const { maxStallMs: loadStallMs } = await watchingLoop(async () => {
   await flush();
 });
 const loadSeconds = (performance.now() - loadStart) / 1000;
+// CPU time of the whole process (every thread: event loop, lmdb-js' writer, GC) per resource: less
+// sensitive than wall time to the other jobs of a shared machine.
+const loadCpu = process.cpuUsage(loadCpuStart);
+const cpuMicrosPerResource = (loadCpu.user + loadCpu.system) / Math.max(1, loaded);
 process.stderr.write('\n');
 const rssAfterLoad = process.memoryUsage().rss;
 const rssAfterLoadSplit = rssSplit();
@@ -187,7 +192,7 @@ if (flags.restart) {
   }
 }
 
-console.log(`store: ${ctx.store.capabilities.name}; ${loaded} resources (${flags.patients} patients) loaded in ${loadSeconds.toFixed(1)} s (${(loaded / loadSeconds).toFixed(0)} resources/s, index extraction included); ${flags.iterations} runs per query, sequential`);
+console.log(`store: ${ctx.store.capabilities.name}; ${loaded} resources (${flags.patients} patients) loaded in ${loadSeconds.toFixed(1)} s (${(loaded / loadSeconds).toFixed(0)} resources/s, index extraction included; ${(cpuMicrosPerResource / 1000).toFixed(2)} ms of CPU per resource); ${flags.iterations} runs per query, sequential`);
 console.log(`RSS after load ${mib(rssAfterLoad)}${rssAfterLoadSplit} (heap used ${mib(heapAfterLoad)}), after queries ${mib(rssAfterQueries)}${rssAfterQueriesSplit}, peak ${mib(process.resourceUsage().maxRSS * 1024)}; on disk ${mib(diskAfterLoad)}`);
 console.log(`longest event-loop stall: load ${loadStallMs.toFixed(0)} ms, queries ${queryStallMs.toFixed(0)} ms; maintenance: ${maintenance}; idle baseline (5 s, nothing running) ${idleStallMs.toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`restart (open the store again): ${restart}`);
