@@ -254,7 +254,7 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   private async searchWithin(layout: Layout, transaction: Transaction, query: StoreQuery): Promise<StoreQueryResult> {
-    const matches = await matchingDocuments(layout, transaction, query.resourceTypes, query.filter);
+    const matches = await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, (query.sort ?? []).map((s) => s.path));
     const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
     if (matches.length > 1) {
       const keyed = matches.map((m) => ({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) }));
@@ -278,7 +278,7 @@ export class EmbeddedStore implements ResourceStore {
     return this.reading(async (layout, transaction) => {
       const values = new Set<unknown>();
       const segments = path.split('.');
-      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter)) collectAt(doc, segments, values);
+      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, [path])) collectAt(doc, segments, values);
       return [...values];
     });
   }

@@ -70,5 +70,5 @@ function isEmpty(layout: Layout): boolean {
 }
 
 async function wipe(layout: Layout): Promise<void> {
-  await Promise.all([layout.heads, layout.versions, layout.entries, layout.keys, layout.log, layout.typeLog, layout.guards].map((db) => db.clearAsync()));
+  await Promise.all([layout.heads, layout.versions, layout.entries, layout.current, layout.keys, layout.log, layout.typeLog, layout.guards].map((db) => db.clearAsync()));
 }

@@ -112,6 +112,15 @@ export class BatchView {
     this.put(this.layout.entries as never, [resourceType, id, versionId], entries);
   }
 
+  /** The per-parameter copy of the current live entries (lmdb-layout.ts `current`): only the parameters that changed are written. */
+  replaceCurrent(resourceType: string, id: string, before: IndexEntries | undefined, after: IndexEntries | undefined): void {
+    for (const code of Object.keys(before ?? {})) if (!after || !(code in after)) this.remove(this.layout.current as never, [resourceType, id, code]);
+    for (const [code, entries] of Object.entries(after ?? {})) {
+      if (before && code in before && JSON.stringify(before[code]) === JSON.stringify(entries)) continue;
+      this.put(this.layout.current as never, [resourceType, id, code], entries);
+    }
+  }
+
   setGuard(guardKey: string, holder: [string, string] | undefined): void {
     this.guards.set(guardKey, holder ?? null);
     if (holder) this.put(this.layout.guards as never, guardKey, holder);
@@ -191,6 +200,7 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
     if (op.kind === 'index') {
       if (!head || head.d || head.v !== op.versionId) continue; // a newer write indexed itself
       replaceKeys(view, op.resourceType, op.id, currentEntries, op.index);
+      view.replaceCurrent(op.resourceType, op.id, currentEntries, op.index);
       view.setEntries(op.resourceType, op.id, op.versionId, op.index ?? {});
       reindexed++;
       continue;
@@ -203,6 +213,7 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
     const versionEntries = deleted ? currentEntries : op.index;
     if (versionEntries) view.put(layout.entries as never, [op.resourceType, op.id, op.versionId], versionEntries);
     replaceKeys(view, op.resourceType, op.id, currentEntries, deleted ? undefined : op.index);
+    view.replaceCurrent(op.resourceType, op.id, currentEntries, deleted ? undefined : op.index);
 
     let guardKey = head?.g;
     if (deleted && guardKey !== undefined) {
