@@ -33,6 +33,10 @@
  * - JSON for bodies and index entries (the large values): V8's JSON.stringify encoded them
  *   about 5 times faster than msgpackr's pure-JavaScript encoder, and JSON.parse decodes them
  *   about as fast (measured on the generated network's entries); the small values stay MessagePack.
+ * - `noReadAhead` (MDB_NORDAHEAD): reads here are random (a head, a version, a key range),
+ *   and the kernel's read-ahead mapped whole neighbourhoods of the file into the process for
+ *   each: 20,000 random reads of a 265 MiB store grew the file-backed RSS by 240 MiB with
+ *   read-ahead, by 32 MiB without (measured).
  * - `compression` on bodies: LZ4 (lmdb-js' own) of values over 1 KiB, a smaller file
  *   and fewer pages mapped into memory.
  */
@@ -79,7 +83,7 @@ export const STORE_FOLDER = 'store';
 
 /** `readOnly`: for a data folder that cannot be written (the store then serves reads only, see embedded-store.ts). */
 export function openLayout(directory: string, readOnly = false): Layout {
-  const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, useRecords: false, maxDbs: 12, ...(readOnly ? { readOnly } : {}) };
+  const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, noReadAhead: true, useRecords: false, maxDbs: 12, ...(readOnly ? { readOnly } : {}) };
   const env = open(options as RootDatabaseOptionsWithPath);
   return {
     env,

@@ -23,7 +23,7 @@
  * page while writes get their 503.
  */
 import { rmSync } from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { MatchRef, ResultSetLimits, ResultSetSlice } from '../resource-store.js';
 import { settleQuietly } from './storage-faults.js';
 
@@ -61,7 +61,7 @@ export class LmdbResultSets {
     this.clock = limits.clock ?? Date.now;
     rmSync(path, { recursive: true, force: true });
     // noSync: disposable data (see above); eventTurnBatching off: see lmdb-layout.ts.
-    this.env = open({ path, noSync: true, overlappingSync: false, eventTurnBatching: false, maxDbs: 4 });
+    this.env = open({ path, noSync: true, overlappingSync: false, eventTurnBatching: false, noReadAhead: true, maxDbs: 4 } as RootDatabaseOptionsWithPath);
     this.sets = this.env.openDB({ name: 'sets' });
     this.lru = this.env.openDB({ name: 'lru' });
     this.chunks = this.env.openDB({ name: 'chunks' });
