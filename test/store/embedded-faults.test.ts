@@ -41,7 +41,8 @@ const canMount = (() => {
   rmSync(probe, { recursive: true, force: true });
   return ok;
 })();
-const canLoop = canMount && ['losetup', 'mkfs.ext4', 'e2fsck'].every((tool) => run('sh', ['-c', `command -v ${tool}`]).status === 0);
+// A free loop device too (`losetup -f` names one, or fails when there is none).
+const canLoop = canMount && ['losetup', 'mkfs.ext4', 'e2fsck'].every((tool) => run('sh', ['-c', `command -v ${tool}`]).status === 0) && run('losetup', ['-f']).status === 0;
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
