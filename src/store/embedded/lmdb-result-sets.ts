@@ -61,7 +61,8 @@ export class LmdbResultSets {
     this.clock = limits.clock ?? Date.now;
     rmSync(path, { recursive: true, force: true });
     // noSync: disposable data (see above); eventTurnBatching off: see lmdb-layout.ts.
-    this.env = open({ path, noSync: true, overlappingSync: false, eventTurnBatching: false, noReadAhead: true, maxDbs: 4 } as RootDatabaseOptionsWithPath);
+    // One large map reserved (address space, not disk): see MAP_SIZE in lmdb-layout.ts.
+    this.env = open({ path, noSync: true, overlappingSync: false, eventTurnBatching: false, noReadAhead: true, mapSize: 64 * 1024 ** 3, maxDbs: 4 } as RootDatabaseOptionsWithPath);
     this.sets = this.env.openDB({ name: 'sets' });
     this.lru = this.env.openDB({ name: 'lru' });
     this.chunks = this.env.openDB({ name: 'chunks' });
