@@ -42,6 +42,12 @@ export interface WriteOperation {
    */
   guardKey?: string;
   takeOverGuardFrom?: { resourceType: string; id: string };
+  /**
+   * Notifications this operation triggers (the subscription outbox): committed
+   * with the version it creates, in the same atomic write, or not at all.
+   * Ignored for a delete of nothing (no version is created).
+   */
+  outbox?: OutboxRecord[];
 }
 
 export class VersionConflict extends Error {
@@ -146,7 +152,67 @@ export interface StoreCapabilities {
   atomicMultiWrite: boolean;
 }
 
-export interface ResourceStore extends ResultSetStore {
+/** A notification record one write operation commits (see WriteOperation.outbox and OutboxStore). */
+export interface OutboxRecord {
+  /** The queue it joins (a Subscription id): each queue is numbered and read on its own. */
+  queue: string;
+  /** What the consumer needs (plain JSON). */
+  data: Record<string, unknown>;
+}
+
+/** An outbox record as the store keeps it: numbered within its queue, with the version that committed it. */
+export interface OutboxEntry {
+  queue: string;
+  /** 1, 2, 3… within the queue, without gaps, in the order the store committed the records. */
+  seq: number;
+  resourceType: string;
+  id: string;
+  versionId: number;
+  /** lastUpdated of that version. */
+  committedAt: string;
+  data: Record<string, unknown>;
+}
+
+/** Where a queue stands: its last number and the consumer's acknowledged position. */
+export interface OutboxQueueState {
+  queue: string;
+  head: number;
+  acked: number;
+}
+
+/**
+ * The outbox: notification records written atomically with the changes that
+ * triggered them (WriteOperation.outbox), numbered per queue without gaps, read
+ * in order by a consumer that holds the queue's lease (several processes on one
+ * MongoDB share queues this way), acknowledged as delivered, kept for replay
+ * ($events) until trimmed. Part of ResourceStore.
+ */
+export interface OutboxStore {
+  /**
+   * Entries of `queue` numbered above `after`, in order, at most `limit`. Records
+   * committed since the last call are numbered first (a store that cannot number
+   * at commit numbers here, under the lease). Entries trimmed away are absent.
+   */
+  readOutbox(queue: string, after: number, limit: number): Promise<OutboxEntry[]>;
+  /** Every queue with entries numbered beyond its acknowledged position, or records still to number. */
+  outboxBacklog(): Promise<OutboxQueueState[]>;
+  /** The queue's head and acknowledged position (zeros for an unknown queue). */
+  outboxState(queue: string): Promise<OutboxQueueState>;
+  /**
+   * Takes or renews the queue's lease for `holder` until now + `ttlMs`; false
+   * while another holder's lease runs. Only the holder numbers and acknowledges.
+   */
+  leaseOutbox(queue: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseOutbox(queue: string, holder: string): Promise<void>;
+  /** Records that entries up to `seq` were delivered (never moves backwards). Durable. */
+  ackOutbox(queue: string, seq: number): Promise<void>;
+  /** Forgets entries numbered `upTo` and below (retention); head and acknowledged position stay. */
+  trimOutbox(queue: string, upTo: number): Promise<void>;
+  /** Forgets the whole queue (its subscription was deleted). */
+  dropOutbox(queue: string): Promise<void>;
+}
+
+export interface ResourceStore extends ResultSetStore, OutboxStore {
   readonly capabilities: StoreCapabilities;
   /** Opens the store (replays the journal, creates indexes...). */
   open(): Promise<void>;

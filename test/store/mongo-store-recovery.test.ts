@@ -95,4 +95,34 @@ describe.skipIf(!mongoUri)('MongoDB store: recovery from a writer that died betw
       [1, 'One'],
     ]);
   });
+
+  // The outbox without transactions: a version's notification records commit inside its own document
+  // (`ob`), then are copied to `outboxpending`. A writer that died in between left them there.
+  const strandRecords = async (id: string, family: string, versionId: number, queue: string) => {
+    const lastUpdated = new Date(Date.now() + versionId).toISOString();
+    const resource = { ...patient(id, family), meta: { versionId: String(versionId), lastUpdated } };
+    const ob = [{ _id: `${queue}|Patient/${id}/${versionId}|0`, q: queue, rt: 'Patient', rid: id, v: versionId, at: lastUpdated, data: { family } }];
+    await db.collection('resources').updateOne({ _id: `Patient/${id}` as never }, { $set: { versionId, lastUpdated, resource, idx: {}, ob, obp: true } });
+  };
+
+  it('outbox: the backlog sweep copies records a writer left in the version document', async () => {
+    await store.write([{ kind: 'put', resourceType: 'Patient', id: 'g1', resource: patient('g1', 'One') }]);
+    await strandRecords('g1', 'Two', 2, 'sub-g');
+    expect((await store.outboxBacklog()).map((q) => q.queue)).toContain('sub-g');
+    expect((await store.readOutbox('sub-g', 0, 10)).map((e) => [e.seq, e.versionId, e.data.family])).toEqual([[1, 2, 'Two']]);
+    expect(await db.collection('resources').findOne({ _id: 'Patient/g1' as never, obp: true })).toBeNull();
+    // Swept twice (another process racing): still one entry.
+    await db.collection('outboxpending').insertOne({ _id: 'sub-g|Patient/g1/2|0', q: 'sub-g', rt: 'Patient', rid: 'g1', v: 2, at: new Date().toISOString(), data: {} } as never);
+    expect((await store.readOutbox('sub-g', 0, 10)).map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('outbox: the next writer of the resource copies the stranded records before replacing the document', async () => {
+    await store.write([{ kind: 'put', resourceType: 'Patient', id: 'h1', resource: patient('h1', 'One') }]);
+    await strandRecords('h1', 'Two', 2, 'sub-h');
+    await store.write([{ kind: 'put', resourceType: 'Patient', id: 'h1', resource: patient('h1', 'Three'), expect: 2, outbox: [{ queue: 'sub-h', data: { family: 'Three' } }] }]);
+    expect((await store.readOutbox('sub-h', 0, 10)).map((e) => [e.seq, e.versionId, e.data.family])).toEqual([
+      [1, 2, 'Two'],
+      [2, 3, 'Three'],
+    ]);
+  });
 });

@@ -478,6 +478,97 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
       });
     });
 
+    describe('outbox (notifications committed with their write)', () => {
+      const note = (queue: string, n: number) => ({ queue, data: { n } });
+
+      it('numbers each queue 1, 2, 3… in commit order, with the version that committed each record', async () => {
+        const store = await open();
+        await store.write([put(patient('p1'), { outbox: [note('s1', 1), note('s2', 1)] })]);
+        await store.write([put(patient('p1', 'Petit'), { outbox: [note('s1', 2)] })]);
+        await store.write([put(patient('p2'))]);
+        await store.write([put(patient('p2', 'Durand'), { outbox: [note('s1', 3)] })]);
+        const s1 = await store.readOutbox('s1', 0, 10);
+        expect(s1.map((e) => [e.seq, e.data.n, e.id, e.versionId])).toEqual([
+          [1, 1, 'p1', 1],
+          [2, 2, 'p1', 2],
+          [3, 3, 'p2', 2],
+        ]);
+        expect(s1[1].committedAt).toBe((await store.readVersion('Patient', 'p1', 2))!.lastUpdated);
+        expect((await store.readOutbox('s2', 0, 10)).map((e) => e.seq)).toEqual([1]);
+        expect((await store.readOutbox('s1', 1, 1)).map((e) => e.seq)).toEqual([2]);
+        expect(await store.outboxState('s1')).toEqual({ queue: 's1', head: 3, acked: 0 });
+        expect(await store.outboxState('unknown')).toEqual({ queue: 'unknown', head: 0, acked: 0 });
+      });
+
+      it('records nothing for a write that fails its expectation', async () => {
+        const store = await open();
+        await store.write([put(patient('p1'))]);
+        expect(await rejection(store.write([put(patient('p1'), { expect: 'absent', outbox: [note('s1', 1)] })]))).toBeInstanceOf(VersionConflict);
+        expect(await rejection(store.write([put(patient('p9'), { expect: 4, outbox: [note('s1', 1)] })]))).toBeInstanceOf(VersionConflict);
+        expect(await store.readOutbox('s1', 0, 10)).toEqual([]);
+        expect((await store.outboxBacklog()).map((q) => q.queue)).not.toContain('s1');
+      });
+
+      it('acknowledges, trims and drops; the backlog lists queues with undelivered entries', async () => {
+        const store = await open();
+        for (let i = 1; i <= 4; i++) await store.write([put(patient(`p${i}`), { outbox: [note('s1', i)] })]);
+        await store.write([put(patient('q'), { outbox: [note('s2', 1)] })]);
+        expect((await store.outboxBacklog()).map((q) => q.queue).sort()).toEqual(['s1', 's2']);
+        await store.readOutbox('s1', 0, 10);
+        await store.ackOutbox('s1', 3);
+        await store.ackOutbox('s1', 2); // never backwards
+        expect(await store.outboxState('s1')).toEqual({ queue: 's1', head: 4, acked: 3 });
+        await store.trimOutbox('s1', 2);
+        expect((await store.readOutbox('s1', 0, 10)).map((e) => e.seq)).toEqual([3, 4]);
+        await store.ackOutbox('s1', 4);
+        await store.readOutbox('s2', 0, 10);
+        expect((await store.outboxBacklog()).map((q) => q.queue)).toEqual(['s2']);
+        await store.dropOutbox('s2');
+        expect(await store.outboxBacklog()).toEqual([]);
+        expect(await store.readOutbox('s2', 0, 10)).toEqual([]);
+        // Numbers go on after a trim.
+        await store.write([put(patient('p5'), { outbox: [note('s1', 5)] })]);
+        expect((await store.readOutbox('s1', 4, 10)).map((e) => e.seq)).toEqual([5]);
+      });
+
+      it('keeps entries, numbers and acknowledgements across a restart', async () => {
+        let store = await open();
+        await store.write([put(patient('p1'), { outbox: [note('s1', 1)] })]);
+        await store.write([put(patient('p2'), { outbox: [note('s1', 2)] })]);
+        await store.readOutbox('s1', 0, 10);
+        await store.ackOutbox('s1', 1);
+        store = await h.restart(store);
+        expect(await store.outboxState('s1')).toEqual({ queue: 's1', head: 2, acked: 1 });
+        expect((await store.readOutbox('s1', 1, 10)).map((e) => [e.seq, e.data.n])).toEqual([[2, 2]]);
+        await store.write([put(patient('p3'), { outbox: [note('s1', 3)] })]);
+        expect((await store.readOutbox('s1', 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3]);
+      });
+
+      it('a lease has one holder at a time, until it is released or runs out', async () => {
+        const store = await open();
+        const other = h.sibling ? await h.sibling(store) : store;
+        expect(await store.leaseOutbox('s1', 'A', 60_000)).toBe(true);
+        expect(await other.leaseOutbox('s1', 'B', 60_000)).toBe(false);
+        expect(await store.leaseOutbox('s1', 'A', 60_000)).toBe(true); // renewal
+        await store.releaseOutbox('s1', 'A');
+        expect(await other.leaseOutbox('s1', 'B', 1)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(await store.leaseOutbox('s1', 'A', 60_000)).toBe(true); // B's ran out
+      });
+
+      it('concurrent writers (and processes) feeding one queue: every record numbered once, no gaps', async () => {
+        const store = await open();
+        const others = h.sibling ? [await h.sibling(store)] : [];
+        const stores = [store, ...others];
+        await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % stores.length].write([put(patient(`c${i}`), { outbox: [note('s1', i)] })])));
+        // Readers on both sides number concurrently too.
+        await Promise.all(stores.map((s) => s.readOutbox('s1', 0, 100)));
+        const entries = await store.readOutbox('s1', 0, 100);
+        expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+        expect(new Set(entries.map((e) => e.data.n)).size).toBe(30);
+      });
+    });
+
     describe('durability', () => {
       it('finds every version, guard and index entry again after a restart', async () => {
         let store = await open();

@@ -27,6 +27,8 @@ import {
   type HistoryQuery,
   type IndexUpdate,
   type MatchRef,
+  type OutboxEntry,
+  type OutboxQueueState,
   type ResourceStore,
   type ResultSetLimits,
   type ResultSetSlice,
@@ -42,6 +44,7 @@ import { Pacer } from './pacer.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
+import { LmdbOutbox } from './lmdb-outbox.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { commitCause, storageFault } from './storage-faults.js';
@@ -117,6 +120,8 @@ export class EmbeddedStore implements ResourceStore {
   private gate: WriteGate | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The subscription outbox, in the same LMDB environment (lmdb-outbox.ts). */
+  private readonly outbox = new LmdbOutbox(() => this.opened());
   private pending: PendingUnit[] = [];
   private flushing: Promise<void> | undefined;
   private seq = 0;
@@ -234,7 +239,12 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   async write(operations: WriteOperation[]): Promise<StoredVersion[]> {
-    const { created } = await this.enqueue(operations.length, (view) => checkUnit(view, operations, this.nextTimestamp()));
+    const { created } = await this.enqueue(operations.length, (view) => {
+      const committed = checkUnit(view, operations, this.nextTimestamp());
+      // The notifications these operations trigger join the same batch (numbered in commit order).
+      if (operations.some((o) => o.outbox && o.outbox.length > 0)) this.outbox.plan(view, operations, committed);
+      return committed;
+    });
     return created;
   }
 
@@ -243,6 +253,40 @@ export class EmbeddedStore implements ResourceStore {
       updates.map((u): CommittedOperation => ({ kind: 'index', resourceType: u.resourceType, id: u.id, versionId: u.versionId, lastUpdated: '', index: u.index })),
     );
     return reindexed;
+  }
+
+  // --- outbox (lmdb-outbox.ts) ------------------------------------------
+
+  async readOutbox(queue: string, after: number, limit: number): Promise<OutboxEntry[]> {
+    return this.outbox.read(queue, after, limit);
+  }
+
+  async outboxBacklog(): Promise<OutboxQueueState[]> {
+    return this.outbox.backlog();
+  }
+
+  async outboxState(queue: string): Promise<OutboxQueueState> {
+    return this.outbox.state(queue);
+  }
+
+  async leaseOutbox(queue: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.outbox.lease(queue, holder, ttlMs);
+  }
+
+  async releaseOutbox(queue: string, holder: string): Promise<void> {
+    this.outbox.release(queue, holder);
+  }
+
+  async ackOutbox(queue: string, seq: number): Promise<void> {
+    await this.enqueue(1, (view) => (this.outbox.ack(view, queue, seq), []));
+  }
+
+  async trimOutbox(queue: string, upTo: number): Promise<void> {
+    await this.enqueue(1, (view) => (this.outbox.trim(view, queue, upTo), []));
+  }
+
+  async dropOutbox(queue: string): Promise<void> {
+    await this.enqueue(1, (view) => (this.outbox.drop(view, queue), []));
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {

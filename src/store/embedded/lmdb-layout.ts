@@ -76,6 +76,9 @@ export interface Layout {
   typeLog: Database<[string, number], TypeLogKey>;
   guards: Database<[string, string], string>;
   meta: Database<unknown, string>;
+  /** The subscription outbox (lmdb-outbox.ts): numbered entries by [queue, seq], and each queue's { head, acked }. */
+  outbox: Database<unknown, [string, number]>;
+  outboxQueues: Database<{ head: number; acked: number }, string>;
 }
 
 /**
@@ -92,7 +95,7 @@ export const STORE_FOLDER = 'store';
 
 /** `readOnly`: for a data folder that cannot be written (the store then serves reads only, see embedded-store.ts). */
 export function openLayout(directory: string, readOnly = false): Layout {
-  const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, noReadAhead: true, mapSize: MAP_SIZE, useRecords: false, maxDbs: 12, ...(readOnly ? { readOnly } : {}) };
+  const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, noReadAhead: true, mapSize: MAP_SIZE, useRecords: false, maxDbs: 14, ...(readOnly ? { readOnly } : {}) };
   const env = open(options as RootDatabaseOptionsWithPath);
   return {
     env,
@@ -105,5 +108,7 @@ export function openLayout(directory: string, readOnly = false): Layout {
     typeLog: env.openDB({ name: 'type-log' }),
     guards: env.openDB({ name: 'guards' }),
     meta: env.openDB({ name: 'meta' }),
+    outbox: env.openDB({ name: 'outbox', encoding: 'json' }),
+    outboxQueues: env.openDB({ name: 'outbox-queues', encoding: 'json' }),
   };
 }

@@ -28,6 +28,8 @@ import {
   type DistinctQuery,
   type IndexUpdate,
   type MatchRef,
+  type OutboxEntry,
+  type OutboxQueueState,
   type ResourceStore,
   type ResultSetSlice,
   type StoreCapabilities,
@@ -53,6 +55,7 @@ import {
 import { claimGuard, releaseGuard, settleGuard } from './guards.js';
 import { historyIndexes, resourceIndexes, staleSearchIndexes } from './index-plan.js';
 import { isDuplicateKey, TransactionRace } from './mongo-errors.js';
+import { MongoOutbox, pendingDocumentsOf, type OutboxDocument, type OutboxQueueDocument, type PendingOutboxDocument, type WithOutbox } from './mongo-outbox.js';
 
 /** Structured logging the store needs (pino's signature). */
 export interface StoreLog {
@@ -109,6 +112,9 @@ export class MongoStore implements ResourceStore {
   private searchSets!: Collection<SearchSetDocument>;
   /** Stored result sets (set by open()). */
   resultSets!: MongoResultSets;
+  /** The notification outbox (set by open(); mongo-outbox.ts). */
+  private outbox!: MongoOutbox;
+  private outboxCollections: Collection<Document>[] = [];
   private state: 'new' | 'open' | 'closed' = 'new';
 
   constructor(private readonly options: MongoStoreOptions) {
@@ -136,6 +142,11 @@ export class MongoStore implements ResourceStore {
     this.guards = this.db.collection<GuardDocument>('guards');
     this.searchSets = this.db.collection<SearchSetDocument>('searchsets');
     this.resultSets = new MongoResultSets(this.searchSets, this.options.resultSets ?? DEFAULT_RESULT_SET_LIMITS, this.log);
+    const numbered = this.db.collection<OutboxDocument>('outbox');
+    const pending = this.db.collection<PendingOutboxDocument>('outboxpending');
+    const queues = this.db.collection<OutboxQueueDocument>('outboxqueues');
+    this.outboxCollections = [numbered, pending, queues] as unknown as Collection<Document>[];
+    this.outbox = new MongoOutbox(numbered, pending, queues, this.resources as Collection<WithOutbox>);
     const facts = await probeDeployment(this.db);
     this.deployment = facts;
     this.capabilities.atomicMultiWrite = facts.transactions && this.transactionsWanted;
@@ -149,6 +160,7 @@ export class MongoStore implements ResourceStore {
     await this.resources.createIndexes(resourceIndexes());
     await this.history_.createIndexes(historyIndexes());
     await this.resultSets.createIndexes();
+    await this.outbox.createIndexes();
     const details = {
       database: this.databaseName,
       topology: facts.topology,
@@ -183,7 +195,7 @@ export class MongoStore implements ResourceStore {
 
   /** Drops the store's collections (test isolation only). */
   async dropAll(): Promise<void> {
-    for (const collection of [this.resources, this.history_, this.guards, this.searchSets]) await collection.drop().catch(() => undefined);
+    for (const collection of [this.resources, this.history_, this.guards, this.searchSets, ...this.outboxCollections]) await collection.drop().catch(() => undefined);
   }
 
   async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
@@ -194,6 +206,48 @@ export class MongoStore implements ResourceStore {
   async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
     this.assertOpen();
     return this.resultSets.load(cursor, owner, offset, count);
+  }
+
+  // --- outbox (mongo-outbox.ts) -------------------------------------------
+
+  async readOutbox(queue: string, after: number, limit: number): Promise<OutboxEntry[]> {
+    this.assertOpen();
+    return this.outbox.read(queue, after, limit);
+  }
+
+  async outboxBacklog(): Promise<OutboxQueueState[]> {
+    this.assertOpen();
+    return this.outbox.backlog();
+  }
+
+  async outboxState(queue: string): Promise<OutboxQueueState> {
+    this.assertOpen();
+    return this.outbox.state(queue);
+  }
+
+  async leaseOutbox(queue: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    return this.outbox.lease(queue, holder, ttlMs);
+  }
+
+  async releaseOutbox(queue: string, holder: string): Promise<void> {
+    this.assertOpen();
+    await this.outbox.release(queue, holder);
+  }
+
+  async ackOutbox(queue: string, seq: number): Promise<void> {
+    this.assertOpen();
+    await this.outbox.ack(queue, seq);
+  }
+
+  async trimOutbox(queue: string, upTo: number): Promise<void> {
+    this.assertOpen();
+    await this.outbox.trim(queue, upTo);
+  }
+
+  async dropOutbox(queue: string): Promise<void> {
+    this.assertOpen();
+    await this.outbox.drop(queue);
   }
 
   async readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
@@ -367,7 +421,7 @@ export class MongoStore implements ResourceStore {
     for (let attempt = 1; ; attempt++) {
       // The index entries are read only when the history record needs them: a deletion keeps those
       // of the version it deletes; without a session, the repair copy of the replaced version too.
-      const current = await this.resources.findOne({ _id: key }, { session, ...(op.kind === 'delete' || !session ? {} : { projection: { idx: 0 } }) });
+      const current: WithOutbox | null = await this.resources.findOne({ _id: key }, { session, ...(op.kind === 'delete' || !session ? {} : { projection: { idx: 0 } }) });
       const live = current && !current.deleted ? current.versionId : undefined;
       if (op.expect === 'absent' && live !== undefined) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
       if (typeof op.expect === 'number' && live !== op.expect) throw new VersionConflict(op.resourceType, op.id, op.expect, live);
@@ -376,6 +430,9 @@ export class MongoStore implements ResourceStore {
 
       const versionId = (current?.versionId ?? 0) + 1;
       const lastUpdated = nextInstant(now, current?.lastUpdated);
+      // Notification records of the version replaced that a writer which died never copied out: copied before it goes.
+      if (!session && current?.obp) await this.outbox.settleEmbedded(current);
+      const outboxDocs = pendingDocumentsOf(op.outbox ?? [], op.resourceType, op.id, versionId, lastUpdated);
       const claim =
         op.kind === 'put' && op.guardKey
           ? await claimGuard(
@@ -386,7 +443,7 @@ export class MongoStore implements ResourceStore {
             )
           : undefined;
       const guardKey = op.kind === 'put' ? (op.guardKey ?? (live !== undefined ? current?.guardKey : undefined)) : undefined;
-      const next: CurrentDocument = {
+      const next: WithOutbox = {
         _id: key,
         type: op.resourceType,
         id: op.id,
@@ -397,6 +454,8 @@ export class MongoStore implements ResourceStore {
           ? { resource: withVersionMeta(op.resource!, op.id, versionId, lastUpdated), idx: op.index ?? {} }
           : {}),
         ...(guardKey ? { guardKey } : {}),
+        // Without transactions the records commit inside the version's own document (see mongo-outbox.ts).
+        ...(!session && outboxDocs.length > 0 ? { ob: outboxDocs, obp: true as const } : {}),
       };
 
       if (!(await this.compareAndSet(current, next, session))) {
@@ -405,6 +464,8 @@ export class MongoStore implements ResourceStore {
         continue;
       }
       await this.recordHistory(current, next, session);
+      if (session) await this.outbox.insertPending(outboxDocs, session);
+      else await this.outbox.settleEmbedded(next);
       if (claim && !session) await settleGuard(this.guards, claim);
       if (op.kind === 'delete' && current?.guardKey) {
         // A deleted resource no longer blocks a conditional create on the same criteria.
