@@ -18,6 +18,8 @@ import { registerFhirRoutes } from './rest/fhir-routes.js';
 import { registerOperationalRoutes } from './rest/operational-routes.js';
 import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
+import websocket from '@fastify/websocket';
+import { SUBSCRIPTION_WEBSOCKET_PATH } from './subscriptions/subscription-service.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
@@ -88,8 +90,27 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     refuseOptions: ctx.config.CORS_ORIGINS.trim().length === 0,
     maxQueryParameters: ctx.config.LIMIT_QUERY_PARAMETERS,
     chargeWork: workCharger(app),
+    capabilityExtras: ctx.subscriptions.capabilityExtras(),
   });
+  // The subscriptions' websocket channel (src/subscriptions/websocket-hub.ts); a socket opened with a
+  // bearer token is bound to its principal (R4 `bind <id>`), others bind with a token ($get-ws-binding-token).
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  app.get(SUBSCRIPTION_WEBSOCKET_PATH, { websocket: true }, async (socket, request) => {
+    let principal;
+    try {
+      const header = request.headers.authorization;
+      principal = header ? await authenticator.authenticate(header) : undefined;
+    } catch {
+      socket.send('error the bearer token was refused');
+      socket.close(1008, 'unauthenticated');
+      return;
+    }
+    ctx.subscriptions.hub.accept(socket, principal);
+  });
+  // Delivery runs while the application does (tests that never listen still deliver: it starts here).
+  await ctx.subscriptions.start(ctx.store, ctx.engine, app.log);
   app.addHook('onClose', async () => {
+    await ctx.subscriptions.stop();
     await ctx.store.close();
   });
   return app;

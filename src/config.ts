@@ -33,6 +33,25 @@ export interface RelaisConfig {
   /** Paging snapshots kept at most (per embedded process, per MongoDB database); the least recently used go first. */
   SEARCH_RESULT_SETS_MAX: number;
   SHUTDOWN_GRACE_MS: number;
+  /** Subscriptions (src/subscriptions): URL schemes a rest-hook endpoint may use, comma-separated. */
+  SUBSCRIPTION_ENDPOINT_SCHEMES: string;
+  /** Hosts a rest-hook endpoint may name (comma-separated; `*.example.org` for subdomains); empty: any public host. */
+  SUBSCRIPTION_ENDPOINT_HOSTS: string;
+  /** Let rest-hook endpoints resolve to loopback, private, link-local or other non-public addresses (tests, closed networks). */
+  SUBSCRIPTION_ALLOW_PRIVATE_ADDRESSES: boolean;
+  /** Consecutive failed deliveries after which a subscription turns to `error` (it keeps being retried). */
+  SUBSCRIPTION_ERROR_AFTER_FAILURES: number;
+  /** First retry delay; doubled per failure (full jitter) up to SUBSCRIPTION_RETRY_MAX_MS. */
+  SUBSCRIPTION_RETRY_BASE_MS: number;
+  SUBSCRIPTION_RETRY_MAX_MS: number;
+  /** Default time a rest-hook endpoint has to answer (the backport-timeout extension may shorten it). */
+  SUBSCRIPTION_TIMEOUT_MS: number;
+  /** How often each process looks for undelivered notifications and subscription changes made elsewhere. */
+  SUBSCRIPTION_POLL_MS: number;
+  /** Delivered events kept per subscription for $events. */
+  SUBSCRIPTION_EVENTS_KEPT: number;
+  /** Secret signing websocket binding tokens (shared by every process of a deployment); random per process when unset. */
+  SUBSCRIPTION_TOKEN_SECRET?: string;
   REQUEST_TIMEOUT_MS: number;
   /** Discharge intake (src/coordination; documented in README-coordination): the network's local time zone. */
   DISCHARGE_TIMEZONE: string;
@@ -161,6 +180,16 @@ const schema = {
     VALIDATION_ENFORCEMENT: { type: 'string', enum: ['off', 'claimed', 'network'], default: 'network' },
     UNKNOWN_EXTENSIONS: { type: 'string', enum: ['network-error', 'error', 'information'], default: 'network-error' },
     FHIR_PACKAGES_DIR: { type: 'string', minLength: 1, default: './fhir-packages' },
+    SUBSCRIPTION_ENDPOINT_SCHEMES: { type: 'string', pattern: '^(https?)(,(https?))*$', default: 'https' },
+    SUBSCRIPTION_ENDPOINT_HOSTS: { type: 'string', default: '' },
+    SUBSCRIPTION_ALLOW_PRIVATE_ADDRESSES: { type: 'boolean', default: false },
+    SUBSCRIPTION_ERROR_AFTER_FAILURES: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
+    SUBSCRIPTION_RETRY_BASE_MS: { type: 'integer', minimum: 10, maximum: 600000, default: 1000 },
+    SUBSCRIPTION_RETRY_MAX_MS: { type: 'integer', minimum: 10, maximum: 86400000, default: 300000 },
+    SUBSCRIPTION_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 120000, default: 10000 },
+    SUBSCRIPTION_POLL_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 2000 },
+    SUBSCRIPTION_EVENTS_KEPT: { type: 'integer', minimum: 0, maximum: 1000000, default: 1000 },
+    SUBSCRIPTION_TOKEN_SECRET: { type: 'string', minLength: 32 },
   },
 } as const;
 

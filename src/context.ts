@@ -20,6 +20,7 @@ import { storeFromConfig } from './store/store-from-config.js';
 import type { ResourceStore } from './store/resource-store.js';
 import { StructureValidator } from './validation/structure-validator.js';
 import { validationFromConfig } from './validation/validation-from-config.js';
+import { SubscriptionService } from './subscriptions/subscription-service.js';
 
 export interface RelaisContext {
   config: RelaisConfig;
@@ -27,6 +28,7 @@ export interface RelaisContext {
   store: ResourceStore;
   engine: FhirEngine;
   operations: OperationRegistry;
+  subscriptions: SubscriptionService;
 }
 
 let cachedDefinitions: FhirDefinitions | undefined;
@@ -56,19 +58,23 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   const structureValidator = new StructureValidator(defs);
   const profileValidation = validationFromConfig(config, defs, structureValidator);
   const extractor = new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) });
+  const compiler = new SearchCompiler(
+    searchParameters,
+    { ...limits, maxSortKeys: config.LIMIT_SORT_KEYS, maxIncludes: config.LIMIT_INCLUDES, baseUrl: baseUrlOf(config) },
+    profileValidation.terminology,
+    (type, code) => extractor.indexedCodes(type).has(code),
+  );
+  // Subscriptions plug in as a decorator of the store the engine writes through: the notifications a
+  // write triggers join that write (the outbox); the engine knows nothing of them.
+  const subscriptions = new SubscriptionService({ config, definitions: defs, searchParameters, compiler, extractor, baseUrl: baseUrlOf(config) });
   const engineContext: EngineContext = {
-    store: resourceStore,
+    store: subscriptions.decorate(resourceStore),
     definitions: defs,
     validator: structureValidator,
     profileValidation,
     searchParameters,
     extractor,
-    compiler: new SearchCompiler(
-      searchParameters,
-      { ...limits, maxSortKeys: config.LIMIT_SORT_KEYS, maxIncludes: config.LIMIT_INCLUDES, baseUrl: baseUrlOf(config) },
-      profileValidation.terminology,
-      (type, code) => extractor.indexedCodes(type).has(code),
-    ),
+    compiler,
     limits,
     baseUrl: baseUrlOf(config),
     transactionExtensions: [dischargeIntakeFromConfig(config)],
@@ -78,5 +84,6 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   const engine = new FhirEngine(engineContext, guard);
   const operations = new OperationRegistry();
   registerBuiltInOperations(operations, engineContext, config);
-  return { config, definitions: defs, store: resourceStore, engine, operations };
+  for (const operation of subscriptions.operations(resourceStore)) operations.register(operation);
+  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions };
 }

@@ -56,6 +56,11 @@ export const errors = {
   operationWithoutRule: (name: string, level: string) =>
     single(403, 'forbidden', `$${name} declares no access rule at the ${level} level, so it is refused`),
   badRequest: (diagnostics: string, expression?: string[]) => single(400, 'invalid', diagnostics, expression),
+  /** A Subscription the server cannot honour (R4 Subscription, Backport IG "Accepting Subscription Requests"): nothing is stored. */
+  subscriptionRefused: (element: string, diagnostics: string) => single(422, 'business-rule', diagnostics, [element]),
+  /** $events asked for events the server no longer keeps (trimmed) or never numbered. */
+  subscriptionEventsUnavailable: (diagnostics: string) => single(400, 'invalid', diagnostics, ['eventsSinceNumber']),
+
   invalidParameter: (name: string, diagnostics: string) => single(400, 'invalid', diagnostics, [name]),
   unknownParameter: (name: string) =>
     single(400, 'not-supported', `Search parameter '${name}' is not supported (Prefer: handling=strict)`, [name]),

@@ -35,6 +35,10 @@
  *   Services with system/ scopes): read, search and page the history of the
  *   types the network shares with it (PolicySettings.platformSharedTypes, set in
  *   configuration; not the agreements by default); never writes, never the audit trail.
+ * - Subscription (issue 12): every client role but the auditor may create
+ *   subscriptions; each belongs to its creator (marked by the server, see
+ *   ownerMark), who alone reads, searches, updates and deletes it. What it
+ *   delivers is checked, event by event, against what that creator may read.
  * - AuditEvent is written by the server only.
  *
  * Operations are decided from the rule each declares where it is registered
@@ -150,6 +154,7 @@ const SCOPE_CONTEXTS: Record<PrincipalKind, ScopeContext[]> = {
 type Grant = { permissions: string; restriction: Restriction['kind'] };
 const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
   practitioner: {
+    subscription: { permissions: 'cruds', restriction: 'own-submissions' },
     'patient-data': { permissions: 'crus', restriction: 'patient-compartment' },
     'access-control': { permissions: 'rs', restriction: 'patient-compartment' },
     directory: { permissions: 'rs', restriction: 'unrestricted' },
@@ -157,6 +162,7 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
     conformance: { permissions: 'rs', restriction: 'unrestricted' },
   },
   coordinator: {
+    subscription: { permissions: 'cruds', restriction: 'own-submissions' },
     'patient-data': { permissions: 'cruds', restriction: 'patient-compartment' },
     'access-control': { permissions: 'cruds', restriction: 'patient-compartment' },
     agreement: { permissions: 'cruds', restriction: 'unrestricted' },
@@ -167,6 +173,7 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
   },
   // The hospital's reads are limited to its own submissions; creates are checked against HOSPITAL_CREATE_TYPES.
   system: {
+    subscription: { permissions: 'cruds', restriction: 'own-submissions' },
     'patient-data': { permissions: 'crs', restriction: 'own-submissions' },
     directory: { permissions: 'crs', restriction: 'own-submissions' },
     // A discharge names the patient's chosen nurse in a CareTeam (the nurse-first workflow reads it);
@@ -179,6 +186,8 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
   },
   // Read only, and only the shared types (checked in decideType).
   platform: {
+    // A platform writes nothing but its own subscriptions.
+    subscription: { permissions: 'cruds', restriction: 'own-submissions' },
     'patient-data': { permissions: 'rs', restriction: 'unrestricted' },
     'access-control': { permissions: 'rs', restriction: 'unrestricted' },
     agreement: { permissions: 'rs', restriction: 'unrestricted' },
@@ -203,8 +212,8 @@ export function decideType(request: TypeRequest): TypeDecision {
   if (klass === 'audit' && permission !== 'r' && permission !== 's') return deny('server-managed');
   const grant = GRANTS[principal.kind][klass];
   if (!grant || !grant.permissions.includes(permission)) return deny('role');
-  if (principal.kind === 'system' && permission === 'c' && !HOSPITAL_CREATE_TYPES.has(resourceType)) return deny('role');
-  if (principal.kind === 'platform' && !(request.settings ?? DEFAULT_POLICY_SETTINGS).platformSharedTypes.has(resourceType)) return deny('not-shared');
+  if (principal.kind === 'system' && permission === 'c' && klass !== 'subscription' && !HOSPITAL_CREATE_TYPES.has(resourceType)) return deny('role');
+  if (principal.kind === 'platform' && klass !== 'subscription' && !(request.settings ?? DEFAULT_POLICY_SETTINGS).platformSharedTypes.has(resourceType)) return deny('not-shared');
 
   // Scopes: the token must grant the permission; a patient/ scope binds to the launch patient.
   const viaUserOrSystem = scopesGrant(principal.scopes, contexts.filter((c) => c !== 'patient'), resourceType, permission);
@@ -221,6 +230,7 @@ export function decideType(request: TypeRequest): TypeDecision {
     }
   } else if (grant.restriction === 'own-submissions') {
     // A hospital's creates are not restricted (it creates the referral); its reads are.
+    // Same for a subscription: anyone granted may create one, then reaches only their own.
     restriction = permission === 'c' ? { kind: 'unrestricted' } : { kind: 'own-submissions' };
   } else {
     restriction = { kind: 'unrestricted' };
@@ -297,6 +307,16 @@ export function decideOwnSubmission(sentByCaller: boolean, statusOfCallerSubmiss
 /** The meta.source value marking what a system client sent (set by the server on its writes, never taken from the body). */
 export function submissionSource(principal: Principal): string {
   return `${principal.issuer}#${principal.clientId ?? principal.subject}`;
+}
+
+/**
+ * The mark (meta.source) of what a principal owns among resources of this
+ * type: a hospital's submissions are its client's (submissionSource); a
+ * Subscription is its creator's — the person, not the app (issuer#subject), so
+ * two nurses using one application do not share subscriptions.
+ */
+export function ownerMark(principal: Principal, resourceType: string): string {
+  return resourceType === 'Subscription' ? `${principal.issuer}#${principal.subject}` : submissionSource(principal);
 }
 
 /**

@@ -22,6 +22,8 @@ export type ResourceClass =
   | 'reference-data'
   /** Definitions: profiles, terminologies, questionnaires, search parameters. */
   | 'conformance'
+  /** Subscriptions: each belongs to whoever created it (issue 12), who alone reads, changes or deletes it. */
+  | 'subscription'
   | 'other';
 
 const ACCESS_CONTROL = new Set(['Consent', 'CareTeam']);
@@ -32,6 +34,7 @@ const CONFORMANCE = DEFINITIONAL_TYPES;
 export function resourceClass(resourceType: string): ResourceClass {
   if (resourceType === 'AuditEvent') return 'audit';
   if (resourceType === 'Contract') return 'agreement';
+  if (resourceType === 'Subscription') return 'subscription';
   if (ACCESS_CONTROL.has(resourceType)) return 'access-control';
   if (isCompartmentType(resourceType)) return 'patient-data';
   if (DIRECTORY.has(resourceType)) return 'directory';

@@ -9,7 +9,7 @@ import type { Reference, Resource, Task } from 'fhir/r4';
 import type { ClientCaller } from '../engine/caller.js';
 import type { Principal } from '../identity/principal.js';
 import type { StoredVersion } from '../store/resource-store.js';
-import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, submissionSource, type InstanceDecision } from './access-policy.js';
+import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, ownerMark, submissionSource, type InstanceDecision } from './access-policy.js';
 import type { FactGatherer } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
 import { compartmentParams, compartmentPatients } from './patient-compartment.js';
@@ -44,7 +44,7 @@ export async function decideResource(deps: GuardDeps, caller: ClientCaller, gran
   if (restriction.kind === 'patient-compartment') {
     return { decision: decidePatients(caller.principal, restriction, patients, await gatherer.lookup(patients), grant.breakTheGlass), patients };
   }
-  const source = submissionSource(caller.principal);
+  const source = ownerMark(caller.principal, resource.resourceType);
   return { decision: decideOwnSubmission(resource.meta?.source === source, await isTaskAboutOwnSubmission(deps, resource, source)), patients };
 }
 

@@ -18,7 +18,7 @@
  * (decideOwnSubmission), as a filter both stores evaluate.
  */
 import type { Principal } from '../identity/principal.js';
-import { COORDINATION_LINK_PARAMS, decideType, submissionSource, type PolicyInteraction, type PolicySettings } from './access-policy.js';
+import { COORDINATION_LINK_PARAMS, decideType, ownerMark, type PolicyInteraction, type PolicySettings } from './access-policy.js';
 import { compartmentParams } from './patient-compartment.js';
 
 const NOTHING = { id: { $in: [] as string[] } };
@@ -72,7 +72,7 @@ export function searchAccessFilter(
     }
     restricted = true;
     if (restriction.kind === 'own-submissions') {
-      const sentByCaller = { 'idx._source': { $elemMatch: { v: submissionSource(principal) } } };
+      const sentByCaller = { 'idx._source': { $elemMatch: { v: ownerMark(principal, resourceType) } } };
       if (resourceType === 'Task' && ownSubmissions.length > 0) {
         const aboutWhatItSent = COORDINATION_LINK_PARAMS.map((p) => ({ [`idx.${p}`]: { $elemMatch: { r: { $in: [...ownSubmissions] } } } }));
         clauses.push({ $and: [{ type: resourceType }, { $or: [sentByCaller, ...aboutWhatItSent] }] });

@@ -16,7 +16,8 @@ import type { EngineContext } from '../engine/engine-context.js';
 import { isServerWrite } from '../engine/transaction-extension.js';
 import { errors } from '../errors.js';
 import type { StoredVersion, WriteOperation } from '../store/resource-store.js';
-import { isSubmissionSource, submissionSource } from './access-policy.js';
+import { isSubmissionSource, ownerMark, submissionSource } from './access-policy.js';
+import { ownerExtension, withoutOwner } from '../identity/principal-record.js';
 import { authorsChanged, describeReference, spoofedAuthor } from './authorship.js';
 import { auditRecord, recordRefusal } from './caller-audit.js';
 import { conditionalScope } from './conditional-scope.js';
@@ -244,6 +245,14 @@ async function checkAuthorship(
  */
 function settleSource(deps: GuardDeps, caller: ClientCaller, op: WriteOperation, before: Resource | undefined): void {
   if (op.kind !== 'put' || !op.resource) return;
+  if (op.resourceType === 'Subscription') {
+    // A subscription is its writer's: marked (meta.source, what its reads are filtered on) and recorded
+    // with the principal its notifications are checked against (src/subscriptions), whatever the body said.
+    const resource = op.resource as Resource & { extension?: import('fhir/r4').Extension[] };
+    op.resource = { ...resource, meta: { ...resource.meta, source: ownerMark(caller.principal, op.resourceType) }, extension: [...withoutOwner(resource.extension), ownerExtension(caller.principal)] } as Resource;
+    op.index = deps.ctx.extractor.extract(op.resource);
+    return;
+  }
   const given = op.resource.meta?.source;
   let source: string | undefined = given;
   if (caller.principal.kind === 'system') source = submissionSource(caller.principal);

@@ -47,6 +47,8 @@ function isPublic(request: FastifyRequest): boolean {
     path === '/fhir/.well-known/smart-configuration' ||
     // The development token endpoint authenticates its clients by their signed assertions.
     (path === '/auth/token' && request.method === 'POST') ||
+    // The subscriptions' websocket: authenticates its own binds (bearer token on the upgrade, or a binding token).
+    path === '/ws/subscriptions' ||
     (path === '/fhir/metadata' && (request.method === 'GET' || request.method === 'HEAD'))
   );
 }

@@ -57,6 +57,15 @@ function includeTargets(ctx: EngineFacts): { includes: Map<string, string[]>; re
   return { includes, revIncludes };
 }
 
+/** Advertised beside the interactions: R4's capabilitystatement-websocket, the Backport IG's topic canonicals (on Subscription). */
+export interface CapabilityExtras {
+  websocketUrl?: string;
+  subscriptionTopics?: string[];
+}
+
+const WEBSOCKET_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket';
+const TOPIC_EXTENSION = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical';
+
 export function buildCapabilityStatement(
   ctx: EngineFacts,
   implemented: ImplementedInteractions,
@@ -64,6 +73,7 @@ export function buildCapabilityStatement(
   operations: OperationSummary[] = [],
   /** rest.security (SMART on FHIR), when authentication is on. */
   security?: CapabilityStatementRestSecurity,
+  extras: CapabilityExtras = {},
 ): CapabilityStatement {
   const typeInteractions = [...implemented.type].map((code) => ({ code }));
   const { includes, revIncludes } = includeTargets(ctx);
@@ -75,7 +85,9 @@ export function buildCapabilityStatement(
       .filter((p) => p.type !== 'composite' && p.type !== 'special')
       .map((p) => ({ name: p.code, definition: p.url, type: p.type }))
       .sort((a, b) => a.name.localeCompare(b.name));
+    const topics = type === 'Subscription' ? (extras.subscriptionTopics ?? []) : [];
     return {
+      ...(topics.length > 0 ? { extension: topics.map((valueCanonical) => ({ url: TOPIC_EXTENSION, valueCanonical })) } : {}),
       type,
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
       ...(ctx.profileValidation?.supportedProfiles().get(type) ? { supportedProfile: ctx.profileValidation.supportedProfiles().get(type) } : {}),
@@ -110,6 +122,7 @@ export function buildCapabilityStatement(
     patchFormat: implemented.type.has('patch') ? ['application/json-patch+json'] : [],
     rest: [
       {
+        ...(extras.websocketUrl ? { extension: [{ url: WEBSOCKET_EXTENSION, valueUri: extras.websocketUrl }] } : {}),
         mode: 'server',
         ...(security ? { security } : {}),
         resource: resources,

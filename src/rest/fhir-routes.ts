@@ -5,7 +5,7 @@
  * what is routed. Methods a path does not support answer 405 with Allow.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { buildCapabilityStatement, type ImplementedInteractions, type SystemInteraction, type TypeInteraction } from '../engine/capability-statement.js';
+import { buildCapabilityStatement, type CapabilityExtras, type ImplementedInteractions, type SystemInteraction, type TypeInteraction } from '../engine/capability-statement.js';
 import type { FhirEngine } from '../engine/fhir-engine.js';
 import type { SummaryMode } from '../engine/summary.js';
 import { parseIfMatch, type IfMatch } from '../engine/version-expectation.js';
@@ -94,6 +94,8 @@ export interface FhirRoutesOptions {
    * @fastify/cors then answers OPTIONS (preflight) itself.
    */
   refuseOptions?: boolean;
+  /** Subscriptions' websocket URL and topics, advertised in the CapabilityStatement. */
+  capabilityExtras?: CapabilityExtras;
 }
 
 export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): void {
@@ -365,7 +367,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     conditionalRead: true,
   };
   let capability: ReturnType<typeof buildCapabilityStatement> | undefined;
-  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.facts, implemented, options.software, options.operations.all(), options.security));
+  const capabilityStatement = () => (capability ??= buildCapabilityStatement(engine.facts, implemented, options.software, options.operations.all(), options.security, options.capabilityExtras));
 
   app.register(
     async (fhir) => {
