@@ -129,7 +129,7 @@ export class SubscriptionService {
       },
       bound: (id) => {
         const spec = this.registry.get(id);
-        if (spec?.topic && spec.status !== 'requested') {
+        if (spec?.topic) {
           this.hub.send(id, { ping: `bound ${id}`, bundle: JSON.stringify(this.handshakeBundle(id)) });
         }
         worker.wake([id]);

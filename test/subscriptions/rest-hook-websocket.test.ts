@@ -244,9 +244,9 @@ describe('subscriptions over real sockets', () => {
     await new Promise((resolve) => socket.on('open', resolve));
     socket.send(`bind ${r4.body.id}`);
     socket.send(`bind-with-token ${token}`);
-    await expect.poll(() => messages.some((m) => m === `bound ${r4.body.id}`) && messages.some((m) => m.includes('"handshake"')), { timeout: 5000 }).toBe(true);
+    await expect.poll(() => messages.some((m) => m === `bound ${r4.body.id}`) && messages.some((m) => m.includes('"handshake"')), { timeout: 5000, message: 'got: ' + messages.join(' | ').slice(0, 800) }).toBe(true);
     await post('Flag', { resourceType: 'Flag', status: 'active', code: { text: 'chute' }, subject: { reference: 'Patient/pw' } });
-    await expect.poll(() => messages.includes(`ping ${r4.body.id}`) && messages.some((m) => m.includes('"event-notification"')), { timeout: 5000 }).toBe(true);
+    await expect.poll(() => messages.includes(`ping ${r4.body.id}`) && messages.some((m) => m.includes('"event-notification"')), { timeout: 5000, message: 'got: ' + messages.join(' | ').slice(0, 800) }).toBe(true);
     const notification = JSON.parse(messages.find((m) => m.includes('"event-notification"'))!) as Bundle;
     expect(eventNumbers(notification)).toEqual([1]);
     socket.send('bind-with-token forged.token');
