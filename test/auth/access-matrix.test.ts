@@ -2,7 +2,7 @@
  * The access matrix of the pure policy: roles × resource types × interactions
  * × the states of consent, care team and agreement (and break-the-glass, and
  * whether a hospital sent the resource), every cell decided by the policy and
- * compared with the rules of issues 6 and 11, written here independently as a
+ * compared with the rules of issues 6, 11 and 12, written here independently as a
  * small truth table per role. Operations and conditional interactions, which
  * the engine decides from these same answers, have their own matrix driven
  * through the engine (engine-access-matrix.test.ts).
@@ -50,6 +50,13 @@ const letter = (i: Cell): string =>
 function expected(role: string, type: string, i: Cell, f: PatientFacts & { btg: boolean; sentByCaller: boolean }): boolean {
   const p = letter(i);
   const habilitated = f.consent && f.careTeam && f.agreement;
+  if (type === 'Subscription') {
+    // Issue 12: a subscription is its creator's. Every role but the auditor may create one, then reaches
+    // only its own ("sentByCaller" = created by the caller); this platform's token grants reads only (system/*.rs).
+    if (role === 'auditor') return false;
+    if (role === 'platform' && !'rs'.includes(p)) return false;
+    return p === 'c' || f.sentByCaller;
+  }
   switch (role) {
     case 'nurse':
       if (PATIENT_DATA.has(type)) return 'crus'.includes(p) && (habilitated || (f.btg && 'rs'.includes(p)));
@@ -63,7 +70,7 @@ function expected(role: string, type: string, i: Cell, f: PatientFacts & { btg: 
       return true;
     case 'hospital':
       if (p === 'c') return HOSPITAL_CREATES.has(type);
-      if ('rs'.includes(p)) return (PATIENT_DATA.has(type) || ['Practitioner', 'Organization', 'Binary', 'Subscription'].includes(type)) && f.sentByCaller;
+      if ('rs'.includes(p)) return (PATIENT_DATA.has(type) || ['Practitioner', 'Organization', 'Binary'].includes(type)) && f.sentByCaller;
       return false;
     case 'auditor':
       return type === 'AuditEvent' && 'rs'.includes(p);

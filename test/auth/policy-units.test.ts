@@ -105,7 +105,7 @@ describe('Patient compartment', () => {
     expect(resourceClass('Task')).toBe('patient-data');
     expect(resourceClass('Consent')).toBe('access-control');
     expect(resourceClass('AuditEvent')).toBe('audit');
-    expect(resourceClass('Subscription')).toBe('other');
+    expect(resourceClass('Subscription')).toBe('subscription');
   });
 });
 
