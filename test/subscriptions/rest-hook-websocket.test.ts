@@ -19,6 +19,26 @@ interface Received {
   body: string;
 }
 
+/** Endpoints that misbehave, each in its own way. */
+function badReceiver(): Server {
+  return createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' });
+        res.end();
+      } else if (req.url === '/huge') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('x'.repeat(8 * 1024 * 1024));
+      } else if (req.url === '/error') {
+        res.writeHead(500);
+        res.end();
+      }
+      // '/silent': never answers.
+    });
+  });
+}
+
 class Receiver {
   readonly received: Received[] = [];
   /** Status to answer with (500 makes deliveries fail). */
@@ -80,6 +100,7 @@ describe('subscriptions over real sockets', () => {
       SUBSCRIPTION_RETRY_MAX_MS: '200',
       SUBSCRIPTION_ERROR_AFTER_FAILURES: '3',
       SUBSCRIPTION_POLL_MS: '100',
+      SUBSCRIPTION_TIMEOUT_MS: '400',
     });
     await server.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
@@ -186,6 +207,49 @@ describe('subscriptions over real sockets', () => {
     const last = delivered.at(-1)!;
     expect(eventNumbers(last)).toEqual([1]);
     expect(last.entry![1].resource).toBeUndefined();
+  });
+
+  it('a receiver that redirects, times out, fails or answers a huge body affects only its own subscription', async () => {
+    const bad = badReceiver();
+    await new Promise<void>((resolve) => bad.listen(0, '127.0.0.1', resolve));
+    const badBase = `http://127.0.0.1:${(bad.address() as AddressInfo).port}`;
+    try {
+      await put('Patient/pz', { resourceType: 'Patient', id: 'pz' });
+      const ids: Record<string, string> = {};
+      for (const path of ['redirect', 'silent', 'error', 'huge']) {
+        const res = await post('Subscription', { ...topicSubscription('patient=Patient/pz', 'id-only'), channel: { ...topicSubscription('', 'id-only').channel, endpoint: `${badBase}/${path}` } });
+        ids[path] = res.body.id as string;
+      }
+      const good = await post('Subscription', topicSubscription('patient=Patient/pz', 'id-only'));
+      await expect.poll(async () => (await get(`Subscription/${good.body.id}`)).body.status, { timeout: 5000 }).toBe('active');
+      const started = Date.now();
+      await post('Flag', { resourceType: 'Flag', status: 'active', code: { text: 'chute' }, subject: { reference: 'Patient/pz' } });
+      await receiver.waitFor((r) => r.some((x) => x.body.includes(`Subscription/${good.body.id}"`) && x.body.includes('"event-notification"')), 5000);
+      // The healthy endpoint is not held up by the three failing ones (their handshakes keep timing out or failing).
+      expect(Date.now() - started).toBeLessThan(3000);
+      for (const path of ['redirect', 'silent', 'error']) {
+        await expect.poll(async () => (await get(`Subscription/${ids[path]}`)).body.status, { timeout: 10_000 }).toBe('error');
+      }
+      expect((await get(`Subscription/${ids.redirect}`)).body.error).toMatch(/302 \(redirects are not followed\)/);
+      expect((await get(`Subscription/${ids.silent}`)).body.error).toMatch(/no answer within 400 ms/);
+      // A 200 with a huge body is a success: the body is read up to 64 KiB and dropped.
+      expect((await get(`Subscription/${ids.huge}`)).body.status).toBe('active');
+    } finally {
+      bad.closeAllConnections();
+      await new Promise((resolve) => bad.close(resolve));
+    }
+  });
+
+  it('sends heartbeats at the period the subscription asks for', async () => {
+    const created = await post('Subscription', topicSubscription('patient=Patient/nobody', 'empty', { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period', valueUnsignedInt: 1 }] }));
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const heartbeats = () => receiver.bundles().filter((b) => part(statusOf(b), 'subscription')?.valueReference?.reference?.endsWith(`/${id}`) && part(statusOf(b), 'type')?.valueCode === 'heartbeat');
+    await expect.poll(() => heartbeats().length, { timeout: 6000 }).toBeGreaterThanOrEqual(2);
+    // Empty content: no topic in the status, no entries beyond it.
+    expect(part(statusOf(heartbeats()[0]), 'topic')).toBeUndefined();
+    expect(heartbeats()[0].entry).toHaveLength(1);
+    await put(`Subscription/${id}`, { ...(await get(`Subscription/${id}`)).body, status: 'off' });
   });
 
   it('R4 criteria rest-hook with a JSON payload: the resource is PUT to [endpoint]/[type]/[id]', async () => {
