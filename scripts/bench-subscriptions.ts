@@ -49,7 +49,10 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 interface Result {
   count: number;
   quietPerSecond: number;
+  /** Process CPU time (user + system) per write: steadier than wall time on a shared machine. */
+  quietCpuUs: number;
   notifyingPerSecond?: number;
+  notifyingCpuUs?: number;
   latencies: number[];
 }
 
@@ -110,9 +113,10 @@ async function run(count: number): Promise<Result> {
 
     await session.update('Patient', 'quiet', { resourceType: 'Patient', id: 'quiet' });
     const committed = new Map<string, number>();
-    /** `writes` Flag creates, CONCURRENCY in flight; returns writes/s. */
+    /** `writes` Flag creates, CONCURRENCY in flight; returns writes/s and CPU µs per write. */
     const stream = async (writes: number, patientOf: (n: number) => string, record: boolean) => {
       let next = 0;
+      const cpu = process.cpuUsage();
       const started = performance.now();
       await Promise.all(
         Array.from({ length: CONCURRENCY }, async () => {
@@ -123,11 +127,12 @@ async function run(count: number): Promise<Result> {
           }
         }),
       );
-      return writes / ((performance.now() - started) / 1000);
+      const used = process.cpuUsage(cpu);
+      return { perSecond: writes / ((performance.now() - started) / 1000), cpuUs: (used.user + used.system) / writes };
     };
     await stream(200, () => 'quiet', false); // warm-up
-    const quietPerSecond = await stream(WRITES, () => 'quiet', false);
-    const notifyingPerSecond = count > 0 ? await stream(WRITES, (n) => `p${n % count}`, true) : undefined;
+    const quiet = await stream(WRITES, () => 'quiet', false);
+    const notifying = count > 0 ? await stream(WRITES, (n) => `p${n % count}`, true) : undefined;
     const latencies: number[] = [];
     if (count > 0) {
       const deadline = Date.now() + 120_000;
@@ -138,7 +143,13 @@ async function run(count: number): Promise<Result> {
       }
       latencies.sort((a, b) => a - b);
     }
-    return { count, quietPerSecond, ...(notifyingPerSecond ? { notifyingPerSecond } : {}), latencies };
+    return {
+      count,
+      quietPerSecond: quiet.perSecond,
+      quietCpuUs: quiet.cpuUs,
+      ...(notifying ? { notifyingPerSecond: notifying.perSecond, notifyingCpuUs: notifying.cpuUs } : {}),
+      latencies,
+    };
   } finally {
     await app.close();
     receiver.closeAllConnections();
@@ -154,28 +165,35 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const count of COUNTS) {
     const result = await run(count);
     rounds.set(count, [...(rounds.get(count) ?? []), result]);
-    console.error(`… round ${round}: ${count} subscriptions: quiet ${result.quietPerSecond.toFixed(0)}/s, notifying ${result.notifyingPerSecond?.toFixed(0) ?? '–'}/s`);
+    console.error(`… round ${round}: ${count} subscriptions: quiet ${result.quietPerSecond.toFixed(0)}/s ${result.quietCpuUs.toFixed(0)} µs, notifying ${result.notifyingPerSecond?.toFixed(0) ?? '–'}/s ${result.notifyingCpuUs?.toFixed(0) ?? '–'} µs`);
   }
 }
 const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
 const results: Result[] = COUNTS.map((count) => {
   const all = rounds.get(count)!;
   const notifying = all.map((r) => r.notifyingPerSecond).filter((v): v is number => v !== undefined);
+  const notifyingCpu = all.map((r) => r.notifyingCpuUs).filter((v): v is number => v !== undefined);
   return {
     count,
     quietPerSecond: median(all.map((r) => r.quietPerSecond)),
-    ...(notifying.length > 0 ? { notifyingPerSecond: median(notifying) } : {}),
+    quietCpuUs: median(all.map((r) => r.quietCpuUs)),
+    ...(notifying.length > 0 ? { notifyingPerSecond: median(notifying), notifyingCpuUs: median(notifyingCpu) } : {}),
     latencies: all.flatMap((r) => r.latencies).sort((a, b) => a - b),
   };
 });
 const baseline = results.find((r) => r.count === 0)?.quietPerSecond;
 const ratio = (v: number | undefined) => (v !== undefined && baseline ? (v / baseline).toFixed(2) : '–');
-console.log(`| active subscriptions | quiet writes/s (vs 0) | notifying writes/s (vs 0) | notifications received | latency p50 ms | p99 ms | max ms |`);
-console.log(`|---:|---:|---:|---:|---:|---:|---:|`);
+const baselineCpu = results.find((r) => r.count === 0)?.quietCpuUs;
+const cpuRatio = (v: number | undefined) => (v !== undefined && baselineCpu ? (v / baselineCpu).toFixed(2) : '–');
+console.log(`| active subscriptions | quiet writes/s (vs 0) | quiet CPU µs/write (vs 0) | notifying writes/s (vs 0) | notifying CPU µs/write (vs 0) | notifications received | latency p50 ms | p99 ms | max ms |`);
+console.log(`|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const r of results) {
   const l = r.latencies;
   const cells = l.length > 0 ? [percentile(l, 50).toFixed(1), percentile(l, 99).toFixed(1), l[l.length - 1].toFixed(1)] : ['–', '–', '–'];
   const notifying = r.notifyingPerSecond !== undefined ? `${r.notifyingPerSecond.toFixed(0)} (${ratio(r.notifyingPerSecond)})` : '–';
-  console.log(`| ${r.count} | ${r.quietPerSecond.toFixed(0)} (${ratio(r.quietPerSecond)}) | ${notifying} | ${r.count > 0 ? `${l.length}/${WRITES * ROUNDS}` : '–'} | ${cells.join(' | ')} |`);
+  const notifyingCpu = r.notifyingCpuUs !== undefined ? `${r.notifyingCpuUs.toFixed(0)} (${cpuRatio(r.notifyingCpuUs)})` : '–';
+  console.log(
+    `| ${r.count} | ${r.quietPerSecond.toFixed(0)} (${ratio(r.quietPerSecond)}) | ${r.quietCpuUs.toFixed(0)} (${cpuRatio(r.quietCpuUs)}) | ${notifying} | ${notifyingCpu} | ${r.count > 0 ? `${l.length}/${WRITES * ROUNDS}` : '–'} | ${cells.join(' | ')} |`,
+  );
 }
 process.exit(0);

@@ -57,6 +57,8 @@ interface QueueMemory {
   failures: number;
   notBefore: number;
   lastSent: number;
+  /** Entries up to this number were trimmed (retention: SUBSCRIPTION_EVENTS_KEPT). */
+  trimmed: number;
 }
 
 export interface DeliveryDeps {
@@ -132,7 +134,8 @@ export class DeliveryWorker {
    */
   private async refreshRegistry(): Promise<void> {
     const since = this.lastRefresh;
-    const started = new Date(Date.now() - 1000).toISOString();
+    // Five seconds of overlap: versions committed by another process whose clock runs a little behind are not missed.
+    const started = new Date(Date.now() - 5000).toISOString();
     let offset = 0;
     const seen = new Set<string>();
     for (;;) {
@@ -234,8 +237,12 @@ export class DeliveryWorker {
         memory.notBefore = 0;
         if (spec.status === 'error') spec = (await this.setStatus(spec, 'active')) ?? spec;
       }
-      const keep = this.deps.settings.eventsKept;
-      if (last - keep > 0 && last % 100 === 0) await store.trimOutbox(spec.id, last - keep);
+      // Retention, in steps of 100 so that trimming costs one store write per hundred events.
+      const upTo = last - this.deps.settings.eventsKept;
+      if (upTo - memory.trimmed >= 100) {
+        await store.trimOutbox(spec.id, upTo);
+        memory.trimmed = upTo;
+      }
     }
     const period = spec.channel.heartbeatSeconds;
     if (period && Date.now() - memory.lastSent >= period * 1000) {
@@ -361,7 +368,7 @@ export class DeliveryWorker {
 
   private memoryOf(id: string): QueueMemory {
     let memory = this.memory.get(id);
-    if (!memory) this.memory.set(id, (memory = { failures: 0, notBefore: 0, lastSent: 0 }));
+    if (!memory) this.memory.set(id, (memory = { failures: 0, notBefore: 0, lastSent: 0, trimmed: 0 }));
     return memory;
   }
 

@@ -95,18 +95,27 @@ export class OutboxWriter {
 
   private async recordsFor(inner: ResourceStore, op: WriteOperation): Promise<OutboxRecord[]> {
     if (UNSUBSCRIBABLE_TYPES.has(op.resourceType) || !this.deps.registry.listensTo(op.resourceType)) return [];
-    const current = op.kind === 'put' && op.resource ? this.seen(op.resource, op.index) : undefined;
-    let candidates = this.deps.registry.candidates(op.resourceType, current?.doc.idx);
-    if (op.kind === 'delete') candidates = this.deps.registry.candidates(op.resourceType, undefined).concat(candidates);
-    if (candidates.length === 0) return [];
-    // Create or update, and the version replaced when a topic looks at it.
+    const { registry } = this.deps;
+    let current: VersionSeen | undefined;
+    let candidates;
+    if (op.kind === 'put' && op.resource) {
+      current = this.seen(op.resource, op.index);
+      candidates = registry.candidates(op.resourceType, current.doc.idx);
+      if (candidates.length === 0) return [];
+    }
+    // Create or update — and the version replaced, when a topic looks at it (or a delete is judged on it).
     const before = await inner.readCurrent(op.resourceType, op.id);
     const live = before && !before.deleted && before.resource ? before : undefined;
-    if (op.kind === 'delete' && !live) return [];
-    const previous = live?.resource && (op.kind === 'delete' || SubscriptionRegistry.needsPrevious(candidates)) ? this.seen(live.resource) : undefined;
-    if (op.kind === 'delete' && previous) candidates = this.deps.registry.candidates(op.resourceType, previous.doc.idx);
+    let previous: VersionSeen | undefined;
+    if (op.kind === 'delete') {
+      if (!live?.resource) return []; // deleting nothing notifies nobody
+      previous = this.seen(live.resource);
+      candidates = registry.candidates(op.resourceType, previous.doc.idx);
+    } else if (live?.resource && SubscriptionRegistry.needsPrevious(candidates!)) {
+      previous = this.seen(live.resource);
+    }
     const interaction = op.kind === 'delete' ? 'delete' : live ? 'update' : 'create';
-    const notified = this.deps.registry.notified({ resourceType: op.resourceType, interaction, ...(current ? { current } : {}), ...(previous ? { previous } : {}) }, candidates);
+    const notified = registry.notified({ resourceType: op.resourceType, interaction, ...(current ? { current } : {}), ...(previous ? { previous } : {}) }, candidates ?? []);
     return notified.map((spec) => ({ queue: spec.id, data: { interaction } satisfies EventData }));
   }
 

@@ -38,6 +38,8 @@ interface Entry {
 interface TypeBucket {
   unkeyed: Set<Entry>;
   keyed: Map<string, Map<string, Set<Entry>>>;
+  /** Entries filed here (so that "does anyone listen?" costs nothing per write). */
+  size: number;
 }
 
 type Compiled = (resource: unknown, env: Record<string, unknown>) => unknown[];
@@ -71,6 +73,7 @@ export class SubscriptionRegistry {
     this.specs.set(spec.id, { spec, entries });
     for (const entry of entries) {
       const bucket = this.bucket(entry.matcher.resourceType);
+      bucket.size += 1;
       const key = entry.matcher.filter?.key;
       if (!key) {
         bucket.unkeyed.add(entry);
@@ -93,16 +96,22 @@ export class SubscriptionRegistry {
     for (const entry of known.entries) {
       const bucket = this.byType.get(entry.matcher.resourceType);
       if (!bucket) continue;
+      bucket.size -= 1;
       bucket.unkeyed.delete(entry);
       const key = entry.matcher.filter?.key;
-      if (key) for (const value of key.values) bucket.keyed.get(key.param)?.get(value)?.delete(entry);
+      if (!key) continue;
+      const byValue = bucket.keyed.get(key.param);
+      for (const value of key.values) {
+        const set = byValue?.get(value);
+        set?.delete(entry);
+        if (set?.size === 0) byValue!.delete(value);
+      }
     }
   }
 
   /** Whether any subscription listens to writes of this type (else a write costs nothing more). */
   listensTo(resourceType: string): boolean {
-    const bucket = this.byType.get(resourceType);
-    return !!bucket && (bucket.unkeyed.size > 0 || [...bucket.keyed.values()].some((m) => [...m.values()].some((s) => s.size > 0)));
+    return (this.byType.get(resourceType)?.size ?? 0) > 0;
   }
 
   /** The subscriptions a write of this type, carrying these index entries, could match. */
@@ -157,7 +166,7 @@ export class SubscriptionRegistry {
 
   private bucket(resourceType: string): TypeBucket {
     let bucket = this.byType.get(resourceType);
-    if (!bucket) this.byType.set(resourceType, (bucket = { unkeyed: new Set(), keyed: new Map() }));
+    if (!bucket) this.byType.set(resourceType, (bucket = { unkeyed: new Set(), keyed: new Map(), size: 0 }));
     return bucket;
   }
 }

@@ -252,6 +252,17 @@ describe('subscriptions over real sockets', () => {
     await put(`Subscription/${id}`, { ...(await get(`Subscription/${id}`)).body, status: 'off' });
   });
 
+  it('turns a subscription off at its end (Subscription.end; the ANS guide\'s validity period), after which it is not notified', async () => {
+    await put('Patient/pe', { resourceType: 'Patient', id: 'pe' });
+    const created = await post('Subscription', { ...topicSubscription('patient=Patient/pe', 'id-only'), end: new Date(Date.now() + 1500).toISOString() });
+    const id = created.body.id as string;
+    await expect.poll(async () => (await get(`Subscription/${id}`)).body.status, { timeout: 5000 }).toBe('active');
+    await expect.poll(async () => (await get(`Subscription/${id}`)).body.status, { timeout: 8000 }).toBe('off');
+    await post('Flag', { resourceType: 'Flag', status: 'active', code: { text: 'chute' }, subject: { reference: 'Patient/pe' } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await server.ctx.store.outboxState(id)).toMatchObject({ head: 0 });
+  });
+
   it('R4 criteria rest-hook with a JSON payload: the resource is PUT to [endpoint]/[type]/[id]', async () => {
     const created = await post('Subscription', {
       resourceType: 'Subscription',
