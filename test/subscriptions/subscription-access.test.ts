@@ -68,6 +68,7 @@ beforeAll(async () => {
   otherNurse = await mintDevToken({ role: 'nurse', rpps: '10000000099', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
   for (const resource of [
     { resourceType: 'Practitioner', id: 'pr-nurse', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: NURSE_RPPS }] },
+    { resourceType: 'Practitioner', id: 'pr-other', identifier: [{ system: 'https://rpps.esante.gouv.fr', value: '10000000099' }] },
     { resourceType: 'Organization', id: 'org-ssiad', name: 'SSIAD' },
     { resourceType: 'PractitionerRole', id: 'role-nurse', practitioner: { reference: 'Practitioner/pr-nurse' }, organization: { reference: 'Organization/org-ssiad' } },
     { resourceType: 'Contract', id: 'convention', status: 'executed', subject: [{ reference: 'Organization/org-ssiad' }] },
@@ -109,7 +110,8 @@ describe('subscriptions and access', () => {
     const owner = stored.extension.filter((e: { url: string }) => e.url.endsWith('subscription-owner'));
     expect(owner).toHaveLength(1);
     expect(owner[0].extension).toEqual(expect.arrayContaining([{ url: 'kind', valueCode: 'practitioner' }, { url: 'rpps', valueString: NURSE_RPPS }]));
-    expect((await call(otherNurse, 'GET', `/fhir/Subscription/${subscriptionId}`)).response.statusCode).toBe(404);
+    const foreign = (await call(otherNurse, 'GET', `/fhir/Subscription/${subscriptionId}`)).response;
+    expect(foreign.statusCode, foreign.body).toBe(404);
     expect((await call(otherNurse, 'GET', '/fhir/Subscription')).response.json().total).toBe(0);
     await expect.poll(async () => (await call(nurse, 'GET', `/fhir/Subscription/${subscriptionId}`)).response.json().status, { timeout: 5000 }).toBe('active');
   });
