@@ -15,8 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freshDataDir, spawnServer, type SpawnedServer } from '../helpers/spawned-server.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
-const WORKERS = 6;
-const KILL_AFTER = 120;
+const WORKERS = 3;
+const KILL_AFTER = 60;
 const CODE = { coding: [{ system: 'http://loinc.org', code: '29463-7' }] };
 
 const dataDir = freshDataDir();

@@ -53,6 +53,8 @@ export interface OutboxQueueDocument {
 export type WithOutbox = CurrentDocument & { ob?: PendingOutboxDocument[]; obp?: true };
 
 const NUMBERING_BATCH = 500;
+/** The sweep for records a crash left in version documents runs at most this often (it is only ever for recovery). */
+const SWEEP_INTERVAL_MS = 10_000;
 
 /** The pending documents of an operation's records, keyed by queue, version and position. */
 export function pendingDocumentsOf(records: readonly OutboxRecord[], type: string, id: string, versionId: number, lastUpdated: string): PendingOutboxDocument[] {
@@ -64,6 +66,8 @@ function entryOf(doc: OutboxDocument): OutboxEntry {
 }
 
 export class MongoOutbox {
+  private lastSweep = 0;
+
   constructor(
     private readonly numbered: Collection<OutboxDocument>,
     private readonly pending: Collection<PendingOutboxDocument>,
@@ -105,8 +109,11 @@ export class MongoOutbox {
   }
 
   async backlog(): Promise<OutboxQueueState[]> {
-    // Records a crash left inside current-version documents first.
-    for (const doc of await this.resources.find({ obp: true }).limit(NUMBERING_BATCH).toArray()) await this.settleEmbedded(doc);
+    // Records a crash left inside current-version documents first (at most every SWEEP_INTERVAL_MS).
+    if (Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = Date.now();
+      for (const doc of await this.resources.find({ obp: true }).limit(NUMBERING_BATCH).toArray()) await this.settleEmbedded(doc);
+    }
     const states = new Map<string, OutboxQueueState>();
     for (const q of await this.queues.find({}).toArray()) {
       const state = { queue: q._id, head: q.head ?? 0, acked: q.acked ?? 0 };
