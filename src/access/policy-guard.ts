@@ -25,7 +25,7 @@ import { guardListing } from './listing-guard.js';
 import { afterOperation, beforeOperation, mayRead, operationFailed } from './operation-guard.js';
 import { auditRecord } from './caller-audit.js';
 import { guardInstanceHistory, guardRead } from './read-guard.js';
-import { beforeWrite, clientWriteContext, serverWriteContext } from './write-guard.js';
+import { anonymousWriteContext, beforeWrite, clientWriteContext, serverWriteContext } from './write-guard.js';
 
 export class PolicyGuard implements AccessGuard {
   private readonly deps: GuardDeps;
@@ -61,7 +61,7 @@ export class PolicyGuard implements AccessGuard {
   writeContext(caller: Caller, interaction: WriteInteraction | 'bundle'): EngineContext {
     if (caller.kind === 'client') return clientWriteContext(this.deps, caller, interaction);
     if (caller.kind === 'server') return serverWriteContext(this.deps, caller);
-    return this.deps.ctx;
+    return anonymousWriteContext(this.deps);
   }
 
   async beforeBundle(caller: Caller, kind: 'batch' | 'transaction', bundle: unknown): Promise<void> {

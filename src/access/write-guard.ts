@@ -114,6 +114,29 @@ export function serverWriteContext(deps: GuardDeps, caller: ServerCaller): Engin
   };
 }
 
+/**
+ * Writes of an anonymous caller (AUTH_MODE=none): nothing to check or audit,
+ * but a Subscription's owner record is the server's to set (src/identity/principal-record.ts):
+ * one sent anonymously is dropped, so a deployment that later turns
+ * authentication on never delivers as a principal nobody authenticated.
+ */
+export function anonymousWriteContext(deps: GuardDeps): EngineContext {
+  const inner = deps.ctx.store;
+  const write = (operations: WriteOperation[]): Promise<StoredVersion[]> =>
+    inner.write(
+      operations.map((op) => {
+        if (op.resourceType !== 'Subscription' || op.kind !== 'put' || !op.resource) return op;
+        const resource = op.resource as Resource & { extension?: import('fhir/r4').Extension[] };
+        const kept = withoutOwner(resource.extension);
+        if (kept.length === (resource.extension ?? []).length) return op;
+        const { extension: _dropped, ...rest } = resource;
+        const stripped = (kept.length > 0 ? { ...rest, extension: kept } : rest) as Resource;
+        return { ...op, resource: stripped, index: deps.ctx.extractor.extract(stripped) };
+      }),
+    );
+  return { ...deps.ctx, store: storeView(inner, { write }) };
+}
+
 /** A store whose writes carry the AuditEvents `check` returns for them (it throws to refuse). */
 function auditedStore(deps: GuardDeps, check: (operations: WriteOperation[]) => Promise<AuditRecord[]>, forget?: object) {
   const inner = deps.ctx.store;

@@ -283,6 +283,14 @@ describe('subscriptions over real sockets', () => {
     expect(JSON.parse(sent.body)).toMatchObject({ resourceType: 'Observation', id: weight.body.id });
   });
 
+  it('drops an owner record sent without authentication (only the server records owners)', async () => {
+    const forged = { url: 'https://relais-sante.fr/fhir/StructureDefinition/subscription-owner', extension: [{ url: 'kind', valueCode: 'coordinator' }, { url: 'issuer', valueUri: 'x' }, { url: 'subject', valueString: 'someone' }] };
+    const created = await post('Subscription', { ...topicSubscription('patient=Patient/pa', 'empty'), extension: [forged, { url: 'https://example.org/other', valueString: 'kept' }] });
+    expect(created.status).toBe(201);
+    expect(created.body.extension).toEqual([{ url: 'https://example.org/other', valueString: 'kept' }]);
+    expect(server.ctx.subscriptions.registry.get(created.body.id as string)?.owner).toBeUndefined();
+  });
+
   it('refuses what it cannot honour with a 422 naming the element, and stores nothing', async () => {
     const cases: Array<[unknown, string]> = [
       [{ ...topicSubscription('patient=Patient/pa', 'id-only'), criteria: 'https://relais-sante.fr/fhir/SubscriptionTopic/unknown' }, 'Subscription.criteria'],
