@@ -31,7 +31,6 @@ export async function readHistory(layout: Layout, transaction: Transaction, quer
   const take = async (ref: Ref) => {
     if (total >= query.offset && page.length < query.count) page.push(ref);
     total++;
-    await pacer.pace();
   };
 
   if (query.id !== undefined && query.resourceType) {
@@ -41,6 +40,7 @@ export async function readHistory(layout: Layout, transaction: Transaction, quer
       if (query.since && value.lu <= query.since) break;
       const ref: Ref = [resourceType, id, key[2]];
       if (judge(ref, value.lu)) await take(ref);
+      await pacer.pace();
     }
   } else if (query.resourceType) {
     const type = query.resourceType;
@@ -56,6 +56,8 @@ export async function readHistory(layout: Layout, transaction: Transaction, quer
       for (const { key, value } of layout.typeLog.getRange({ start: upper as never, end: lower as never, reverse: true, ...inTxn })) {
         const ref: Ref = [type, value[0], value[1]];
         if (judge(ref, key[1])) await take(ref);
+        // Every version judged counts, taken or not: a restricted caller's walk rejects most of them.
+        await pacer.pace();
       }
     }
   } else {
@@ -68,7 +70,10 @@ export async function readHistory(layout: Layout, transaction: Transaction, quer
       total = layout.log.getKeysCount(bounds);
       if (query.count > 0) for (const { value } of layout.log.getRange({ ...(newestFirst as object), offset: query.offset, limit: query.count })) page.push(value);
     } else {
-      for (const { key, value } of layout.log.getRange(newestFirst as never)) if (judge(value, key[0])) await take(value);
+      for (const { key, value } of layout.log.getRange(newestFirst as never)) {
+        if (judge(value, key[0])) await take(value);
+        await pacer.pace();
+      }
     }
   }
 

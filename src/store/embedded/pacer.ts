@@ -16,6 +16,11 @@ export class Pacer {
   /** Call once per item; yields when the current slice is used up (the clock is read every 64 calls). */
   async pace(): Promise<void> {
     if ((++this.calls & 63) !== 0) return;
+    await this.paceCostly();
+  }
+
+  /** Call after each costly step (planning a whole type): reads the clock every time. */
+  async paceCostly(): Promise<void> {
     if (performance.now() - this.sliceStart < SLICE_MS) return;
     await nextTurn();
     this.sliceStart = performance.now();
