@@ -46,7 +46,7 @@ export function textOfXhtml(div: string): string {
 }
 
 function normalisedEntry(text: string): Array<{ x: string }> {
-  const x = normaliseText(text).slice(0, MAX_INDEXED_CHARS);
+  const x = normaliseText(text.length > 2 * MAX_INDEXED_CHARS ? text.slice(0, 2 * MAX_INDEXED_CHARS) : text).slice(0, MAX_INDEXED_CHARS);
   return x ? [{ x }] : [];
 }
 
@@ -55,10 +55,17 @@ export function fullTextEntries(resource: Record<string, unknown>): { _text?: Ar
   const narrative = (resource.text as { div?: unknown } | undefined)?.div;
   const narrativeText = typeof narrative === 'string' ? textOfXhtml(narrative) : '';
   const strings: string[] = [];
+  // Only the first MAX_INDEXED_CHARS are kept: stop collecting (and normalising) well past that,
+  // so a multi-MB string is not normalised in full for nothing (issue 18: it held the event loop).
+  let collected = 0;
   const collect = (value: unknown, key: string) => {
+    if (collected > 2 * MAX_INDEXED_CHARS) return;
     if (typeof value === 'string') {
-      if (key === 'div') strings.push(narrativeText);
-      else if (key !== 'resourceType') strings.push(value);
+      // `data` is base64Binary (Attachment, Signature, Binary) or SampledData's digits: not text anyone searches.
+      if (key === 'data' || key === 'resourceType') return;
+      const text = key === 'div' ? narrativeText : value;
+      strings.push(text.length > 2 * MAX_INDEXED_CHARS ? text.slice(0, 2 * MAX_INDEXED_CHARS) : text);
+      collected += text.length + 1;
     } else if (Array.isArray(value)) for (const item of value) collect(item, key);
     else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) collect(v, k);
   };

@@ -19,9 +19,16 @@ import { normaliseText } from './normalise-text.js';
 
 const fonem = typeof fonemModule === 'function' ? fonemModule : fonemModule.default;
 
+/**
+ * Letters of a word that make its key: no name word is longer, and FONEM's rewriting of a
+ * 2,000-letter "word" cost seconds of event loop per resource (issue 18's hostile bodies).
+ * Stored keys and searched keys are cut alike, so matching stays consistent.
+ */
+const MAX_WORD_LETTERS = 40;
+
 /** The phonetic key of one word (letters only), or '' when it has none. */
 function wordKey(word: string): string {
-  const letters = word.toUpperCase().replace(/[^A-Z]/g, '');
+  const letters = word.toUpperCase().replace(/[^A-Z]/g, '').slice(0, MAX_WORD_LETTERS);
   return letters ? fonem(letters) : '';
 }
 
