@@ -40,7 +40,7 @@ describe('round trip over the official R4 examples', () => {
       if (JSON.stringify(sortKeys(back)) !== JSON.stringify(sortKeys(resource))) failures.push(file);
     }
     expect(failures).toEqual([]);
-  });
+  }, 180_000); // ~5 s alone; a loaded 2-core machine (parallel suites) needed over 30 s
 });
 
 /** Key order is not significant in JSON; compare with keys sorted. */

@@ -91,10 +91,14 @@ export async function conditionalUpdate(ctx: EngineContext, resourceType: string
     // keeps the guard for nothing: the key is taken over from it, as a conditional create does.
     let holderId = error.holder;
     for (let attempt = 0; attempt < GUARD_WAIT_ATTEMPTS; attempt++) {
+      // The holder is read BEFORE searching again: only a search that sees a state at least as new
+      // as the holder's commit can tell that it no longer matches. Searching first let a search
+      // still on the snapshot before the holder's batch committed find nothing, then the holder
+      // appear, and its guard be taken over: two creates for one criteria (concurrency test).
+      const holder = await ctx.store.readCurrent(holderId.resourceType, holderId.id);
       const again = await matchCriteria(ctx, resourceType, parseCriteria(query), 'update');
       if (again.matches.length > 1) throw errors.multipleMatches('update', again.matches.length);
       if (again.matches.length === 1) return storeUpdate(ctx, withClientMeta(checked, again.matches[0].id), options.ifMatch);
-      const holder = await ctx.store.readCurrent(holderId.resourceType, holderId.id);
       if (holder && !holder.deleted && checked.id === undefined && options.ifMatch === undefined) {
         try {
           const [version] = await ctx.store.write([{ ...putOperation(ctx, withClientMeta(checked, id), 'absent', guardKey), takeOverGuardFrom: holderId }]);
