@@ -238,6 +238,15 @@ export interface ResourceStore extends ResultSetStore, OutboxStore {
    * returns how many were applied (stale versionIds are skipped).
    */
   reindex(updates: IndexUpdate[]): Promise<number>;
+  /**
+   * A value that changes whenever a write (or reindex) of one of `resourceTypes` has been
+   * acknowledged, by this process or any other sharing the store: a cache of what was read from
+   * those types is exact when it reads the stamp BEFORE reading the data it keeps, and keeps it only
+   * while the stamp stays the same (the access facts, src/access/fact-cache.ts). A store counts the
+   * types of `changeCountedTypes` (its option; the embedded store, one process, counts every type);
+   * for any other type the stamp never repeats, so nothing read from it is ever reused.
+   */
+  changeStamp(resourceTypes: readonly string[]): Promise<string>;
 }
 
 /** One match of a paged search, as a stored result set keeps it. */

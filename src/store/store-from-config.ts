@@ -11,7 +11,8 @@ import { EmbeddedStore } from './embedded/embedded-store.js';
 import { MongoStore } from './mongo/mongo-store.js';
 import type { ResourceStore } from './resource-store.js';
 
-export function storeFromConfig(config: RelaisConfig): ResourceStore {
+/** `changeCountedTypes`: the types whose writes MongoDB counts for changeStamp (the embedded store counts every type). */
+export function storeFromConfig(config: RelaisConfig, changeCountedTypes: readonly string[] = []): ResourceStore {
   const resultSets = { idleMs: config.SEARCH_RESULT_SET_IDLE_SECONDS * 1000, maxSets: config.SEARCH_RESULT_SETS_MAX };
   if (!config.MONGODB_URI) {
     return new EmbeddedStore({
@@ -29,6 +30,7 @@ export function storeFromConfig(config: RelaisConfig): ResourceStore {
     readConcern: config.MONGODB_READ_CONCERN,
     transactions: config.MONGODB_TRANSACTIONS,
     resultSets,
+    changeCountedTypes,
     // The store logs what the deployment guarantees once, at start (never resources).
     log: pino({ level: config.LOG_LEVEL, base: { component: 'store' } }),
   });

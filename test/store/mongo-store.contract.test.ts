@@ -18,7 +18,7 @@ function harness(transactions: 'auto' | 'off'): () => StoreHarness {
     const stores = new Map<ResourceStore, string>();
     const databases = new Set<string>();
     const openOn = async (database: string) => {
-      const store: MongoStore = mongoStore(database, { transactions });
+      const store: MongoStore = mongoStore(database, { transactions, changeCountedTypes: ['Consent', 'CareTeam'] });
       await store.open();
       stores.set(store, database);
       databases.add(database);

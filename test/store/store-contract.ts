@@ -433,6 +433,51 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
       });
     });
 
+    describe('change stamps (exact caches of what some types hold)', () => {
+      // Both harnesses count Consent and CareTeam (MongoDB: changeCountedTypes).
+      const consent = (id: string, status = 'active'): Resource => ({ resourceType: 'Consent', id, status } as Resource);
+
+      it('changes once a write of a counted type is acknowledged, and only then', async () => {
+        const store = await open();
+        const before = await store.changeStamp(['Consent', 'CareTeam']);
+        expect(await store.changeStamp(['Consent', 'CareTeam'])).toBe(before);
+        await store.write([put(patient('p1'))]);
+        expect(await store.changeStamp(['Consent', 'CareTeam'])).toBe(before);
+        await store.write([put(consent('c1'))]);
+        const afterPut = await store.changeStamp(['Consent', 'CareTeam']);
+        expect(afterPut).not.toBe(before);
+        expect(await store.changeStamp(['CareTeam'])).toBe(await store.changeStamp(['CareTeam']));
+        await store.write([{ kind: 'delete', resourceType: 'Consent', id: 'c1' }]);
+        const afterDelete = await store.changeStamp(['Consent', 'CareTeam']);
+        expect(afterDelete).not.toBe(afterPut);
+        await store.reindex([{ resourceType: 'CareTeam', id: 'none', versionId: 1, index: {} }]);
+        expect(await store.changeStamp(['Consent'])).toBe(await store.changeStamp(['Consent']));
+      });
+
+      it('a refused write changes nothing; every acknowledged one of several writers does', async () => {
+        const store = await open();
+        await store.write([put(consent('c1'))]);
+        const before = await store.changeStamp(['Consent']);
+        await rejection(store.write([put(consent('c1'), { expect: 7 })]));
+        expect(await store.changeStamp(['Consent'])).toBe(before);
+        const seen = new Set([before]);
+        for (let i = 0; i < 5; i++) {
+          await store.write([put(consent(`c-${i}`))]);
+          seen.add(await store.changeStamp(['Consent']));
+        }
+        expect(seen.size).toBe(6);
+      });
+
+      it('another process sharing the store sees the change before the write is acknowledged to its writer', async () => {
+        const store = await open();
+        if (!h.sibling) return;
+        const other = await h.sibling(store);
+        const before = await other.changeStamp(['CareTeam']);
+        await store.write([put({ resourceType: 'CareTeam', id: 't1', status: 'active' } as Resource)]);
+        expect(await other.changeStamp(['CareTeam'])).not.toBe(before);
+      });
+    });
+
     describe('concurrency', () => {
       it('50 concurrent guarded creates of different ids: exactly one succeeds', async () => {
         const store = await open();

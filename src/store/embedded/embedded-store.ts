@@ -17,6 +17,7 @@
  * each, and keep working while writes are refused.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -125,6 +126,9 @@ export class EmbeddedStore implements ResourceStore {
   private pending: PendingUnit[] = [];
   private flushing: Promise<void> | undefined;
   private seq = 0;
+  /** Acknowledged writes per type since the store opened (changeStamp), with this opening's own mark. */
+  private readonly changes = new Map<string, number>();
+  private readonly opening = randomUUID();
   private lastTimestamp = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
   /** Opened on a folder that could not be written (see open()). */
@@ -215,6 +219,8 @@ export class EmbeddedStore implements ResourceStore {
     this.state = 'closed';
     if (this.sweeper) clearInterval(this.sweeper);
     this.gate?.close();
+    // Units queued before the close still commit (the flush loop reads the layout it was given): a
+    // write in flight during a graceful shutdown is answered, not lost or left hanging.
     await Promise.allSettled([...this.inFlight]);
     await this.resultSets?.close().catch(() => undefined);
     await this.layout?.env.close();
@@ -318,6 +324,11 @@ export class EmbeddedStore implements ResourceStore {
     return { versions, ...(query.withTotal ? { total: matches.length } : {}) };
   }
 
+  /** One process owns the store: the counts of acknowledged writes it keeps in memory are every write's. */
+  async changeStamp(resourceTypes: readonly string[]): Promise<string> {
+    return `${this.opening}:${resourceTypes.map((type) => this.changes.get(type) ?? 0).join(',')}`;
+  }
+
   distinct(query: DistinctQuery, path: string): Promise<unknown[]> {
     return this.reading(async (layout, transaction) => {
       const values = new Set<unknown>();
@@ -387,13 +398,17 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   private async flushBatch(batch: PendingUnit[]): Promise<void> {
-    const view = new BatchView(this.opened());
+    // Not opened(): the units of a batch were accepted while the store was open, and close() waits for them.
+    const view = new BatchView(this.layout!);
     const pacer = new Pacer();
     const accepted: Array<{ unit: PendingUnit; result: UnitResult }> = [];
+    const changedTypes = new Set<string>();
     for (const unit of batch) {
       const queued = view.writes.length;
       try {
-        accepted.push({ unit, result: await planWrites(view, unit.prepare(view), () => ++this.seq, pacer) });
+        const operations = unit.prepare(view);
+        accepted.push({ unit, result: await planWrites(view, operations, () => ++this.seq, pacer) });
+        for (const operation of operations) changedTypes.add(operation.resourceType);
       } catch (error) {
         // A check failed: nothing of this unit was queued (checks run before planWrites queues anything).
         view.writes.length = queued;
@@ -410,6 +425,8 @@ export class EmbeddedStore implements ResourceStore {
       if (this.gate!.refusal) for (const unit of this.pending.splice(0)) unit.reject(failure);
       return;
     }
+    // Counted once the commit is visible and before any unit is acknowledged (changeStamp's promise).
+    for (const type of changedTypes) this.changes.set(type, (this.changes.get(type) ?? 0) + 1);
     for (const { unit, result } of accepted) unit.resolve(result);
   }
 

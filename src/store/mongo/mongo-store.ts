@@ -19,6 +19,7 @@
  * recover from, and a write of several operations is refused with
  * AtomicWriteUnavailable before anything is written.
  */
+import { randomUUID } from 'node:crypto';
 import { MongoClient, type ClientSession, type Collection, type Db, type Document, type ReadConcernLevel, type W } from 'mongodb';
 import { AtomicWriteUnavailable } from '../../errors.js';
 import {
@@ -77,6 +78,14 @@ export interface MongoStoreOptions {
   log?: StoreLog;
   /** Paging snapshots in the `searchsets` collection (mongo-result-sets.ts). */
   resultSets?: MongoResultSetOptions;
+  /**
+   * Types whose writes are counted in the `changes` collection, for changeStamp (the port):
+   * one counter document per type, incremented in the write's own transaction (or, without
+   * transactions, once the write is applied and before it is acknowledged). Only these, because
+   * a counter is one document every writer of its type updates: counting AuditEvent or
+   * Observation would make all their concurrent transactions conflict on it.
+   */
+  changeCountedTypes?: readonly string[];
 }
 
 /** A writer that keeps losing compare-and-set races gives up after this many tries. */
@@ -110,6 +119,8 @@ export class MongoStore implements ResourceStore {
   private history_!: Collection<HistoryDocument>;
   private guards!: Collection<GuardDocument>;
   private searchSets!: Collection<SearchSetDocument>;
+  private changes!: Collection<{ _id: string; n: number }>;
+  private readonly counted: ReadonlySet<string>;
   /** Stored result sets (set by open()). */
   resultSets!: MongoResultSets;
   /** The notification outbox (set by open(); mongo-outbox.ts). */
@@ -132,6 +143,7 @@ export class MongoStore implements ResourceStore {
     this.databaseName = options.database ?? databaseNameOf(options.uri) ?? 'relais';
     this.log = options.log ?? silentLog;
     this.transactionsWanted = options.transactions !== 'off';
+    this.counted = new Set(options.changeCountedTypes ?? []);
   }
 
   async open(): Promise<void> {
@@ -141,6 +153,7 @@ export class MongoStore implements ResourceStore {
     this.history_ = this.db.collection<HistoryDocument>('history');
     this.guards = this.db.collection<GuardDocument>('guards');
     this.searchSets = this.db.collection<SearchSetDocument>('searchsets');
+    this.changes = this.db.collection<{ _id: string; n: number }>('changes');
     this.resultSets = new MongoResultSets(this.searchSets, this.options.resultSets ?? DEFAULT_RESULT_SET_LIMITS, this.log);
     const numbered = this.db.collection<OutboxDocument>('outbox');
     const pending = this.db.collection<PendingOutboxDocument>('outboxpending');
@@ -161,6 +174,8 @@ export class MongoStore implements ResourceStore {
     await this.history_.createIndexes(historyIndexes());
     await this.resultSets.createIndexes();
     await this.outbox.createIndexes();
+    // The counters exist before any write needs them (a collection cannot be created inside a transaction before MongoDB 4.4).
+    for (const type of this.counted) await this.changes.updateOne({ _id: type }, { $setOnInsert: { n: 0 } }, { upsert: true });
     const details = {
       database: this.databaseName,
       topology: facts.topology,
@@ -195,7 +210,7 @@ export class MongoStore implements ResourceStore {
 
   /** Drops the store's collections (test isolation only). */
   async dropAll(): Promise<void> {
-    for (const collection of [this.resources, this.history_, this.guards, this.searchSets, ...this.outboxCollections]) await collection.drop().catch(() => undefined);
+    for (const collection of [this.resources, this.history_, this.guards, this.searchSets, this.changes, ...this.outboxCollections]) await collection.drop().catch(() => undefined);
   }
 
   async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
@@ -272,7 +287,25 @@ export class MongoStore implements ResourceStore {
     if (this.capabilities.atomicMultiWrite) return this.writeInTransaction(operations);
     if (operations.length > 1) throw new AtomicWriteUnavailable(this.capabilities.name);
     const version = await this.applyOperation(operations[0], Date.now(), undefined);
+    // Applied and visible: counted before it is acknowledged (a process dying in between leaves
+    // an unacknowledged write uncounted; the next counted write of its type counts it).
+    if (version) await this.countChanges([operations[0].resourceType], undefined);
     return version ? [version] : [];
+  }
+
+  async changeStamp(resourceTypes: readonly string[]): Promise<string> {
+    this.assertOpen();
+    if (resourceTypes.some((type) => !this.counted.has(type))) return `uncounted:${randomUUID()}`;
+    const counters = await this.changes.find({ _id: { $in: [...resourceTypes] } }).toArray();
+    const byType = new Map(counters.map((c) => [c._id, c.n]));
+    return resourceTypes.map((type) => byType.get(type) ?? 0).join(',');
+  }
+
+  /** Increments the change counter of each counted type among `resourceTypes` (in the session's transaction, if any). */
+  private async countChanges(resourceTypes: Iterable<string>, session: ClientSession | undefined): Promise<void> {
+    for (const type of new Set(resourceTypes)) {
+      if (this.counted.has(type)) await this.changes.updateOne({ _id: type }, { $inc: { n: 1 } }, { upsert: true, session });
+    }
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {
@@ -332,6 +365,7 @@ export class MongoStore implements ResourceStore {
       updates.map((u) => ({ updateOne: { filter: { _id: versionKey(u.resourceType, u.id, u.versionId), deleted: false }, update: { $set: { idx: u.index } } } })),
       { ordered: false },
     );
+    await this.countChanges(updates.map((u) => u.resourceType), undefined);
     return result.matchedCount;
   }
 
@@ -396,6 +430,7 @@ export class MongoStore implements ResourceStore {
               const version = await this.applyOperation(operation, now, session);
               if (version) versions.push(version);
             }
+            await this.countChanges(versions.map((v) => v.resourceType), session);
           },
           { readConcern: { level: 'snapshot' }, readPreference: 'primary' },
         );
