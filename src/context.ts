@@ -7,6 +7,7 @@ import { baseUrlOf, type RelaisConfig } from './config.js';
 import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
 import type { EngineContext } from './engine/engine-context.js';
 import { FhirEngine } from './engine/fhir-engine.js';
+import { ACCESS_FACT_TYPES } from './access/fact-cache.js';
 import { PolicyGuard } from './access/policy-guard.js';
 import { policySettingsFromConfig } from './access/policy-settings.js';
 import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
@@ -54,7 +55,8 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
     maxDefinitionArrayElements: config.LIMIT_DEFINITION_ARRAY_ELEMENTS,
     maxIndexValues: config.LIMIT_INDEX_VALUES,
   };
-  const resourceStore = store ?? storeFromConfig(config);
+  // MongoDB counts the writes of the types the access facts are read from (their cache's exactness).
+  const resourceStore = store ?? storeFromConfig(config, ACCESS_FACT_TYPES);
   const structureValidator = new StructureValidator(defs);
   const profileValidation = validationFromConfig(config, defs, structureValidator);
   const extractor = new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) });

@@ -25,6 +25,18 @@ export function periodCovers(period: Period | undefined, now: Date): boolean {
   return true;
 }
 
+/**
+ * The instants at which periodCovers' answer for this period changes (its start, and the end as
+ * periodCovers reads it): facts judged on a period stay true until the first of them (fact-cache.ts).
+ */
+export function periodBoundaries(period: Period | undefined): number[] {
+  if (!period) return [];
+  const boundaries: number[] = [];
+  if (period.start) boundaries.push(Date.parse(period.start));
+  if (period.end) boundaries.push((/^\d{4}(-\d{2}(-\d{2})?)?$/.test(period.end) ? endOfDay(period.end) : Date.parse(period.end)) + 1);
+  return boundaries.filter((b) => Number.isFinite(b));
+}
+
 function endOfDay(date: string): number {
   const [y, m = '12', d] = date.split('-');
   const day = d ?? String(new Date(Date.UTC(Number(y), Number(m), 0)).getUTCDate());

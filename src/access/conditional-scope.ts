@@ -77,7 +77,7 @@ export function conditionalScope(deps: GuardDeps, caller: ClientCaller): Conditi
   // Practitioners, and coordinators bound to a launch patient: what their searches see.
   let reachable: Promise<string[]> | undefined;
   const visible = async (types: readonly string[]) => {
-    reachable ??= principal.kind === 'practitioner' ? gathererFor(deps.ctx, caller).reachablePatients() : Promise.resolve([]);
+    reachable ??= principal.kind === 'practitioner' ? gathererFor(deps, caller).reachablePatients() : Promise.resolve([]);
     return searchAccessFilter(principal, 'search-type', types, await reachable, undefined, [], deps.settings.policy);
   };
   return {

@@ -8,9 +8,10 @@
  * Refused with 403 (the token is genuine; its holder is not, or no longer,
  * in the network), audited.
  *
- * Looked up once per request (memoised on the caller, a request's own object),
- * so a deletion or deactivation applies to the very next request on every
- * process.
+ * Looked up with the caller's other access facts (fact-gatherer.ts), kept
+ * only while no Practitioner or Organization has been written since
+ * (fact-cache.ts), so a deletion or deactivation applies to the very next
+ * request on every process.
  */
 import type { Organization, Practitioner, Resource } from 'fhir/r4';
 import type { PolicyInteraction } from './access-policy.js';
@@ -19,9 +20,8 @@ import { search } from '../engine/interactions/search.js';
 import { errors } from '../errors.js';
 import { FINESS_SYSTEM, RPPS_SYSTEM } from '../identity/principal.js';
 import { recordRefusal } from './caller-audit.js';
+import { gathererFor } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
-
-const checked = new WeakMap<ClientCaller, Promise<string | undefined>>();
 
 /** Why the caller's directory identity is missing or inactive; undefined when it is fine (or not looked up for its kind). */
 async function directoryProblem(deps: GuardDeps, caller: ClientCaller): Promise<string | undefined> {
@@ -44,12 +44,7 @@ async function directoryProblem(deps: GuardDeps, caller: ClientCaller): Promise<
 }
 
 export async function assertInDirectory(deps: GuardDeps, caller: ClientCaller, interaction: PolicyInteraction | 'operation' | 'transaction' | 'batch', resourceType?: string): Promise<void> {
-  let problem = checked.get(caller);
-  if (!problem) {
-    problem = directoryProblem(deps, caller);
-    checked.set(caller, problem);
-  }
-  const reason = await problem;
+  const reason = await gathererFor(deps, caller).directoryProblem(() => directoryProblem(deps, caller));
   if (reason === undefined) return;
   await recordRefusal(deps, caller, { interaction, ...(resourceType ? { resourceType } : {}), patients: [], outcomeDetail: 'not-in-directory' });
   throw errors.forbidden(reason);

@@ -6,7 +6,8 @@
  * CareTeams. The judging is done by the pure functions of access-facts.ts.
  * Reads go through the search interaction on the engine's own context (the
  * server acting for itself): the facts must not depend on what the caller sees.
- * Nothing is cached beyond one request, so a revocation applies at once.
+ * Kept across requests only while exact (fact-cache.ts), so a revocation
+ * applies to the very next request.
  */
 import type { Bundle, CareTeam, Consent, Contract, PractitionerRole, Resource } from 'fhir/r4';
 import type { Principal } from '../identity/principal.js';
@@ -15,6 +16,7 @@ import type { EngineContext } from '../engine/engine-context.js';
 import { search } from '../engine/interactions/search.js';
 import { careTeamIncludes, careTeamPatient, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';
 import { isSubmissionSource, type PatientFacts } from './access-policy.js';
+import { forgetOnFailure, PrincipalFacts, type FactCache } from './fact-cache.js';
 
 const REF_ID = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
@@ -31,77 +33,93 @@ function grantsAccess(team: CareTeam): boolean {
   return !isSubmissionSource(team.meta?.source);
 }
 
+/** The periods a care team's decision depends on: its own and its participants'. */
+function teamPeriods(team: CareTeam) {
+  return [team.period, ...(team.participant ?? []).map((p) => p.period)];
+}
+
 export class FactGatherer {
-  private knownIdentity?: Promise<PractitionerIdentity | undefined>;
-  private agreement?: Promise<boolean>;
-  private readonly perPatient = new Map<string, Promise<PatientFacts>>();
-  private readonly now = new Date();
+  private shared?: Promise<PrincipalFacts>;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly principal: Principal,
+    private readonly cache?: FactCache,
   ) {}
+
+  /** The principal's facts this request decides on: from the cache when still exact, else gathered anew (fact-cache.ts). */
+  private sharedFacts(): Promise<PrincipalFacts> {
+    this.shared ??= this.cache ? this.cache.current(this.principal) : Promise.resolve(new PrincipalFacts(''));
+    return this.shared;
+  }
 
   private async find<T extends Resource>(type: string, params: Array<[string, string]>): Promise<T[]> {
     return matches<T>(await search(this.ctx, type, [...params, ['_count', String(this.ctx.limits.maxCount)]]));
   }
 
   /** Who the practitioner is in the directory (undefined for other principals, or an RPPS the directory does not hold). */
-  identity(): Promise<PractitionerIdentity | undefined> {
-    this.knownIdentity ??= (async () => {
-      const rpps = this.principal.rpps;
-      if (this.principal.kind !== 'practitioner' || !rpps) return undefined;
-      const practitioners = await this.find('Practitioner', [['identifier', `${RPPS_SYSTEM}|${rpps}`]]);
-      const practitionerIds = new Set(practitioners.map((p) => p.id!));
-      const roles: PractitionerRole[] = [];
-      for (const id of practitionerIds) roles.push(...(await this.find<PractitionerRole>('PractitionerRole', [['practitioner', `Practitioner/${id}`]])));
-      const roleIds = new Set(roles.filter((r) => r.active !== false).map((r) => r.id!));
-      const organizationIds = new Set(
-        roles
-          .filter((r) => r.active !== false)
-          .map((r) => REF_ID.exec(r.organization?.reference ?? ''))
-          .filter((m): m is RegExpExecArray => !!m && m[1] === 'Organization')
-          .map((m) => m[2]),
-      );
-      return { rpps, practitionerIds, roleIds, organizationIds, ...(this.principal.finess ? { finess: this.principal.finess } : {}) };
-    })();
-    return this.knownIdentity;
+  async identity(): Promise<PractitionerIdentity | undefined> {
+    const rpps = this.principal.rpps;
+    if (this.principal.kind !== 'practitioner' || !rpps) return undefined;
+    const shared = await this.sharedFacts();
+    shared.identity ??= forgetOnFailure(this.gatherIdentity(rpps), () => (shared.identity = undefined));
+    return shared.identity;
   }
 
-  private hasAgreement(): Promise<boolean> {
-    this.agreement ??= (async () => {
-      const who = await this.identity();
-      if (!who) return false;
-      const contracts = await this.find<Contract>('Contract', [['status', 'executed']]);
-      return contracts.some((c) => contractCovers(c, who, this.now));
-    })();
-    return this.agreement;
+  private async gatherIdentity(rpps: string): Promise<PractitionerIdentity> {
+    const practitioners = await this.find('Practitioner', [['identifier', `${RPPS_SYSTEM}|${rpps}`]]);
+    const practitionerIds = new Set(practitioners.map((p) => p.id!));
+    const roles: PractitionerRole[] = [];
+    for (const id of practitionerIds) roles.push(...(await this.find<PractitionerRole>('PractitionerRole', [['practitioner', `Practitioner/${id}`]])));
+    const roleIds = new Set(roles.filter((r) => r.active !== false).map((r) => r.id!));
+    const organizationIds = new Set(
+      roles
+        .filter((r) => r.active !== false)
+        .map((r) => REF_ID.exec(r.organization?.reference ?? ''))
+        .filter((m): m is RegExpExecArray => !!m && m[1] === 'Organization')
+        .map((m) => m[2]),
+    );
+    return { rpps, practitionerIds, roleIds, organizationIds, ...(this.principal.finess ? { finess: this.principal.finess } : {}) };
   }
 
-  /** The facts about one patient for this principal (memoised for the request). */
-  facts(patientId: string): Promise<PatientFacts> {
-    let facts = this.perPatient.get(patientId);
-    if (!facts) {
-      facts = this.gather(patientId);
-      this.perPatient.set(patientId, facts);
-    }
-    return facts;
+  private async hasAgreement(): Promise<boolean> {
+    const who = await this.identity();
+    if (!who) return false;
+    const shared = await this.sharedFacts();
+    shared.agreement ??= forgetOnFailure(
+      (async () => {
+        const now = new Date();
+        const contracts = await this.find<Contract>('Contract', [['status', 'executed']]);
+        shared.judgedOn(contracts.map((c) => c.applies), now);
+        return contracts.some((c) => contractCovers(c, who, now));
+      })(),
+      () => (shared.agreement = undefined),
+    );
+    return shared.agreement;
   }
 
-  private async gather(patientId: string): Promise<PatientFacts> {
+  /** The facts about one patient for this principal. */
+  async factsOf(patientId: string): Promise<PatientFacts> {
     // One Relais deployment serves one network: its coordinators coordinate every patient it holds.
     if (this.principal.kind === 'coordinator') return { consent: false, careTeam: false, agreement: false, inNetwork: true };
     const who = await this.identity();
     if (!who) return { consent: false, careTeam: false, agreement: false, inNetwork: false };
+    const shared = await this.sharedFacts();
+    return shared.patient(patientId, () => this.gather(shared, who, patientId));
+  }
+
+  private async gather(shared: PrincipalFacts, who: PractitionerIdentity, patientId: string): Promise<PatientFacts> {
+    const now = new Date();
     const reference = `Patient/${patientId}`;
     const [consents, careTeams, agreement] = await Promise.all([
       this.find<Consent>('Consent', [['patient', reference], ['status', 'active']]),
       this.find<CareTeam>('CareTeam', [['patient', reference], ['status', 'active']]),
       this.hasAgreement(),
     ]);
+    shared.judgedOn([...consents.map((c) => c.provision?.period), ...careTeams.flatMap(teamPeriods)], now);
     return {
-      consent: consents.some((c) => consentPermitsSharing(c, patientId, this.now)),
-      careTeam: careTeams.some((t) => grantsAccess(t) && careTeamIncludes(t, who, this.now)),
+      consent: consents.some((c) => consentPermitsSharing(c, patientId, now)),
+      careTeam: careTeams.some((t) => grantsAccess(t) && careTeamIncludes(t, who, now)),
       agreement,
       inNetwork: true,
     };
@@ -115,22 +133,42 @@ export class FactGatherer {
   async reachablePatients(): Promise<string[]> {
     const who = await this.identity();
     if (!who) return [];
+    const shared = await this.sharedFacts();
+    shared.reachable ??= forgetOnFailure(this.gatherReachable(shared, who), () => (shared.reachable = undefined));
+    return shared.reachable;
+  }
+
+  private async gatherReachable(shared: PrincipalFacts, who: PractitionerIdentity): Promise<string[]> {
+    const now = new Date();
     const members = [...[...who.practitionerIds].map((id) => `Practitioner/${id}`), ...[...who.roleIds].map((id) => `PractitionerRole/${id}`)];
     const teams: CareTeam[] = [];
     if (members.length > 0) teams.push(...(await this.find<CareTeam>('CareTeam', [['participant', members.join(',')], ['status', 'active']])));
     teams.push(...(await this.find<CareTeam>('CareTeam', [['participant:identifier', `${RPPS_SYSTEM}|${who.rpps}`], ['status', 'active']])));
-    const candidates = new Set(teams.filter((t) => grantsAccess(t) && careTeamIncludes(t, who, this.now)).map(careTeamPatient).filter((p): p is string => p !== undefined));
+    shared.judgedOn(teams.flatMap(teamPeriods), now);
+    const candidates = new Set(teams.filter((t) => grantsAccess(t) && careTeamIncludes(t, who, now)).map(careTeamPatient).filter((p): p is string => p !== undefined));
     const reachable: string[] = [];
     for (const patient of candidates) {
-      const f = await this.facts(patient);
+      const f = await this.factsOf(patient);
       if (f.consent && f.careTeam && f.agreement) reachable.push(patient);
     }
     return reachable;
   }
 
+  /**
+   * Why the principal's directory entry is missing or inactive (directory-identity.ts), looked
+   * up by `lookup` once per set of facts; undefined for the kinds that are not looked up.
+   */
+  async directoryProblem(lookup: () => Promise<string | undefined>): Promise<string | undefined> {
+    const looked = (this.principal.kind === 'practitioner' && this.principal.rpps) || (this.principal.kind === 'system' && this.principal.finess);
+    if (!looked) return undefined;
+    const shared = await this.sharedFacts();
+    shared.directoryProblem ??= forgetOnFailure(lookup(), () => (shared.directoryProblem = undefined));
+    return shared.directoryProblem;
+  }
+
   /** Facts for several patients, fetched concurrently, as the synchronous lookup decidePatients takes. */
   async lookup(patients: readonly string[]): Promise<(patientId: string) => PatientFacts> {
-    const entries = await Promise.all(patients.map(async (p) => [p, await this.facts(p)] as const));
+    const entries = await Promise.all(patients.map(async (p) => [p, await this.factsOf(p)] as const));
     const map = new Map(entries);
     return (id) => map.get(id) ?? { consent: false, careTeam: false, agreement: false, inNetwork: false };
   }
@@ -139,16 +177,16 @@ export class FactGatherer {
 const perRequest = new WeakMap<object, FactGatherer>();
 
 /**
- * The facts of one request, gathered once whatever number of hook points ask
- * (a Bundle's hundred entries, a listing then its audit): memoised on the
- * caller, which is the request's own object. Dropped after each of the
+ * The facts of one request, from one change stamp whatever number of hook
+ * points ask (a Bundle's hundred entries, a listing then its audit): memoised
+ * on the caller, which is the request's own object. Dropped after each of the
  * caller's writes (`forgetFacts`), so a Consent or CareTeam a Bundle writes
- * counts for its later entries.
+ * counts for its later entries (the next gatherer reads the stamp again).
  */
-export function gathererFor(ctx: EngineContext, caller: { principal: Principal }): FactGatherer {
+export function gathererFor(deps: { ctx: EngineContext; facts?: FactCache }, caller: { principal: Principal }): FactGatherer {
   let gatherer = perRequest.get(caller);
   if (!gatherer) {
-    gatherer = new FactGatherer(ctx, caller.principal);
+    gatherer = new FactGatherer(deps.ctx, caller.principal, deps.facts);
     perRequest.set(caller, gatherer);
   }
   return gatherer;

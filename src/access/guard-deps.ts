@@ -8,6 +8,7 @@
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import type { PolicySettings } from './access-policy.js';
+import type { FactCache } from './fact-cache.js';
 
 export interface AccessSettings {
   /** FINESS of the coordination team told about break-the-glass accesses (COORDINATION_TEAM_FINESS). */
@@ -19,4 +20,6 @@ export interface GuardDeps {
   ctx: EngineContext;
   trail: AuditTrail;
   settings: AccessSettings;
+  /** The principals' access facts, kept while exact (fact-cache.ts). */
+  facts: FactCache;
 }

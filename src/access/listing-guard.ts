@@ -73,7 +73,7 @@ export async function guardListing(
     await recordListing(deps, caller, interaction, audited, query, patients, reachable);
     return bundle;
   }
-  const gatherer = gathererFor(deps.ctx, caller);
+  const gatherer = gathererFor(deps, caller);
   const reachable = caller.principal.kind === 'practitioner' ? await gatherer.reachablePatients() : [];
   // Per store query, for the types it reads: the matches, and the sub-queries of chains, _has and includes.
   const filters = new Map<string, Record<string, unknown> | undefined>();
@@ -120,7 +120,7 @@ export async function historyVisibleTo(
   resourceTypes: readonly string[],
 ): Promise<{ store: ResourceStore; patients: Set<string>; reachable: readonly string[] }> {
   const { ctx } = deps;
-  const reachable = caller.principal.kind === 'practitioner' ? await gathererFor(ctx, caller).reachablePatients() : [];
+  const reachable = caller.principal.kind === 'practitioner' ? await gathererFor(deps, caller).reachablePatients() : [];
   // A hospital's Task history shows the coordination Tasks about its requests, as its Task search does.
   const own = caller.principal.kind === 'system' && resourceTypes.includes('Task') ? await ownSubmissionRefs(deps, caller.principal) : [];
   const filter = searchAccessFilter(caller.principal, interaction, resourceTypes, reachable, caller.breakTheGlass, own, deps.settings.policy);

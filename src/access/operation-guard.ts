@@ -93,7 +93,7 @@ export async function operationFailed(deps: GuardDeps, caller: ClientCaller, cal
 
 /** Whether the caller may read each resource (role, scope, then the resource's own reach); nothing audited. */
 export async function mayRead(deps: GuardDeps, caller: ClientCaller, resources: readonly Resource[]): Promise<boolean[]> {
-  const gatherer = gathererFor(deps.ctx, caller);
+  const gatherer = gathererFor(deps, caller);
   const answers: boolean[] = [];
   for (const resource of resources) {
     const grant = decideType(typeRequest(deps, caller, 'read', resource.resourceType));

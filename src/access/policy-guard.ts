@@ -20,6 +20,7 @@ import { errors } from '../errors.js';
 import { DEFAULT_POLICY_SETTINGS } from './access-policy.js';
 import { beforeBundle } from './bundle-guard.js';
 import { assertInDirectory } from './directory-identity.js';
+import { FactCache } from './fact-cache.js';
 import type { AccessSettings, GuardDeps } from './guard-deps.js';
 import { guardListing } from './listing-guard.js';
 import { afterOperation, beforeOperation, mayRead, operationFailed } from './operation-guard.js';
@@ -31,7 +32,7 @@ export class PolicyGuard implements AccessGuard {
   private readonly deps: GuardDeps;
 
   constructor(ctx: EngineContext, settings: Partial<AccessSettings> = {}) {
-    this.deps = { ctx, trail: new AuditTrail(ctx), settings: { policy: DEFAULT_POLICY_SETTINGS, ...settings } };
+    this.deps = { ctx, trail: new AuditTrail(ctx), settings: { policy: DEFAULT_POLICY_SETTINGS, ...settings }, facts: new FactCache(ctx.store) };
   }
 
   async read(caller: Caller, interaction: 'read' | 'vread', resourceType: string, id: string, load: () => Promise<StoredVersion>): Promise<StoredVersion> {

@@ -39,7 +39,7 @@ export async function guardRead(
   audit = true,
 ): Promise<StoredVersion> {
   const grant = await allowType(deps, caller, interaction, resourceType, { id });
-  const gatherer = gathererFor(deps.ctx, caller);
+  const gatherer = gathererFor(deps, caller);
   let version: StoredVersion;
   try {
     version = await load();
@@ -78,7 +78,7 @@ export async function guardRead(
 export async function revealConditionalMatch(deps: GuardDeps, caller: ClientCaller, version: StoredVersion): Promise<boolean> {
   const resource = version.resource!;
   const grant = decideType(typeRequest(deps, caller, 'read', version.resourceType));
-  const decided = grant.allowed ? await decideResource(deps, caller, grant, resource, gathererFor(deps.ctx, caller)) : undefined;
+  const decided = grant.allowed ? await decideResource(deps, caller, grant, resource, gathererFor(deps, caller)) : undefined;
   const patients = decided?.patients ?? patientsOf(deps, resource);
   const shown = decided?.decision.allowed === true;
   const record = auditRecord(caller, { interaction: 'read', resourceType: version.resourceType, id: version.id, versionId: String(version.versionId), patients, outcome: 'success' });
@@ -103,7 +103,7 @@ export async function guardInstanceHistory(
   const grant = await allowType(deps, caller, 'history-instance', resourceType, { id });
   if (seesEverything(caller, grant)) {
     const bundle = await run(deps.ctx);
-    const gatherer = gathererFor(deps.ctx, caller);
+    const gatherer = gathererFor(deps, caller);
     const patients = new Set<string>();
     for (const resource of (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined)) {
       (await decideResource(deps, caller, grant, resource, gatherer)).patients.forEach((p) => patients.add(p));
@@ -116,7 +116,7 @@ export async function guardInstanceHistory(
   if ((bundle.total ?? 0) === 0) {
     // Nothing the caller may see: refused like an unknown id, the audit naming whose record it was.
     const lastLive = await lastLiveVersion(deps, resourceType, id);
-    const decided = lastLive?.resource ? await decideResource(deps, caller, grant, lastLive.resource, gathererFor(deps.ctx, caller)) : undefined;
+    const decided = lastLive?.resource ? await decideResource(deps, caller, grant, lastLive.resource, gathererFor(deps, caller)) : undefined;
     await denyAsMissing(deps, caller, 'history-instance', resourceType, id, decided?.patients ?? [], decided && !decided.decision.allowed ? deniedReason(decided.decision) : 'not-in-compartment');
   }
   await recordListing(deps, caller, 'history-instance', [resourceType], undefined, patients, reachable, id);

@@ -53,7 +53,7 @@ type WriteKind = WriteInteraction;
 export async function beforeWrite(deps: GuardDeps, caller: ClientCaller, interaction: WriteInteraction, resourceType: string, id?: string, body?: unknown, inBundle = false): Promise<void> {
   const grant = await allowType(deps, caller, interaction, resourceType, id ? { id } : {});
   if (interaction === 'create' || id === undefined || seesEverything(caller, grant)) return;
-  const gatherer = gathererFor(deps.ctx, caller);
+  const gatherer = gathererFor(deps, caller);
   const current = await deps.ctx.store.readCurrent(resourceType, id);
   const live = current && !current.deleted ? current : undefined;
   if (interaction === 'update') {
@@ -169,7 +169,7 @@ function auditedStore(deps: GuardDeps, check: (operations: WriteOperation[]) => 
 }
 
 async function checkWrites(deps: GuardDeps, caller: ClientCaller, operations: WriteOperation[], patching: boolean): Promise<AuditRecord[]> {
-  const gatherer = gathererFor(deps.ctx, caller);
+  const gatherer = gathererFor(deps, caller);
   const records: AuditRecord[] = [];
   for (const op of operations) records.push(await checkWrite(deps, caller, op, gatherer, patching));
   return records;
