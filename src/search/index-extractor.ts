@@ -29,6 +29,7 @@ import type { SearchParameter, SearchParameterRegistry } from './search-paramete
 import { dateRange } from './date-range.js';
 import { FULL_TEXT_PARAMETERS, fullTextEntries } from './full-text.js';
 import { phoneticKeys } from './phonetic.js';
+import { compileSimplePath } from './simple-path.js';
 import { normaliseText } from './normalise-text.js';
 import { toCanonical, UCUM_SYSTEM } from './ucum.js';
 
@@ -44,7 +45,12 @@ interface CompiledParameter {
 export interface IndexExtractorOptions {
   /** This server's base URL: absolute references under it are local references. */
   baseUrl?: string;
+  /** Member-path expressions evaluated directly rather than by fhirpath.js (simple-path.ts); default true. */
+  simplePaths?: boolean;
 }
+
+/** The parameter types whose normalisation reads a member path's values as fhirpath.js gives them (numbers and quantities hold decimals). */
+const SIMPLE_PATH_TYPES = new Set(['string', 'token', 'reference', 'date', 'uri']);
 
 interface FhirPathNode {
   data?: unknown;
@@ -109,12 +115,14 @@ export class IndexExtractor {
   private readonly relative = new Map<string, Evaluator | null>();
   private readonly codes = new Map<string, Set<string>>();
   private readonly baseUrl: string | undefined;
+  private readonly simplePaths: boolean;
 
   constructor(
     private readonly registry: SearchParameterRegistry,
     options: IndexExtractorOptions = {},
   ) {
     this.baseUrl = options.baseUrl?.replace(/\/$/, '');
+    this.simplePaths = options.simplePaths ?? true;
   }
 
   /** Forgets compiled expressions (after SearchParameters were added). */
@@ -213,6 +221,11 @@ export class IndexExtractor {
       if (parameter.type === 'composite') {
         components = (parameter.component ?? []).map((c) => ({ parameter: this.registry.byCanonical(c.definition)!, expression: c.expression }));
         if (components.length < 2 || components.some((c) => !c.parameter)) continue; // a component we cannot type cannot be matched
+      }
+      const simple = this.simplePaths && !components && SIMPLE_PATH_TYPES.has(parameter.type) ? compileSimplePath(resourceType, expression) : undefined;
+      if (simple) {
+        list.push({ parameter, evaluate: simple });
+        continue;
       }
       try {
         const fn = fhirpath.compile(expression, r4model, { resolveInternalTypes: false });
