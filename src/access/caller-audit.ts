@@ -48,8 +48,9 @@ export async function recordSuccess(deps: GuardDeps, caller: ClientCaller, recor
     const team = await coordinationTeam(deps);
     operations.push(createOperation(ctx, 'Communication', breakTheGlassAlert(caller, [...new Set(glassPatients)], team)));
   }
-  if (ctx.store.capabilities.atomicMultiWrite) await ctx.store.write(operations);
-  else for (const operation of operations) await ctx.store.write([operation]); // audit first, then the alert
+  // Batched with the audit records of concurrent requests (audit-batcher.ts); the alert stays with its
+  // AuditEvent (one atomic write where the store has them, else audit first, then the alert).
+  await deps.trail.writeOperations(operations);
 }
 
 /**

@@ -2,20 +2,30 @@
  * Writes AuditEvents to the store, durably: either in the same atomic
  * store.write as the access they record (writes: `operation()` gives the extra
  * WriteOperation), or before the response is sent (reads, searches, refusals:
- * `record()`). An access that succeeded is therefore never unaudited; if the
- * audit cannot be written the request fails instead of answering.
+ * `record()`, batched with the records of concurrent requests: audit-batcher.ts).
+ * An access that succeeded is therefore never unaudited; if the audit cannot
+ * be written the request fails instead of answering.
+ *
+ * The AuditEvent is built by the server, so it is not validated again on its
+ * way to the store (serverRecordOperation), and its index values are extracted
+ * without FHIRPath (src/search/simple-path.ts: all its parameters are member paths).
  */
 import type { AuditEvent } from 'fhir/r4';
 import type { EngineContext } from '../engine/engine-context.js';
 import { serverRecordOperation } from '../engine/write-operations.js';
 import type { WriteOperation } from '../store/resource-store.js';
+import { AuditBatcher } from './audit-batcher.js';
 import { buildAuditEvent, type AuditRecord } from './audit-event.js';
 
 export class AuditTrail {
+  private readonly batcher: AuditBatcher;
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly serverName = 'Relais',
-  ) {}
+  ) {
+    this.batcher = new AuditBatcher(() => ctx.store);
+  }
 
   event(record: AuditRecord): AuditEvent {
     return buildAuditEvent(record, this.serverName);
@@ -26,9 +36,13 @@ export class AuditTrail {
     return serverRecordOperation(this.ctx, this.event(record));
   }
 
-  /** Stores the records (one atomic write) and resolves once they are durable. */
+  /** Stores the records (with those of concurrent requests) and resolves once they are durable. */
   async record(records: AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.ctx.store.write(records.map((r) => this.operation(r)));
+    await this.writeOperations(records.map((r) => this.operation(r)));
+  }
+
+  /** Stores audit operations built by `operation()` (with others that must commit with them), batched as record() is. */
+  async writeOperations(operations: WriteOperation[]): Promise<void> {
+    await this.batcher.write(operations);
   }
 }
