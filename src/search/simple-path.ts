@@ -55,6 +55,8 @@ export function compileSimplePath(resourceType: string, expression: string): ((r
     let path = root;
     let type: string | undefined;
     for (const step of steps) {
+      // A member of a primitive (its id or extensions) lives under `_name` in JSON, where fhirpath.js looks for it.
+      if (type !== undefined && isPrimitive(type)) return undefined;
       path = canonicalPath(`${path}.${step}`);
       if (model.choiceTypePaths[path]) return undefined;
       type = model.path2Type[path];
@@ -86,6 +88,10 @@ export function compileSimplePath(resourceType: string, expression: string): ((r
     }
     return nodes;
   };
+}
+
+function isPrimitive(type: string): boolean {
+  return /^[a-z]/.test(type) || type.startsWith('System.');
 }
 
 /** Whether a model type names a resource (Bundle.entry.resource is Resource; Parameters.parameter.resource too). */

@@ -57,6 +57,7 @@ describe('direct evaluation of member paths', () => {
     expect(compileSimplePath('Observation', "Observation.code.coding.where(system = 'x')")).toBeUndefined();
     expect(compileSimplePath('Bundle', 'Bundle.entry.resource')).toBeUndefined(); // a resource inside a resource
     expect(compileSimplePath('Patient', 'Observation.subject')).toBeUndefined();
+    expect(compileSimplePath('Patient', 'Patient.birthDate.extension')).toBeUndefined(); // a primitive's members are under _birthDate
     expect(compileSimplePath('Patient', 'Patient.name | Patient.address')).toBeTypeOf('function');
   });
 });
