@@ -16,7 +16,7 @@
  *   the earliest such boundary after the facts were gathered ends their validity.
  *
  * Bounded: at most MAX_PRINCIPALS principals (least recently used evicted),
- * MAX_PATIENTS patients each. Keys come from verified tokens only.
+ * MAX_PATIENTS patients each. Principal keys come from verified tokens only.
  */
 import { LRUCache } from 'lru-cache';
 import type { Period } from 'fhir/r4';
@@ -28,8 +28,13 @@ import type { PatientFacts } from './access-policy.js';
 /** The types the access facts and the directory check are read from. */
 export const ACCESS_FACT_TYPES: readonly string[] = ['Consent', 'CareTeam', 'Contract', 'Practitioner', 'PractitionerRole', 'Organization'];
 
-const MAX_PRINCIPALS = 1000;
-const MAX_PATIENTS = 10_000;
+/**
+ * At most MAX_PRINCIPALS × MAX_PATIENTS patient facts (500,000, tens of MB): patient ids can come from
+ * a client (an unknown id's read gathers facts too, issue 18), so the bound holds whatever it asks. A
+ * principal past MAX_PATIENTS starts its patients afresh: slower, never wrong.
+ */
+const MAX_PRINCIPALS = 500;
+const MAX_PATIENTS = 1000;
 
 /** One principal's facts as of one change stamp; each is gathered once, when first needed. */
 export class PrincipalFacts {
