@@ -145,6 +145,29 @@ export interface StoreQueryResult {
   total?: number;
 }
 
+/**
+ * A bulk read of one type (bulk export): every resource of the type in
+ * ascending id order (code-unit order; FHIR ids are ASCII), each one at most
+ * once however it changes during the scan, as it was at `asOf`. A scan never
+ * materialises the whole result: it is consumed lazily, and resumed after the
+ * last id consumed (`after`), even by another process.
+ */
+export interface ScanQuery {
+  resourceType: string;
+  /**
+   * MongoDB filter over the search document `{ id, type, lastUpdated, idx }` of
+   * the version read, `idx` being the entries written with THAT version (a
+   * deletion: those of the version it deleted), as HistoryQuery.filter.
+   */
+  filter: Record<string, unknown>;
+  /** Read the version current at this instant (the newest committed at or before it); absent: the current version. */
+  asOf?: string;
+  /** Only ids strictly after this one. */
+  after?: string;
+  /** Also yield the resources whose version at `asOf` is a deletion (deleted: true, no body). */
+  includeDeleted?: boolean;
+}
+
 export interface StoreCapabilities {
   /** Human-readable name of the back end for logs and /readyz. */
   name: string;
@@ -247,6 +270,13 @@ export interface ResourceStore extends ResultSetStore, OutboxStore {
    * for any other type the stamp never repeats, so nothing read from it is ever reused.
    */
   changeStamp(resourceTypes: readonly string[]): Promise<string>;
+  /**
+   * The versions a ScanQuery selects, one resource at a time, in ascending id
+   * order. Resources created after the iteration started may be missed; every
+   * other resource is judged once, on its version at `asOf`. Stopping early
+   * (break) releases what the scan holds.
+   */
+  scan(query: ScanQuery): AsyncIterable<StoredVersion>;
 }
 
 /** One match of a paged search, as a stored result set keeps it. */

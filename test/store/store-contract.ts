@@ -478,6 +478,93 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
       });
     });
 
+    describe('scan (bulk reads)', () => {
+      const subject = (patientId: string): IndexEntries => ({ subject: [{ r: `Patient/${patientId}`, t: 'Patient', i: patientId }] });
+      const obs = (id: string, note = ''): Resource => ({ resourceType: 'Observation', id, status: 'final', code: { text: note } }) as Resource;
+      const ofA = { 'idx.subject': { $elemMatch: { t: 'Patient', i: { $in: ['A'] } } } };
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 3));
+      // The instant of the newest commit: a store may date commits ahead of the wall clock under load (distinct instants).
+      const newestCommit = async (store: ResourceStore) => (await store.history({ offset: 0, count: 1 })).versions[0].lastUpdated;
+      async function collect(store: ResourceStore, query: Parameters<ResourceStore['scan']>[0]): Promise<string[]> {
+        const out: string[] = [];
+        for await (const v of store.scan(query)) out.push(`${v.id}/${v.versionId}${v.deleted ? ' deleted' : ''}`);
+        return out;
+      }
+
+      it('visits every current resource of a type once, in ascending id order, resumable after an id', async () => {
+        const store = await open();
+        // More than one page of the MongoDB store's scan (500 heads), in a non-sorted write order.
+        const ids = Array.from({ length: 620 }, (_, i) => `o-${String((i * 7919) % 620).padStart(5, '0')}`);
+        for (let i = 0; i < ids.length; i += 100) await Promise.all(ids.slice(i, i + 100).map((id) => store.write([put(obs(id), {}, subject('A'))])));
+        await store.write([put(patient('A'))]);
+        await store.write([{ kind: 'delete', resourceType: 'Observation', id: 'o-00010' }]);
+        const all = await collect(store, { resourceType: 'Observation', filter: {} });
+        const expected = [...ids].sort().filter((id) => id !== 'o-00010').map((id) => `${id}/1`);
+        expect(all).toEqual(expected);
+        // Resuming after an id (present or not) continues exactly there.
+        const idOf = (e: string) => e.split('/')[0];
+        expect(await collect(store, { resourceType: 'Observation', filter: {}, after: 'o-00300' })).toEqual(expected.filter((e) => idOf(e) > 'o-00300'));
+        expect(await collect(store, { resourceType: 'Observation', filter: {}, after: 'o-00300x' })).toEqual(expected.filter((e) => idOf(e) > 'o-00300x'));
+        // Bodies are the stored current versions.
+        for await (const v of store.scan({ resourceType: 'Patient', filter: {} })) expect(v).toEqual(await store.readCurrent('Patient', 'A'));
+      });
+
+      it('reads each resource as it was at asOf, judged on that version\'s own index entries; deletions when asked', async () => {
+        const store = await open();
+        await store.write([put(obs('o1', 'v1'), {}, subject('A'))]);
+        await store.write([put(obs('o2', 'v1'), {}, subject('A'))]);
+        await store.write([put(obs('o3', 'v1'), {}, subject('B'))]);
+        await store.write([put(obs('o4', 'v1'), {}, subject('A'))]);
+        await store.write([{ kind: 'delete', resourceType: 'Observation', id: 'o4' }]); // deleted before asOf
+        const asOf = await newestCommit(store);
+        await pause();
+        await store.write([put(obs('o1', 'v2'), {}, subject('A'))]); // changed after asOf
+        await store.write([put(obs('o2', 'v2'), {}, subject('B'))]); // moved to B after asOf
+        await store.write([put(obs('o3', 'v2'), {}, subject('A'))]); // moved to A after asOf
+        await store.write([put(obs('o5', 'v1'), {}, subject('A'))]); // created after asOf
+        await store.write([{ kind: 'delete', resourceType: 'Observation', id: 'o1' }]); // deleted after asOf
+        expect(await collect(store, { resourceType: 'Observation', filter: ofA, asOf })).toEqual(['o1/1', 'o2/1']);
+        const bodies: string[] = [];
+        for await (const v of store.scan({ resourceType: 'Observation', filter: ofA, asOf })) bodies.push((v.resource as unknown as { code: { text: string } }).code.text);
+        expect(bodies).toEqual(['v1', 'v1']);
+        expect(await collect(store, { resourceType: 'Observation', filter: ofA })).toEqual(['o3/2', 'o5/1']);
+        expect(await collect(store, { resourceType: 'Observation', filter: {}, asOf })).toEqual(['o1/1', 'o2/1', 'o3/1']);
+        // Deletions: judged on the entries of the version they deleted; lastUpdated filters apply to the version read.
+        expect(await collect(store, { resourceType: 'Observation', filter: ofA, asOf, includeDeleted: true })).toEqual(['o1/1', 'o2/1', 'o4/2 deleted']);
+        expect(await collect(store, { resourceType: 'Observation', filter: ofA, includeDeleted: true })).toEqual(['o1/3 deleted', 'o3/2', 'o4/2 deleted', 'o5/1']);
+        expect(await collect(store, { resourceType: 'Observation', filter: { lastUpdated: { $gt: asOf } }, includeDeleted: true })).toEqual(['o1/3 deleted', 'o2/2', 'o3/2', 'o5/1']);
+      });
+
+      it('visits each resource once while others write, and stops cleanly when the consumer stops', async () => {
+        const store = await open();
+        const others = h.sibling ? [await h.sibling(store)] : [];
+        for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => store.write([put(obs(`w-${String(i + k).padStart(4, '0')}`), {}, subject('A'))])));
+        const asOf = await newestCommit(store);
+        const seen: string[] = [];
+        let writes = 0;
+        for await (const v of store.scan({ resourceType: 'Observation', filter: ofA, asOf })) {
+          seen.push(v.id);
+          expect(v.versionId).toBe(1);
+          // Rewrite resources ahead of and behind the scan, from another instance when there is one.
+          if (seen.length % 40 === 0) {
+            const writer = others[0] ?? store;
+            const ahead = `w-${String(Math.min(599, seen.length + 30)).padStart(4, '0')}`;
+            const behind = `w-${String(seen.length - 20).padStart(4, '0')}`;
+            await writer.write([put(obs(ahead, 'moved'), {}, subject('B'))]);
+            await writer.write([{ kind: 'delete', resourceType: 'Observation', id: behind }]);
+            writes += 2;
+          }
+        }
+        expect(writes).toBeGreaterThan(20);
+        expect(seen).toEqual(Array.from({ length: 600 }, (_, i) => `w-${String(i).padStart(4, '0')}`));
+        // Breaking out of the iteration releases it; a later scan works as before.
+        let taken = 0;
+        for await (const _v of store.scan({ resourceType: 'Observation', filter: {} })) if (++taken === 3) break;
+        expect(taken).toBe(3);
+        expect((await collect(store, { resourceType: 'Observation', filter: ofA, asOf })).length).toBe(600);
+      });
+    });
+
     describe('concurrency', () => {
       it('50 concurrent guarded creates of different ids: exactly one succeeds', async () => {
         const store = await open();

@@ -33,6 +33,7 @@ import {
   type ResourceStore,
   type ResultSetLimits,
   type ResultSetSlice,
+  type ScanQuery,
   type StoreQuery,
   type StoreQueryResult,
   type StoredVersion,
@@ -41,6 +42,7 @@ import {
 } from '../resource-store.js';
 import { matchingDocuments } from './document-reader.js';
 import { readHistory } from './history-reader.js';
+import { scanType } from './scan-reader.js';
 import { Pacer } from './pacer.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
@@ -336,6 +338,11 @@ export class EmbeddedStore implements ResourceStore {
       for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, [path])) collectAt(doc, segments, values);
       return [...values];
     });
+  }
+
+  /** Bulk reads (scan-reader.ts): batches of heads in short read transactions, bodies read one by one. */
+  scan(query: ScanQuery): AsyncIterable<StoredVersion> {
+    return scanType((read) => this.reading(read), () => this.opened(), query);
   }
 
   /** Runs a read within one explicit LMDB read transaction (one snapshot, even across event-loop turns). */

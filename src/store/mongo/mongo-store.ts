@@ -33,6 +33,7 @@ import {
   type OutboxQueueState,
   type ResourceStore,
   type ResultSetSlice,
+  type ScanQuery,
   type StoreCapabilities,
   type StoreQuery,
   type StoreQueryResult,
@@ -91,6 +92,10 @@ export interface MongoStoreOptions {
 /** A writer that keeps losing compare-and-set races gives up after this many tries. */
 const MAX_WRITE_ATTEMPTS = 50;
 const MAX_TRANSACTION_ATTEMPTS = 20;
+/** Current documents read per round trip of a scan (bulk export). */
+const SCAN_PAGE = 500;
+/** Bodies per batch of a scan's body cursor: with the 16 MiB cap of a server batch, what a scan holds at once. */
+const SCAN_BATCH = 32;
 
 const silentLog: StoreLog = { info() {}, warn() {} };
 
@@ -367,6 +372,81 @@ export class MongoStore implements ResourceStore {
     );
     await this.countChanges(updates.map((u) => u.resourceType), undefined);
     return result.matchedCount;
+  }
+
+  /**
+   * A scan reads pages of SCAN_PAGE heads in (type, id) order (index type_id),
+   * without bodies, resuming after the last id, so no server cursor stays open
+   * between pages. A head current at `asOf` that matches is then streamed with
+   * its body through a cursor of small batches (memory bounded by a batch, not
+   * by the page); one changed after `asOf` (or a deletion, when asked for) is
+   * judged on its history document of that time, whose `idx` is the version's
+   * own (see documents.ts).
+   */
+  async *scan(query: ScanQuery): AsyncIterable<StoredVersion> {
+    this.assertOpen();
+    const { asOf, resourceType } = query;
+    const userFilter = Object.keys(query.filter).length > 0 ? [query.filter] : [];
+    const currentMatches: Document = { $and: [{ deleted: false }, ...(asOf ? [{ lastUpdated: { $lte: asOf } }] : []), ...userFilter] };
+    const branches: Document[] = [currentMatches];
+    if (asOf) branches.push({ lastUpdated: { $gt: asOf } });
+    if (query.includeDeleted) branches.push({ deleted: true, ...(asOf ? { lastUpdated: { $lte: asOf } } : {}) });
+    const { resource: _body, ...meta } = VERSION_PROJECTION;
+    let after = query.after;
+    for (;;) {
+      const where: Document = { type: resourceType, ...(after !== undefined ? { id: { $gt: after } } : {}), $or: branches };
+      const heads = await this.resources.find(where, { projection: meta }).sort({ type: 1, id: 1 }).limit(SCAN_PAGE).toArray();
+      if (heads.length === 0) return;
+      // Heads to judge on a history document: changed after asOf, or deleted.
+      const historical = new Map<string, StoredVersion | undefined>();
+      for (const head of heads) {
+        if (asOf && head.lastUpdated > asOf) historical.set(head.id, await this.versionAt(head.type, head.id, asOf, query));
+        else if (head.deleted) historical.set(head.id, await this.judged(versionKey(head.type, head.id, head.versionId), query));
+      }
+      const current = heads.filter((h) => !historical.has(h.id)).map((h) => h.id);
+      const bodies =
+        current.length > 0
+          ? this.resources.find({ $and: [{ type: resourceType, id: { $in: current } }, currentMatches] }, { projection: VERSION_PROJECTION, batchSize: SCAN_BATCH }).sort({ type: 1, id: 1 })
+          : undefined;
+      let next = bodies ? await bodies.next() : null;
+      try {
+        for (const head of heads) {
+          if (historical.has(head.id)) {
+            const version = historical.get(head.id);
+            if (version) yield version;
+            continue;
+          }
+          if (next && next.id === head.id) {
+            yield storedVersionOf(next);
+            next = await bodies!.next();
+            continue;
+          }
+          // Written between the page of heads and the read of its body: judged on the version of asOf.
+          if (asOf) {
+            const version = await this.versionAt(resourceType, head.id, asOf, query);
+            if (version) yield version;
+          }
+        }
+      } finally {
+        await bodies?.close();
+      }
+      if (heads.length < SCAN_PAGE) return;
+      after = heads[heads.length - 1].id;
+    }
+  }
+
+  /** The version of a resource current at `asOf`, if it exists, is wanted (deletions only if asked) and matches the filter. */
+  private async versionAt(type: string, id: string, asOf: string, query: ScanQuery): Promise<StoredVersion | undefined> {
+    const [old] = await this.history_.find({ type, id, lastUpdated: { $lte: asOf } }, { projection: { _id: 1, deleted: 1 } }).sort({ versionId: -1 }).limit(1).toArray();
+    if (!old || (old.deleted && !query.includeDeleted)) return undefined;
+    return this.judged(old._id, query);
+  }
+
+  /** The history document `key` as a version, if it matches the scan's filter (evaluated on its own idx). */
+  private async judged(key: string, query: ScanQuery): Promise<StoredVersion | undefined> {
+    const where: Document = Object.keys(query.filter).length > 0 ? { $and: [{ _id: key }, query.filter] } : { _id: key };
+    const doc = await this.history_.findOne(where, { projection: VERSION_PROJECTION });
+    return doc ? storedVersionOf(doc) : undefined;
   }
 
   private searchFilter(resourceTypes: string[], filter: Record<string, unknown>): Document {
