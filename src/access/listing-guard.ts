@@ -15,7 +15,7 @@ import type { ListingInteraction } from '../engine/access-guard.js';
 import type { ClientCaller } from '../engine/caller.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { errors } from '../errors.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore, StoredVersion } from '../store/resource-store.js';
 import { decideType } from './access-policy.js';
 import { recordListing, recordRefusal } from './caller-audit.js';
 import { gathererFor } from './fact-gatherer.js';
@@ -56,14 +56,14 @@ async function listedTypes(deps: GuardDeps, caller: ClientCaller, interaction: L
   return { types: open, all: true };
 }
 
-export async function guardListing(
+export async function guardListing<T = Bundle<Resource>>(
   deps: GuardDeps,
   caller: ClientCaller,
   interaction: ListingInteraction,
   named: readonly string[],
   query: string,
-  run: (ctx: EngineContext) => Promise<Bundle<Resource>>,
-): Promise<Bundle<Resource>> {
+  run: (ctx: EngineContext) => Promise<T>,
+): Promise<T> {
   const { types, all } = await listedTypes(deps, caller, interaction, named);
   const audited = all ? [] : types;
   if (interaction === 'history-type' || interaction === 'history-system') {
@@ -102,9 +102,32 @@ export async function guardListing(
   };
   const distinct: ResourceStore['distinct'] = async (q, path) => inner.distinct(await restrict(q), path);
   const owner = snapshotOwner(caller, await filterFor(all ? deps.ctx.definitions.resourceTypes : types));
-  const bundle = await run({ ...deps.ctx, store: storeView(inner, { search, distinct }, owner) });
+  // Bulk reads (export): restricted like a search, each version judged on its own entries (see ScanQuery).
+  const scan: ResourceStore['scan'] = (q) => restrictedScan(inner, q, filterFor, (resourceType, id, entries) => compartmentPatients(resourceType, id, entries).forEach((p) => patients.add(p)), extractor);
+  const bundle = await run({ ...deps.ctx, store: storeView(inner, { search, distinct, scan }, owner) });
   await recordListing(deps, caller, interaction, audited, query, patients, reachable);
   return bundle;
+}
+
+/**
+ * A scan restricted by the access filter of its type; the patients of what it
+ * yields are noted for the audit (deletions: those of the content they deleted),
+ * from the compartment parameters only (a bulk read is long: no full extraction).
+ */
+async function* restrictedScan(
+  inner: ResourceStore,
+  query: Parameters<ResourceStore['scan']>[0],
+  filterFor: (types: readonly string[]) => Promise<Record<string, unknown> | undefined>,
+  note: (resourceType: string, id: string, entries: Record<string, unknown[]>) => void,
+  extractor: GuardDeps['ctx']['extractor'],
+): AsyncIterable<StoredVersion> {
+  const access = await filterFor([query.resourceType]);
+  const restricted = access ? { ...query, filter: { $and: [query.filter, access] } } : query;
+  for await (const version of inner.scan(restricted)) {
+    const content = version.resource ?? (version.versionId > 1 ? (await inner.readVersion(version.resourceType, version.id, version.versionId - 1))?.resource : undefined);
+    if (content) note(version.resourceType, version.id, Object.fromEntries(compartmentParams(version.resourceType).map((code) => [code, extractor.extractParameter(content, code)])));
+    yield version;
+  }
 }
 
 /**

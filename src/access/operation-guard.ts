@@ -36,7 +36,13 @@ export async function beforeOperation(deps: GuardDeps, caller: ClientCaller, cal
     await recordRefusal(deps, caller, { ...audit, outcomeDetail: 'role' });
     throw errors.forbidden(`the ${ROLE_NAMES[caller.principal.kind]} role may not run $${operation.name}`);
   }
-  if (!resourceType) return; // system level: the role is the rule
+  if (!resourceType) {
+    // System level: the role is the rule, and 'search-system' asks for at least one type the caller may search.
+    if (rule.requires !== 'search-system') return;
+    if (deps.ctx.definitions.resourceTypes.some((type) => decideType(typeRequest(deps, caller, 'search-type', type)).allowed)) return;
+    await recordRefusal(deps, caller, { ...audit, outcomeDetail: 'role' });
+    throw errors.forbidden(`the ${ROLE_NAMES[caller.principal.kind]} role may search no resource type, so it may not run $${operation.name}`);
+  }
   if (rule.requires === 'write-type') {
     const create = decideType(typeRequest(deps, caller, 'create', resourceType));
     if (create.allowed) return;
@@ -44,7 +50,7 @@ export async function beforeOperation(deps: GuardDeps, caller: ClientCaller, cal
     await allowType(deps, caller, 'update', resourceType, { as: 'operation', operation: operation.name });
     return;
   }
-  if (rule.requires === 'search-type') {
+  if (rule.requires === 'search-type' || rule.requires === 'search-system') {
     await allowType(deps, caller, 'search-type', resourceType, { as: 'operation', operation: operation.name });
     return;
   }

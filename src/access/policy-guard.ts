@@ -17,7 +17,7 @@ import type { EngineContext } from '../engine/engine-context.js';
 import type { OperationCall } from '../engine/operation.js';
 import type { StoredVersion } from '../store/resource-store.js';
 import { errors } from '../errors.js';
-import { DEFAULT_POLICY_SETTINGS } from './access-policy.js';
+import { decideType, DEFAULT_POLICY_SETTINGS } from './access-policy.js';
 import { beforeBundle } from './bundle-guard.js';
 import { assertInDirectory } from './directory-identity.js';
 import { FactCache } from './fact-cache.js';
@@ -26,6 +26,7 @@ import { guardListing } from './listing-guard.js';
 import { afterOperation, beforeOperation, mayRead, operationFailed } from './operation-guard.js';
 import { auditRecord } from './caller-audit.js';
 import { guardInstanceHistory, guardRead } from './read-guard.js';
+import { typeRequest } from './type-gate.js';
 import { anonymousWriteContext, beforeWrite, clientWriteContext, serverWriteContext } from './write-guard.js';
 
 export class PolicyGuard implements AccessGuard {
@@ -47,7 +48,7 @@ export class PolicyGuard implements AccessGuard {
     return guardInstanceHistory(this.deps, caller, resourceType, id, run);
   }
 
-  async listing(caller: Caller, interaction: ListingInteraction, resourceTypes: readonly string[], query: string, run: (ctx: EngineContext) => Promise<Bundle<Resource>>): Promise<Bundle<Resource>> {
+  async listing<T = Bundle<Resource>>(caller: Caller, interaction: ListingInteraction, resourceTypes: readonly string[], query: string, run: (ctx: EngineContext) => Promise<T>): Promise<T> {
     if (caller.kind !== 'client') return run(this.deps.ctx);
     await assertInDirectory(this.deps, caller, interaction, resourceTypes.length === 1 ? resourceTypes[0] : undefined);
     return guardListing(this.deps, caller, interaction, resourceTypes, query, run);
@@ -97,5 +98,9 @@ export class PolicyGuard implements AccessGuard {
 
   async mayRead(caller: Caller, resources: readonly Resource[]): Promise<boolean[]> {
     return caller.kind === 'client' ? mayRead(this.deps, caller, resources) : resources.map(() => true);
+  }
+
+  async maySearch(caller: Caller, resourceTypes: readonly string[]): Promise<boolean[]> {
+    return caller.kind === 'client' ? resourceTypes.map((type) => decideType(typeRequest(this.deps, caller, 'search-type', type)).allowed) : resourceTypes.map(() => true);
   }
 }

@@ -31,13 +31,13 @@ export interface AccessGuard {
    * listing is audited with the patients it returned. `resourceTypes` empty: a
    * system-level call naming no type (every type the caller may list).
    */
-  listing(
+  listing<T = Bundle<Resource>>(
     caller: Caller,
     interaction: ListingInteraction,
     resourceTypes: readonly string[],
     query: string,
-    run: (ctx: EngineContext) => Promise<Bundle<Resource>>,
-  ): Promise<Bundle<Resource>>;
+    run: (ctx: EngineContext) => Promise<T>,
+  ): Promise<T>;
 
   /**
    * Before a write: role and scope for the type, and for a write by id the same
@@ -71,4 +71,7 @@ export interface AccessGuard {
 
   /** Whether the caller may read each of these resources (a decision only: nothing is audited). */
   mayRead(caller: Caller, resources: readonly Resource[]): Promise<boolean[]>;
+
+  /** Whether the caller may search each of these types at all, role and scopes (a decision only: nothing is audited). */
+  maySearch(caller: Caller, resourceTypes: readonly string[]): Promise<boolean[]>;
 }

@@ -26,6 +26,7 @@ import { transaction, type BundleOptions } from './interactions/transaction.js';
 import { conditionalUpdate, update, type UpdateOptions } from './interactions/update.js';
 import type { EngineOperation, OperationLevel, OperationResult } from './operation.js';
 import type { IfMatch } from './version-expectation.js';
+import { listingReader, type ListingReader } from './listing-reader.js';
 
 /** The _type values of a system-level search or history, in order, without repeats. */
 function typesNamed(params: Array<[string, string]>): string[] {
@@ -164,6 +165,23 @@ export class EngineSession {
   /** Whether the caller may read each resource (a decision, not an access: nothing is audited). */
   mayRead(resources: readonly Resource[]): Promise<boolean[]> {
     return this.guard.mayRead(this.caller, resources);
+  }
+
+  /** Whether the caller may search each type at all (role and scopes; a decision: nothing is audited). */
+  maySearch(resourceTypes: readonly string[]): Promise<boolean[]> {
+    return this.guard.maySearch(this.caller, resourceTypes);
+  }
+
+  /**
+   * A listing composed of several store queries (a bulk export's part, $everything):
+   * `run` reads through a ListingReader restricted to what the caller may see, and
+   * the whole is one listing of `resourceTypes` for the access guard — refused
+   * (403) if the caller may not search one of them, audited once with `query`
+   * and the patients it returned.
+   */
+  listing<T>(resourceTypes: readonly string[], query: string, run: (reader: ListingReader) => Promise<T>): Promise<T> {
+    const interaction = resourceTypes.length === 1 ? 'search-type' : 'search-system';
+    return this.guard.listing(this.caller, interaction, resourceTypes, query, (ctx) => run(listingReader(ctx)));
   }
 
   /** Read entries of the caller's Bundles go through the same guarded interactions as requests sent alone. */

@@ -20,9 +20,12 @@ export interface OperationRule {
    * - 'read-instance': read the target resource (one it may not read answers 404, as a read would);
    * - 'search-type': search the operation's resource type (role and scope);
    * - 'write-type': create or update the type — for operations whose input is the body and
-   *   that touch no stored data ($validate of a resource sent).
+   *   that touch no stored data ($validate of a resource sent);
+   * - 'search-system': at the system level, where no type is named: search at least one
+   *   type — the operation then reads each type through listings of the caller's, each
+   *   allowed, filtered and audited as such ($export).
    */
-  requires: 'read-instance' | 'search-type' | 'write-type';
+  requires: 'read-instance' | 'search-type' | 'write-type' | 'search-system';
   /**
    * What its result may show the caller:
    * - 'no-patient-data': outcomes, terminology, the directory;

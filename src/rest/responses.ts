@@ -20,13 +20,16 @@ function firstQueryValue(request: FastifyRequest, name: string): string | undefi
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Preference tokens from the Prefer header (RFC 7240), e.g. return=minimal, handling=strict. */
+/**
+ * Preference tokens from the Prefer header (RFC 7240), e.g. return=minimal, handling=strict;
+ * a preference without a value (respond-async) is '' when present. Repeated headers count.
+ */
 export function preference(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.prefer;
   if (!header) return undefined;
-  for (const part of String(header).split(/[,;]/)) {
+  for (const part of (Array.isArray(header) ? header.join(',') : String(header)).split(/[,;]/)) {
     const [key, value] = part.trim().split('=');
-    if (key?.trim().toLowerCase() === name) return value?.trim().replace(/^"|"$/g, '');
+    if (key?.trim().toLowerCase() === name) return value === undefined ? '' : value.trim().replace(/^"|"$/g, '');
   }
   return undefined;
 }
