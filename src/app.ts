@@ -80,9 +80,12 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   const authenticator = await buildAuthenticator(ctx.config, options.auth);
   await installHttpSecurity(app, { config: ctx.config, authenticator });
   registerOperationalRoutes(app, ctx.store);
+  const sessionOf = requestSessions(ctx.engine, authenticator.mode === 'none', REALM);
+  // Bulk export status and files (src/bulk): the caller a request acts for, as for any FHIR request.
+  ctx.bulk.registerRoutes(app, (request) => sessionOf(request).caller);
   registerFhirRoutes(app, {
     engine: ctx.engine,
-    sessionOf: requestSessions(ctx.engine, authenticator.mode === 'none', REALM),
+    sessionOf,
     operations: ctx.operations,
     baseUrl: ctx.engine.facts.baseUrl,
     software: { name: 'Relais', version: packageJson.version },
@@ -109,8 +112,13 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   });
   // Delivery runs while the application does (tests that never listen still deliver: it starts here).
   await ctx.subscriptions.start(ctx.store, ctx.engine, app.log);
+  // The export worker runs once the server is ready, and gives its jobs back before the store closes.
+  app.addHook('onReady', async () => {
+    await ctx.bulk.start(app.log);
+  });
   app.addHook('onClose', async () => {
     await ctx.subscriptions.stop();
+    await ctx.bulk.stop();
     await ctx.store.close();
   });
   return app;

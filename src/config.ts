@@ -115,6 +115,14 @@ export interface RelaisConfig {
   UNKNOWN_EXTENSIONS: 'network-error' | 'error' | 'information';
   /** Folder of FHIR packages (.tgz) loaded at start (FR Core, ANS guides...). */
   FHIR_PACKAGES_DIR: string;
+  /** Bulk export (src/bulk): how long a finished export's files stay downloadable. */
+  BULK_EXPORT_RETENTION_SECONDS: number;
+  /** Exports a client may have queued or running at once (more: 429). */
+  BULK_EXPORT_MAX_JOBS_PER_CLIENT: number;
+  /** Resources per output file. */
+  BULK_EXPORT_FILE_MAX_RESOURCES: number;
+  /** Exports one process runs at the same time. */
+  BULK_EXPORT_WORKERS: number;
 }
 
 const schema = {
@@ -190,6 +198,10 @@ const schema = {
     SUBSCRIPTION_POLL_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 2000 },
     SUBSCRIPTION_EVENTS_KEPT: { type: 'integer', minimum: 0, maximum: 1000000, default: 1000 },
     SUBSCRIPTION_TOKEN_SECRET: { type: 'string', minLength: 32 },
+    BULK_EXPORT_RETENTION_SECONDS: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400 },
+    BULK_EXPORT_MAX_JOBS_PER_CLIENT: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
+    BULK_EXPORT_FILE_MAX_RESOURCES: { type: 'integer', minimum: 1, maximum: 10000000, default: 50000 },
+    BULK_EXPORT_WORKERS: { type: 'integer', minimum: 0, maximum: 16, default: 1 },
   },
 } as const;
 

@@ -22,6 +22,7 @@ import type { ResourceStore } from './store/resource-store.js';
 import { StructureValidator } from './validation/structure-validator.js';
 import { validationFromConfig } from './validation/validation-from-config.js';
 import { SubscriptionService } from './subscriptions/subscription-service.js';
+import { BulkExport, type BulkExportOptions } from './bulk/bulk-export.js';
 
 export interface RelaisContext {
   config: RelaisConfig;
@@ -30,6 +31,13 @@ export interface RelaisContext {
   engine: FhirEngine;
   operations: OperationRegistry;
   subscriptions: SubscriptionService;
+  /** Bulk Data $export: its storage, worker and routes (src/bulk). */
+  bulk: BulkExport;
+}
+
+export interface ContextOptions {
+  /** Bulk export timings or storage (tests). */
+  bulk?: BulkExportOptions;
 }
 
 let cachedDefinitions: FhirDefinitions | undefined;
@@ -40,7 +48,7 @@ function definitions(): FhirDefinitions {
   return cachedDefinitions;
 }
 
-export function buildContext(config: RelaisConfig, store?: ResourceStore): RelaisContext {
+export function buildContext(config: RelaisConfig, store?: ResourceStore, options: ContextOptions = {}): RelaisContext {
   const defs = definitions();
   const nonDomainTypes = defs.resourceTypes.filter((t) => defs.types[t]?.base !== 'DomainResource');
   const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes, nonDomainTypes);
@@ -87,5 +95,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore): Relai
   const operations = new OperationRegistry();
   registerBuiltInOperations(operations, engineContext, config);
   for (const operation of subscriptions.operations(resourceStore)) operations.register(operation);
-  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions };
+  const bulk = new BulkExport(config, engine, options.bulk);
+  bulk.registerOperations(operations);
+  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bulk };
 }

@@ -205,6 +205,30 @@ export const errors = {
     error.headers['Retry-After'] = String(retryAfterSeconds);
     return error;
   },
+  // --- bulk data (issue 13: $export, Patient/$everything) ---
+  notSupportedParameter: (name: string, diagnostics: string) => single(400, 'not-supported', diagnostics, [name]),
+  exportNeedsRespondAsync: () =>
+    single(400, 'invalid', '$export runs asynchronously only: send Prefer: respond-async (Bulk Data IG, kick-off request)'),
+  exportTypeOutsideCompartment: (type: string) =>
+    single(400, 'invalid', `_type names ${type}, which is not in the Patient compartment: a Patient- or Group-level export covers the compartment types only (export ${type} at system level)`, ['_type']),
+  exportGroupUnknown: (id: string) => single(400, 'not-found', `Group/${id} is not known: a Group export needs an existing Group you may read`),
+  exportPatientsUnknown: (ids: readonly string[], inGroup: boolean) =>
+    single(
+      400,
+      'not-found',
+      `patient names ${ids.map((id) => `Patient/${id}`).join(', ')}, ${inGroup ? 'not members of this Group (or not patients you may read)' : 'not patients you may read'}`,
+      ['patient'],
+    ),
+  /** Bulk Data IG, kick-off: "respond with a 429 Too Many Requests status and a Retry-After header". */
+  tooManyExports: (limit: number, retryAfterSeconds: number) => {
+    const error = single(429, 'throttled', `You already have ${limit} export${limit > 1 ? 's' : ''} in progress (the limit); wait for one to finish or cancel it (DELETE its status URL)`);
+    error.headers['Retry-After'] = String(retryAfterSeconds);
+    return error;
+  },
+  /** A status or file URL that is unknown, expired, cancelled, or another caller's: the same answer in every case. */
+  exportNotFound: () => single(404, 'not-found', 'No such export job (unknown, expired, cancelled, or not yours)'),
+  exportFileNotFound: () => single(404, 'not-found', 'No such export file (unknown, expired, or not yours)'),
+  exportFailed: (reason: string) => single(500, 'exception', `The export failed: ${reason}`),
 } as const;
 
 /**

@@ -67,6 +67,8 @@ export interface ExportJob {
   elements?: Record<string, string[]>;
   /** Information for the error file (parameters ignored under Prefer: handling=lenient, and the like). */
   notices: string[];
+  /** Types that could not be exported (refused, or a criterion that no longer compiles): errors in the error file. */
+  failures?: string[];
   status: JobStatus;
   /** Where the export is: the type being exported and the last id written of it. */
   cursor: { typeIndex: number; after?: string };

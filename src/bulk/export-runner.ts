@@ -1,0 +1,217 @@
+/**
+ * Runs one export job to its manifest, as the caller who kicked it off: every
+ * read is a listing of that caller's (EngineSession.listing), so the access
+ * guard restricts it to what the caller may read and audits it with the
+ * patients it returned — one listing, one AuditEvent, per output file.
+ *
+ * Consistency: each type is scanned as of the job's transactionTime
+ * (ResourceStore.scan, `asOf`): every resource once, in the version it had
+ * then, whatever is written meanwhile; `_since` keeps those changed after it,
+ * and its deletions since then go to the `deleted` files, judged on what they
+ * deleted (IG: "Resources that appear in the 'deleted' section ... SHALL NOT
+ * appear in the 'output' section": a resource is read once, as one or the other).
+ *
+ * Memory: resources are read one at a time from the scan and written to the
+ * file with backpressure (FileSink.write), so what is in flight is a few
+ * resources and a write buffer, whatever the size of the export or of its
+ * attachments.
+ *
+ * Resumable: after each file the job records the file and the last id it
+ * holds; a worker that takes the job over (crash, restart, another instance)
+ * continues after that id, rewriting the file that was in progress.
+ */
+import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
+import type { FhirEngine } from '../engine/fhir-engine.js';
+import { FhirError } from '../errors.js';
+import type { FileSink, BulkStorage } from './bulk-storage.js';
+import type { BulkSettings } from './bulk-settings.js';
+import type { ExportJob, JobFile } from './export-job.js';
+import { exportFilter } from './export-filters.js';
+import { JobLost, type JobLease } from './job-lease.js';
+import { restoreCaller } from './job-owner.js';
+
+export interface RunnerDeps {
+  engine: FhirEngine;
+  storage: BulkStorage;
+  settings: BulkSettings;
+  clock?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const sleeper = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A file of the manifest being written: opened on its first line. */
+class PartFile {
+  private sink: FileSink | undefined;
+  count = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly storage: BulkStorage,
+    private readonly jobId: string,
+    readonly type: string,
+    readonly name: string,
+  ) {}
+
+  async write(line: string): Promise<void> {
+    this.sink ??= await this.storage.createFile(this.jobId, this.name);
+    await this.sink.write(line);
+    this.count++;
+    this.bytes += line.length;
+  }
+
+  async finish(): Promise<JobFile | undefined> {
+    if (!this.sink) return undefined;
+    const bytes = await this.sink.finish();
+    return { type: this.type, name: this.name, count: this.count, bytes };
+  }
+
+  async abort(): Promise<void> {
+    await this.sink?.abort();
+  }
+}
+
+/** The audit query of one part: what the caller asked, the job and the part (base64 in the AuditEvent). */
+function auditQuery(job: ExportJob, type: string, part: number): string {
+  const params: Array<[string, string]> = [['_type', type]];
+  if (job.since) params.push(['_since', job.since]);
+  for (const criteria of job.typeFilters[type] ?? []) params.push(['_typeFilter', `${type}?${new URLSearchParams(criteria).toString()}`]);
+  if (job.groupId) params.push(['group', job.groupId]);
+  params.push(['bulk-export', job.id], ['part', String(part)]);
+  return new URLSearchParams(params).toString();
+}
+
+function deletionBundle(resourceType: string, id: string, lastUpdated: string): Bundle {
+  return { resourceType: 'Bundle', type: 'transaction', meta: { lastUpdated }, entry: [{ request: { method: 'DELETE', url: `${resourceType}/${id}` } }] };
+}
+
+export async function runExport(lease: JobLease, deps: RunnerDeps): Promise<void> {
+  const { engine, storage, settings } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const sleep = deps.sleep ?? sleeper;
+  const job = () => lease.job;
+  const session = engine.as(restoreCaller(job().caller, job().id));
+
+  const settleUntil = Date.parse(job().transactionTime) + settings.settleMs;
+  if (clock().getTime() < settleUntil) await sleep(settleUntil - clock().getTime());
+
+  if (job().estimated === undefined && job().written === 0) {
+    const estimated = await estimate(lease, deps);
+    if (estimated !== undefined) await lease.update((j) => ({ ...j, estimated }));
+  }
+
+  while (job().cursor.typeIndex < job().types.length) {
+    const type = job().types[job().cursor.typeIndex];
+    try {
+      await exportPart(lease, deps, session, type);
+    } catch (error) {
+      // A refusal or a criterion that no longer compiles (policy or terminology changed since the
+      // kick-off): reported in the error file; the other types are still exported (IG: partial success).
+      if (!(error instanceof FhirError) || error.status >= 500) throw error;
+      await lease.update((j) => ({ ...j, failures: [...(j.failures ?? []), `${type} was not exported: ${error.message}`], cursor: { typeIndex: j.cursor.typeIndex + 1 } }));
+    }
+    if (lease.lost) throw new JobLost(lease.lost);
+  }
+
+  const error = await errorFile(storage, job());
+  const done = clock();
+  await lease.update((j) => ({
+    ...j,
+    status: 'completed',
+    error: error ? [error] : [],
+    completedAt: done.toISOString(),
+    expiresAt: new Date(done.getTime() + settings.retentionMs).toISOString(),
+  }));
+}
+
+/**
+ * Writes the next file of `type` (and its deletions, for a `_since` export) as
+ * one listing of the caller's; records it and where it stopped. True when the
+ * type is done.
+ */
+async function exportPart(lease: JobLease, deps: RunnerDeps, session: ReturnType<FhirEngine['as']>, type: string): Promise<boolean> {
+  const { storage, settings, engine } = deps;
+  const job = lease.job;
+  const part = job.output.filter((f) => f.type === type).length + job.deleted.filter((f) => f.name.startsWith(`deleted-${type}-`)).length + 1;
+  const output = new PartFile(storage, job.id, type, `${type}-${part}.ndjson`);
+  const deleted = new PartFile(storage, job.id, 'Bundle', `deleted-${type}-${part}.ndjson`);
+  const elements = job.elements ? [...(job.elements['*'] ?? []), ...(job.elements[type] ?? [])] : undefined;
+  let last: string | undefined;
+  let complete = true;
+  try {
+    await session.listing([type], auditQuery(job, type, part), async (reader) => {
+      const filter = await exportFilter(reader, job, type);
+      const scan = reader.scan({ resourceType: type, filter, asOf: job.transactionTime, ...(job.cursor.after !== undefined ? { after: job.cursor.after } : {}), includeDeleted: job.since !== undefined });
+      for await (const version of scan) {
+        if (lease.lost) throw new JobLost(lease.lost);
+        if (version.deleted) await deleted.write(`${JSON.stringify(deletionBundle(version.resourceType, version.id, version.lastUpdated))}\n`);
+        else {
+          const resource = elements && elements.length > 0 ? engine.shape(version.resource as Resource, undefined, elements) : version.resource;
+          await output.write(`${JSON.stringify(resource)}\n`);
+        }
+        last = version.id;
+        if (output.count + deleted.count >= settings.fileMaxResources || output.bytes + deleted.bytes >= settings.fileMaxBytes) {
+          complete = false;
+          break;
+        }
+      }
+    });
+  } catch (error) {
+    await output.abort().catch(() => undefined);
+    await deleted.abort().catch(() => undefined);
+    throw error;
+  }
+  const [out, del] = [await output.finish(), await deleted.finish()];
+  if (!out && !del && complete) {
+    // Nothing of this type: not worth a durable write (a resumed job scans it again).
+    await lease.stage((j) => ({ ...j, cursor: { typeIndex: j.cursor.typeIndex + 1 } }));
+    return true;
+  }
+  await lease.update((j) => ({
+    ...j,
+    output: out ? [...j.output, out] : j.output,
+    deleted: del ? [...j.deleted, del] : j.deleted,
+    written: j.written + (out?.count ?? 0) + (del?.count ?? 0),
+    cursor: complete ? { typeIndex: j.cursor.typeIndex + 1 } : { typeIndex: j.cursor.typeIndex, after: last },
+  }));
+  return complete;
+}
+
+/**
+ * How many resources the export will hold, for X-Progress: the current
+ * matches of each type, counted in one listing of the caller's (only what it
+ * may see). An estimate: the export reads each type as of transactionTime.
+ * Undefined when a type can no longer be listed (the export reports it).
+ */
+async function estimate(lease: JobLease, deps: RunnerDeps): Promise<number | undefined> {
+  const job = lease.job;
+  const session = deps.engine.as(restoreCaller(job.caller, job.id));
+  if (job.types.length === 0) return 0;
+  try {
+    return await session.listing(job.types, `${auditQuery(job, job.types.join(','), 0)}&_summary=count`, async (reader) => {
+      let total = 0;
+      for (const type of job.types) {
+        const filter = await exportFilter(reader, job, type);
+        total += (await reader.search({ resourceTypes: [type], filter, offset: 0, count: 0, withTotal: true })).total ?? 0;
+      }
+      return total;
+    });
+  } catch (error) {
+    if (!(error instanceof FhirError) || error.status >= 500) throw error;
+    return undefined;
+  }
+}
+
+/** The error file: the notices of the kick-off (lenient handling) and the types that failed, as OperationOutcomes. */
+async function errorFile(storage: BulkStorage, job: ExportJob): Promise<JobFile | undefined> {
+  const problems = job.failures ?? [];
+  const lines = [
+    ...job.notices.map((text): OperationOutcome => ({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: text }] })),
+    ...problems.map((text): OperationOutcome => ({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics: text }] })),
+  ];
+  if (lines.length === 0) return undefined;
+  const sink = await storage.createFile(job.id, 'errors.ndjson');
+  for (const line of lines) await sink.write(`${JSON.stringify(line)}\n`);
+  const bytes = await sink.finish();
+  return { type: 'OperationOutcome', name: 'errors.ndjson', count: lines.length, bytes };
+}
