@@ -26,9 +26,17 @@ export interface BulkTestServer {
   close(): Promise<void>;
 }
 
-export async function startBulkServer(env: Record<string, string> = {}, bulk: Partial<BulkSettings> = {}, dataDir = mkdtempSync(join(tmpdir(), 'relais-bulk-http-'))): Promise<BulkTestServer> {
+export interface BulkServerOptions {
+  /** Reuse a data folder (a restart). */
+  dataDir?: string;
+  /** The bulk export's clock (expiry tests). */
+  clock?: () => Date;
+}
+
+export async function startBulkServer(env: Record<string, string> = {}, bulk: Partial<BulkSettings> = {}, options: BulkServerOptions = {}): Promise<BulkTestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'relais-bulk-http-'));
   const config = loadConfig({ DATA_DIR: dataDir, BASE_URL: 'http://relais.test/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'none', VALIDATION_ENFORCEMENT: 'off', ...env });
-  const ctx = buildContext(config, undefined, { bulk: { settings: { ...FAST_BULK, ...bulk } } });
+  const ctx = buildContext(config, undefined, { bulk: { settings: { ...FAST_BULK, ...bulk }, ...(options.clock ? { clock: options.clock } : {}) } });
   await ctx.store.open();
   const app = await buildApp(ctx, { logger: false });
   await app.ready();
