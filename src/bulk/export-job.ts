@@ -70,8 +70,8 @@ export interface ExportJob {
   /** Types that could not be exported (refused, or a criterion that no longer compiles): errors in the error file. */
   failures?: string[];
   status: JobStatus;
-  /** Where the export is: the type being exported and the last id written of it. */
-  cursor: { typeIndex: number; after?: string };
+  /** Where the export is: the type being exported, the last id written of it, and the parts (listings) done. */
+  cursor: { typeIndex: number; after?: string; part?: number };
   output: JobFile[];
   deleted: JobFile[];
   error: JobFile[];

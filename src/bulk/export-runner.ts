@@ -21,6 +21,7 @@
  * continues after that id, rewriting the file that was in progress.
  */
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
+import type { EngineSession } from '../engine/engine-session.js';
 import type { FhirEngine } from '../engine/fhir-engine.js';
 import { FhirError } from '../errors.js';
 import type { FileSink, BulkStorage } from './bulk-storage.js';
@@ -72,10 +73,10 @@ class PartFile {
 }
 
 /** The audit query of one part: what the caller asked, the job and the part (base64 in the AuditEvent). */
-function auditQuery(job: ExportJob, type: string, part: number): string {
-  const params: Array<[string, string]> = [['_type', type]];
+function auditQuery(job: ExportJob, types: readonly string[], part: number): string {
+  const params: Array<[string, string]> = [['_type', types.join(',')]];
   if (job.since) params.push(['_since', job.since]);
-  for (const criteria of job.typeFilters[type] ?? []) params.push(['_typeFilter', `${type}?${new URLSearchParams(criteria).toString()}`]);
+  for (const type of types) for (const criteria of job.typeFilters[type] ?? []) params.push(['_typeFilter', `${type}?${new URLSearchParams(criteria).toString()}`]);
   if (job.groupId) params.push(['group', job.groupId]);
   params.push(['bulk-export', job.id], ['part', String(part)]);
   return new URLSearchParams(params).toString();
@@ -101,14 +102,21 @@ export async function runExport(lease: JobLease, deps: RunnerDeps): Promise<void
   }
 
   while (job().cursor.typeIndex < job().types.length) {
-    const type = job().types[job().cursor.typeIndex];
+    // A type the caller may no longer search (the policy changed since the kick-off) is reported, not exported.
+    const remaining = job().types.slice(job().cursor.typeIndex);
+    const allowed = await session.maySearch(remaining);
+    if (!allowed[0]) {
+      await skipType(lease, `${remaining[0]} was not exported: the caller may no longer search it`);
+      continue;
+    }
+    const listed = remaining.slice(0, allowed.indexOf(false) === -1 ? remaining.length : allowed.indexOf(false));
     try {
-      await exportPart(lease, deps, session, type);
+      await exportPart(lease, deps, session, listed);
     } catch (error) {
-      // A refusal or a criterion that no longer compiles (policy or terminology changed since the
-      // kick-off): reported in the error file; the other types are still exported (IG: partial success).
+      // A criterion that no longer compiles (terminology changed since the kick-off): reported in the
+      // error file; the other types are still exported (IG: partial success).
       if (!(error instanceof FhirError) || error.status >= 500) throw error;
-      await lease.update((j) => ({ ...j, failures: [...(j.failures ?? []), `${type} was not exported: ${error.message}`], cursor: { typeIndex: j.cursor.typeIndex + 1 } }));
+      await skipType(lease, `${job().types[job().cursor.typeIndex]} was not exported: ${error.message}`);
     }
     if (lease.lost) throw new JobLost(lease.lost);
   }
@@ -124,57 +132,72 @@ export async function runExport(lease: JobLease, deps: RunnerDeps): Promise<void
   }));
 }
 
+function skipType(lease: JobLease, failure: string): Promise<unknown> {
+  return lease.update((j) => ({ ...j, failures: [...(j.failures ?? []), failure], cursor: { typeIndex: j.cursor.typeIndex + 1 } }));
+}
+
 /**
- * Writes the next file of `type` (and its deletions, for a `_since` export) as
- * one listing of the caller's; records it and where it stopped. True when the
- * type is done.
+ * One part of the export: one listing of the caller's (one AuditEvent naming
+ * the patients it covered) that writes the next files — from where the job
+ * stands, type after type of `types`, until BULK_EXPORT_FILE_MAX_RESOURCES (or
+ * the byte limit) — then records them and where it stopped, in one write.
+ * Each type's resources go to a file of their own (IG: one type per file), its
+ * deletions (a `_since` export) to a `deleted` file.
  */
-async function exportPart(lease: JobLease, deps: RunnerDeps, session: ReturnType<FhirEngine['as']>, type: string): Promise<boolean> {
+async function exportPart(lease: JobLease, deps: RunnerDeps, session: EngineSession, types: string[]): Promise<void> {
   const { storage, settings, engine } = deps;
   const job = lease.job;
-  const part = job.output.filter((f) => f.type === type).length + job.deleted.filter((f) => f.name.startsWith(`deleted-${type}-`)).length + 1;
-  const output = new PartFile(storage, job.id, type, `${type}-${part}.ndjson`);
-  const deleted = new PartFile(storage, job.id, 'Bundle', `deleted-${type}-${part}.ndjson`);
-  const elements = job.elements ? [...(job.elements['*'] ?? []), ...(job.elements[type] ?? [])] : undefined;
-  let last: string | undefined;
-  let complete = true;
+  const part = (job.cursor.part ?? 0) + 1;
+  const finished: { output: JobFile[]; deleted: JobFile[] } = { output: [], deleted: [] };
+  const open: PartFile[] = [];
+  const fileName = (prefix: string, type: string, files: JobFile[]) => `${prefix}${type}-${files.filter((f) => f.name.startsWith(`${prefix}${type}-`)).length + 1}.ndjson`;
+  let cursor: ExportJob['cursor'] = { typeIndex: job.types.length };
+  let resources = 0;
+  let bytes = 0;
   try {
-    await session.listing([type], auditQuery(job, type, part), async (reader) => {
-      const filter = await exportFilter(reader, job, type);
-      const scan = reader.scan({ resourceType: type, filter, asOf: job.transactionTime, ...(job.cursor.after !== undefined ? { after: job.cursor.after } : {}), includeDeleted: job.since !== undefined });
-      for await (const version of scan) {
-        if (lease.lost) throw new JobLost(lease.lost);
-        if (version.deleted) await deleted.write(`${JSON.stringify(deletionBundle(version.resourceType, version.id, version.lastUpdated))}\n`);
-        else {
-          const resource = elements && elements.length > 0 ? engine.shape(version.resource as Resource, undefined, elements) : version.resource;
-          await output.write(`${JSON.stringify(resource)}\n`);
+    await session.listing(types, auditQuery(job, types, part), async (reader) => {
+      for (let index = job.cursor.typeIndex; index < job.cursor.typeIndex + types.length; index++) {
+        const type = job.types[index];
+        const output = new PartFile(storage, job.id, type, fileName('', type, job.output));
+        const deleted = new PartFile(storage, job.id, 'Bundle', fileName('deleted-', type, job.deleted));
+        open.push(output, deleted);
+        const elements = job.elements ? [...(job.elements['*'] ?? []), ...(job.elements[type] ?? [])] : [];
+        const after = index === job.cursor.typeIndex ? job.cursor.after : undefined;
+        const filter = await exportFilter(reader, job, type);
+        const scan = reader.scan({ resourceType: type, filter, asOf: job.transactionTime, ...(after !== undefined ? { after } : {}), includeDeleted: job.since !== undefined });
+        let full = false;
+        for await (const version of scan) {
+          if (lease.lost) throw new JobLost(lease.lost);
+          const line = version.deleted
+            ? JSON.stringify(deletionBundle(version.resourceType, version.id, version.lastUpdated))
+            : JSON.stringify(elements.length > 0 ? engine.shape(version.resource as Resource, undefined, elements) : version.resource);
+          await (version.deleted ? deleted : output).write(`${line}\n`);
+          resources++;
+          bytes += line.length + 1;
+          if (resources >= settings.fileMaxResources || bytes >= settings.fileMaxBytes) {
+            cursor = { typeIndex: index, after: version.id };
+            full = true;
+            break;
+          }
         }
-        last = version.id;
-        if (output.count + deleted.count >= settings.fileMaxResources || output.bytes + deleted.bytes >= settings.fileMaxBytes) {
-          complete = false;
-          break;
+        for (const [file, list] of [[output, finished.output], [deleted, finished.deleted]] as const) {
+          const done = await file.finish();
+          if (done) list.push(done);
         }
+        if (full) return;
       }
     });
   } catch (error) {
-    await output.abort().catch(() => undefined);
-    await deleted.abort().catch(() => undefined);
+    for (const file of open) await file.abort().catch(() => undefined);
     throw error;
-  }
-  const [out, del] = [await output.finish(), await deleted.finish()];
-  if (!out && !del && complete) {
-    // Nothing of this type: not worth a durable write (a resumed job scans it again).
-    await lease.stage((j) => ({ ...j, cursor: { typeIndex: j.cursor.typeIndex + 1 } }));
-    return true;
   }
   await lease.update((j) => ({
     ...j,
-    output: out ? [...j.output, out] : j.output,
-    deleted: del ? [...j.deleted, del] : j.deleted,
-    written: j.written + (out?.count ?? 0) + (del?.count ?? 0),
-    cursor: complete ? { typeIndex: j.cursor.typeIndex + 1 } : { typeIndex: j.cursor.typeIndex, after: last },
+    output: [...j.output, ...finished.output],
+    deleted: [...j.deleted, ...finished.deleted],
+    written: j.written + resources,
+    cursor: { ...cursor, part },
   }));
-  return complete;
 }
 
 /**
@@ -188,7 +211,7 @@ async function estimate(lease: JobLease, deps: RunnerDeps): Promise<number | und
   const session = deps.engine.as(restoreCaller(job.caller, job.id));
   if (job.types.length === 0) return 0;
   try {
-    return await session.listing(job.types, `${auditQuery(job, job.types.join(','), 0)}&_summary=count`, async (reader) => {
+    return await session.listing(job.types, `${auditQuery(job, job.types, 0)}&_summary=count`, async (reader) => {
       let total = 0;
       for (const type of job.types) {
         const filter = await exportFilter(reader, job, type);
