@@ -93,8 +93,10 @@ export async function runExport(lease: JobLease, deps: RunnerDeps): Promise<void
   const job = () => lease.job;
   const session = engine.as(restoreCaller(job().caller, job().id));
 
+  // Waits in short steps, so a shutdown or a cancellation is not held up by the settle delay.
   const settleUntil = Date.parse(job().transactionTime) + settings.settleMs;
-  if (clock().getTime() < settleUntil) await sleep(settleUntil - clock().getTime());
+  while (clock().getTime() < settleUntil && !lease.lost) await sleep(Math.min(100, settleUntil - clock().getTime()));
+  if (lease.lost) throw new JobLost(lease.lost);
 
   if (job().estimated === undefined && job().written === 0) {
     const estimated = await estimate(lease, deps);
