@@ -123,6 +123,8 @@ export interface RelaisConfig {
   BULK_EXPORT_FILE_MAX_RESOURCES: number;
   /** Exports one process runs at the same time. */
   BULK_EXPORT_WORKERS: number;
+  /** How long a worker's hold on a job lasts without renewal: after it, another instance resumes a job whose worker died. */
+  BULK_EXPORT_LEASE_SECONDS: number;
 }
 
 const schema = {
@@ -202,6 +204,7 @@ const schema = {
     BULK_EXPORT_MAX_JOBS_PER_CLIENT: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
     BULK_EXPORT_FILE_MAX_RESOURCES: { type: 'integer', minimum: 1, maximum: 10000000, default: 50000 },
     BULK_EXPORT_WORKERS: { type: 'integer', minimum: 0, maximum: 16, default: 1 },
+    BULK_EXPORT_LEASE_SECONDS: { type: 'integer', minimum: 2, maximum: 3600, default: 30 },
   },
 } as const;
 

@@ -39,7 +39,7 @@ export function bulkSettingsFromConfig(config: RelaisConfig, overrides: Partial<
     fileMaxResources: config.BULK_EXPORT_FILE_MAX_RESOURCES,
     fileMaxBytes: 256 * 1024 * 1024,
     workers: config.BULK_EXPORT_WORKERS,
-    leaseMs: 30_000,
+    leaseMs: config.BULK_EXPORT_LEASE_SECONDS * 1000,
     settleMs: 1000,
     pollMs: 1000,
     sweepMs: 60_000,

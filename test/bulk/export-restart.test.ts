@@ -14,7 +14,7 @@ import { spawnServer, freshDataDir } from '../helpers/spawned-server.js';
 import { download, kickOff, poll, startBulkServer, type Manifest } from './bulk-test-server.js';
 
 const COUNT = 400;
-const observations = (): Bundle => ({
+const observations = (): Bundle<Resource> => ({
   resourceType: 'Bundle',
   type: 'transaction',
   entry: Array.from({ length: COUNT }, (_, i) => {
