@@ -17,6 +17,7 @@ import { DirectoryBulkStorage } from './directory-bulk-storage.js';
 import { exportOperations } from './export-operations.js';
 import { ExportWorker, type WorkerLog } from './export-worker.js';
 import { MongoBulkStorage } from './mongo-bulk-storage.js';
+import { patientEverythingOperation } from './patient-everything.js';
 
 export interface BulkExportOptions {
   /** Timings tests shorten (leases, settle delay, polling). */
@@ -51,9 +52,10 @@ export class BulkExport {
     this.settings = bulkSettingsFromConfig(config, options.settings);
   }
 
-  /** Registers $export (system, Patient, Group) with the operations. */
+  /** Registers $export (system, Patient, Group) and Patient/$everything with the operations. */
   registerOperations(registry: OperationRegistry): void {
     const { facts } = this.engine;
+    registry.register(patientEverythingOperation({ searchParameters: facts.searchParameters, resourceTypes: facts.definitions.resourceTypes, maxCount: facts.limits.maxCount }));
     for (const operation of exportOperations({
       storage: this.storage,
       settings: this.settings,
