@@ -65,7 +65,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkRoutesDeps): 
         const job = await ownJob(request);
         if (job.status === 'failed') throw errors.exportFailed(job.failure ?? 'unknown reason');
         if (job.status !== 'completed') {
-          const retryAfter = job.status === 'queued' ? 5 : 2;
+          const retryAfter = job.status === 'queued' ? 1 : 2;
           return reply.code(202).header('X-Progress', progressText(job)).header('Retry-After', String(retryAfter)).send();
         }
         const manifest = {

@@ -1,8 +1,8 @@
 /**
- * One run of the loader: reads the files (import-sources.ts) and imports
- * their items (resource-import.ts) with a bounded number in flight (the
- * stores group-commit concurrent writes), keeping counts for the progress
- * line and every rejection (where, why) for the final summary.
+ * One run of the loader: reads the files (import-sources.ts) in order and
+ * imports the items of each (resource-import.ts) with a bounded number in
+ * flight (the stores group-commit concurrent writes), keeping counts for the
+ * progress line and every rejection (where, why) for the final summary.
  */
 import type { EngineSession } from '../engine/engine-session.js';
 import { importFiles, readItems } from './import-sources.js';
@@ -72,6 +72,9 @@ export async function runImport(session: EngineSession, paths: readonly string[]
       if (inFlight.size >= limit) await Promise.race(inFlight);
     }
     stats.bytesRead += Math.max(0, file.size - accounted);
+    // Files are loaded in order (a discharge Bundle's conditional references need the directory loaded before it):
+    // the next file starts once this one's writes are done.
+    await Promise.all(inFlight);
     if (failure) break;
   }
   await Promise.all(inFlight);

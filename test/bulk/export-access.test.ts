@@ -109,6 +109,13 @@ describe('who may export what', () => {
     expect(system.json().resourceType).toBe('OperationOutcome');
   });
 
+  it('a platform token whose scopes open no type may not start a system export (403, rule search-system)', async () => {
+    const useless = await mintDevToken({ role: 'platform', client: 'plateforme-ars', scope: 'system/Contract.rs', ttlSeconds: 600 }, devAuthEnv(server.dataDir));
+    const response = await kickOff(server.app, '$export', { authorization: `Bearer ${useless}` });
+    expect(response.statusCode).toBe(403);
+    expect(response.json().issue[0].diagnostics).toContain('may search no resource type');
+  });
+
   it('hospitals and auditors may not export', async () => {
     for (const role of ['hospital', 'auditor']) {
       for (const path of ['$export', 'Patient/$export']) {
