@@ -10,24 +10,21 @@
  *
  * What it does: starts Relais (AUTH_MODE=dev) on a temporary folder and a free
  * port, loads the fixtures with the loader (directory + the five discharges),
- * and runs a SMART Backend Services token endpoint for the check: it verifies
- * the client's signed assertion (RFC 7523 private_key_jwt, ES384 key registered
- * for the client: iss = sub = client_id, aud = the token URL, exp at most 5 min
- * ahead, jti not seen before) and answers a development access token for the
- * regional platform role, with the scopes asked for within system/*.rs. Then each
- * scenario runs the client (kick-off, polling, manifest, downloads) and compares
- * the files it saved with what the platform may read, resource by resource.
+ * registers the client as a regional platform with its ES384 public key (as
+ * `npm run register-client` does), so the client gets its tokens from Relais's
+ * own SMART Backend Services token endpoint (/auth/token: signed assertion,
+ * client_credentials, system/*.rs). Then each scenario runs the client
+ * (kick-off, polling, manifest, downloads) and compares the files it saved with
+ * what the platform may read, resource by resource.
  * Prints PASS/FAIL per scenario; exit code 1 if any failed.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import type { Resource } from 'fhir/r4';
 import { DEFAULT_PLATFORM_SHARED_TYPES } from '../src/access/access-policy.js';
 import { isCompartmentType } from '../src/access/patient-compartment.js';
@@ -35,7 +32,7 @@ import { buildApp } from '../src/app.js';
 import { runImport } from '../src/bulk/import-run.js';
 import { loadConfig } from '../src/config.js';
 import { buildContext } from '../src/context.js';
-import { mintDevToken } from './mint-token.js';
+import { registerClient } from './register-client.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { client: { type: 'string', default: '/tmp/bdc' }, keep: { type: 'boolean', default: false } } });
@@ -55,10 +52,8 @@ async function freePort(): Promise<number> {
 
 const dataDir = mkdtempSync(join(tmpdir(), 'relais-bdc-'));
 const port = await freePort();
-const tokenPort = await freePort();
 const base = `http://127.0.0.1:${port}/fhir`;
-const tokenUrl = `http://127.0.0.1:${tokenPort}/token`;
-const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', BASE_URL: base, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', SMART_TOKEN_URL: tokenUrl, RATE_LIMIT_MAX: '100000' };
+const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', BASE_URL: base, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', RATE_LIMIT_MAX: '100000' };
 const config = loadConfig(env);
 const ctx = buildContext(config, undefined, { bulk: { settings: { pollMs: 200 } } });
 await ctx.store.open();
@@ -71,36 +66,11 @@ const server = ctx.engine.asServer('bulk client check');
 const patients = ((await server.search('Patient', [['_count', '100']])).entry ?? []).map((e) => e.resource!.id!).sort();
 await server.update('Group', 'tournee-nord', { resourceType: 'Group', id: 'tournee-nord', type: 'person', actual: true, member: patients.slice(0, 2).map((id) => ({ entity: { reference: `Patient/${id}` } })) });
 
-// --- SMART Backend Services token endpoint for the check ----------------------------------------
+// --- the client, registered with Relais's own SMART Backend Services token endpoint -------------------
 const clientId = 'plateforme-regionale-check';
-const { privateKey, publicKey } = await generateKeyPair('ES384', { extractable: true });
-const kid = randomUUID();
-const privateJwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES384', kid, key_ops: ['sign'] };
-const seenJti = new Set<string>();
-const tokenServer: Server = createHttpServer((request, response) => {
-  let body = '';
-  request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-  request.on('end', () => {
-    void (async () => {
-      const form = new URLSearchParams(body);
-      const answer = (status: number, payload: object) => response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(payload));
-      if (form.get('grant_type') !== 'client_credentials' || form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return answer(400, { error: 'invalid_request' });
-      try {
-        const { payload } = await jwtVerify(form.get('client_assertion') ?? '', publicKey, { algorithms: ['ES384', 'RS384'], audience: tokenUrl, issuer: clientId, subject: clientId, requiredClaims: ['exp', 'jti'] });
-        if (payload.exp! - Math.floor(Date.now() / 1000) > 300 || seenJti.has(payload.jti!)) return answer(400, { error: 'invalid_client' });
-        seenJti.add(payload.jti!);
-      } catch {
-        return answer(400, { error: 'invalid_client' });
-      }
-      const allowed = (form.get('scope') ?? 'system/*.rs').split(/\s+/).filter((s) => /^system\/(\*|[A-Z][A-Za-z]+)\.(rs|r|s|read)$/.test(s));
-      if (allowed.length === 0) return answer(400, { error: 'invalid_scope' });
-      const scope = allowed.join(' ');
-      const accessToken = await mintDevToken({ role: 'platform', client: clientId, scope, ttlSeconds: 300 }, env);
-      answer(200, { access_token: accessToken, token_type: 'bearer', expires_in: 300, scope });
-    })();
-  });
-});
-await new Promise<void>((done) => tokenServer.listen(tokenPort, '127.0.0.1', done));
+const privateKeyFile = join(dataDir, 'client-private.jwk.json');
+const tokenUrl = await registerClient({ client: clientId, role: 'platform', 'generate-key': privateKeyFile }, env);
+const privateJwk = JSON.parse(readFileSync(privateKeyFile, 'utf8')) as Record<string, unknown>;
 
 // --- scenarios --------------------------------------------------------------------------------
 interface Scenario {
@@ -235,7 +205,6 @@ for (const scenario of scenarios) {
 }
 
 process.stdout.write(`\nfixtures loaded: ${loaded.stats.created + loaded.stats.updated} resources (${loaded.stats.rejected} rejected${loaded.rejections.length ? `: ${loaded.rejections.map((r) => `${r.source} ${r.reason}`).join('; ')}` : ''}); ${scenarios.length} scenarios in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n| scenario | client arguments | result | detail |\n|---|---|---|---|\n${rows.join('\n')}\n`);
-tokenServer.close();
 await app.close();
 rmSync(dataDir, { recursive: true, force: true });
 process.exit(failures > 0 ? 1 : 0);

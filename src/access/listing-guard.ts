@@ -103,7 +103,7 @@ export async function guardListing<T = Bundle<Resource>>(
   const distinct: ResourceStore['distinct'] = async (q, path) => inner.distinct(await restrict(q), path);
   const owner = snapshotOwner(caller, await filterFor(all ? deps.ctx.definitions.resourceTypes : types));
   // Bulk reads (export): restricted like a search, each version judged on its own entries (see ScanQuery).
-  const scan: ResourceStore['scan'] = (q) => restrictedScan(inner, q, filterFor, (resourceType, id, entries) => compartmentPatients(resourceType, id, entries).forEach((p) => patients.add(p)), extractor);
+  const scan: ResourceStore['scan'] = (q) => restrictedScan(inner, q, filterFor, (content) => patientsOf(deps, content).forEach((p) => patients.add(p)));
   const bundle = await run({ ...deps.ctx, store: storeView(inner, { search, distinct, scan }, owner) });
   await recordListing(deps, caller, interaction, audited, query, patients, reachable);
   return bundle;
@@ -111,21 +111,19 @@ export async function guardListing<T = Bundle<Resource>>(
 
 /**
  * A scan restricted by the access filter of its type; the patients of what it
- * yields are noted for the audit (deletions: those of the content they deleted),
- * from the compartment parameters only (a bulk read is long: no full extraction).
+ * yields are noted for the audit (deletions: those of the content they deleted).
  */
 async function* restrictedScan(
   inner: ResourceStore,
   query: Parameters<ResourceStore['scan']>[0],
   filterFor: (types: readonly string[]) => Promise<Record<string, unknown> | undefined>,
-  note: (resourceType: string, id: string, entries: Record<string, unknown[]>) => void,
-  extractor: GuardDeps['ctx']['extractor'],
+  note: (content: Resource) => void,
 ): AsyncIterable<StoredVersion> {
   const access = await filterFor([query.resourceType]);
   const restricted = access ? { ...query, filter: { $and: [query.filter, access] } } : query;
   for await (const version of inner.scan(restricted)) {
     const content = version.resource ?? (version.versionId > 1 ? (await inner.readVersion(version.resourceType, version.id, version.versionId - 1))?.resource : undefined);
-    if (content) note(version.resourceType, version.id, Object.fromEntries(compartmentParams(version.resourceType).map((code) => [code, extractor.extractParameter(content, code)])));
+    if (content) note(content);
     yield version;
   }
 }

@@ -20,10 +20,14 @@ export function inPatientCompartment(resourceType: string): boolean {
   return isCompartmentType(resourceType);
 }
 
-/** Resources in the compartment of one of `patients` (undefined: of any patient). */
+/**
+ * Resources in the compartment of one of `patients` (undefined: of any patient).
+ * Named patients are matched on the entries' reference (`r`: "Patient/id"),
+ * which both stores index (embedded hash index, MongoDB idx_<code>.r).
+ */
 export function compartmentFilter(resourceType: string, patients: readonly string[] | undefined): Filter {
   if (resourceType === 'Patient') return patients ? { id: { $in: [...patients] } } : {};
-  const entry = patients ? { t: 'Patient', i: { $in: [...patients] } } : { t: 'Patient' };
+  const entry = patients ? { r: { $in: patients.map((id) => `Patient/${id}`) } } : { t: 'Patient' };
   const clauses = compartmentParams(resourceType).map((param) => ({ [`idx.${param}`]: { $elemMatch: entry } }));
   if (clauses.length === 0) return { id: { $in: [] } };
   return clauses.length === 1 ? clauses[0] : { $or: clauses };

@@ -2,7 +2,8 @@
  * Runs one export job to its manifest, as the caller who kicked it off: every
  * read is a listing of that caller's (EngineSession.listing), so the access
  * guard restricts it to what the caller may read and audits it with the
- * patients it returned — one listing, one AuditEvent, per output file.
+ * patients it returned — one listing, one AuditEvent, per part (the files
+ * written until BULK_EXPORT_FILE_MAX_RESOURCES, across types).
  *
  * Consistency: each type is scanned as of the job's transactionTime
  * (ResourceStore.scan, `asOf`): every resource once, in the version it had
@@ -16,9 +17,9 @@
  * resources and a write buffer, whatever the size of the export or of its
  * attachments.
  *
- * Resumable: after each file the job records the file and the last id it
- * holds; a worker that takes the job over (crash, restart, another instance)
- * continues after that id, rewriting the file that was in progress.
+ * Resumable: after each part the job records its files and the last id
+ * written; a worker that takes the job over (crash, restart, another instance)
+ * continues after that id, rewriting the files that were in progress.
  */
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
 import type { EngineSession } from '../engine/engine-session.js';
