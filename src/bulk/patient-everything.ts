@@ -199,7 +199,9 @@ async function matches(reader: ListingReader, deps: EverythingDeps, patientId: s
     for (const v of versions) refs.push({ resourceType: v.resourceType, id: v.id });
     if (versions.length === 0 || supportingTypes.length === 0) continue;
     // What these resources reference, among the supporting types: distinct references, no bodies read.
-    for (const parameter of deps.searchParameters.allFor(type).filter((p) => p.type === 'reference')) {
+    // Only the reference parameters that can point at a supporting type (each one is a distinct query).
+    const referencing = deps.searchParameters.allFor(type).filter((p) => p.type === 'reference' && (!p.targets || p.targets.some((t) => supportingTypes.includes(t))));
+    for (const parameter of referencing) {
       for (const value of await reader.distinct({ resourceTypes: [type], filter }, `idx.${parameter.code}.r`)) {
         if (typeof value !== 'string') continue;
         const [target, id] = value.split('/');

@@ -76,7 +76,7 @@ describe('restart in the middle of an export', () => {
     expect(stopped.output.length).toBeLessThan(COUNT / 3);
     expect(Date.parse(stopped.lease!.until)).toBeLessThan(Date.now());
     await resumeAndCheck(dataDir, jobId, 2);
-  });
+  }, 90_000);
 
   it('a server killed mid-export (SIGKILL) leaves a job the next start resumes', async () => {
     const dataDir = freshDataDir();
@@ -122,5 +122,5 @@ describe('restart in the middle of an export', () => {
     } finally {
       await again.close();
     }
-  });
+  }, 90_000);
 });
