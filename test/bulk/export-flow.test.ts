@@ -310,3 +310,20 @@ describe('consistency, progress, limits, cancel, expiry', () => {
     }
   });
 });
+
+describe('CapabilityStatement', () => {
+  it('lists $export at system, Patient and Group level with the Bulk Data IG definitions, and Patient/$everything', async () => {
+    const statement = (await app().inject({ method: 'GET', url: '/fhir/metadata' })).json() as {
+      rest: Array<{ operation?: Array<{ name: string; definition: string }>; resource: Array<{ type: string; operation?: Array<{ name: string; definition: string }> }> }>;
+    };
+    const rest = statement.rest[0];
+    expect(rest.operation).toContainEqual({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' });
+    const operationsOf = (type: string) => rest.resource.find((r) => r.type === type)?.operation ?? [];
+    expect(operationsOf('Patient')).toEqual(expect.arrayContaining([
+      { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+      { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+    ]));
+    expect(operationsOf('Group')).toContainEqual({ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' });
+    expect(operationsOf('Observation').some((o) => o.name === 'export')).toBe(false);
+  });
+});
