@@ -153,7 +153,10 @@ async function exportPart(lease: JobLease, deps: RunnerDeps, session: EngineSess
   const part = (job.cursor.part ?? 0) + 1;
   const finished: { output: JobFile[]; deleted: JobFile[] } = { output: [], deleted: [] };
   const open: PartFile[] = [];
-  const fileName = (prefix: string, type: string, files: JobFile[]) => `${prefix}${type}-${files.filter((f) => f.name.startsWith(`${prefix}${type}-`)).length + 1}.ndjson`;
+  // A resumed job's files are named after the attempt too: a worker that lost the job without noticing yet
+  // (stalled past its lease) can never overwrite, or remove, a file its successor wrote and recorded.
+  const attempt = job.attempts > 1 ? `-r${job.attempts}` : '';
+  const fileName = (prefix: string, type: string, files: JobFile[]) => `${prefix}${type}-${files.filter((f) => f.name.startsWith(`${prefix}${type}-`)).length + 1}${attempt}.ndjson`;
   let cursor: ExportJob['cursor'] = { typeIndex: job.types.length };
   let resources = 0;
   let bytes = 0;
