@@ -64,20 +64,27 @@ async function load(ctx: RelaisContext, resources: Iterable<Resource>, withIndex
   return { count, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Samples heap and RSS until stopped; the peaks above the baseline taken at start. */
-function memoryProbe(): { stop: () => { heapMB: number; rssMB: number; baseHeapMB: number; baseRssMB: number } } {
+/**
+ * Samples heap and RSS until stopped; the peaks above the baseline taken at start. The timer alone
+ * misses a loop that never yields to the event loop (an LMDB scan resolves in microtasks): such a
+ * loop calls sample() itself.
+ */
+function memoryProbe(): { sample: () => void; stop: () => { heapMB: number; rssMB: number; baseHeapMB: number; baseRssMB: number } } {
   gc();
   const base = process.memoryUsage();
   let heap = base.heapUsed;
   let rss = base.rss;
-  const timer = setInterval(() => {
+  const sample = () => {
     const now = process.memoryUsage();
     heap = Math.max(heap, now.heapUsed);
     rss = Math.max(rss, now.rss);
-  }, 20);
+  };
+  const timer = setInterval(sample, 20);
   return {
+    sample,
     stop: () => {
       clearInterval(timer);
+      sample();
       return { heapMB: (heap - base.heapUsed) / MB, rssMB: (rss - base.rss) / MB, baseHeapMB: base.heapUsed / MB, baseRssMB: base.rss / MB };
     },
   };
@@ -117,6 +124,11 @@ await ctx.store.open();
 const app = await buildApp(ctx, { logger: false });
 await app.ready();
 const rows: string[] = [];
+/** Each measure as soon as it is taken (a long run stopped later still leaves its figures). */
+const report = (row: string) => {
+  rows.push(row);
+  process.stderr.write(`${row}\n`);
+};
 try {
   // --- data ------------------------------------------------------------------------------------
   const network = await load(ctx, generateNetwork({ patients: flags.patients, observationsPerPatient: 6, encountersPerPatient: 2, seed: 42 }));
@@ -136,11 +148,11 @@ try {
     let bytes = 0;
     for (const type of types) for await (const version of ctx.store.scan({ resourceType: type, filter: {} })) {
       bytes += JSON.stringify(version.resource).length + 1;
-      scanned++;
+      if (++scanned % 200 === 0) probe.sample();
     }
     const seconds = (performance.now() - started) / 1000;
     const memory = probe.stop();
-    rows.push(`| baseline: store scan + JSON of every resource | ${fmt(scanned)} | ${fmt(seconds, 1)} s | ${fmt(scanned / seconds)} /s | +${fmt(memory.heapMB)} MB heap, +${fmt(memory.rssMB)} MB RSS | ${fmt(bytes / MB)} MB of NDJSON |`);
+    report(`| baseline: store scan + JSON of every resource | ${fmt(scanned)} | ${fmt(seconds, 1)} s | ${fmt(scanned / seconds)} /s | +${fmt(memory.heapMB)} MB heap, +${fmt(memory.rssMB)} MB RSS | ${fmt(bytes / MB)} MB of NDJSON |`);
     var baselineRate = scanned / seconds;
   }
 
@@ -166,7 +178,7 @@ try {
     const written = manifest!.output.reduce((n, f) => n + f.count, 0);
     const job = (await ctx.bulk.storage.getJob(status.split('/').pop()!))!;
     const bytes = job.output.reduce((n, f) => n + f.bytes, 0);
-    rows.push(`| $export (platform token: access filter, audit per part, files) | ${fmt(written)} | ${fmt(seconds, 1)} s | ${fmt(written / seconds)} /s (${fmt((written / seconds / baselineRate) * 100)} % of baseline) | +${fmt(memory.heapMB)} MB heap, +${fmt(memory.rssMB)} MB RSS (server before: ${fmt(memory.baseHeapMB)} MB heap) | ${job.output.length} files, ${fmt(bytes / MB)} MB, ${job.cursor.part} audited parts |`);
+    report(`| $export (platform token: access filter, audit per part, files) | ${fmt(written)} | ${fmt(seconds, 1)} s | ${fmt(written / seconds)} /s (${fmt((written / seconds / baselineRate) * 100)} % of baseline) | +${fmt(memory.heapMB)} MB heap, +${fmt(memory.rssMB)} MB RSS (server before: ${fmt(memory.baseHeapMB)} MB heap) | ${job.output.length} files, ${fmt(bytes / MB)} MB, ${job.cursor.part} audited parts |`);
     if (written !== total) throw new Error(`exported ${written} of ${total}`);
   }
 
@@ -192,11 +204,11 @@ try {
     };
     const everything = await series('/fhir/Patient/pat-big/$everything');
     const search = await series('/fhir/Observation?patient=Patient/pat-big&_count=1000');
-    rows.push(`| Patient/$everything (coordinator), one page | ${fmt(everything.count)} | p50 ${fmt(everything.p50, 1)} ms, p95 ${fmt(everything.p95, 1)} ms | ${fmt(everything.p50 / search.p50, 1)} × the baseline's p50 | | baseline: Observation?patient=…&_count=1000 (${search.count} resources): p50 ${fmt(search.p50, 1)} ms, p95 ${fmt(search.p95, 1)} ms |`);
+    report(`| Patient/$everything (coordinator), one page | ${fmt(everything.count)} | p50 ${fmt(everything.p50, 1)} ms, p95 ${fmt(everything.p95, 1)} ms | ${fmt(everything.p50 / search.p50, 1)} × the baseline's p50 | | baseline: Observation?patient=…&_count=1000 (${search.count} resources): p50 ${fmt(search.p50, 1)} ms, p95 ${fmt(search.p95, 1)} ms |`);
   }
 
-  // --- import -----------------------------------------------------------------------------------------
-  {
+  // --- import (--import-patients 0: not measured) ---------------------------------------------------------
+  if (flags['import-patients'] > 0) {
     const importDir = mkdtempSync(join(tmpdir(), 'relais-bench-import-'));
     try {
       // The network profile accepts an INS only on a qualified identity (relais-pat-1): the generated patients get the VALI status.
@@ -214,7 +226,7 @@ try {
       const raw = await load(direct, resources);
       await direct.store.close();
       const done = stats.created + stats.updated + stats.unchanged;
-      rows.push(`| npm run import (NDJSON, validated, audited) | ${fmt(done)} | ${fmt(seconds, 1)} s | ${fmt(done / seconds)} /s (${fmt((done / seconds / (raw.count / raw.seconds)) * 100)} % of baseline) | | baseline: straight store writes with index entries, no validation: ${fmt(raw.count / raw.seconds)} /s; ${stats.rejected} rejected |`);
+      report(`| npm run import (NDJSON, validated, audited) | ${fmt(done)} | ${fmt(seconds, 1)} s | ${fmt(done / seconds)} /s (${fmt((done / seconds / (raw.count / raw.seconds)) * 100)} % of baseline) | | baseline: straight store writes with index entries, no validation: ${fmt(raw.count / raw.seconds)} /s; ${stats.rejected} rejected |`);
     } finally {
       rmSync(importDir, { recursive: true, force: true });
     }
