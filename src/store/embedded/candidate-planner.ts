@@ -12,7 +12,7 @@
  * at the smallest candidate set found so far), and only the narrowest plan is
  * read. Strict bounds are read inclusively (a superset).
  */
-import { HIGHEST, prefixRange, startsWithRange, valueRange, type IndexKey, type KeyRange } from './index-keys.js';
+import { HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type IndexKey, type KeyRange } from './index-keys.js';
 
 type Filter = Record<string, unknown>;
 
@@ -27,22 +27,56 @@ export interface KeyReader {
 /** Below this many keys a plan is taken without counting broader ones in full. */
 const NARROW = 4096;
 
-/** A way to find candidates: either a known id list or key ranges to read. */
-interface Plan {
+/** A way to find candidates: the union of known ids and the ids of key ranges (read by the caller). */
+export interface Plan {
   /** Keys (or ids) it would read, at most the limit it was counted against. */
   size: number;
-  collect(into: Set<string>): void;
+  ids: string[];
+  ranges: KeyRange[];
+}
+
+/** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
+export function planFor(reader: KeyReader, resourceType: string, filter: Filter): Plan | undefined {
+  // First look for a narrow plan only, so that a broad conjunct listed first (a common code) is not
+  // counted in full when a selective one (a patient reference) follows; then accept any.
+  return planFilter(reader, resourceType, filter, NARROW) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);
 }
 
 /** A superset of the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
 export function planCandidates(reader: KeyReader, resourceType: string, filter: Filter): Set<string> | undefined {
-  // First look for a narrow plan only, so that a broad conjunct listed first (a common code) is not
-  // counted in full when a selective one (a patient reference) follows; then accept any.
-  const plan = planFilter(reader, resourceType, filter, NARROW) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);
+  const plan = planFor(reader, resourceType, filter);
   if (!plan) return undefined;
-  const ids = new Set<string>();
-  plan.collect(ids);
+  const ids = new Set<string>(plan.ids);
+  for (const range of plan.ranges) reader.collectIds(range, ids);
   return ids;
+}
+
+/**
+ * True when the ids of the plan's key ranges are exactly the matches of `filter` (not a superset), so
+ * that testing each candidate would change nothing: the filter is one `$elemMatch` on one parameter
+ * with a single string condition the keys hold whole — a string equal to or starting with a text
+ * (`v`), a code with or without its system (`c`, `s`+`c`), a reference (`r`) — no longer than a key
+ * keeps (index-keys.ts clips longer strings, and a clipped key proposes a superset). Keys exist only
+ * for current, live versions, so such a candidate is a match.
+ */
+export function isExactlyIndexed(filter: Filter): boolean {
+  const names = Object.keys(filter);
+  if (names.length !== 1 || !names[0].startsWith('idx.')) return false;
+  const value = filter[names[0]];
+  if (!value || typeof value !== 'object' || Object.keys(value).length !== 1) return false;
+  const cond = (value as Filter).$elemMatch;
+  if (!cond || typeof cond !== 'object' || Array.isArray(cond)) return false;
+  const fields = Object.keys(cond).sort().join(',');
+  const whole = (text: unknown) => typeof text === 'string' && text.length > 0 && text.length <= MAX_VALUE_CHARS && !text.includes('\u0000');
+  const c = cond as Filter;
+  if (fields === 'r' || fields === 'c') return whole(c[fields]);
+  if (fields === 'c,s') return whole(c.c) && whole(c.s);
+  if (fields !== 'v') return false;
+  if (whole(c.v)) return true;
+  const v = c.v as Filter | undefined;
+  if (!v || typeof v !== 'object' || Object.keys(v).length !== 1 || typeof v.$regex !== 'string') return false;
+  const literal = anchoredLiteral(v.$regex);
+  return literal !== undefined && whole(literal);
 }
 
 function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan | undefined {
@@ -51,7 +85,12 @@ function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan 
     size += reader.count(range, limit - size + 1);
     if (size > limit) return undefined;
   }
-  return { size, collect: (into) => ranges.forEach((range) => reader.collectIds(range, into)) };
+  return { size, ids: [], ranges };
+}
+
+/** The union of branch plans (an $or). */
+function unionPlan(branches: Plan[], size: number): Plan {
+  return { size, ids: branches.flatMap((b) => b.ids), ranges: branches.flatMap((b) => b.ranges) };
 }
 
 function better(best: Plan | undefined, candidate: Plan | undefined): Plan | undefined {
@@ -75,10 +114,10 @@ function planFilter(reader: KeyReader, resourceType: string, filter: Filter, lim
         branches.push(branch);
         size += branch.size;
       }
-      if (branches.length === value.length) best = better(best, { size, collect: (into) => branches.forEach((b) => b.collect(into)) });
+      if (branches.length === value.length) best = better(best, unionPlan(branches, size));
     } else if (key === 'id') {
       const ids = idList(value);
-      if (ids && ids.length <= bound()) best = better(best, { size: ids.length, collect: (into) => ids.forEach((id) => into.add(id)) });
+      if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [] });
     } else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
       const cond = (value as { $elemMatch: unknown }).$elemMatch;
       if (cond && typeof cond === 'object') best = better(best, planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()));
@@ -132,7 +171,7 @@ function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: numbe
       branches.push(branch);
       size += branch.size;
     }
-    if (branches.length === cond.$or.length) best = better(best, { size, collect: (into) => branches.forEach((b) => b.collect(into)) });
+    if (branches.length === cond.$or.length) best = better(best, unionPlan(branches, size));
   }
   return best;
 }

@@ -17,7 +17,7 @@
  */
 import type { Transaction } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
-import { planCandidates, type KeyReader } from './candidate-planner.js';
+import { isExactlyIndexed, planFor, type KeyReader } from './candidate-planner.js';
 import { filterTest } from './filter-test.js';
 import { HIGHEST } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
@@ -69,29 +69,42 @@ export function namedCodes(filter: unknown, paths: string[] = [], into = new Set
   return into;
 }
 
-function isEmptyType(layout: Layout, transaction: Transaction, resourceType: string): boolean {
-  for (const _ of layout.heads.getKeys({ start: [resourceType], end: [resourceType, HIGHEST], limit: 1, transaction })) return false;
-  return true;
+export interface MatchOptions {
+  /** Sort keys, a distinct path: more entries the documents must hold. */
+  paths?: string[];
+  /**
+   * Return the matches in the default order (type, then id) and stop once `limit` are found: the
+   * first page of a search costs in proportion to the page, not to the number of matches (issue 17).
+   */
+  ordered?: boolean;
+  limit?: number;
+  /** Only type, id and head are needed (paging snapshots): an exactly indexed filter is then answered from its keys alone. */
+  idsOnly?: boolean;
 }
 
 /**
- * The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`;
- * `paths` (sort keys, a distinct path) name more entries the documents must hold.
+ * Above this many candidates, an ordered read walks the type's heads in id order (keeping the
+ * candidates whose id is in the set) instead of sorting the candidates: sorting a million ids is one
+ * synchronous call of about a second on the event loop, the walk yields every few milliseconds.
  */
-export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, paths: string[] = []): Promise<MatchedDocument[]> {
+const SORT_AT_MOST = 50_000;
+
+/** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
+export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
   const test = filterTest(filter);
   const reader = keyReader(layout, transaction);
   const inTxn = { transaction };
-  const codes = namedCodes(filter, paths);
+  const codes = namedCodes(filter, options.paths ?? []);
+  const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
+  // Answered from the keys alone: no entries to decode, no test (candidate-planner.ts).
+  const exact = options.idsOnly === true && !options.paths?.length && isExactlyIndexed(filter);
   const pacer = new Pacer();
   const matches: MatchedDocument[] = [];
-  for (const resourceType of resourceTypes) {
-    // A system-level search names every type, most of them empty here: planning the filter of a
-    // restricted caller (hundreds of key ranges) for each of them held the event loop 0.5–3 s
-    // (issue 18's hostile probe, a hospital's `GET /fhir?...`); one key lookup skips an empty type.
-    if (isEmptyType(layout, transaction, resourceType)) continue;
-    await pacer.paceCostly();
+  const types = options.ordered ? [...resourceTypes].sort() : resourceTypes;
+  for (const resourceType of types) {
+    if (matches.length >= limit) break;
     const entriesOf = (id: string, head: HeadRecord): IndexEntries => {
+      if (exact) return {};
       if (!codes) return layout.entries.get([resourceType, id, head.v], inTxn) ?? {};
       const idx: IndexEntries = {};
       for (const code of codes) {
@@ -103,18 +116,31 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     const consider = (id: string, head: HeadRecord | undefined) => {
       if (!head || head.d) return;
       const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head) };
-      if (test(doc)) matches.push({ resourceType, id, head, doc });
+      if (exact || test(doc)) matches.push({ resourceType, id, head, doc });
     };
-    const candidates = planCandidates(reader, resourceType, filter);
-    await pacer.paceCostly();
-    if (candidates) {
-      for (const id of candidates) {
+    const plan = planFor(reader, resourceType, filter);
+    let candidates: Set<string> | undefined;
+    if (plan) {
+      candidates = new Set(plan.ids);
+      for (const range of plan.ranges) {
+        for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) {
+          candidates.add(String(key[key.length - 1]));
+          await pacer.pace();
+        }
+      }
+    }
+    if (candidates && !(options.ordered && candidates.size > SORT_AT_MOST)) {
+      const ids = options.ordered ? [...candidates].sort() : candidates;
+      for (const id of ids) {
+        if (matches.length >= limit) break;
         consider(id, layout.heads.get([resourceType, id], inTxn));
         await pacer.pace();
       }
     } else {
+      // Every head of the type, in id order (the heads' keys are ordered).
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
-        consider(key[1], value);
+        if (matches.length >= limit) break;
+        if (!candidates || candidates.has(key[1])) consider(key[1], value);
         await pacer.pace();
       }
     }

@@ -306,9 +306,16 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   private async searchWithin(layout: Layout, transaction: Transaction, query: StoreQuery): Promise<StoreQueryResult> {
-    const matches = await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, (query.sort ?? []).map((s) => s.path));
-    const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
-    if (matches.length > 1) {
+    const explicitSort = (query.sort ?? []).length > 0;
+    // In the default order (type, id) without a total, only the matches up to the page's end are read.
+    const matches = await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, {
+      paths: (query.sort ?? []).map((s) => s.path),
+      ordered: !explicitSort,
+      ...(!explicitSort && !query.withTotal ? { limit: query.offset + query.count } : {}),
+      idsOnly: query.idsOnly === true,
+    });
+    if (explicitSort && matches.length > 1) {
+      const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
       const keyed = matches.map((m) => ({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) }));
       keyed.sort((a, b) => compareSortKeys(a.keys, b.keys, sort));
       for (let i = 0; i < keyed.length; i++) matches[i] = keyed[i].m;
@@ -335,7 +342,7 @@ export class EmbeddedStore implements ResourceStore {
     return this.reading(async (layout, transaction) => {
       const values = new Set<unknown>();
       const segments = path.split('.');
-      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, [path])) collectAt(doc, segments, values);
+      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, { paths: [path] })) collectAt(doc, segments, values);
       return [...values];
     });
   }
