@@ -35,20 +35,26 @@ import { resultSetOwner } from '../store/result-set-owner.js';
 /** 16 random bytes in base64url: what every cursor this server makes looks like. */
 const CURSOR = /^[A-Za-z0-9_-]{22}$/;
 
-function ownerKey(store: ResourceStore): string {
+/** The owner a result set is kept for: the caller `store` acts for (hashed). */
+export function resultSetOwnerKey(store: ResourceStore): string {
   const caller = resultSetOwner(store);
   return caller === undefined ? '' : createHash('sha256').update(caller).digest('base64url');
 }
 
+/** A fresh cursor: 16 random bytes in base64url. */
+export function newCursor(): string {
+  return randomBytes(16).toString('base64url');
+}
+
 /** Stores the ordered matches of a search for the caller `store` acts for; returns the cursor. */
 export async function saveResultSet(store: ResourceStore, refs: readonly MatchRef[]): Promise<string> {
-  const cursor = randomBytes(16).toString('base64url');
-  await store.saveResultSet(cursor, ownerKey(store), refs);
+  const cursor = newCursor();
+  await store.saveResultSet(cursor, resultSetOwnerKey(store), refs);
   return cursor;
 }
 
 /** refs[offset, offset + count) of a stored result set; undefined when it is unknown, expired or another caller's. */
 export async function loadResultSet(store: ResourceStore, cursor: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
   if (!CURSOR.test(cursor)) return undefined;
-  return store.loadResultSet(cursor, ownerKey(store), offset, count);
+  return store.loadResultSet(cursor, resultSetOwnerKey(store), offset, count);
 }

@@ -116,6 +116,15 @@ export interface StoreQuery {
    * returned versions and avoid fetching bodies.
    */
   idsOnly?: boolean;
+  /**
+   * Paging (src/engine/interactions/search.ts): when the page is full (`count` matches from `offset`:
+   * the engine asks one more than it shows, to learn whether a next page exists), the store may keep a
+   * paging snapshot of ALL the matches of this query in its order, as of this very read, under
+   * `cursor` for `owner` (as saveResultSet would), and then says so with `snapshotKept`. It may list
+   * them later from that same state (the embedded store holds the read's LMDB snapshot), so that the
+   * first page of a broad search costs in proportion to the page. A store may ignore it.
+   */
+  keepSnapshot?: { cursor: string; owner: string };
 }
 
 /**
@@ -143,6 +152,8 @@ export interface IndexUpdate {
 export interface StoreQueryResult {
   versions: StoredVersion[];
   total?: number;
+  /** The snapshot StoreQuery.keepSnapshot asked for is kept under its cursor. */
+  snapshotKept?: boolean;
 }
 
 /**

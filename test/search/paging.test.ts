@@ -86,9 +86,10 @@ describe('paging while others write', () => {
   it('a deleted match is left out of its page, never replaced by another', async () => {
     const engine = server.ctx.engine;
     const first = await engine.asServer('test setup').search('Patient', [['family', 'pagination'], ['_count', '7']]);
-    const total = first.total!;
     const second = first.link!.find((l) => l.relation === 'next')!.url;
     const page2 = await engine.asServer('test setup').search('Patient', paramsOf(second));
+    // The first page of a broad search does not count its matches (R4: no _total, no obligation); the snapshot's pages do.
+    const total = page2.total!;
     const victim = page2.entry![3].resource!.id!;
     await engine.asServer('test setup').delete('Patient', victim);
     const again = await engine.asServer('test setup').search('Patient', paramsOf(second));

@@ -16,7 +16,7 @@ import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType } from '../resource-checks.js';
 import { resolveIncludes } from '../search-includes.js';
-import { loadResultSet, saveResultSet } from '../search-result-sets.js';
+import { loadResultSet, newCursor, resultSetOwnerKey, saveResultSet } from '../search-result-sets.js';
 import { applyElements, applySummary, type SummaryMode } from '../summary.js';
 
 export interface SearchOptions {
@@ -93,11 +93,19 @@ async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: Parse
     return { versions: await fetchInOrder(ctx, set.refs), offset: parsed.offset, hasMore: parsed.offset + count < set.total, total: set.total, cursor: parsed.cursor };
   }
   const query = { resourceTypes, filter: parsed.filter, sort: parsed.sort };
-  // From the first page, the total is the number of matches read (no count query); beyond it, the store counts.
-  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: wantTotal && parsed.offset > 0 });
+  // The store may keep the paging snapshot itself, from this very read (StoreQuery.keepSnapshot):
+  // then this page costs in proportion to the page, and the total is not counted unless asked for
+  // (_total=accurate, or estimate, which is given exactly; R4 search page: without _total a server
+  // may leave Bundle.total out). Later pages give the snapshot's size.
+  const accurate = parsed.total === 'accurate' || parsed.total === 'estimate';
+  const keep = { cursor: newCursor(), owner: resultSetOwnerKey(ctx.store) };
+  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: accurate || (wantTotal && parsed.offset > 0), keepSnapshot: keep });
   if (first.versions.length <= count) {
-    const total = first.total ?? (wantTotal ? first.versions.length : undefined);
+    const total = first.total ?? (wantTotal ? parsed.offset + first.versions.length : undefined);
     return { versions: first.versions, offset: parsed.offset, hasMore: false, ...(total !== undefined ? { total } : {}) };
+  }
+  if (first.snapshotKept) {
+    return { versions: first.versions.slice(0, count), offset: parsed.offset, hasMore: true, ...(wantTotal && first.total !== undefined ? { total: first.total } : {}), cursor: keep.cursor };
   }
   // More than one page: snapshot every match's reference, and serve this page from the snapshot too,
   // so that page 1 and the following pages are cut from the same list.

@@ -44,6 +44,7 @@ import { matchingDocuments } from './document-reader.js';
 import { readHistory } from './history-reader.js';
 import { scanType } from './scan-reader.js';
 import { Pacer } from './pacer.js';
+import { HeldSnapshots, type HeldSnapshot } from './held-snapshots.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
@@ -120,6 +121,8 @@ export class EmbeddedStore implements ResourceStore {
   private readonly limits: ResultSetLimits;
   private layout: Layout | undefined;
   private resultSets: LmdbResultSets | undefined;
+  /** First pages' snapshots whose matches are listed only when needed (held-snapshots.ts). */
+  private held: HeldSnapshots | undefined;
   private gate: WriteGate | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -171,6 +174,7 @@ export class EmbeddedStore implements ResourceStore {
       this.resultSets = new LmdbResultSets(mkdtempSync(join(tmpdir(), 'relais-result-sets-')), this.limits, this.options.resultSetChunkSize);
       this.gate.refuseFromStart(fault);
     }
+    this.held = new HeldSnapshots((snapshot) => this.listSnapshot(snapshot), (promise) => this.track(promise), this.limits.clock);
     this.startSweeper();
     this.state = 'open';
   }
@@ -199,7 +203,8 @@ export class EmbeddedStore implements ResourceStore {
   private async reopenWritable(): Promise<void> {
     this.acquireLock();
     const readOnlyLayout = this.layout!;
-    // Reads in progress hold read transactions of the read-only environment: let them finish.
+    // Reads in progress and held snapshots hold read transactions of the read-only environment: let them finish.
+    await this.held!.settleAll();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     // lmdb-js shares one native environment per path within a process: the read-only one must go first.
     // Its close settles within microtasks (no write transaction can be pending on it), so no request runs in between.
@@ -221,6 +226,7 @@ export class EmbeddedStore implements ResourceStore {
     this.state = 'closed';
     if (this.sweeper) clearInterval(this.sweeper);
     this.gate?.close();
+    this.held?.close();
     // Units queued before the close still commit (the flush loop reads the layout it was given): a
     // write in flight during a graceful shutdown is answered, not lost or left hanging.
     await Promise.allSettled([...this.inFlight]);
@@ -302,7 +308,31 @@ export class EmbeddedStore implements ResourceStore {
   }
 
   search(query: StoreQuery): Promise<StoreQueryResult> {
-    return this.reading((layout, transaction) => this.searchWithin(layout, transaction, query));
+    const layout = this.opened();
+    const transaction = layout.env.useReadTransaction();
+    let held = false;
+    return this.track(
+      (async () => {
+        try {
+          const result = await this.searchWithin(layout, transaction, query);
+          const keep = query.keepSnapshot;
+          if (!keep || query.count === 0 || result.versions.length < query.count || result.snapshotKept) return result;
+          // The default order, read up to the page's end only: the rest is listed from this same snapshot when needed.
+          this.held!.hold({ cursor: keep.cursor, owner: keep.owner, resourceTypes: query.resourceTypes, filter: query.filter, transaction });
+          held = true;
+          return { ...result, snapshotKept: true };
+        } finally {
+          if (!held) transaction.done();
+        }
+      })(),
+    );
+  }
+
+  /** Lists a held snapshot's matches (held-snapshots.ts) and saves them as a result set. */
+  private async listSnapshot(snapshot: HeldSnapshot): Promise<void> {
+    const layout = this.opened();
+    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, idsOnly: true });
+    await this.resultSets!.save(snapshot.cursor, snapshot.owner, matches.map((m) => ({ resourceType: m.resourceType, id: m.id })));
   }
 
   private async searchWithin(layout: Layout, transaction: Transaction, query: StoreQuery): Promise<StoreQueryResult> {
@@ -320,6 +350,12 @@ export class EmbeddedStore implements ResourceStore {
       keyed.sort((a, b) => compareSortKeys(a.keys, b.keys, sort));
       for (let i = 0; i < keyed.length; i++) matches[i] = keyed[i].m;
     }
+    let snapshotKept = false;
+    if (query.keepSnapshot && (explicitSort || query.withTotal) && query.count > 0 && matches.length >= query.offset + query.count) {
+      // Every match is already read, in order: the snapshot is kept now, from this read.
+      await this.resultSets!.save(query.keepSnapshot.cursor, query.keepSnapshot.owner, matches.map((m) => ({ resourceType: m.resourceType, id: m.id })));
+      snapshotKept = true;
+    }
     const page = query.count > 0 ? matches.slice(query.offset, query.offset + query.count) : [];
     const versions: StoredVersion[] = [];
     for (const match of page) {
@@ -330,7 +366,7 @@ export class EmbeddedStore implements ResourceStore {
       const record = layout.versions.get([match.resourceType, match.id, match.head.v], { transaction });
       if (record) versions.push(storedVersion(match.resourceType, match.id, match.head.v, record));
     }
-    return { versions, ...(query.withTotal ? { total: matches.length } : {}) };
+    return { versions, ...(query.withTotal || snapshotKept ? { total: matches.length } : {}), ...(snapshotKept ? { snapshotKept } : {}) };
   }
 
   /** One process owns the store: the counts of acknowledged writes it keeps in memory are every write's. */
@@ -370,6 +406,7 @@ export class EmbeddedStore implements ResourceStore {
 
   async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
     this.opened();
+    await this.held!.settle(cursor, owner);
     return this.resultSets!.load(cursor, owner, offset, count);
   }
 
