@@ -37,6 +37,8 @@ export interface Plan {
 
 /** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
 export function planFor(reader: KeyReader, resourceType: string, filter: Filter): Plan | undefined {
+  // A single condition has no rival plan to be compared with: its keys need not be counted first.
+  if (isExactlyIndexed(filter)) return planFilter({ ...reader, count: () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER);
   // First look for a narrow plan only, so that a broad conjunct listed first (a common code) is not
   // counted in full when a selective one (a patient reference) follows; then accept any.
   return planFilter(reader, resourceType, filter, NARROW) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);

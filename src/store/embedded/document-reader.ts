@@ -80,7 +80,12 @@ export interface MatchOptions {
   limit?: number;
   /** Only type, id and head are needed (paging snapshots): an exactly indexed filter is then answered from its keys alone. */
   idsOnly?: boolean;
+  /** Only type and id are needed (listing a held snapshot): with an exactly indexed filter, heads are not read either (`head` is then NO_HEAD). */
+  refsOnly?: boolean;
 }
+
+/** The head of a match read with `refsOnly` from keys alone (keys exist only for current, live versions). */
+export const NO_HEAD: HeadRecord = { v: 0, lu: '' };
 
 /**
  * Above this many candidates, an ordered read walks the type's heads in id order (keeping the
@@ -97,7 +102,8 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
   const codes = namedCodes(filter, options.paths ?? []);
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
   // Answered from the keys alone: no entries to decode, no test (candidate-planner.ts).
-  const exact = options.idsOnly === true && !options.paths?.length && isExactlyIndexed(filter);
+  const exact = (options.idsOnly === true || options.refsOnly === true) && !options.paths?.length && isExactlyIndexed(filter);
+  const fromKeys = exact && options.refsOnly === true;
   const pacer = new Pacer();
   const matches: MatchedDocument[] = [];
   const types = options.ordered ? [...resourceTypes].sort() : resourceTypes;
@@ -133,7 +139,8 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       const ids = options.ordered ? [...candidates].sort() : candidates;
       for (const id of ids) {
         if (matches.length >= limit) break;
-        consider(id, layout.heads.get([resourceType, id], inTxn));
+        if (fromKeys) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
+        else consider(id, layout.heads.get([resourceType, id], inTxn));
         await pacer.pace();
       }
     } else {

@@ -331,7 +331,7 @@ export class EmbeddedStore implements ResourceStore {
   /** Lists a held snapshot's matches (held-snapshots.ts) and saves them as a result set. */
   private async listSnapshot(snapshot: HeldSnapshot): Promise<void> {
     const layout = this.opened();
-    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, idsOnly: true });
+    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true });
     await this.resultSets!.save(snapshot.cursor, snapshot.owner, matches.map((m) => ({ resourceType: m.resourceType, id: m.id })));
   }
 

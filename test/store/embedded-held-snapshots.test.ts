@@ -1,0 +1,113 @@
+/**
+ * The embedded store's lazily listed paging snapshots (held-snapshots.ts): a search asked to keep
+ * its snapshot (StoreQuery.keepSnapshot) returns its first page at once and lists the rest later
+ * from the very LMDB read the page was cut from — so writes made in between (a match deleted, a
+ * new match, a match changed so it no longer matches) change nothing in the snapshot — whether the
+ * listing happens at the next page, after the hold time, or because too many are held; another
+ * owner's load does not list it. Both the exactly indexed path (keys alone) and the tested path
+ * (a filter with two conditions) are covered.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
+import { HOLD_MS, MAX_HELD } from '../../src/store/embedded/held-snapshots.js';
+import type { StoreQuery, WriteOperation } from '../../src/store/resource-store.js';
+
+const dirs: string[] = [];
+const stores: EmbeddedStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+let now = 1_000_000;
+async function fresh(): Promise<EmbeddedStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'relais-held-'));
+  dirs.push(dir);
+  const store = new EmbeddedStore({ directory: dir, resultSets: { idleMs: 10 * HOLD_MS, maxSets: 100, clock: () => now } });
+  await store.open();
+  stores.push(store);
+  return store;
+}
+
+const patient = (id: string, family: string, gender = 'female'): WriteOperation => ({
+  kind: 'put',
+  resourceType: 'Patient',
+  id,
+  resource: { resourceType: 'Patient', id, name: [{ family }], gender },
+  index: { family: [{ v: family.toLowerCase() }], gender: [{ c: gender }] },
+});
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `p${String(i).padStart(3, '0')}`);
+
+async function load(store: EmbeddedStore, cursor: string, owner = 'me'): Promise<string[] | undefined> {
+  const slice = await store.loadResultSet(cursor, owner, 0, 1000);
+  return slice?.refs.map((r) => r.id);
+}
+
+describe('paging snapshots kept from the first page read', () => {
+  const filters: Array<[string, Record<string, unknown>]> = [
+    ['exactly indexed (keys alone)', { 'idx.family': { $elemMatch: { v: { $regex: '^mart' } } } }],
+    ['tested (two conditions)', { $and: [{ 'idx.family': { $elemMatch: { v: { $regex: '^mart' } } } }, { 'idx.gender': { $elemMatch: { c: 'female' } } }] }],
+  ];
+  for (const [name, filter] of filters) {
+    it(`${name}: the snapshot is the state the first page was read in, whatever is written after`, async () => {
+      const store = await fresh();
+      const all = ids(60);
+      await store.write(all.map((id) => patient(id, 'Martin')));
+      await store.write([patient('zz-other', 'Dupont')]);
+      const query: StoreQuery = { resourceTypes: ['Patient'], filter, offset: 0, count: 11, withTotal: false, keepSnapshot: { cursor: 'c1', owner: 'me' } };
+      const first = await store.search(query);
+      expect(first.snapshotKept).toBe(true);
+      expect(first.versions.map((v) => v.id)).toEqual(all.slice(0, 11));
+      // After the page: a match deleted, one changed so it no longer matches, a new match (first in id order).
+      await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p030' }]);
+      await store.write([patient('p031', 'Dupont')]);
+      await store.write([patient('a-new', 'Martin')]);
+      // Another owner's load neither reads nor lists it.
+      expect(await load(store, 'c1', 'someone else')).toBeUndefined();
+      expect(await load(store, 'c1')).toEqual(all);
+      // Listed once: a second load reads the same stored set.
+      expect(await load(store, 'c1')).toEqual(all);
+      // A fresh search sees the writes.
+      const again = await store.search({ ...query, keepSnapshot: { cursor: 'c2', owner: 'me' } });
+      expect(again.versions[0].id).toBe('a-new');
+      const current = await load(store, 'c2');
+      expect(current).toContain('a-new');
+      expect(current).not.toContain('p030');
+      expect(current).not.toContain('p031');
+    });
+  }
+
+  it('a page that is not full keeps nothing', async () => {
+    const store = await fresh();
+    await store.write(ids(5).map((id) => patient(id, 'Martin')));
+    const result = await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 6, withTotal: false, keepSnapshot: { cursor: 'c', owner: 'me' } });
+    expect(result.snapshotKept).toBeUndefined();
+    expect(await load(store, 'c')).toBeUndefined();
+  });
+
+  it('listed in the background once held for the hold time, or when too many are held; still the first read state', async () => {
+    const store = await fresh();
+    const all = ids(30);
+    await store.write(all.map((id) => patient(id, 'Martin')));
+    const search = (cursor: string) => store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 3, withTotal: false, keepSnapshot: { cursor, owner: 'me' } });
+    await search('expiring');
+    for (let n = 0; n < MAX_HELD + 1; n++) await search(`crowd-${n}`);
+    await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'p000' }]);
+    // The hold time passes: the periodic check lists what was held (the store's timer runs every HOLD_MS / 2).
+    now += HOLD_MS + 1;
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS / 2 + 500));
+    for (const cursor of ['expiring', 'crowd-0', `crowd-${MAX_HELD}`]) expect(await load(store, cursor)).toEqual(all);
+  }, 20_000);
+
+  it('an explicit sort keeps its snapshot at once, with the total', async () => {
+    const store = await fresh();
+    await store.write(ids(10).map((id) => patient(id, 'Martin')));
+    const result = await store.search({ resourceTypes: ['Patient'], filter: {}, sort: [{ path: 'id', direction: -1 }], offset: 0, count: 4, withTotal: false, keepSnapshot: { cursor: 's', owner: 'me' } });
+    expect(result).toMatchObject({ snapshotKept: true, total: 10 });
+    expect(await load(store, 's')).toEqual(ids(10).reverse());
+  });
+});
