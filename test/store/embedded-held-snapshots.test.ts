@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
 import { HOLD_MS, MAX_HELD } from '../../src/store/embedded/held-snapshots.js';
+import type { Patient } from 'fhir/r4';
 import type { StoreQuery, WriteOperation } from '../../src/store/resource-store.js';
 
 const dirs: string[] = [];
@@ -36,7 +37,7 @@ const patient = (id: string, family: string, gender = 'female'): WriteOperation 
   kind: 'put',
   resourceType: 'Patient',
   id,
-  resource: { resourceType: 'Patient', id, name: [{ family }], gender },
+  resource: { resourceType: 'Patient', id, name: [{ family }], gender } as Patient,
   index: { family: [{ v: family.toLowerCase() }], gender: [{ c: gender }] },
 });
 
