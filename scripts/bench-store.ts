@@ -4,7 +4,9 @@
  * identifier), each with a fixed number of requests in flight, as a server
  * under load has. Index entries come from the real IndexExtractor.
  *
- *   npx tsx scripts/bench-store.ts [--resources 2000] [--concurrency 16]
+ *   npx tsx scripts/bench-store.ts [--resources 2000] [--concurrency 16] [--stores embedded]
+ *
+ * The embedded store also reports its writes per commit (each commit is one fsync): its group commit.
  *
  * MongoDB: MONGODB_URI if set, else the test server (scripts/test-mongo-server.mjs).
  * Short by default (a few seconds per store): this is a sanity figure, not a benchmark suite.
@@ -24,7 +26,7 @@ import type { ResourceStore, WriteOperation } from '../src/store/resource-store.
 import { startTestMongo } from './test-mongo-server.mjs';
 
 const { values } = parseArgs({
-  options: { resources: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '16' } },
+  options: { resources: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '16' }, stores: { type: 'string', default: 'embedded,mongodb' } },
 });
 const COUNT = Number(values.resources);
 const CONCURRENCY = Number(values.concurrency);
@@ -57,7 +59,10 @@ async function rate(n: number, task: (i: number) => Promise<unknown>): Promise<n
 async function measure(name: string, store: ResourceStore, ops: WriteOperation[]): Promise<Record<string, string | number>> {
   await store.open();
   try {
+    const counted = store as ResourceStore & { commitCounts?: () => { commits: number; units: number } };
+    const before = counted.commitCounts?.();
     const writes = await rate(ops.length, (i) => store.write([ops[i]]));
+    const after = counted.commitCounts?.();
     const reads = await rate(ops.length, (i) => store.readCurrent('Patient', `bench-${(i * 7919) % COUNT}`));
     const searches = await rate(Math.min(ops.length, 1000), (i) =>
       store.search({
@@ -68,7 +73,8 @@ async function measure(name: string, store: ResourceStore, ops: WriteOperation[]
         withTotal: false,
       }),
     );
-    return { store: name, 'writes/s': Math.round(writes), 'reads/s': Math.round(reads), 'searches/s': Math.round(searches) };
+    const perCommit = before && after ? ((after.units - before.units) / Math.max(1, after.commits - before.commits)).toFixed(1) : 'n/a';
+    return { store: name, 'writes/s': Math.round(writes), 'writes per commit': perCommit, 'reads/s': Math.round(reads), 'searches/s': Math.round(searches) };
   } finally {
     await store.close();
   }
@@ -87,11 +93,17 @@ async function main(): Promise<void> {
   }));
   const results: Array<Record<string, string | number>> = [];
 
+  const stores = values.stores.split(',');
   const dir = mkdtempSync(join(tmpdir(), 'relais-bench-'));
   try {
-    results.push(await measure('embedded (LMDB, group commit)', new EmbeddedStore({ directory: dir }), ops));
+    if (stores.includes('embedded')) results.push(await measure('embedded (LMDB, group commit)', new EmbeddedStore({ directory: dir }), ops));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (!stores.includes('mongodb')) {
+    process.stdout.write(`${COUNT} Patients, ${CONCURRENCY} requests in flight\n`);
+    console.table(results);
+    return;
   }
 
   const server = process.env.MONGODB_URI ? undefined : await startTestMongo();

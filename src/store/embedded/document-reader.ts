@@ -100,8 +100,12 @@ export const NO_HEAD: HeadRecord = { v: 0, lu: '' };
  */
 const SORT_AT_MOST = 50_000;
 
-/** The short ordered walk (see probeInOrder) is tried for pages of at most this many matches. */
-const PROBE_PAGE_AT_MOST = 1000;
+/** The bounded walk in id order (see walkInOrder) is tried for pages of at most this many matches… */
+const WALK_PAGE_AT_MOST = 1000;
+/** …when a condition has more candidates than this… */
+const BROAD = 4096;
+/** …and gives up after this many heads per match wanted. */
+const WALK_PER_MATCH = 16;
 
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
 export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
@@ -141,13 +145,14 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     /**
      * A broad condition (a gender, a status: half of the type) has more candidates than a first page
      * needs by far: walking the heads in id order and testing each finds the page's matches after a
-     * few dozen, where collecting and sorting the candidates costs in proportion to all of them. So a
-     * short walk is tried first; if it does not fill the page the candidates are read as usual (the
-     * walk's cost, a few dozen tests, is then lost).
+     * few dozen, where collecting and sorting the candidates costs in proportion to all of them. So
+     * when a page is wanted and the candidates pass BROAD, a bounded walk is tried (it succeeds when
+     * at least one head in WALK_PER_MATCH matches); if it does not fill the page, its matches are
+     * dropped and the candidates are read as usual.
      */
-    const probeInOrder = async (wanted: number): Promise<boolean> => {
+    const walkInOrder = async (wanted: number): Promise<boolean> => {
       const before = matches.length;
-      let budget = 2 * wanted + 32;
+      let budget = WALK_PER_MATCH * wanted + 64;
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
         if (matches.length - before >= wanted) return true;
         if (budget-- === 0) {
@@ -161,17 +166,25 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       return true;
     };
     const wanted = limit - matches.length;
-    if (options.ordered && !exact && wanted <= PROBE_PAGE_AT_MOST && (await probeInOrder(wanted))) continue;
+    const mayWalk = options.ordered === true && !exact && wanted <= WALK_PAGE_AT_MOST;
     const plan = planFor(reader, resourceType, filter);
     await pacer.paceCostly();
     let candidates: Set<string> | undefined;
     if (plan) {
-      candidates = new Set(plan.ids);
-      for (const range of plan.ranges) {
-        for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) {
-          candidates.add(String(key[key.length - 1]));
-          await pacer.pace();
+      const collect = async (cap: number): Promise<boolean> => {
+        candidates = new Set(plan.ids);
+        for (const range of plan.ranges) {
+          for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) {
+            candidates.add(String(key[key.length - 1]));
+            if (candidates.size > cap) return false;
+            await pacer.pace();
+          }
         }
+        return true;
+      };
+      if (!(await collect(mayWalk ? BROAD : Number.POSITIVE_INFINITY))) {
+        if (await walkInOrder(wanted)) continue;
+        await collect(Number.POSITIVE_INFINITY);
       }
     }
     if (candidates && !(options.ordered && candidates.size > SORT_AT_MOST)) {

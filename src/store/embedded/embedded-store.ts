@@ -134,6 +134,8 @@ export class EmbeddedStore implements ResourceStore {
   /** Acknowledged writes per type since the store opened (changeStamp), with this opening's own mark. */
   private readonly changes = new Map<string, number>();
   private readonly opening = randomUUID();
+  /** Commits made and units of work they carried (scripts/bench-store.ts: writes per fsync). */
+  private readonly committed = { commits: 0, units: 0 };
   private lastTimestamp = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
   /** Opened on a folder that could not be written (see open()). */
@@ -478,7 +480,14 @@ export class EmbeddedStore implements ResourceStore {
     }
     // Counted once the commit is visible and before any unit is acknowledged (changeStamp's promise).
     for (const type of changedTypes) this.changes.set(type, (this.changes.get(type) ?? 0) + 1);
+    this.committed.commits++;
+    this.committed.units += accepted.length;
     for (const { unit, result } of accepted) unit.resolve(result);
+  }
+
+  /** How many commits (each one fsync) and how many units of work they carried, since open. */
+  commitCounts(): { commits: number; units: number } {
+    return { ...this.committed };
   }
 
   /** lastUpdated of the next unit: now, but always after the previous unit's. */
