@@ -69,6 +69,12 @@ export function namedCodes(filter: unknown, paths: string[] = [], into = new Set
   return into;
 }
 
+/** filterTest compiles a mingo query: only when a candidate is to be tested. */
+function lazyTest(filter: Record<string, unknown>): (doc: Record<string, unknown>) => boolean {
+  let compiled: ((doc: Record<string, unknown>) => boolean) | undefined;
+  return (doc) => (compiled ??= filterTest(filter))(doc);
+}
+
 /** No head at all for this type (never written). */
 function isEmptyType(layout: Layout, transaction: Transaction, resourceType: string): boolean {
   for (const _ of layout.heads.getKeys({ start: [resourceType], end: [resourceType, HIGHEST], limit: 1, transaction })) return false;
@@ -109,13 +115,14 @@ const WALK_PER_MATCH = 16;
 
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
 export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
-  const test = filterTest(filter);
+  const test = lazyTest(filter);
   const reader = keyReader(layout, transaction);
   const inTxn = { transaction };
   const codes = namedCodes(filter, options.paths ?? []);
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
   // Answered from the keys alone: no entries to decode, no test (candidate-planner.ts).
-  const exact = (options.idsOnly === true || options.refsOnly === true) && !options.paths?.length && isExactlyIndexed(filter);
+  // Keys exist only for current, live versions: an exactly indexed filter needs no test, hence no entries decoded.
+  const exact = !options.paths?.length && isExactlyIndexed(filter);
   const fromKeys = exact && options.refsOnly === true;
   const pacer = new Pacer();
   const matches: MatchedDocument[] = [];
