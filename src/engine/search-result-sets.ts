@@ -5,7 +5,10 @@
  * an offset into it. Pages are therefore cut from one fixed list while other
  * clients write: no match is skipped or repeated across pages (R4 search page,
  * paging). A page shows each resource's *current* content; a resource deleted
- * since the snapshot is left out of its page.
+ * since the snapshot is left out of its page. A store may keep the snapshot of
+ * a first page itself, from the read that page came from, and list its matches
+ * later (StoreQuery.keepSnapshot; the embedded store holds that LMDB read), so
+ * that the first page costs in proportion to the page.
  *
  * Why not keyset paging: sort keys over multi-valued index entries (names,
  * dates) and updates that move a resource across the cursor would make a

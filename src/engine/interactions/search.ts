@@ -6,7 +6,8 @@
  *
  * Paging: a search with more than one page is snapshotted (search-result-sets.ts)
  * and its next/previous links walk that snapshot, so concurrent writes never make
- * a match appear twice or not at all.
+ * a match appear twice or not at all. The store may keep the snapshot from the
+ * first page's own read (StoreQuery.keepSnapshot), else every match is listed here.
  */
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from 'fhir/r4';
 import { errors } from '../../errors.js';
