@@ -115,10 +115,11 @@ const small = await measure(flags.small);
 const large = await measure(flags.large);
 console.log(`store: ${process.env.MONGODB_URI ? 'mongodb' : 'embedded'}; ${flags.small} vs ${flags.large} patients (loaded in ${small.loadSeconds.toFixed(1)} s and ${large.loadSeconds.toFixed(1)} s); ${flags.iterations} sequential runs per search; longest event-loop stall during the searches ${small.stallMs.toFixed(0)} ms and ${large.stallMs.toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log('');
-console.log(`| search | /s at ${flags.small} | /s at ${flags.large} | rate ratio | CPU ms at ${flags.small} | CPU ms at ${flags.large} | p50 ms at ${flags.large} | entries |`);
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+// On a shared machine wall-clock rates follow the other jobs; CPU time per query is the steadier measure of cost.
+console.log(`| search | /s at ${flags.small} | /s at ${flags.large} | rate ratio | CPU ms at ${flags.small} | CPU ms at ${flags.large} | CPU ratio (small/large) | p50 ms at ${flags.large} | entries |`);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (let i = 0; i < small.rows.length; i++) {
   const s = small.rows[i];
   const l = large.rows[i];
-  console.log(`| ${s.name} | ${s.perSecond.toFixed(0)} | ${l.perSecond.toFixed(0)} | ${(l.perSecond / s.perSecond).toFixed(2)} | ${s.cpuMs.toFixed(2)} | ${l.cpuMs.toFixed(2)} | ${l.p50.toFixed(1)} | ${l.meanEntries.toFixed(0)} |`);
+  console.log(`| ${s.name} | ${s.perSecond.toFixed(0)} | ${l.perSecond.toFixed(0)} | ${(l.perSecond / s.perSecond).toFixed(2)} | ${s.cpuMs.toFixed(2)} | ${l.cpuMs.toFixed(2)} | ${(s.cpuMs / l.cpuMs).toFixed(2)} | ${l.p50.toFixed(1)} | ${l.meanEntries.toFixed(0)} |`);
 }

@@ -131,6 +131,9 @@ describe('first pages of broad conditions (a walk in id order, else the candidat
     const femaleIds = sorted.filter((id) => num(id) % 3 !== 0);
     expect(await page(female, 0)).toEqual(femaleIds.slice(0, 21));
     expect(await page(female, 100)).toEqual(femaleIds.slice(100, 121));
+    // Exactly indexed and broad: the walk tests each head in full.
+    expect(await page({ 'idx.gender': { $elemMatch: { c: 'female' } } }, 0)).toEqual(femaleIds.slice(0, 21));
+    expect(await page({ 'idx.gender': { $elemMatch: { c: 'male' } } }, 0)).toEqual(sorted.filter((id) => num(id) % 3 === 0).slice(0, 21));
     const rareIds = sorted.filter((id) => num(id) % 300 === 1);
     expect(rareIds.length).toBe(30);
     expect(await page(rare, 0)).toEqual(rareIds.slice(0, 21));

@@ -110,8 +110,9 @@ const SORT_AT_MOST = 50_000;
 const WALK_PAGE_AT_MOST = 1000;
 /** …when a condition has more candidates than this… */
 const BROAD = 4096;
-/** …and gives up after this many heads per match wanted. */
+/** …and gives up, after WALK_FIRST heads, while fewer than one head in WALK_PER_MATCH matched. */
 const WALK_PER_MATCH = 16;
+const WALK_FIRST = 64;
 
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
 export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
@@ -134,8 +135,8 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     // (issue 18's hostile probe, a hospital's `GET /fhir?...`); one key lookup skips an empty type.
     if (isEmptyType(layout, transaction, resourceType)) continue;
     await pacer.paceCostly();
-    const entriesOf = (id: string, head: HeadRecord): IndexEntries => {
-      if (exact) return {};
+    const entriesOf = (id: string, head: HeadRecord, tested = !exact): IndexEntries => {
+      if (!tested) return {};
       if (!codes) return layout.entries.get([resourceType, id, head.v], inTxn) ?? {};
       const idx: IndexEntries = {};
       for (const code of codes) {
@@ -159,21 +160,27 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
      */
     const walkInOrder = async (wanted: number): Promise<boolean> => {
       const before = matches.length;
-      let budget = WALK_PER_MATCH * wanted + 64;
+      let walked = 0;
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
-        if (matches.length - before >= wanted) return true;
-        if (budget-- === 0) {
+        const found = matches.length - before;
+        if (found >= wanted) return true;
+        // Too sparse for a walk (fewer than one match in WALK_PER_MATCH heads after a first stretch): give up.
+        if (++walked > WALK_FIRST && found * WALK_PER_MATCH < walked) {
           matches.length = before;
           return false;
         }
-        consider(key[1], value);
+        // Tested in full, even when the filter is exactly indexed (a head is not a key of the condition).
+        if (value && !value.d) {
+          const doc = { id: key[1], type: resourceType, lastUpdated: value.lu, idx: entriesOf(key[1], value, true) };
+          if (test(doc)) matches.push({ resourceType, id: key[1], head: value, doc });
+        }
         await pacer.pace();
       }
       // The whole type was walked: every match is in.
       return true;
     };
     const wanted = limit - matches.length;
-    const mayWalk = options.ordered === true && !exact && wanted <= WALK_PAGE_AT_MOST;
+    const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     const plan = planFor(reader, resourceType, filter);
     await pacer.paceCostly();
     let candidates: Set<string> | undefined;
