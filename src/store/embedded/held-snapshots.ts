@@ -43,6 +43,7 @@ export class HeldSnapshots {
   private readonly listing = new Map<string, Promise<void>>();
   private queue: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     private readonly list: ListSnapshot,
@@ -54,6 +55,11 @@ export class HeldSnapshots {
   }
 
   hold(snapshot: Omit<HeldSnapshot, 'heldAt'>): void {
+    if (this.closed) {
+      // The store is closing: nothing will be asked of it any more.
+      release({ ...snapshot, heldAt: 0 });
+      return;
+    }
     this.held.set(snapshot.cursor, { ...snapshot, heldAt: this.clock() });
     if (this.held.size > MAX_HELD) this.listInBackground(this.held.keys().next().value as string);
   }
@@ -76,6 +82,7 @@ export class HeldSnapshots {
 
   /** Forgets every held snapshot (at close: a restart forgets cursors anyway). */
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     for (const held of this.held.values()) release(held);
     this.held.clear();
