@@ -111,7 +111,7 @@ const WALK_PAGE_AT_MOST = 1000;
 /** …when a condition has more candidates than this… */
 const BROAD = 4096;
 /** …and gives up, after WALK_FIRST heads, while fewer than one head in WALK_PER_MATCH matched. */
-const WALK_PER_MATCH = 16;
+const WALK_PER_MATCH = 32;
 const WALK_FIRST = 64;
 
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
@@ -164,7 +164,9 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
         const found = matches.length - before;
         if (found >= wanted) return true;
-        // Too sparse for a walk (fewer than one match in WALK_PER_MATCH heads after a first stretch): give up.
+        // Too sparse for a walk (fewer than one match in WALK_PER_MATCH heads after a first stretch): give up. A walk of
+        // 32 heads per match (about 5 µs each) costs less than collecting and sorting more than BROAD candidates (about 0.4 µs a key) once
+        // these are a few times BROAD: the larger the type, the more the walk wins.
         if (++walked > WALK_FIRST && found * WALK_PER_MATCH < walked) {
           matches.length = before;
           return false;
