@@ -25,6 +25,7 @@
 import { rmSync } from 'node:fs';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { MatchRef, ResultSetLimits, ResultSetSlice } from '../resource-store.js';
+import { Pacer } from './pacer.js';
 import { settleQuietly } from './storage-faults.js';
 
 /** References per chunk record (about 10 KiB): a page reads one or two. */
@@ -95,10 +96,16 @@ export class LmdbResultSets {
     for (const ref of refs) if (!typeNumbers.has(ref.resourceType)) typeNumbers.set(ref.resourceType, types.push(ref.resourceType) - 1);
     const used = this.clock();
     const writes: Array<Promise<boolean>> = [];
+    // Encoding a chunk is synchronous (msgpackr): a set of millions of refs gives the event loop turns between chunks.
+    const pacer = new Pacer();
     for (let start = 0; start < refs.length; start += this.chunk) {
       const slice = refs.slice(start, start + this.chunk);
       const chunk: Chunk = { ids: slice.map((r) => r.id), ...(types.length > 1 ? { t: slice.map((r) => typeNumbers.get(r.resourceType)!) } : {}) };
-      writes.push(this.chunks.put([cursor, start / this.chunk], chunk));
+      const write = this.chunks.put([cursor, start / this.chunk], chunk);
+      // A failed put may settle while this loop waits for its turn: handled here, reported by Promise.all below.
+      write.catch(() => undefined);
+      writes.push(write);
+      await pacer.paceCostly();
     }
     writes.push(this.lru.put([used, cursor], null));
     writes.push(this.sets.put(cursor, { owner, total: refs.length, types, used }));
