@@ -11,16 +11,30 @@
  */
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
-import de.bwaldvogel.mongo.ServerVersion;
+import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import java.net.InetSocketAddress;
 
 public class MongoTestServer {
+  private static final MongoVersion WIRE_VERSION_9 = new MongoVersion() {
+    @Override
+    public java.util.List<Integer> getVersionArray() {
+      return java.util.List.of(4, 4, 0);
+    }
+
+    @Override
+    public int getWireVersion() {
+      return 9;
+    }
+  };
+
   public static void main(String[] args) throws Exception {
     int port = args.length > 0 ? Integer.parseInt(args[0]) : 0;
     MongoBackend backend = new MemoryBackend();
-    // Announce MongoDB 5.0 (wire version 8), which the Node driver 6 requires (4.2+).
-    backend.version(ServerVersion.MONGO_5_0);
+    // Announce wire version 9 (MongoDB 4.4), the oldest the Node driver 7 accepts; the
+    // library's own newest constant (MONGO_5_0) announces 8. What the server really
+    // implements is unchanged: the store probes it (src/store/mongo/deployment.ts).
+    backend.version(WIRE_VERSION_9);
     MongoServer server = new MongoServer(backend);
     server.bind("127.0.0.1", port);
     InetSocketAddress address = server.getLocalAddress();
