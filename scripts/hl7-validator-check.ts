@@ -164,7 +164,7 @@ async function startServer(env: Record<string, string> & { DATA_DIR: string }): 
     child.stdout!.on('data', (chunk: Buffer) => {
       seen += chunk.toString('utf8');
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
-      if (match) {
+      if (match && seen.includes('Relais FHIR R4 server ready')) {
         clearTimeout(timer);
         done(match[1]);
       }

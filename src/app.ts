@@ -11,11 +11,15 @@ import { installHttpSecurity, REALM } from './auth/http-security.js';
 import { workCharger } from './auth/work-charge.js';
 import { capabilitySecurity } from './auth/smart-configuration.js';
 import type { RelaisContext } from './context.js';
+import { installApiDocs } from './rest/api-docs.js';
 import { installBodyParsers } from './rest/body-parsers.js';
 import { installErrorHandler, RETRY_AFTER_SECONDS } from './rest/error-handler.js';
 import { errors } from './errors.js';
 import { registerFhirRoutes } from './rest/fhir-routes.js';
+import { installHttpMetrics } from './rest/metrics-routes.js';
+import { buildOpenApi } from './rest/openapi.js';
 import { registerOperationalRoutes } from './rest/operational-routes.js';
+import { Readiness } from './rest/readiness.js';
 import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
 import websocket from '@fastify/websocket';
@@ -45,6 +49,8 @@ export interface BuildAppOptions {
   logger?: boolean;
   /** Tests: authentication tuning (e.g. a short JWKS refetch cooldown). */
   auth?: AuthenticatorOverrides;
+  /** Start-up state (server.ts listens before the store is open); default: ready while the store is open. */
+  readiness?: Readiness;
 }
 
 export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -77,13 +83,14 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   app.addHook('onRequest', async () => {
     if (closing) throw errors.serviceUnavailable('The server is shutting down', RETRY_AFTER_SECONDS);
   });
+  if (ctx.config.METRICS_ENABLED) installHttpMetrics(app, ctx.metrics, ctx.definitions, ctx.config.METRICS_TOKEN);
   const authenticator = await buildAuthenticator(ctx.config, options.auth);
   await installHttpSecurity(app, { config: ctx.config, authenticator });
-  registerOperationalRoutes(app, ctx.store);
+  registerOperationalRoutes(app, options.readiness ?? Readiness.ofOpenStore(ctx.store));
   const sessionOf = requestSessions(ctx.engine, authenticator.mode === 'none', REALM);
   // Bulk export status and files (src/bulk): the caller a request acts for, as for any FHIR request.
   ctx.bulk.registerRoutes(app, (request) => sessionOf(request).caller);
-  registerFhirRoutes(app, {
+  const fhir = registerFhirRoutes(app, {
     engine: ctx.engine,
     sessionOf,
     operations: ctx.operations,
@@ -95,6 +102,17 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     chargeWork: workCharger(app),
     capabilityExtras: ctx.subscriptions.capabilityExtras(),
   });
+  await installApiDocs(app, () =>
+    buildOpenApi({
+      routes: fhir.routes,
+      capability: fhir.capabilityStatement(),
+      operations: ctx.operations.all(),
+      definitions: ctx.definitions,
+      baseUrl: ctx.engine.facts.baseUrl,
+      authenticated: authenticator.mode !== 'none',
+      version: packageJson.version,
+    }),
+  );
   // The subscriptions' websocket channel (src/subscriptions/websocket-hub.ts); a socket opened with a
   // bearer token is bound to its principal (R4 `bind <id>`), others bind with a token ($get-ws-binding-token).
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
@@ -110,12 +128,15 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     }
     ctx.subscriptions.hub.accept(socket, principal);
   });
-  // Delivery runs while the application does (tests that never listen still deliver: it starts here).
-  await ctx.subscriptions.start(ctx.store, ctx.engine, app.log);
-  // The export worker runs once the server is ready, and gives its jobs back before the store closes.
-  app.addHook('onReady', async () => {
-    await ctx.bulk.start(app.log);
-  });
+  // Subscription delivery and the export worker need the open store. Here the store was opened before the
+  // app was built (tests, tools: delivery starts now, they deliver without listening; the export worker once
+  // the app is ready); server.ts, which listens before it opens the store, starts both once it is open.
+  if (!options.readiness) {
+    await ctx.subscriptions.start(ctx.store, ctx.engine, app.log);
+    app.addHook('onReady', async () => {
+      await ctx.bulk.start(app.log);
+    });
+  }
   app.addHook('onClose', async () => {
     await ctx.subscriptions.stop();
     await ctx.bulk.stop();

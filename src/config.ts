@@ -1,12 +1,15 @@
 /**
  * Configuration, from the environment only (secrets included), validated at
  * start with env-schema: a wrong value stops the server with one line saying
- * which variable and why. The README's configuration table mirrors this schema.
+ * which variable, why, and what it accepts (exit code 2, see server.ts). The
+ * README's configuration table mirrors this schema.
  */
 import envSchema from 'env-schema';
+import { describeConfigErrors, type SchemaError } from './config-errors.js';
 
 export interface RelaisConfig {
   PORT: number;
+  /** Listen address: 127.0.0.1 by default (the Docker image sets 0.0.0.0). */
   HOST: string;
   /** Public base URL of the FHIR endpoint; used in Location headers, fullUrl and links. */
   BASE_URL?: string;
@@ -93,8 +96,10 @@ export interface RelaisConfig {
   SMART_TOKEN_URL?: string;
   /** Comma-separated allowed CORS origins; empty = no cross-origin access. */
   CORS_ORIGINS: string;
-  /** Requests per window per client (token subject, else IP). */
-  RATE_LIMIT_MAX: number;
+  /** Requests per window per client (token subject, else IP) for people and anonymous callers; see src/auth/rate-limits.ts. */
+  RATE_LIMIT_MAX?: number;
+  /** Per-role maxima, e.g. "platform=120000,hospital=60000" (roles: practitioner, coordinator, auditor, hospital, platform, anonymous). */
+  RATE_LIMIT_MAX_BY_ROLE?: string;
   RATE_LIMIT_WINDOW_MS: number;
   /** Longest accepted request URL (path and query) in bytes. */
   MAX_URL_BYTES: number;
@@ -125,14 +130,30 @@ export interface RelaisConfig {
   BULK_EXPORT_WORKERS: number;
   /** How long a worker's hold on a job lasts without renewal: after it, another instance resumes a job whose worker died. */
   BULK_EXPORT_LEASE_SECONDS: number;
+  /** AUTH_MODE=dev: folder of the development signing key and registered backend clients (default DATA_DIR/dev-auth); point several replicas at one shared folder. */
+  AUTH_DEV_DIR?: string;
+  /** Prometheus metrics at /metrics. */
+  METRICS_ENABLED: boolean;
+  /** When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN?: string;
+  /** OpenTelemetry traces are exported (OTLP over HTTP) when one of these is set (standard OpenTelemetry variables). */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  OTEL_SERVICE_NAME: string;
+  /** Start-up: how long to keep retrying a store that cannot be reached (MongoDB down), 0 = forever. */
+  STORE_STARTUP_TIMEOUT_SECONDS: number;
 }
+
+/** Roles whose rate limit can be set (src/auth/rate-limits.ts). */
+export const RATE_LIMIT_ROLES = ['practitioner', 'coordinator', 'auditor', 'hospital', 'platform', 'anonymous'] as const;
+const ROLE_LIMIT = `(${RATE_LIMIT_ROLES.join('|')})=[1-9][0-9]*`;
 
 const schema = {
   type: 'object',
   required: [],
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
-    HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     BASE_URL: { type: 'string', pattern: '^https?://[^\\s/]+(/[^\\s]*)?[^/\\s]$' },
     DATA_DIR: { type: 'string', minLength: 1, default: './data' },
     MONGODB_URI: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
@@ -176,7 +197,8 @@ const schema = {
     SMART_AUTHORIZE_URL: { type: 'string', pattern: '^https?://' },
     SMART_TOKEN_URL: { type: 'string', pattern: '^https?://' },
     CORS_ORIGINS: { type: 'string', default: '' },
-    RATE_LIMIT_MAX: { type: 'integer', minimum: 1, default: 1200 },
+    RATE_LIMIT_MAX: { type: 'integer', minimum: 1 },
+    RATE_LIMIT_MAX_BY_ROLE: { type: 'string', pattern: `^(${ROLE_LIMIT})(,(${ROLE_LIMIT}))*$` },
     RATE_LIMIT_WINDOW_MS: { type: 'integer', minimum: 1000, default: 60000 },
     MAX_URL_BYTES: { type: 'integer', minimum: 1024, maximum: 65536, default: 8192 },
     LIMIT_QUERY_PARAMETERS: { type: 'integer', minimum: 10, maximum: 100000, default: 100 },
@@ -205,17 +227,53 @@ const schema = {
     BULK_EXPORT_FILE_MAX_RESOURCES: { type: 'integer', minimum: 1, maximum: 10000000, default: 50000 },
     BULK_EXPORT_WORKERS: { type: 'integer', minimum: 0, maximum: 16, default: 1 },
     BULK_EXPORT_LEASE_SECONDS: { type: 'integer', minimum: 2, maximum: 3600, default: 30 },
+    AUTH_DEV_DIR: { type: 'string', minLength: 1 },
+    METRICS_ENABLED: { type: 'boolean', default: true },
+    METRICS_TOKEN: { type: 'string', minLength: 16 },
+    OTEL_EXPORTER_OTLP_ENDPOINT: { type: 'string', pattern: '^https?://' },
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { type: 'string', pattern: '^https?://' },
+    OTEL_SERVICE_NAME: { type: 'string', minLength: 1, default: 'relais' },
+    STORE_STARTUP_TIMEOUT_SECONDS: { type: 'integer', minimum: 0, default: 600 },
   },
 } as const;
 
+/** A configuration the server cannot run with: the process stops with exit code 2 (server.ts). */
 export class ConfigError extends Error {}
+
+/**
+ * What a pattern-checked variable accepts, in words (an enum's allowed values
+ * come from the schema itself).
+ */
+const ACCEPTS: Record<string, string> = {
+  BASE_URL: 'an http(s) URL without a trailing slash, e.g. https://fhir.example.org/fhir',
+  MONGODB_URI: 'a mongodb:// or mongodb+srv:// URI',
+  MONGODB_DATABASE: 'a MongoDB database name (1-63 characters, none of / \\ . " $ or space)',
+  MONGODB_WRITE_CONCERN: 'majority or a number of members',
+  DISCHARGE_HOLIDAY_REGION: 'FR, or a region such as FR-57, FR-67, FR-68, FR-RE',
+  DISCHARGE_ALERT_RULES: 'a comma-separated list of friday-afternoon, weekend, holiday-eve, short-notice, missing-items, no-nurse-in-range (or empty)',
+  COORDINATION_TEAM_FINESS: 'a 9-character FINESS number',
+  PLATFORM_SHARED_TYPES: 'a comma-separated list of R4 resource types, e.g. Patient,Encounter',
+  AUTH_JWKS_URL: 'an http(s) URL',
+  AUTH_ALGORITHMS: 'a comma-separated list of JWS algorithms, e.g. RS256,PS256,ES256',
+  SMART_AUTHORIZE_URL: 'an http(s) URL',
+  SMART_TOKEN_URL: 'an http(s) URL',
+  RATE_LIMIT_MAX_BY_ROLE: `a comma-separated list of role=max, roles among ${RATE_LIMIT_ROLES.join(', ')}, e.g. platform=120000,hospital=60000`,
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'an http(s) URL, e.g. http://otel-collector:4318',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'an http(s) URL, e.g. http://otel-collector:4318/v1/traces',
+};
+
+/** Variables whose value is never repeated in an error message. */
+const SECRETS = new Set(['MONGODB_URI', 'METRICS_TOKEN', 'AUTH_CLAIMS_MAPPING']);
 
 /** Reads and validates the configuration; throws ConfigError with a one-line message. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {
   try {
     return envSchema<RelaisConfig>({ schema, data: { ...env }, env: false, dotenv: false });
   } catch (error) {
-    const message = (error as Error).message.replace(/\s+/g, ' ').replace(/^env\//, '');
+    const detailed = (error as { errors?: SchemaError[] }).errors;
+    const message = detailed
+      ? describeConfigErrors(detailed, env, { accepts: ACCEPTS, secrets: SECRETS })
+      : (error as Error).message.replace(/\s+/g, ' ').replace(/^env\//, '');
     throw new ConfigError(`invalid configuration: ${message}`);
   }
 }

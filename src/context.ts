@@ -1,7 +1,7 @@
 /**
  * Builds the dependencies of a Relais process once, at start-up, from the
- * configuration: definitions, validator, search machinery, store, engine.
- * Tests build their own with any store (see test/helpers).
+ * configuration: definitions, validator, search machinery, store, engine,
+ * metrics. Tests build their own with any store (see test/helpers).
  */
 import { baseUrlOf, type RelaisConfig } from './config.js';
 import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
@@ -11,6 +11,8 @@ import { ACCESS_FACT_TYPES } from './access/fact-cache.js';
 import { PolicyGuard } from './access/policy-guard.js';
 import { policySettingsFromConfig } from './access/policy-settings.js';
 import { loadDefinitions, type FhirDefinitions } from './fhir/definitions.js';
+import { measuredStore, measuredStructureValidator, measuredValidationService } from './metrics/instrumented.js';
+import { RelaisMetrics } from './metrics/relais-metrics.js';
 import { registerBuiltInOperations } from './operations/built-in-operations.js';
 import { OperationRegistry } from './operations/operation-registry.js';
 import { IndexExtractor } from './search/index-extractor.js';
@@ -33,6 +35,11 @@ export interface RelaisContext {
   subscriptions: SubscriptionService;
   /** Bulk Data $export: its storage, worker and routes (src/bulk). */
   bulk: BulkExport;
+  /**
+   * The process's Prometheus metrics (served at /metrics). Background workers
+   * register the depth of their queue here: metrics.registerQueueDepth(name, read).
+   */
+  metrics: RelaisMetrics;
 }
 
 export interface ContextOptions {
@@ -63,10 +70,12 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
     maxDefinitionArrayElements: config.LIMIT_DEFINITION_ARRAY_ELEMENTS,
     maxIndexValues: config.LIMIT_INDEX_VALUES,
   };
+  const metrics = new RelaisMetrics();
+  // Measured where the engine meets them: store reads and writes, validation (src/metrics).
   // MongoDB counts the writes of the types the access facts are read from (their cache's exactness).
-  const resourceStore = store ?? storeFromConfig(config, ACCESS_FACT_TYPES);
+  const resourceStore = measuredStore(store ?? storeFromConfig(config, ACCESS_FACT_TYPES), metrics);
   const structureValidator = new StructureValidator(defs);
-  const profileValidation = validationFromConfig(config, defs, structureValidator);
+  const profileValidation = measuredValidationService(validationFromConfig(config, defs, structureValidator), metrics);
   const extractor = new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) });
   const compiler = new SearchCompiler(
     searchParameters,
@@ -80,7 +89,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   const engineContext: EngineContext = {
     store: subscriptions.decorate(resourceStore),
     definitions: defs,
-    validator: structureValidator,
+    validator: measuredStructureValidator(structureValidator, metrics),
     profileValidation,
     searchParameters,
     extractor,
@@ -97,5 +106,5 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   for (const operation of subscriptions.operations(resourceStore)) operations.register(operation);
   const bulk = new BulkExport(config, engine, options.bulk);
   bulk.registerOperations(operations);
-  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bulk };
+  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bulk, metrics };
 }

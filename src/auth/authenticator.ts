@@ -10,7 +10,7 @@
  *   Only with AUTH_MODE=none written explicitly, and the server says so loudly.
  */
 import { baseUrlOf, ConfigError, type RelaisConfig } from '../config.js';
-import { DEV_ALGORITHM, DEV_ISSUER, ensureDevKeys } from './dev-keys.js';
+import { DEV_ALGORITHM, DEV_ISSUER, devAuthDirectory, ensureDevKeys } from './dev-keys.js';
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../identity/principal.js';
 import { parseClaimsMapping, principalFromClaims, PrincipalError, type ClaimsMapping } from './claims-mapping.js';
@@ -72,7 +72,7 @@ export async function buildAuthenticator(config: RelaisConfig, overrides: Authen
   let keys: KeySource;
   if (config.AUTH_MODE === 'dev') {
     issuer = config.AUTH_ISSUER ?? DEV_ISSUER;
-    keys = { kind: 'jwks', jwks: (await ensureDevKeys(config.DATA_DIR)).jwks };
+    keys = { kind: 'jwks', jwks: (await ensureDevKeys(devAuthDirectory(config))).jwks };
     if (!algorithms.includes(DEV_ALGORITHM)) algorithms.push(DEV_ALGORITHM);
   } else {
     if (!config.AUTH_ISSUER) throw new ConfigError('invalid configuration: AUTH_MODE=oidc needs AUTH_ISSUER');

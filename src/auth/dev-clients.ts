@@ -4,7 +4,8 @@
  * its tokens carry (a regional platform, or a hospital's software with its
  * FINESS), the most it may be granted (its scopes), and the public keys that
  * verify its signed client assertions (a JWKS). Kept in
- * `<DATA_DIR>/dev-auth/clients.json`, written by `npm run register-client`.
+ * `clients.json` of the dev-auth folder (`<DATA_DIR>/dev-auth`, or AUTH_DEV_DIR:
+ * see dev-keys.ts), written by `relais register-client`.
  * In production the identity provider (AUTH_MODE=oidc) registers clients.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -27,14 +28,15 @@ interface ClientsFile {
   clients: DevClient[];
 }
 
-export function devClientsFile(dataDir: string): string {
-  return join(resolve(dataDir), 'dev-auth', 'clients.json');
+/** `devAuthDir`: see devAuthDirectory() in dev-keys.ts. */
+export function devClientsFile(devAuthDir: string): string {
+  return join(resolve(devAuthDir), 'clients.json');
 }
 
 /** The registered clients (none when the file does not exist). */
-export function readDevClients(dataDir: string): DevClient[] {
+export function readDevClients(devAuthDir: string): DevClient[] {
   try {
-    return (JSON.parse(readFileSync(devClientsFile(dataDir), 'utf8')) as ClientsFile).clients ?? [];
+    return (JSON.parse(readFileSync(devClientsFile(devAuthDir), 'utf8')) as ClientsFile).clients ?? [];
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
@@ -42,10 +44,10 @@ export function readDevClients(dataDir: string): DevClient[] {
 }
 
 /** Adds or replaces a client (by id), through a temporary file and a rename. */
-export function registerDevClient(dataDir: string, client: DevClient): void {
-  const file = devClientsFile(dataDir);
-  mkdirSync(join(resolve(dataDir), 'dev-auth'), { recursive: true, mode: 0o700 });
-  const clients = [...readDevClients(dataDir).filter((c) => c.clientId !== client.clientId), client];
+export function registerDevClient(devAuthDir: string, client: DevClient): void {
+  const file = devClientsFile(devAuthDir);
+  mkdirSync(resolve(devAuthDir), { recursive: true, mode: 0o700 });
+  const clients = [...readDevClients(devAuthDir).filter((c) => c.clientId !== client.clientId), client];
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ clients }, null, 1) + '\n', { mode: 0o600 });
   renameSync(tmp, file);

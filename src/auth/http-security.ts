@@ -15,7 +15,8 @@ import { errors } from '../errors.js';
 import { baseUrlOf } from '../config.js';
 import { registerBackendServicesToken } from './backend-services-token.js';
 import { readDevClients } from './dev-clients.js';
-import { ensureDevKeys } from './dev-keys.js';
+import { devAuthDirectory, ensureDevKeys } from './dev-keys.js';
+import { rateLimitsFromConfig } from './rate-limits.js';
 import { devTokenEndpointUrl } from './smart-configuration.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
 import type { Principal } from '../identity/principal.js';
@@ -43,6 +44,12 @@ function isPublic(request: FastifyRequest): boolean {
   return (
     path === '/healthz' ||
     path === '/readyz' ||
+    // Counts and latencies only; behind METRICS_TOKEN when set (src/rest/metrics-routes.ts).
+    path === '/metrics' ||
+    // The API description, public like the CapabilityStatement it is derived from.
+    path === '/openapi.json' ||
+    path === '/docs' ||
+    path.startsWith('/docs/') ||
     path === '/.well-known/smart-configuration' ||
     path === '/fhir/.well-known/smart-configuration' ||
     // The development token endpoint authenticates its clients by their signed assertions.
@@ -66,7 +73,7 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
   if (authenticator.mode === 'none') {
     app.log.warn('AUTHENTICATION IS DISABLED (AUTH_MODE=none): every request acts as the server itself, with access to all data. Never run this way with real data.');
   } else if (authenticator.mode === 'dev') {
-    app.log.warn({ issuer: authenticator.issuer, audience: authenticator.audience }, 'development tokens (AUTH_MODE=dev): mint one with `npm run token -- --role nurse --rpps <11 digits>`; use AUTH_MODE=oidc in production');
+    app.log.warn({ issuer: authenticator.issuer, audience: authenticator.audience }, 'development tokens (AUTH_MODE=dev), signed by a local key (how to get one: see the "ready" line); use AUTH_MODE=oidc in production');
   }
 
   app.decorateRequest('principal', undefined);
@@ -90,7 +97,6 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
   app.addHook('onRequest', async (request) => {
     if (Buffer.byteLength(request.url) > config.MAX_URL_BYTES) throw errors.uriTooLong(config.MAX_URL_BYTES);
     if (isPublic(request)) return;
-    request.breakTheGlass = breakTheGlassOf(request);
     try {
       const header = request.headers.authorization;
       request.principal = await authenticator.authenticate(Array.isArray(header) ? header[0] : header);
@@ -98,27 +104,33 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
       if (!(error instanceof AuthenticationError)) throw error;
       throw error.missing ? errors.missingToken(REALM) : errors.unauthenticated(error.reason, REALM);
     }
+    // After authentication: a caller without a valid token learns nothing but 401.
+    request.breakTheGlass = breakTheGlassOf(request);
   });
 
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'preHandler',
-    max: config.RATE_LIMIT_MAX,
-    timeWindow: config.RATE_LIMIT_WINDOW_MS,
-    keyGenerator: (request) => (request.principal ? `sub:${request.principal.issuer}|${request.principal.subject}` : `ip:${request.ip}`),
-    errorResponseBuilder: (_request, context) => errors.tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000))),
-  });
+  // Per client, sized by role (rate-limits.ts); none with AUTH_MODE=none unless configured.
+  const limits = rateLimitsFromConfig(config);
+  if (limits) {
+    await app.register(rateLimit, {
+      global: true,
+      hook: 'preHandler',
+      max: (request) => limits.maxFor(request.principal),
+      timeWindow: limits.windowMs,
+      keyGenerator: (request) => (request.principal ? `sub:${request.principal.issuer}|${request.principal.subject}` : `ip:${request.ip}`),
+      errorResponseBuilder: (_request, context) => errors.tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000))),
+    });
+  }
 
   // AUTH_MODE=dev: this server is also the authorization server of registered backend services.
   const devTokenUrl = authenticator.mode === 'dev' ? devTokenEndpointUrl(config) : undefined;
   if (devTokenUrl) {
-    const { privateJwk } = await ensureDevKeys(config.DATA_DIR);
+    const { privateJwk } = await ensureDevKeys(devAuthDirectory(config));
     registerBackendServicesToken(app, {
       tokenUrl: devTokenUrl,
       audience: authenticator.audience ?? baseUrlOf(config),
       ...(authenticator.issuer ? { issuer: authenticator.issuer } : {}),
       privateJwk,
-      clients: () => readDevClients(config.DATA_DIR),
+      clients: () => readDevClients(devAuthDirectory(config)),
       clockToleranceSeconds: config.AUTH_CLOCK_SKEW_SECONDS,
     });
   }

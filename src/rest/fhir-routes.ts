@@ -22,9 +22,22 @@ interface RouteSpec {
   method: HTTPMethods;
   url: string;
   interaction?: TypeInteraction | SystemInteraction | Array<TypeInteraction | SystemInteraction>;
+  /** What metrics call a request of this route when `interaction` does not say it alone (relais_http_requests_total). */
+  label?: string;
+  /** `$operation` segments of this route run the operations registered at this level. */
+  dispatches?: OperationLevel;
   /** Content types the body may have (undefined: no body expected). */
   accepts?: string[];
   handler: Handler;
+}
+
+/** A route of the table as the OpenAPI document describes it (src/rest/openapi.ts). */
+export type RouteDescription = Omit<RouteSpec, 'handler'>;
+
+/** What registerFhirRoutes() made: the route table and the CapabilityStatement derived from it. */
+export interface FhirRoutes {
+  routes: RouteDescription[];
+  capabilityStatement(): import('fhir/r4').CapabilityStatement;
 }
 
 const RESOURCE_TYPES = ['application/fhir+json', 'application/json', ...XML_BODY_TYPES];
@@ -75,6 +88,17 @@ function isOperation(segment: string | undefined): boolean {
   return segment !== undefined && segment.startsWith('$');
 }
 
+/** PUT, PATCH and DELETE reach the generic routes with a `$operation` segment: operations take GET and POST only. */
+function refuseOperationMethod(request: FastifyRequest, segment: string | undefined): void {
+  if (isOperation(segment)) throw errors.methodNotAllowed(request.method, ['GET', 'POST']);
+}
+
+/** `_pretty` is true or false (R4 http page); anything else is refused before any work is done. */
+function checkPretty(pairs: Array<[string, string]>): void {
+  const values = pairs.filter(([name]) => name === '_pretty').map(([, value]) => value);
+  if (values.length > 1 || values.some((v) => v !== 'true' && v !== 'false')) throw errors.invalidParameter('_pretty', '_pretty must be given once, as true or false');
+}
+
 export interface FhirRoutesOptions {
   engine: FhirEngine;
   /** The engine session a request acts in: its caller, from the verified token (see request-session.ts). */
@@ -98,15 +122,17 @@ export interface FhirRoutesOptions {
   capabilityExtras?: CapabilityExtras;
 }
 
-export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): void {
+export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOptions): FhirRoutes {
   const { engine, baseUrl, sessionOf } = options;
   const locationOf = (type: string, id: string, vid: number) => `${baseUrl}/${type}/${id}/_history/${vid}`;
 
   /** Runs `$name` at the given level; `$` segments reach here from the generic routes. */
   async function runOperation(request: FastifyRequest, reply: FastifyReply, level: OperationLevel, segment: string, resourceType?: string, id?: string) {
     const method = request.method === 'POST' ? 'POST' : 'GET';
+    request.fhirInteraction = 'operation';
     if (resourceType !== undefined) engine.facts.definitions.isResourceType(resourceType) || (() => { throw errors.unknownResourceType(resourceType); })();
     const operation = options.operations.resolve(segment.slice(1), level, resourceType, method);
+    request.fhirInteraction = `$${operation.name}`;
     if (method === 'POST' && request.body !== undefined && !RESOURCE_TYPES.includes(contentTypeOf(request)) && !FORM_TYPES.includes(contentTypeOf(request))) {
       throw errors.unsupportedMediaType(contentTypeOf(request));
     }
@@ -134,6 +160,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'GET',
       url: '/metadata',
+      label: 'capabilities',
       handler: async (request, reply) => sendFhir(request, reply, 200, capabilityStatement()),
     },
     {
@@ -149,6 +176,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
         const type = (request.body as { type?: unknown } | undefined)?.type;
+        request.fhirInteraction = type === 'batch' ? 'batch' : 'transaction';
         const entries = (request.body as { entry?: unknown } | undefined)?.entry;
         // Each entry is an interaction: the Bundle itself was counted as one request, the others are charged now.
         if (Array.isArray(entries) && entries.length > 1) await options.chargeWork?.(request, entries.length - 1);
@@ -167,6 +195,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'GET',
       url: '/:type',
       interaction: 'search-type',
+      dispatches: 'system',
       handler: async (request, reply) => {
         if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
         return sendFhir(request, reply, 200, await sessionOf(request).search(request.params.type, queryPairs(request), { strict: isStrict(request) }));
@@ -175,6 +204,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'POST',
       url: '/:type/_search',
+      label: 'search-type',
       accepts: FORM_TYPES,
       handler: async (request, reply) => {
         const body = (request.body as Array<[string, string]> | undefined) ?? [];
@@ -184,12 +214,14 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'GET',
       url: '/:type/_search',
+      label: 'search-type',
       handler: async (request, reply) => sendFhir(request, reply, 200, await sessionOf(request).search(request.params.type, queryPairs(request), { strict: isStrict(request) })),
     },
     {
       method: 'POST',
       url: '/:type',
       interaction: 'create',
+      dispatches: 'system',
       accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
       handler: async (request, reply) => {
         if (isOperation(request.params.type)) return runOperation(request, reply, 'system', request.params.type!);
@@ -205,8 +237,10 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'PUT',
       url: '/:type',
+      label: 'conditional-update',
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
+        refuseOperationMethod(request, request.params.type);
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('update');
         const result = await sessionOf(request).conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
@@ -217,8 +251,10 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'PATCH',
       url: '/:type',
+      label: 'conditional-patch',
       accepts: PATCH_TYPES,
       handler: async (request, reply) => {
+        refuseOperationMethod(request, request.params.type);
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('patch');
         const result = await sessionOf(request).conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
@@ -228,7 +264,9 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'DELETE',
       url: '/:type',
+      label: 'conditional-delete',
       handler: async (request, reply) => {
+        refuseOperationMethod(request, request.params.type);
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('delete');
         const result = await sessionOf(request).conditionalDelete(request.params.type!, query);
@@ -247,6 +285,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       method: 'GET',
       url: '/:type/:id',
       interaction: 'read',
+      dispatches: 'type',
       handler: async (request, reply) => {
         const { type, id } = request.params;
         if (isOperation(id)) return runOperation(request, reply, 'type', id!, type);
@@ -261,6 +300,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
+        refuseOperationMethod(request, id);
         const result = await sessionOf(request).update(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined, locationOf(type!, id!, version.versionId));
@@ -273,6 +313,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: PATCH_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
+        refuseOperationMethod(request, id);
         const result = await sessionOf(request).patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
         return sendWriteResult(request, reply, result.status, result.version, undefined, locationOf(result.version.resourceType, result.version.id, result.version.versionId));
       },
@@ -283,6 +324,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'delete',
       handler: async (request, reply) => {
         const { type, id } = request.params;
+        refuseOperationMethod(request, id);
         const result = await sessionOf(request).delete(type!, id!, { ifMatch: ifMatchOf(request) });
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
@@ -291,6 +333,8 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'POST',
       url: '/:type/:id',
+      label: 'operation',
+      dispatches: 'type',
       accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
       handler: async (request, reply) => {
         const { type, id } = request.params;
@@ -301,6 +345,8 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'GET',
       url: '/:type/:id/:operation',
+      label: 'operation',
+      dispatches: 'instance',
       handler: async (request, reply) => {
         const { type, id, operation } = request.params;
         if (!isOperation(operation)) throw errors.routeNotFound(request.method, request.url.split('?')[0]);
@@ -310,6 +356,8 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     {
       method: 'POST',
       url: '/:type/:id/:operation',
+      label: 'operation',
+      dispatches: 'instance',
       accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
       handler: async (request, reply) => {
         const { type, id, operation } = request.params;
@@ -378,6 +426,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
           method: route.method,
           url: route.url,
           handler: async (request, reply) => {
+            request.fhirInteraction = route.label ?? (typeof route.interaction === 'string' ? route.interaction : 'other');
             const hasBody = request.headers['content-type'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
             if (route.accepts && hasBody && !route.accepts.includes(contentTypeOf(request))) {
               throw errors.unsupportedMediaType(contentTypeOf(request) || '(none)');
@@ -390,24 +439,26 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
             if (options.maxQueryParameters !== undefined && pairs.length + formFields > options.maxQueryParameters) {
               throw errors.overLimit(`a request takes at most ${options.maxQueryParameters} parameters (LIMIT_QUERY_PARAMETERS)`);
             }
+            checkPretty(pairs);
             return route.handler(request as FastifyRequest<{ Params: Params }>, reply);
           },
         });
       }
-      const all: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', ...(options.refuseOptions ? (['OPTIONS'] as HTTPMethods[]) : [])];
+      // TRACE and QUERY too: a method the path does not support is a 405 with Allow (RFC 9110 §15.5.6), not a 404.
+      const all: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'QUERY', ...(options.refuseOptions ? (['OPTIONS'] as HTTPMethods[]) : [])];
       for (const [url, methods] of methodsByUrl) {
         const allowed = methods.includes('GET') ? [...methods, 'HEAD' as HTTPMethods] : methods;
         const others = all.filter((m) => !methods.includes(m));
         if (others.length === 0) continue;
-        fhir.route({
-          method: others,
-          url,
-          handler: async (request) => {
-            throw errors.methodNotAllowed(request.method, allowed);
-          },
-        });
+        const refuse = async (request: FastifyRequest) => {
+          request.fhirInteraction = 'method-not-allowed';
+          throw errors.methodNotAllowed(request.method, allowed);
+        };
+        // Refused on arrival, before any body is read (a QUERY without Content-Type is still a 405).
+        fhir.route({ method: others, url, onRequest: refuse, handler: refuse });
       }
     },
     { prefix: '/fhir' },
   );
+  return { routes: routes.map(({ handler: _handler, ...description }) => description), capabilityStatement };
 }

@@ -1,11 +1,20 @@
-/** Liveness and readiness probes for orchestrators (outside the FHIR base). */
+/** Liveness and readiness probes for orchestrators (outside the FHIR base), and the start-up gate of the FHIR routes. */
 import type { FastifyInstance } from 'fastify';
-import type { ResourceStore } from '../store/resource-store.js';
+import { errors } from '../errors.js';
+import type { Readiness } from './readiness.js';
 
-export function registerOperationalRoutes(app: FastifyInstance, store: ResourceStore): void {
-  app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const ready = store.isReady();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', store: store.capabilities.name });
+/** How long a FHIR request arriving during start-up waits for the store before its 503. */
+const STARTUP_WAIT_MS = 5000;
+
+export function registerOperationalRoutes(app: FastifyInstance, readiness: Readiness): void {
+  app.get('/healthz', { config: { rateLimit: false } }, async (_request, reply) => reply.code(200).send({ status: 'ok' }));
+  app.get('/readyz', { config: { rateLimit: false } }, async (_request, reply) => {
+    const report = readiness.report();
+    return reply.code(report.status === 'ready' ? 200 : 503).send(report);
+  });
+  // FHIR and token requests need the store: during start-up they wait a little, then 503 + Retry-After.
+  app.addHook('onRequest', async (request) => {
+    if (readiness.isReady() || !(request.url.startsWith('/fhir') || request.url.startsWith('/auth/'))) return;
+    if (!(await readiness.whenReady(STARTUP_WAIT_MS))) throw errors.startingUp(Math.max(1, readiness.report().retryInSeconds ?? 5));
   });
 }

@@ -3,7 +3,7 @@
  * start from the profiles/ folder (JSON files holding a SearchParameter or a
  * Bundle of them) and added to the registry beside the base R4 ones. Resources
  * written before such a parameter existed get its index entries from
- * `npm run reindex` (scripts/reindex.ts).
+ * `relais reindex` (src/cli/reindex-command.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

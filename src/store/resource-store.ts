@@ -268,7 +268,7 @@ export interface ResourceStore extends ResultSetStore, OutboxStore {
   distinct(query: DistinctQuery, path: string): Promise<unknown[]>;
   /**
    * Replaces the index entries of current versions without creating versions
-   * (scripts/reindex.ts, after SearchParameters were added). Durable like write();
+   * (`relais reindex`, src/cli/reindex-command.ts, after SearchParameters were added). Durable like write();
    * returns how many were applied (stale versionIds are skipped).
    */
   reindex(updates: IndexUpdate[]): Promise<number>;

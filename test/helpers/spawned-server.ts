@@ -8,7 +8,7 @@
  * process, so a signal sent to its pid reaches the server itself (through `npx`
  * a SIGKILL would hit the npx wrapper and leave the server running).
  * PORT=0 lets the OS choose a free port; the port is read from the
- * "Server listening at" log line.
+ * "Server listening at" log line, and the server is used once it logged "ready".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -71,7 +71,9 @@ export async function spawnServer(
 
   const origin = await new Promise<string>((resolveOrigin, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time; stderr: ${stderr.join('\n')}`)), options.startTimeoutMs ?? 60_000);
+    // The port is taken first ("Server listening at"), the store opened next: the server serves once "ready".
     const look = () => {
+      if (!stdout.some((line) => line.includes('Relais FHIR R4 server ready'))) return;
       for (const line of stdout) {
         const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
         if (match) {

@@ -1,6 +1,6 @@
 /**
  * A SearchParameter added later (the network's own, from profiles/) and the
- * reindex path (scripts/reindex.ts uses store.reindex exactly like this):
+ * reindex path (src/cli/reindex-command.ts uses store.reindex exactly like this):
  * resources written before the parameter existed become findable by it,
  * without new versions, and the new entries survive a restart (journal).
  */

@@ -48,8 +48,9 @@ function startRelais(database: string, dataDir: string): Promise<RelaisProcess> 
       buffered = lines.pop()!;
       for (const line of lines) {
         output.push(line);
-        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-        if (match) {
+        // The port comes first ("Server listening"), then the store opens: serve once "ready".
+        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output.join('\n'));
+        if (match && line.includes('Relais FHIR R4 server ready')) {
           clearTimeout(timer);
           resolve({ child, base: `${match[1]}/fhir`, output });
         }
