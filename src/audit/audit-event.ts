@@ -15,7 +15,6 @@ import { principalIdentifier, type Principal } from '../identity/principal.js';
 
 export const AUDIT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
 export const RESTFUL_INTERACTION_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
-const OUTCOME_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-event-outcome';
 const ENTITY_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/object-role';
 const PARTICIPATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';

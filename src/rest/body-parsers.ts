@@ -84,7 +84,7 @@ export function installBodyParsers(app: FastifyInstance, definitions: FhirDefini
         done(errors.nestingTooDeep(MAX_JSON_DEPTH), undefined);
         return;
       }
-      secureJson(request, text, done);
+      void secureJson(request, text, done);
     },
   );
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

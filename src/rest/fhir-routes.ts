@@ -13,7 +13,7 @@ import { errors } from '../errors.js';
 import { negotiate, XML_BODY_TYPES } from './content-negotiation.js';
 import type { EngineSession } from '../engine/engine-session.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
-import { httpDate, preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
+import { preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
 
 type Params = { type?: string; id?: string; vid?: string; operation?: string };
 type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;

@@ -2,7 +2,6 @@
  * Conditional create, update and delete (criteria on _id and identifier) and
  * If-Match optimistic locking, as the R4 http page describes them.
  */
-import type { Bundle } from 'fhir/r4';
 import { describe, expect, it } from 'vitest';
 import { FHIR_JSON, STRUCTURE_ONLY, useTestServer } from '../helpers/test-server.js';
 

@@ -5,7 +5,7 @@
  * written), several are a 412.
  */
 import { errors } from '../../errors.js';
-import { GuardConflict, type StoredVersion, type WriteOperation } from '../../store/resource-store.js';
+import { GuardConflict, type StoredVersion } from '../../store/resource-store.js';
 import { matchCriteria, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
