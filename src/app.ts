@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { EngineSession } from './engine/engine-session.js';
 import { buildAuthenticator, type AuthenticatorOverrides } from './auth/authenticator.js';
 import { installHttpSecurity, REALM } from './auth/http-security.js';
 import { workCharger } from './auth/work-charge.js';
@@ -24,6 +25,7 @@ import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
 import websocket from '@fastify/websocket';
 import { SUBSCRIPTION_WEBSOCKET_PATH } from './subscriptions/subscription-service.js';
+import { tracedSession, type Tracing } from './telemetry/tracing.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
 
@@ -51,6 +53,12 @@ export interface BuildAppOptions {
   auth?: AuthenticatorOverrides;
   /** Start-up state (server.ts listens before the store is open); default: ready while the store is open. */
   readiness?: Readiness;
+  /** OpenTelemetry tracing, when configured (server.ts): request spans, engine interactions in them. */
+  tracing?: Tracing;
+}
+
+function tracedSessions(sessionOf: (request: FastifyRequest) => EngineSession, tracing: Tracing | undefined): (request: FastifyRequest) => EngineSession {
+  return tracing ? (request) => tracedSession(sessionOf(request), tracing.tracer) : sessionOf;
 }
 
 export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -68,6 +76,8 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     // Our own onRequest hook answers requests arriving during shutdown (an OperationOutcome with Retry-After).
     return503OnClosing: false,
   });
+  // First, so that its request span encloses every hook and handler.
+  if (options.tracing) await app.register(options.tracing.fastifyPlugin);
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
@@ -92,7 +102,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   ctx.bulk.registerRoutes(app, (request) => sessionOf(request).caller);
   const fhir = registerFhirRoutes(app, {
     engine: ctx.engine,
-    sessionOf,
+    sessionOf: tracedSessions(sessionOf, options.tracing),
     operations: ctx.operations,
     baseUrl: ctx.engine.facts.baseUrl,
     software: { name: 'Relais', version: packageJson.version },

@@ -3,6 +3,7 @@
  * configuration: definitions, validator, search machinery, store, engine,
  * metrics. Tests build their own with any store (see test/helpers).
  */
+import type { Tracer } from '@opentelemetry/api';
 import { baseUrlOf, type RelaisConfig } from './config.js';
 import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
 import type { EngineContext } from './engine/engine-context.js';
@@ -20,6 +21,7 @@ import { loadProfileSearchParameters } from './search/profile-search-parameters.
 import { SearchCompiler } from './search/search-query.js';
 import { SearchParameterRegistry } from './search/search-parameters.js';
 import { storeFromConfig } from './store/store-from-config.js';
+import { tracedStore } from './telemetry/tracing.js';
 import type { ResourceStore } from './store/resource-store.js';
 import { StructureValidator } from './validation/structure-validator.js';
 import { validationFromConfig } from './validation/validation-from-config.js';
@@ -45,6 +47,8 @@ export interface RelaisContext {
 export interface ContextOptions {
   /** Bulk export timings or storage (tests). */
   bulk?: BulkExportOptions;
+  /** OpenTelemetry tracing is on (src/telemetry/tracing.ts): store calls get their spans. */
+  tracer?: Tracer;
 }
 
 let cachedDefinitions: FhirDefinitions | undefined;
@@ -73,7 +77,8 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   const metrics = new RelaisMetrics();
   // Measured where the engine meets them: store reads and writes, validation (src/metrics).
   // MongoDB counts the writes of the types the access facts are read from (their cache's exactness).
-  const resourceStore = measuredStore(store ?? storeFromConfig(config, ACCESS_FACT_TYPES), metrics);
+  const backing = store ?? storeFromConfig(config, ACCESS_FACT_TYPES);
+  const resourceStore = measuredStore(options.tracer ? tracedStore(backing, options.tracer) : backing, metrics);
   const structureValidator = new StructureValidator(defs);
   const profileValidation = measuredValidationService(validationFromConfig(config, defs, structureValidator), metrics);
   const extractor = new IndexExtractor(searchParameters, { baseUrl: baseUrlOf(config) });

@@ -19,6 +19,7 @@ import { ConfigError, loadConfig, type RelaisConfig } from './config.js';
 import { buildContext, type RelaisContext } from './context.js';
 import { Readiness } from './rest/readiness.js';
 import { openWithRetry } from './store/open-with-retry.js';
+import { startTracing, tracesEndpoint, type Tracing } from './telemetry/tracing.js';
 import { seedNetworkConformance } from './startup/seed-conformance.js';
 import { DEV_TOKEN_HINT } from './auth/dev-keys.js';
 
@@ -92,13 +93,21 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   let ctx: RelaisContext;
   let app: FastifyInstance;
   let readiness: Readiness;
+  let tracing: Tracing | undefined;
   try {
     config = loadConfig(env);
-    ctx = buildContext(config);
+    tracing = startTracing(config);
+    ctx = buildContext(config, undefined, tracing ? { tracer: tracing.tracer } : {});
     readiness = new Readiness(ctx.store);
-    app = await buildApp(ctx, { readiness });
+    app = await buildApp(ctx, { readiness, ...(tracing ? { tracing } : {}) });
   } catch (error) {
     stopOnConfigError(error);
+  }
+  ctx.metrics.collectProcessMetrics();
+  if (tracing) {
+    const flush = tracing;
+    app.addHook('onClose', async () => flush.shutdown());
+    app.log.info({ endpoint: tracesEndpoint(config) }, 'OpenTelemetry traces exported (OTLP/HTTP)');
   }
   const startup = new AbortController();
   handleSignals(app, config, startup);

@@ -104,8 +104,11 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
       if (!(error instanceof AuthenticationError)) throw error;
       throw error.missing ? errors.missingToken(REALM) : errors.unauthenticated(error.reason, REALM);
     }
-    // After authentication: a caller without a valid token learns nothing but 401.
-    request.breakTheGlass = breakTheGlassOf(request);
+  });
+  // Read once the route is known (a method the path does not allow is a 405 first) and after
+  // authentication (a caller without a valid token learns nothing but 401).
+  app.addHook('preHandler', async (request) => {
+    if (!isPublic(request)) request.breakTheGlass = breakTheGlassOf(request);
   });
 
   // Per client, sized by role (rate-limits.ts); none with AUTH_MODE=none unless configured.

@@ -88,9 +88,11 @@ function isOperation(segment: string | undefined): boolean {
   return segment !== undefined && segment.startsWith('$');
 }
 
-/** PUT, PATCH and DELETE reach the generic routes with a `$operation` segment: operations take GET and POST only. */
-function refuseOperationMethod(request: FastifyRequest, segment: string | undefined): void {
-  if (isOperation(segment)) throw errors.methodNotAllowed(request.method, ['GET', 'POST']);
+/** PUT, PATCH and DELETE reach the generic routes with a `$operation` last segment: operations take GET and POST only (405 before anything else). */
+function refuseOperationMethod(request: FastifyRequest<{ Params: Params }>): void {
+  if (request.method !== 'PUT' && request.method !== 'PATCH' && request.method !== 'DELETE') return;
+  const { type, id, operation } = request.params;
+  if (isOperation(operation ?? id ?? type)) throw errors.methodNotAllowed(request.method, ['GET', 'POST']);
 }
 
 /** `_pretty` is true or false (R4 http page); anything else is refused before any work is done. */
@@ -240,7 +242,6 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       label: 'conditional-update',
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
-        refuseOperationMethod(request, request.params.type);
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('update');
         const result = await sessionOf(request).conditionalUpdate(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
@@ -254,7 +255,6 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       label: 'conditional-patch',
       accepts: PATCH_TYPES,
       handler: async (request, reply) => {
-        refuseOperationMethod(request, request.params.type);
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('patch');
         const result = await sessionOf(request).conditionalPatch(request.params.type!, query, request.body, { ifMatch: ifMatchOf(request) });
@@ -266,7 +266,6 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type',
       label: 'conditional-delete',
       handler: async (request, reply) => {
-        refuseOperationMethod(request, request.params.type);
         const query = rawQuery(request);
         if (!query) throw errors.conditionalNeedsCriteria('delete');
         const result = await sessionOf(request).conditionalDelete(request.params.type!, query);
@@ -300,7 +299,6 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: RESOURCE_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        refuseOperationMethod(request, id);
         const result = await sessionOf(request).update(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
         const { version } = result;
         return sendWriteResult(request, reply, result.status, version, result.status === 201 ? locationOf(type!, id!, version.versionId) : undefined, locationOf(type!, id!, version.versionId));
@@ -313,7 +311,6 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       accepts: PATCH_TYPES,
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        refuseOperationMethod(request, id);
         const result = await sessionOf(request).patch(type!, id!, request.body, { ifMatch: ifMatchOf(request) });
         return sendWriteResult(request, reply, result.status, result.version, undefined, locationOf(result.version.resourceType, result.version.id, result.version.versionId));
       },
@@ -324,7 +321,6 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       interaction: 'delete',
       handler: async (request, reply) => {
         const { type, id } = request.params;
-        refuseOperationMethod(request, id);
         const result = await sessionOf(request).delete(type!, id!, { ifMatch: ifMatchOf(request) });
         if (result.version) reply.header('ETag', `W/"${result.version.versionId}"`);
         return sendFhir(request, reply, result.status, undefined);
@@ -427,6 +423,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
           url: route.url,
           handler: async (request, reply) => {
             request.fhirInteraction = route.label ?? (typeof route.interaction === 'string' ? route.interaction : 'other');
+            refuseOperationMethod(request as FastifyRequest<{ Params: Params }>);
             const hasBody = request.headers['content-type'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
             if (route.accepts && hasBody && !route.accepts.includes(contentTypeOf(request))) {
               throw errors.unsupportedMediaType(contentTypeOf(request) || '(none)');

@@ -1,0 +1,121 @@
+/**
+ * The OpenAPI document (/openapi.json) is a valid OpenAPI 3.1 document, lists
+ * every route of the route table (and nothing the table does not route), the
+ * search parameters the CapabilityStatement declares for each type and the
+ * registered operations; Swagger UI (/docs) serves the same document.
+ */
+import { Validator } from '@seriousme/openapi-schema-validator';
+import type { CapabilityStatement } from 'fhir/r4';
+import Fastify from 'fastify';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { registerFhirRoutes, type RouteDescription } from '../../src/rest/fhir-routes.js';
+import { buildOpenApi } from '../../src/rest/openapi.js';
+import { useTestServer } from '../helpers/test-server.js';
+
+interface OpenApi {
+  openapi: string;
+  servers: Array<{ url: string }>;
+  paths: Record<string, Record<string, { parameters?: Array<{ $ref?: string; name?: string }>; responses: Record<string, unknown> }>>;
+  components: { parameters: Record<string, { name: string; in: string }>; schemas: Record<string, { properties?: Record<string, unknown> }> };
+}
+
+const { inject, server } = useTestServer({ VALIDATION_ENFORCEMENT: 'off', AUTH_MODE: 'dev' });
+let document: OpenApi;
+let routes: RouteDescription[];
+let capability: CapabilityStatement;
+
+beforeAll(async () => {
+  const response = await inject({ url: '/openapi.json' });
+  expect(response.statusCode).toBe(200);
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  document = JSON.parse(response.body) as OpenApi;
+  // The route table itself, registered on a bare instance exactly as the app does.
+  const ctx = server().ctx;
+  const table = registerFhirRoutes(Fastify(), { engine: ctx.engine, sessionOf: () => ctx.engine.asAnonymous({}), operations: ctx.operations, baseUrl: ctx.engine.facts.baseUrl, software: { name: 'Relais', version: 'test' } });
+  routes = table.routes;
+  capability = (await inject({ url: '/fhir/metadata' })).json() as CapabilityStatement;
+});
+
+/** The route of the table a documented path is served by (`/Patient/$match` → `/:type/:id`); static segments win, as in the router. */
+function routeOf(path: string, method: string): RouteDescription | undefined {
+  const segments = path.split('/').filter(Boolean);
+  const candidates = routes.filter((route) => {
+    const pattern = route.url.split('/').filter(Boolean);
+    if (route.method.toString().toLowerCase() !== method || pattern.length !== segments.length) return false;
+    return pattern.every((part, i) => (part.startsWith(':') ? segments[i] !== '' : part === segments[i]));
+  });
+  const staticParts = (route: RouteDescription) => route.url.split('/').filter((part) => part && !part.startsWith(':')).length;
+  return candidates.sort((a, b) => staticParts(b) - staticParts(a))[0];
+}
+
+describe('OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document (the OpenAPI 3.1 JSON Schema, every $ref resolved)', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const result = await new Validator().validate(document as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(document.servers[0].url).toBe('http://relais.test/fhir');
+  }, 60_000);
+
+  it('documents every route of the route table, and only routed paths', () => {
+    const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => ({ path, method })));
+    const served = new Set<RouteDescription>();
+    for (const { path, method } of documented) {
+      const route = routeOf(path, method);
+      expect(route, `${method.toUpperCase()} ${path} is documented but not routed`).toBeDefined();
+      served.add(route!);
+    }
+    for (const route of routes) expect(served.has(route), `route ${route.method.toString()} ${route.url} is not documented`).toBe(true);
+  });
+
+  it('documents each type with the interactions and search parameters of the CapabilityStatement', () => {
+    const resources = capability.rest![0].resource!;
+    expect(resources.length).toBeGreaterThan(140);
+    for (const resource of resources) {
+      const interactions = new Set(resource.interaction!.map((i) => i.code));
+      const type = resource.type;
+      expect(!!document.paths[`/${type}/{id}`]?.get, `read ${type}`).toBe(interactions.has('read'));
+      expect(!!document.paths[`/${type}`]?.post, `create ${type}`).toBe(interactions.has('create'));
+      expect(!!document.paths[`/${type}/{id}/_history/{vid}`]?.get, `vread ${type}`).toBe(interactions.has('vread'));
+      const search = document.paths[`/${type}`]?.get;
+      expect(!!search, `search ${type}`).toBe(interactions.has('search-type'));
+      const parameterNames = new Set((search?.parameters ?? []).map((p) => (p.$ref ? document.components.parameters[p.$ref.split('/').pop()!].name : p.name)));
+      for (const declared of resource.searchParam ?? []) expect(parameterNames.has(declared.name), `${type}?${declared.name}`).toBe(true);
+      // The resource schema carries the type's elements (choice elements expanded).
+      expect(document.components.schemas[type].properties).toHaveProperty('resourceType');
+    }
+    expect(document.components.schemas.Patient.properties).toHaveProperty('deceasedBoolean');
+    expect(document.components.schemas.Patient.properties).toHaveProperty('_birthDate');
+  });
+
+  it('documents the registered operations at their levels, POST-only operations without GET, and every error as an OperationOutcome', () => {
+    for (const operation of server().ctx.operations.all()) {
+      const types = operation.resourceTypes ?? ['Patient'];
+      for (const level of operation.levels) {
+        const path = level === 'system' ? `/$${operation.name}` : level === 'type' ? `/${types[0]}/$${operation.name}` : `/${types[0]}/{id}/$${operation.name}`;
+        expect(document.paths[path]?.post, `POST ${path}`).toBeDefined();
+        expect(!!document.paths[path]?.get, `GET ${path}`).toBe(!operation.affectsState);
+      }
+    }
+    for (const item of Object.values(document.paths)) for (const operation of Object.values(item)) expect(operation.responses['4XX']).toEqual({ $ref: '#/components/responses/Error' });
+  });
+
+  it('fails to build when a route of the table has no description, instead of leaving it out', () => {
+    const ctx = server().ctx;
+    const extra = [...routes, { method: 'GET', url: '/:type/$unheard-of/:id' } as RouteDescription];
+    expect(() => buildOpenApi({ routes: extra, capability, operations: ctx.operations.all(), definitions: ctx.definitions, baseUrl: 'http://x/fhir', authenticated: true, version: '1' })).toThrow(/no description/);
+  });
+
+  it('is served without a token, and Swagger UI at /docs shows the same document', async () => {
+    const ui = await inject({ url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers['content-type']).toMatch(/text\/html/);
+    expect(ui.body).toContain('swagger-ui');
+    const fromUi = await inject({ url: '/docs/json' });
+    expect(fromUi.statusCode).toBe(200);
+    expect(JSON.parse(fromUi.body)).toEqual(document);
+    const gzipped = await inject({ url: '/openapi.json', headers: { 'accept-encoding': 'gzip' } });
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    expect(gzipped.rawPayload.length).toBeLessThan(JSON.stringify(document).length / 5);
+  });
+});
