@@ -6,4 +6,4 @@ export interface TestMongoServer {
   stop(): Promise<void>;
 }
 export function ensureInstalled(options?: { quiet?: boolean }): string;
-export function startTestMongo(options?: { detached?: boolean; timeoutMs?: number }): Promise<TestMongoServer>;
+export function startTestMongo(options?: { detached?: boolean; timeoutMs?: number; port?: number }): Promise<TestMongoServer>;

@@ -92,12 +92,12 @@ async function waitUntilAnswering(uri, deadline) {
 }
 
 /**
- * Starts a server on a free loopback port. `detached`: survives this process
+ * Starts a server on a free loopback port (or on `port`). `detached`: survives this process
  * (CLI `start`); otherwise it stops when this process exits (its stdin closes).
  */
-export async function startTestMongo({ detached = false, timeoutMs = 60_000 } = {}) {
+export async function startTestMongo({ detached = false, timeoutMs = 60_000, port: wantedPort = undefined } = {}) {
   const classpath = ensureInstalled();
-  const port = await freePort();
+  const port = wantedPort ?? (await freePort());
   const child = spawn('java', ['-Xmx512m', '-cp', classpath, join(launcherDir, 'MongoTestServer.java'), String(port), ...(detached ? [] : ['--until-stdin-closes'])], {
     stdio: [detached ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     detached,
