@@ -159,7 +159,7 @@ try {
   process.stdout.write(output.slice(Math.max(0, output.lastIndexOf('=== SUMMARY') - 40)));
   process.stdout.write('(the whole schemathesis output: .tmp/fuzz-last.log)\n');
   process.stdout.write(
-    `\nfuzz: ${report.operations.tested} of ${report.operations.selected} operations, ${report.test_cases.generated} test cases generated in ${report.running_time.toFixed(0)} s (seed ${values.seed}): ` +
+    `\nfuzz: ${report.operations.tested} of ${report.operations.selected} operations, ${report.test_cases.generated} test cases generated in ${report.running_time.toFixed(0)} s (${values.ci ? 'deterministic generation' : `seed ${values.seed}`}): ` +
       `${serverErrors} server errors (5xx), ${schemaContradictions} responses contradicting the document, ${lenient} schema-violating requests accepted (not gated)\n`,
   );
   for (const failure of report.failures.filter((f) => gatedCodes.has(f.code) || /server error/i.test(f.title))) {

@@ -36,6 +36,14 @@ export async function installApiDocs(app: FastifyInstance, document: () => Recor
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     uiConfig: { docExpansion: 'none', deepLinking: true, filter: true, defaultModelsExpandDepth: 0 },
+    // helmet's CSP (script-src 'self' and no inline code) suits Swagger UI's static files, except
+    // upgrade-insecure-requests: on a plain-HTTP deployment (http://localhost) it would send the
+    // page's own scripts and /docs/json to https and leave the page blank.
+    transformStaticCSP: (header: string) =>
+      header
+        .split(';')
+        .filter((directive) => directive.trim() !== 'upgrade-insecure-requests')
+        .join(';'),
     uiHooks: {
       onRequest: (request, reply, done) => {
         if (request.url.split('?')[0] === `${DOCS_PREFIX}/json`) {
