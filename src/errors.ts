@@ -180,12 +180,6 @@ export const errors = {
     return error;
   },
   internal: () => single(500, 'exception', 'Internal server error'),
-  /** Start-up: the server listens before its store is open (so a port in use is seen first); FHIR requests wait, then get this. */
-  startingUp: (retryAfterSeconds: number) => {
-    const error = single(503, 'transient', `The server is starting (its store is not open yet); retry in ${retryAfterSeconds} s`);
-    error.headers['Retry-After'] = String(retryAfterSeconds);
-    return error;
-  },
   /** /metrics behind METRICS_TOKEN. */
   metricsTokenRequired: () => {
     const error = single(401, 'login', 'The metrics need the metrics token (Authorization: Bearer <METRICS_TOKEN>)');

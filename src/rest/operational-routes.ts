@@ -15,6 +15,6 @@ export function registerOperationalRoutes(app: FastifyInstance, readiness: Readi
   // FHIR and token requests need the store: during start-up they wait a little, then 503 + Retry-After.
   app.addHook('onRequest', async (request) => {
     if (readiness.isReady() || !(request.url.startsWith('/fhir') || request.url.startsWith('/auth/'))) return;
-    if (!(await readiness.whenReady(STARTUP_WAIT_MS))) throw errors.startingUp(Math.max(1, readiness.report().retryInSeconds ?? 5));
+    if (!(await readiness.whenReady(STARTUP_WAIT_MS))) throw errors.serviceUnavailable('The server is starting (its store is not open yet)', Math.max(1, readiness.report().retryInSeconds ?? 5));
   });
 }
