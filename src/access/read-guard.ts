@@ -14,7 +14,6 @@ import { auditRecord, recordListing, recordRefusal, recordSuccess } from './call
 import { gathererFor } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
 import { historyVisibleTo } from './listing-guard.js';
-import { compartmentPatients } from './patient-compartment.js';
 import { decideResource, deniedReason, lastLiveVersion, patientsOf } from './resource-reach.js';
 import { allowType, seesEverything, typeRequest } from './type-gate.js';
 
