@@ -41,7 +41,11 @@ function startRelais(database: string, dataDir: string): Promise<RelaisProcess> 
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`Relais did not start:\n${output.join('\n')}`)), 150_000);
+    const timer = setTimeout(() => {
+      // A server that did not become ready is not left running after the test.
+      child.kill('SIGKILL');
+      reject(new Error(`Relais did not start:\n${output.join('\n')}`));
+    }, 150_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
