@@ -63,11 +63,12 @@ function lmdbEngine(dir: string): Engine {
     writeUnit(items, lastUpdated, seq) {
       return env.batch(() => {
         for (const [n, item] of items.entries()) {
-          versions.put([item.type, item.id, 1], { lu: lastUpdated, r: item.body });
-          entries.put([item.type, item.id, 1], item.index);
-          heads.put([item.type, item.id], { v: 1, lu: lastUpdated });
-          log.put([lastUpdated, seq + n], [item.type, item.id, 1]);
-          for (const key of item.keys) keys.put(key, null);
+          // Inside env.batch() each put's promise is the batch's: awaited once, below.
+          void versions.put([item.type, item.id, 1], { lu: lastUpdated, r: item.body });
+          void entries.put([item.type, item.id, 1], item.index);
+          void heads.put([item.type, item.id], { v: 1, lu: lastUpdated });
+          void log.put([lastUpdated, seq + n], [item.type, item.id, 1]);
+          for (const key of item.keys) void keys.put(key, null);
         }
       }) as unknown as Promise<void>;
     },

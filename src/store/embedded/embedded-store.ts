@@ -21,8 +21,6 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  GuardConflict,
-  VersionConflict,
   type DistinctQuery,
   type HistoryPage,
   type HistoryQuery,
@@ -426,7 +424,7 @@ export class EmbeddedStore implements ResourceStore {
       this.opened();
       this.gate!.check();
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error as Error);
     }
     return this.track(
       new Promise<UnitResult>((resolve, reject) => {

@@ -132,8 +132,9 @@ export class BatchView {
     const writes = this.writes;
     return this.layout.env.batch(() => {
       for (const write of writes) {
-        if (write.value === undefined) write.db.remove(write.key as never);
-        else write.db.put(write.key as never, write.value as never);
+        // Inside env.batch() each write's promise is the batch's, which commit() returns.
+        if (write.value === undefined) void write.db.remove(write.key as never);
+        else void write.db.put(write.key as never, write.value as never);
       }
     });
   }
