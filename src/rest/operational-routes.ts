@@ -13,8 +13,9 @@ export function registerOperationalRoutes(app: FastifyInstance, readiness: Readi
     return reply.code(report.status === 'ready' ? 200 : 503).send(report);
   });
   // FHIR and token requests need the store: during start-up they wait a little, then 503 + Retry-After.
+  // (Once started, the store answers for itself: reads go on when a full disk stops writes.)
   app.addHook('onRequest', async (request) => {
-    if (readiness.isReady() || !(request.url.startsWith('/fhir') || request.url.startsWith('/auth/'))) return;
-    if (!(await readiness.whenReady(STARTUP_WAIT_MS))) throw errors.serviceUnavailable('The server is starting (its store is not open yet)', Math.max(1, readiness.report().retryInSeconds ?? 5));
+    if (readiness.isStarted() || !(request.url.startsWith('/fhir') || request.url.startsWith('/auth/'))) return;
+    if (!(await readiness.whenStarted(STARTUP_WAIT_MS))) throw errors.serviceUnavailable('The server is starting (its store is not open yet)', Math.max(1, readiness.report().retryInSeconds ?? 5));
   });
 }

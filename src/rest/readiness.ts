@@ -38,8 +38,17 @@ export class Readiness {
     return this.phaseNow;
   }
 
+  /** Started, and the store says it can serve (/readyz). */
   isReady(): boolean {
     return this.phaseNow === 'ready' && this.store.isReady();
+  }
+
+  /**
+   * Start-up is over. After it, FHIR requests are never held here: a store that
+   * later refuses writes (a full disk) still serves reads, and answers its own 503s.
+   */
+  isStarted(): boolean {
+    return this.phaseNow === 'ready';
   }
 
   enter(phase: StartupPhase): void {
@@ -56,9 +65,9 @@ export class Readiness {
     this.failure = { attempts, kind, retryInMs };
   }
 
-  /** Resolves true once ready, false after `timeoutMs`. */
-  whenReady(timeoutMs: number): Promise<boolean> {
-    if (this.isReady()) return Promise.resolve(true);
+  /** Resolves true once start-up is over, false after `timeoutMs`. */
+  whenStarted(timeoutMs: number): Promise<boolean> {
+    if (this.isStarted()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
