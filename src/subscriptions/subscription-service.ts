@@ -5,7 +5,6 @@
  * decorator the engine writes through), the websocket hub, the delivery
  * worker and the operations. The engine imports none of it.
  */
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { RelaisConfig } from '../config.js';
