@@ -111,5 +111,6 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   for (const operation of subscriptions.operations(resourceStore)) operations.register(operation);
   const bulk = new BulkExport(config, engine, options.bulk);
   bulk.registerOperations(operations);
+  metrics.registerQueueDepth('subscription-notifications', () => subscriptions.pendingNotifications());
   return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bulk, metrics };
 }

@@ -25,6 +25,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export type QueueDepthReader = () => number | undefined | Promise<number | undefined>;
+
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
 /** Seconds; from 1 ms (a cached read) to 30 s (REQUEST_TIMEOUT_MS). */
@@ -70,7 +72,7 @@ export class RelaisMetrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  private readonly queueReaders = new Map<string, () => number | Promise<number>>();
+  private readonly queueReaders = new Map<string, QueueDepthReader>();
   private processMetrics = false;
 
   constructor() {
@@ -82,7 +84,10 @@ export class RelaisMetrics {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const [queue, read] of readers) this.set({ queue }, await read());
+        for (const [queue, read] of readers) {
+          const depth = await read();
+          if (depth !== undefined) this.set({ queue }, depth);
+        }
       },
     });
   }
@@ -90,9 +95,10 @@ export class RelaisMetrics {
   /**
    * For background workers: `read` is called at each scrape and its value
    * exposed as relais_queue_depth{queue}. One name per queue, fixed in code
-   * (e.g. "subscription-deliveries", "bulk-export-jobs").
+   * (e.g. "subscription-notifications", "bulk-export-jobs"). A reader answering
+   * undefined (its worker is not running yet) leaves the series out of that scrape.
    */
-  registerQueueDepth(queue: string, read: () => number | Promise<number>): void {
+  registerQueueDepth(queue: string, read: QueueDepthReader): void {
     if (this.queueReaders.has(queue)) throw new Error(`queue depth '${queue}' is already registered`);
     this.queueReaders.set(queue, read);
   }

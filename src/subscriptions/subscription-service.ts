@@ -52,6 +52,7 @@ export class SubscriptionService {
   readonly endpoints: EndpointPolicy;
   readonly websocketUrl: string;
   private worker: DeliveryWorker | undefined;
+  private deliveringFrom: ResourceStore | undefined;
   private readonly xml: FhirXml;
 
   constructor(private readonly deps: SubscriptionServiceDeps) {
@@ -94,6 +95,7 @@ export class SubscriptionService {
   /** Starts delivering (after the store is open). */
   async start(store: ResourceStore, engine: FhirEngine, log: Pick<Logger, 'info' | 'warn' | 'debug'>): Promise<void> {
     const { config } = this.deps;
+    this.deliveringFrom = store;
     this.worker = new DeliveryWorker({
       store,
       engine,
@@ -139,6 +141,19 @@ export class SubscriptionService {
 
   async stop(): Promise<void> {
     await this.worker?.stop();
+    this.deliveringFrom = undefined;
+  }
+
+  /**
+   * Notifications committed and numbered but not yet acknowledged, all
+   * subscriptions together (the metrics' queue depth); undefined while delivery
+   * is not running (the store may not be open).
+   */
+  async pendingNotifications(): Promise<number | undefined> {
+    if (!this.deliveringFrom) return undefined;
+    let pending = 0;
+    for (const { head, acked } of await this.deliveringFrom.outboxBacklog()) pending += Math.max(0, head - acked);
+    return pending;
   }
 
   /** The Backport IG: on bind-with-token, one handshake Bundle per subscription bound. */

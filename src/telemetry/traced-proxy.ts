@@ -6,6 +6,7 @@
  * given, bounded attributes (a resource type); never ids or bodies.
  */
 import { SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
+import { FhirError } from '../errors.js';
 
 export type SpanAttributes = (args: unknown[]) => Attributes;
 
@@ -19,8 +20,10 @@ export function tracedProxy<T extends object>(target: T, tracer: Tracer, prefix:
       return (...args: unknown[]) =>
         tracer.startActiveSpan(`${prefix}.${String(property)}`, { attributes: attributesOf === true ? {} : attributesOf(args) }, (span) => {
           const fail = (error: unknown) => {
-            span.recordException(error instanceof Error ? error : String(error));
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+            // The error's kind and status, never its text (a FHIR error names the resource).
+            if (error instanceof FhirError) span.setAttribute('fhir.status', error.status);
+            span.recordException({ name: error instanceof Error ? error.name : 'error' });
+            span.setStatus({ code: SpanStatusCode.ERROR });
             span.end();
           };
           try {

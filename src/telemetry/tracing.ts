@@ -5,20 +5,21 @@
  * @fastify/otel, the engine interaction under it (engine.read, engine.search,
  * engine.transaction...), the store calls under that (store.write,
  * store.search...). Spans name the route pattern, the method, the status and
- * the resource type; the URL path is recorded without its query string (search
- * criteria can hold patient identifiers), and no id or body is ever recorded.
+ * the resource type; no URL (search criteria and ids can identify a patient),
+ * no error message and no body leaves the process (scrubbing-exporter.ts).
  * Exported over OTLP/HTTP (JSON) by a batch processor; flushed at shutdown.
  */
 import type { Tracer } from '@opentelemetry/api';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { FastifyPluginCallback } from 'fastify';
 import type { RelaisConfig } from '../config.js';
 import type { EngineSession } from '../engine/engine-session.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import { ScrubbingSpanExporter } from './scrubbing-exporter.js';
 import { tracedProxy } from './traced-proxy.js';
 
 export interface Tracing {
@@ -39,23 +40,29 @@ export function tracesEndpoint(config: Pick<RelaisConfig, 'OTEL_EXPORTER_OTLP_EN
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Starts tracing when configured (or with the given processor, for tests).
- * Registers the tracer provider globally: @fastify/otel and the context
- * propagation across awaits (AsyncLocalStorage) go through the OpenTelemetry API.
+ * Starts tracing when configured (or, for tests, exporting to `testExporter`
+ * span by span). Registers the tracer provider globally: @fastify/otel and the
+ * context propagation across awaits (AsyncLocalStorage) go through the
+ * OpenTelemetry API. Whatever the exporter, spans are scrubbed first.
  */
-export function startTracing(config: Pick<RelaisConfig, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_SERVICE_NAME'>, processor?: SpanProcessor): Tracing | undefined {
+export function startTracing(config: Pick<RelaisConfig, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_SERVICE_NAME'>, testExporter?: SpanExporter): Tracing | undefined {
   const url = tracesEndpoint(config);
-  if (!url && !processor) return undefined;
-  const exporter: SpanExporter | undefined = url ? new OTLPTraceExporter({ url }) : undefined;
+  if (!url && !testExporter) return undefined;
+  const processor = testExporter
+    ? new SimpleSpanProcessor(new ScrubbingSpanExporter(testExporter))
+    : new BatchSpanProcessor(new ScrubbingSpanExporter(new OTLPTraceExporter({ url })));
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.OTEL_SERVICE_NAME }),
-    spanProcessors: [processor ?? new BatchSpanProcessor(exporter!)],
+    spanProcessors: [processor],
   });
   provider.register();
   const instrumentation = new FastifyOtelInstrumentation({
+    // One request span; the engine and store spans under it say where the time went (hook and
+    // handler spans would add a span per hook per request, named after the function's source text).
     instrumentHooks: false,
+    instrumentHandler: false,
+    recordExceptions: false,
     ignorePaths: (route) => QUIET_PATHS.has(route.url),
-    requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0]),
   });
   instrumentation.setTracerProvider(provider);
   return {

@@ -32,7 +32,7 @@ describe('/metrics', () => {
   it('exposes requests, latencies, store writes and reads, validation time and queue depths after a few requests', async () => {
     const server = await start();
     let pending = 3;
-    server.ctx.metrics.registerQueueDepth('subscription-deliveries', () => pending);
+    server.ctx.metrics.registerQueueDepth('a-test-worker', () => pending);
     const inject = server.app.inject.bind(server.app);
     const created = await inject({ method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Martin' }] }) });
     expect(created.statusCode).toBe(201);
@@ -62,10 +62,28 @@ describe('/metrics', () => {
     expect(series(text, 'relais_store_read_duration_seconds_count', { store: 'embedded', operation: 'search' })).toBeGreaterThanOrEqual(1);
     expect(series(text, 'relais_validation_duration_seconds_count', { stage: 'structure' })).toBeGreaterThanOrEqual(1);
     expect(series(text, 'relais_validation_duration_seconds_count', { stage: 'profiles' })).toBeGreaterThanOrEqual(2);
-    expect(series(text, 'relais_queue_depth', { queue: 'subscription-deliveries' })).toBe(7);
+    expect(series(text, 'relais_queue_depth', { queue: 'a-test-worker' })).toBe(7);
     // Nothing in the exposition names a resource.
     expect(text).not.toContain(id);
-    expect(() => server.ctx.metrics.registerQueueDepth('subscription-deliveries', () => 0)).toThrow(/already registered/);
+    expect(() => server.ctx.metrics.registerQueueDepth('a-test-worker', () => 0)).toThrow(/already registered/);
+  });
+
+  it('relais_queue_depth{queue="subscription-notifications"}: notifications committed and not yet delivered', async () => {
+    const server = await start({ VALIDATION_ENFORCEMENT: 'off' });
+    const inject = server.app.inject.bind(server.app);
+    const depth = async () => series((await inject({ url: '/metrics' })).body, 'relais_queue_depth', { queue: 'subscription-notifications' });
+    expect(await depth()).toBe(0);
+    // A websocket subscription nobody is bound to: what it matches waits in its queue.
+    const subscription = { resourceType: 'Subscription', status: 'requested', reason: 'metrics', criteria: 'Flag?patient=Patient/pm', channel: { type: 'websocket' } };
+    expect((await inject({ method: 'POST', url: '/fhir/Subscription', headers: FHIR_JSON, payload: JSON.stringify(subscription) })).statusCode).toBe(201);
+    const flag = { resourceType: 'Flag', status: 'active', code: { text: 'chute' }, subject: { reference: 'Patient/pm' } };
+    for (let i = 0; i < 2; i++) expect((await inject({ method: 'POST', url: '/fhir/Flag', headers: FHIR_JSON, payload: JSON.stringify(flag) })).statusCode).toBe(201);
+    // Another patient's flag is not for this subscription.
+    expect((await inject({ method: 'POST', url: '/fhir/Flag', headers: FHIR_JSON, payload: JSON.stringify({ ...flag, subject: { reference: 'Patient/other' } }) })).statusCode).toBe(201);
+    // (A store that numbers after commit, MongoDB without transactions, may take a poll to count them.)
+    const until = Date.now() + 10_000;
+    while ((await depth()) !== 2 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await depth()).toBe(2);
   });
 
   it('behind METRICS_TOKEN: 401 OperationOutcome without the token, 200 with it; FHIR tokens do not open it', async () => {

@@ -8,7 +8,8 @@ import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -48,7 +49,7 @@ describe('OpenTelemetry tracing', () => {
     folders.push(dataDir);
     const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', AUTH_MODE: 'none', VALIDATION_ENFORCEMENT: 'off', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
     const memory = new InMemorySpanExporter();
-    const inMemory = startTracing(config, new SimpleSpanProcessor(memory))!;
+    const inMemory = startTracing(config, memory)!;
     const ctx = buildContext(config, undefined, { tracer: inMemory.tracer });
     await ctx.store.open();
     const app = await buildApp(ctx, { logger: false, tracing: inMemory });
@@ -57,6 +58,8 @@ describe('OpenTelemetry tracing', () => {
     expect(created.statusCode).toBe(201);
     const id = created.json<{ id: string }>().id;
     expect((await app.inject({ url: '/fhir/Patient?family=Traced&identifier=urn:oid:1.2.250.1.213.1.4.8|1234567890123' })).statusCode).toBe(200);
+    // A failing interaction: its span says it failed and why in kind (404), without the error's text (it names the id).
+    expect((await app.inject({ url: '/fhir/Patient/absent-patient-0042' })).statusCode).toBe(404);
     await app.close();
     // (Read before shutdown: shutting the exporter down empties it.)
     const spans = [...memory.getFinishedSpans()];
@@ -80,19 +83,28 @@ describe('OpenTelemetry tracing', () => {
     expect(ancestors(create)).toContain('request');
     const search = byName('engine.search')[0];
     expect(ancestors(byName('store.search').find((s) => s.spanContext().traceId === search.spanContext().traceId)!)).toContain('engine.search');
-    // Nothing identifying: no query string (search criteria), no id, no body.
+    const failedRead = byName('engine.read')[0];
+    expect(failedRead.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failedRead.attributes['fhir.status']).toBe(404);
+    // Nothing identifying: no query string (search criteria), no id (also none from an error's text), no body.
     const everything = JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })));
     expect(everything).not.toContain('1234567890123');
     expect(everything).not.toContain('Traced');
     expect(everything).not.toContain(id);
-    expect(spans.find((s) => s.name === 'request' && s.attributes['http.request.method'] === 'GET')!.attributes['url.path']).toBe('/fhir/Patient');
+    expect(everything).not.toContain('absent-patient-0042');
+    // The path is the route pattern: the search's query string and the read's id are gone.
+    const gets = spans.filter((s) => s.name === 'request' && s.attributes['http.request.method'] === 'GET');
+    expect(gets.map((s) => s.attributes['url.path'])).toEqual(['/fhir/:type', '/fhir/:type/:id']);
+    expect(gets[1].attributes['http.response.status_code']).toBe(404);
 
     // The configured exporter: a server started with the endpoint posts its spans to the collector.
     const exported = startTracing(config)!;
-    const span = exported.tracer.startSpan('engine.read');
+    const span = exported.tracer.startSpan('engine.read', { attributes: { 'url.full': 'http://x/fhir/Patient?identifier=secret-ins-number' } });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'Patient/secret-patient-id is not known' });
     span.end();
     await exported.shutdown();
     collector.close();
     expect(received.some((r) => r.startsWith('/v1/traces ') && r.includes('engine.read') && r.includes('"relais"'))).toBe(true);
+    expect(received.join('\n')).not.toMatch(/secret-/);
   });
 });
