@@ -121,22 +121,31 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
       baseUrl: ctx.engine.facts.baseUrl,
       authenticated: authenticator.mode !== 'none',
       version: packageJson.version,
+      websocketPath: SUBSCRIPTION_WEBSOCKET_PATH,
     }),
   );
   // The subscriptions' websocket channel (src/subscriptions/websocket-hub.ts); a socket opened with a
   // bearer token is bound to its principal (R4 `bind <id>`), others bind with a token ($get-ws-binding-token).
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  app.get(SUBSCRIPTION_WEBSOCKET_PATH, { websocket: true }, async (socket, request) => {
-    let principal;
-    try {
-      const header = request.headers.authorization;
-      principal = header ? await authenticator.authenticate(header) : undefined;
-    } catch {
-      socket.send('error the bearer token was refused');
-      socket.close(1008, 'unauthenticated');
-      return;
-    }
-    ctx.subscriptions.hub.accept(socket, principal);
+  app.route({
+    method: 'GET',
+    url: SUBSCRIPTION_WEBSOCKET_PATH,
+    // A plain HTTP GET (no Upgrade): an OperationOutcome like every other error.
+    handler: async () => {
+      throw errors.upgradeRequired(SUBSCRIPTION_WEBSOCKET_PATH);
+    },
+    wsHandler: async (socket, request) => {
+      let principal;
+      try {
+        const header = request.headers.authorization;
+        principal = header ? await authenticator.authenticate(header) : undefined;
+      } catch {
+        socket.send('error the bearer token was refused');
+        socket.close(1008, 'unauthenticated');
+        return;
+      }
+      ctx.subscriptions.hub.accept(socket, principal);
+    },
   });
   // Subscription delivery and the export worker need the open store. Here the store was opened before the
   // app was built (tests, tools: delivery starts now, they deliver without listening; the export worker once

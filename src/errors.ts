@@ -78,6 +78,12 @@ export const errors = {
     error.headers.ETag = `W/"${versionId}"`;
     return error;
   },
+  /** A plain HTTP request to a websocket endpoint (RFC 9110 §15.5.22: 426 names the protocol to upgrade to). */
+  upgradeRequired: (path: string) =>
+    new FhirError(426, [{ severity: 'error', code: 'not-supported', diagnostics: `${path} is a websocket endpoint: open it with an Upgrade: websocket handshake` }], {
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+    }),
   routeNotFound: (method: string, url: string) => single(404, 'not-found', `No FHIR interaction at ${method} ${url}`),
   methodNotAllowed: (method: string, allowed: string[]) =>
     new FhirError(405, [{ severity: 'error', code: 'not-supported', diagnostics: `${method} is not allowed here; allowed: ${allowed.join(', ')}` }], {

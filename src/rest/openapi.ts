@@ -8,7 +8,9 @@
  * - the search parameters of each type are the CapabilityStatement's (those
  *   really indexed);
  * - the resource schemas come from the R4 element tree (openapi-schemas.ts);
- * - every error is an OperationOutcome (4XX).
+ * - every error is an OperationOutcome (4XX);
+ * - the subscriptions' websocket endpoint, outside the FHIR base, with its own
+ *   server (the origin): what OpenAPI can say of it is the handshake.
  * A route of the table without a description here is an error at start-up
  * (and in the tests), not a silent gap.
  */
@@ -31,6 +33,8 @@ export interface OpenApiInputs {
   /** Bearer tokens are required (AUTH_MODE dev or oidc). */
   authenticated: boolean;
   version: string;
+  /** The subscriptions' websocket channel (outside the FHIR base): its path on the server's origin. */
+  websocketPath?: string;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -320,10 +324,37 @@ function operationObject(operation: FhirOperation, level: OperationLevel, method
   };
 }
 
+/**
+ * The websocket channel of subscriptions (R4 Subscription websocket channel; Subscriptions
+ * Backport IG, websocket binding). OpenAPI describes HTTP exchanges only: the handshake
+ * (101) and the OperationOutcome a plain GET gets (426); the messages are the IG's.
+ */
+function websocketPathItem(baseUrl: string): Record<string, unknown> {
+  return {
+    servers: [{ url: new URL(baseUrl).origin, description: 'The server itself (the websocket endpoint is outside the FHIR base)' }],
+    get: {
+      summary: 'Websocket channel of subscriptions',
+      operationId: 'subscriptions-websocket',
+      tags: ['Subscription'],
+      description:
+        'Open with a websocket handshake (ws:// or wss://, the URL the CapabilityStatement advertises). Then send ' +
+        '`bind-with-token <token>` (token from Subscription/$get-ws-binding-token; Subscriptions Backport IG) or, on a ' +
+        'socket opened with a bearer token, `bind <Subscription id>` (R4). The server answers `bound <id>` and sends ' +
+        'notifications (`ping <id>` in R4, notification Bundles in the Backport IG). A plain GET without the handshake gets 426.',
+      security: [],
+      responses: {
+        '101': { description: 'Switching Protocols: the websocket is open' },
+        ...ERRORS,
+      },
+    },
+  };
+}
+
 export function buildOpenApi(inputs: OpenApiInputs): Record<string, unknown> {
   const rest = inputs.capability.rest?.[0];
   const resources = rest?.resource ?? [];
   const paths: Record<string, PathItem> = {};
+  const otherPaths: Record<string, Record<string, unknown>> = {};
   const add = (path: string, method: string, operation: OperationObject) => {
     paths[path] ??= {};
     if (paths[path][method]) throw new Error(`OpenAPI: ${method.toUpperCase()} ${path} described twice`);
@@ -361,6 +392,7 @@ export function buildOpenApi(inputs: OpenApiInputs): Record<string, unknown> {
       }
     }
   }
+  if (inputs.websocketPath) otherPaths[inputs.websocketPath] = websocketPathItem(inputs.baseUrl);
   const schemas: Record<string, JsonSchema> = commonSchemas();
   for (const resource of resources) {
     schemas[resource.type] = resourceSchema(inputs.definitions, resource.type);
@@ -380,7 +412,7 @@ export function buildOpenApi(inputs: OpenApiInputs): Record<string, unknown> {
     servers: [{ url: inputs.baseUrl, description: 'FHIR base' }],
     ...(inputs.authenticated ? { security: [{ bearer: [] }] } : {}),
     tags: [{ name: 'System', description: 'Whole-server interactions and operations' }, ...resources.map((r) => ({ name: r.type }))],
-    paths,
+    paths: { ...paths, ...otherPaths },
     components: {
       schemas,
       parameters: { ...CONTROL, ...searchParameterComponents(resources) },

@@ -217,6 +217,8 @@ describe('a clean copy of the repository', () => {
     const imagePort = await freePort();
     const containerEnv = baseEnv({ ...env, PATH: `${bin}:${process.env.PATH ?? ''}`, PORT: String(imagePort), HOST: '127.0.0.1', DATA_DIR: data });
     const server = await startInBackground(cmd[0], cmd.slice(1), app, containerEnv, /Relais FHIR R4 server ready/);
+    // FR Core is inside the image, loaded at start.
+    expect(server.output()).toMatch(/FHIR packages loaded: [^"]*hl7\.fhir\.fr\.core#2\.2\.0/);
     const token = run('relais', ['token', '--role', 'coordinator'], app, containerEnv).trim();
     const origin = `http://127.0.0.1:${imagePort}`;
     expect((await fetch(`${origin}/readyz`)).status).toBe(200);

@@ -2,7 +2,8 @@
  * The OpenAPI document (/openapi.json) is a valid OpenAPI 3.1 document, lists
  * every route of the route table (and nothing the table does not route), the
  * search parameters the CapabilityStatement declares for each type and the
- * registered operations; Swagger UI (/docs) serves the same document.
+ * registered operations (the Subscription operations among them), the
+ * subscriptions websocket endpoint; Swagger UI (/docs) serves the same document.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { CapabilityStatement } from 'fhir/r4';
@@ -58,7 +59,10 @@ describe('OpenAPI document', () => {
   }, 60_000);
 
   it('documents every route of the route table, and only routed paths', () => {
-    const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => ({ path, method })));
+    // (The websocket endpoint, outside the FHIR base and the table, is checked below.)
+    const documented = Object.entries(document.paths)
+      .filter(([path]) => path !== '/ws/subscriptions')
+      .flatMap(([path, item]) => Object.keys(item).map((method) => ({ path, method })));
     const served = new Set<RouteDescription>();
     for (const { path, method } of documented) {
       const route = routeOf(path, method);
@@ -97,7 +101,22 @@ describe('OpenAPI document', () => {
         expect(!!document.paths[path]?.get, `GET ${path}`).toBe(!operation.affectsState);
       }
     }
-    for (const item of Object.values(document.paths)) for (const operation of Object.values(item)) expect(operation.responses['4XX']).toEqual({ $ref: '#/components/responses/Error' });
+    const methods = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options']);
+    for (const item of Object.values(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) if (methods.has(method)) expect(operation.responses['4XX']).toEqual({ $ref: '#/components/responses/Error' });
+    }
+  });
+
+  it('documents the subscriptions websocket on the server origin; a plain GET there gets the 426 OperationOutcome it declares', async () => {
+    const item = document.paths['/ws/subscriptions'] as unknown as { servers: Array<{ url: string }>; get: { responses: Record<string, unknown> } };
+    expect(item.servers).toEqual([expect.objectContaining({ url: 'http://relais.test' })]);
+    expect(Object.keys(item.get.responses).sort()).toEqual(['101', '4XX']);
+    const plain = await inject({ url: '/ws/subscriptions' });
+    expect(plain.statusCode).toBe(426);
+    expect(plain.headers.upgrade).toBe('websocket');
+    expect(plain.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'not-supported' }] });
+    // The CapabilityStatement advertises the same endpoint.
+    expect(JSON.stringify(capability)).toContain('ws://relais.test/ws/subscriptions');
   });
 
   it('fails to build when a route of the table has no description, instead of leaving it out', () => {
