@@ -260,10 +260,11 @@ const ACCEPTS: Record<string, string> = {
   RATE_LIMIT_MAX_BY_ROLE: `a comma-separated list of role=max, roles among ${RATE_LIMIT_ROLES.join(', ')}, e.g. platform=120000,hospital=60000`,
   OTEL_EXPORTER_OTLP_ENDPOINT: 'an http(s) URL, e.g. http://otel-collector:4318',
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'an http(s) URL, e.g. http://otel-collector:4318/v1/traces',
+  SUBSCRIPTION_ENDPOINT_SCHEMES: 'https, http or a comma-separated list of both, e.g. http,https',
 };
 
 /** Variables whose value is never repeated in an error message. */
-const SECRETS = new Set(['MONGODB_URI', 'METRICS_TOKEN', 'AUTH_CLAIMS_MAPPING']);
+const SECRETS = new Set(['MONGODB_URI', 'METRICS_TOKEN', 'AUTH_CLAIMS_MAPPING', 'SUBSCRIPTION_TOKEN_SECRET']);
 
 /** Reads and validates the configuration; throws ConfigError with a one-line message. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelaisConfig {

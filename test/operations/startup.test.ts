@@ -40,6 +40,8 @@ describe('configuration errors', () => {
     // Secrets are never repeated.
     expect(() => loadConfig({ MONGODB_URI: 'http://admin:s3cret@db' })).toThrow(/MONGODB_URI must be a mongodb:\/\/ or mongodb\+srv:\/\/ URI$/);
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/^invalid configuration: METRICS_TOKEN must be at least 16 characters long$/);
+    expect(() => loadConfig({ SUBSCRIPTION_TOKEN_SECRET: 'too-short-secret' })).toThrow(/^invalid configuration: SUBSCRIPTION_TOKEN_SECRET must be at least 32 characters long$/);
+    expect(() => loadConfig({ SUBSCRIPTION_ENDPOINT_SCHEMES: 'ftp' })).toThrow('SUBSCRIPTION_ENDPOINT_SCHEMES must be https, http or a comma-separated list of both, e.g. http,https (got "ftp")');
   });
 
   it('listen on 127.0.0.1 unless HOST says otherwise (the image sets 0.0.0.0)', () => {
