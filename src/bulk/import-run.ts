@@ -79,7 +79,7 @@ export async function runImport(session: EngineSession, paths: readonly string[]
   }
   await Promise.all(inFlight);
   // A failure that is not the client's (the store stopped, a disk error) ends the run: what is written stays, a rerun continues.
-  if (failure) throw failure;
+  if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
   options.onProgress?.(stats);
   return { stats, rejections };
 }
