@@ -60,7 +60,7 @@ export interface RelaisConfig {
   DISCHARGE_TIMEZONE: string;
   /** Public holidays: "FR", or "FR-57"/"FR-67"/"FR-68" (Alsace-Moselle), "FR-RE"... */
   DISCHARGE_HOLIDAY_REGION: string;
-  /** Comma-separated alert rules in force: friday-afternoon, weekend, holiday-eve, short-notice, missing-items, no-nurse-in-range. */
+  /** Comma-separated alert rules in force: friday-afternoon, weekend, holiday-eve, short-notice, missing-items, no-nurse-in-range, complex-case. */
   DISCHARGE_ALERT_RULES: string;
   /** Friday discharges from this local hour on raise the friday-afternoon alert. */
   DISCHARGE_FRIDAY_FROM_HOUR: number;
@@ -73,6 +73,11 @@ export interface RelaisConfig {
   /** $find-professionals: search radius around the patient's home, and how many candidates to return. */
   PROFESSIONAL_SEARCH_RADIUS_KM: number;
   PROFESSIONAL_SEARCH_MAX: number;
+  /** What a liberal nurse's round absorbs for one patient: beyond, a discharge is a complex case (src/coordination/care-load.ts). */
+  DISCHARGE_LIBERAL_MAX_MINUTES_PER_DAY: number;
+  DISCHARGE_LIBERAL_MAX_VISITS_PER_DAY: number;
+  /** Radius around the patient's home for HAD, SSIAD and home-help services. */
+  HOME_CARE_SERVICE_RADIUS_KM: number;
   /** dev: tokens signed by a local key (npm run token); oidc: an external provider; none: no authentication (loudly logged). */
   AUTH_MODE: 'dev' | 'oidc' | 'none';
   /** Expected `iss` (oidc: required; dev: defaults to "relais-dev"). */
@@ -175,8 +180,8 @@ const schema = {
     DISCHARGE_HOLIDAY_REGION: { type: 'string', pattern: '^[A-Z]{2}(-[A-Z0-9]{1,3})?$', default: 'FR' },
     DISCHARGE_ALERT_RULES: {
       type: 'string',
-      pattern: '^((friday-afternoon|weekend|holiday-eve|short-notice|missing-items|no-nurse-in-range)(,(friday-afternoon|weekend|holiday-eve|short-notice|missing-items|no-nurse-in-range))*)?$',
-      default: 'friday-afternoon,weekend,holiday-eve,short-notice,missing-items,no-nurse-in-range',
+      pattern: '^((friday-afternoon|weekend|holiday-eve|short-notice|missing-items|no-nurse-in-range|complex-case)(,(friday-afternoon|weekend|holiday-eve|short-notice|missing-items|no-nurse-in-range|complex-case))*)?$',
+      default: 'friday-afternoon,weekend,holiday-eve,short-notice,missing-items,no-nurse-in-range,complex-case',
     },
     DISCHARGE_FRIDAY_FROM_HOUR: { type: 'integer', minimum: 0, maximum: 23, default: 12 },
     DISCHARGE_LEAD_TIME_HOURS: { type: 'integer', minimum: 0, maximum: 720, default: 48 },
@@ -184,6 +189,9 @@ const schema = {
     PLATFORM_SHARED_TYPES: { type: 'string', pattern: '^[A-Z][A-Za-z]+(,[A-Z][A-Za-z]+)*$' },
     PROFESSIONAL_SEARCH_RADIUS_KM: { type: 'number', exclusiveMinimum: 0, maximum: 500, default: 15 },
     PROFESSIONAL_SEARCH_MAX: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+    DISCHARGE_LIBERAL_MAX_MINUTES_PER_DAY: { type: 'integer', minimum: 1, maximum: 1440, default: 90 },
+    DISCHARGE_LIBERAL_MAX_VISITS_PER_DAY: { type: 'number', exclusiveMinimum: 0, maximum: 48, default: 3 },
+    HOME_CARE_SERVICE_RADIUS_KM: { type: 'number', exclusiveMinimum: 0, maximum: 500, default: 30 },
     AUTH_MODE: { type: 'string', enum: ['dev', 'oidc', 'none'], default: 'dev' },
     AUTH_ISSUER: { type: 'string', minLength: 1 },
     AUTH_AUDIENCE: { type: 'string', minLength: 1 },

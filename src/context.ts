@@ -5,7 +5,7 @@
  */
 import type { Tracer } from '@opentelemetry/api';
 import { baseUrlOf, type RelaisConfig } from './config.js';
-import { dischargeIntakeFromConfig } from './coordination/intake-from-config.js';
+import { dischargeCoordinationFromConfig } from './coordination/coordination-from-config.js';
 import type { EngineContext } from './engine/engine-context.js';
 import { FhirEngine } from './engine/fhir-engine.js';
 import { ACCESS_FACT_TYPES } from './access/fact-cache.js';
@@ -101,7 +101,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
     compiler,
     limits,
     baseUrl: baseUrlOf(config),
-    transactionExtensions: [dischargeIntakeFromConfig(config)],
+    writeExtensions: [dischargeCoordinationFromConfig(config)],
   };
   // The one place access is decided and audited, at the engine's hook points.
   const guard = new PolicyGuard(engineContext, { coordinationTeamFiness: config.COORDINATION_TEAM_FINESS, policy: policySettingsFromConfig(config, defs.resourceTypes) });

@@ -171,6 +171,13 @@ export const errors = {
     ),
   homeNotGeolocated: () =>
     single(422, 'business-rule', "The patient's home address has no geolocation (Address geolocation extension): distances cannot be computed"),
+  // --- coordination workflows (issue 14) ---
+  /** A professional's answer to a coordination request that lacks what the team needs to act on it. */
+  answerIncomplete: (element: string, diagnostics: string) => single(422, 'business-rule', diagnostics, [element]),
+  /** A QuestionnaireResponse that does not answer its Questionnaire as it asks (linkIds, required items, types, options, enableWhen). */
+  questionnaireAnswersInvalid: (issues: Issue[]) => new FhirError(422, issues),
+  /** $mark-read on a message that is not addressed to the caller (nor to a role, organisation or team of theirs). */
+  notAddressedToCaller: () => single(422, 'business-rule', 'This message is not addressed to you, your organisation or a care team you belong to: there is nothing for you to acknowledge'),
   storeUnavailable: () => single(503, 'transient', 'The store is not ready; retry shortly'),
   /** The server cannot serve now (shutting down, store not available): 503 with Retry-After, never a 500. */
   serviceUnavailable: (reason: string, retryAfterSeconds: number) =>

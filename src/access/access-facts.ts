@@ -5,7 +5,8 @@
  * CareTeam membership ended or a Contract terminated cuts access on the very
  * next request.
  */
-import type { CareTeam, Consent, Contract, Period, Reference } from 'fhir/r4';
+import type { CareTeam, Consent, Contract, Period, Reference, Task } from 'fhir/r4';
+import { TASK_TYPE } from '../coordination/coordination-codes.js';
 import { FINESS_SYSTEM, RPPS_SYSTEM } from '../identity/principal.js';
 
 const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
@@ -83,8 +84,14 @@ export interface PractitionerIdentity {
   finess?: string;
 }
 
-/** An active CareTeam with the practitioner as a participant in force now (by Practitioner, PractitionerRole or RPPS). */
-export function careTeamIncludes(careTeam: CareTeam, who: PractitionerIdentity, now: Date): boolean {
+/**
+ * An active CareTeam with the practitioner as a participant in force now: by
+ * Practitioner, PractitionerRole or RPPS, or through an Organization of hers
+ * (she has an active PractitionerRole with it) whose convention with the
+ * network is executed (`coveredOrganizations`): a service listed in the care
+ * team covers its staff, who need not be listed one by one.
+ */
+export function careTeamIncludes(careTeam: CareTeam, who: PractitionerIdentity, now: Date, coveredOrganizations: ReadonlySet<string> = new Set()): boolean {
   if (careTeam.status !== 'active') return false;
   if (!periodCovers(careTeam.period, now)) return false;
   return (careTeam.participant ?? []).some(
@@ -92,8 +99,24 @@ export function careTeamIncludes(careTeam: CareTeam, who: PractitionerIdentity, 
       periodCovers(p.period, now) &&
       (referenceIs(p.member, 'Practitioner', who.practitionerIds) ||
         referenceIs(p.member, 'PractitionerRole', who.roleIds) ||
-        identifierIs(p.member, RPPS_SYSTEM, who.rpps)),
+        identifierIs(p.member, RPPS_SYSTEM, who.rpps) ||
+        referenceIs(p.member, 'Organization', coveredOrganizations)),
   );
+}
+
+/**
+ * The organisations of the practitioner whose agreement with the network (a
+ * convention) is executed and in force: those a care team may list to cover
+ * their staff.
+ */
+export function organizationsUnderConvention(contracts: readonly Contract[], who: PractitionerIdentity, now: Date): Set<string> {
+  const covered = new Set<string>();
+  for (const contract of contracts) {
+    if (contract.status !== 'executed' || !periodCovers(contract.applies, now)) continue;
+    const parties: Reference[] = [...(contract.signer ?? []).map((s) => s.party), ...(contract.subject ?? [])];
+    for (const id of who.organizationIds) if (parties.some((party) => referenceIs(party, 'Organization', new Set([id])))) covered.add(id);
+  }
+  return covered;
 }
 
 /** The patient ids a CareTeam is about. */
@@ -119,4 +142,30 @@ export function contractCovers(contract: Contract, who: PractitionerIdentity, no
       identifierIs(party, RPPS_SYSTEM, who.rpps) ||
       identifierIs(party, FINESS_SYSTEM, who.finess),
   );
+}
+
+/** What a request addressed to a professional asks (relais-task-type): the codes that open the request grant. */
+export const REQUEST_TASK_CODES: ReadonlySet<string> = new Set(['nurse-acceptance', 'nurse-support']);
+/** A request still waiting for, or being carried out after, its answer: what it names stays readable. */
+const OPEN_REQUEST = new Set(['requested', 'received', 'ready', 'accepted', 'in-progress', 'on-hold']);
+
+/** A Task asking this practitioner something (owner: her Practitioner or one of her PractitionerRoles; a request code). */
+export function isRequestAddressedTo(task: Task, who: PractitionerIdentity): boolean {
+  const asks = (task.code?.coding ?? []).some((c) => c.system === TASK_TYPE && c.code !== undefined && REQUEST_TASK_CODES.has(c.code));
+  return asks && (referenceIs(task.owner, 'Practitioner', who.practitionerIds) || referenceIs(task.owner, 'PractitionerRole', who.roleIds));
+}
+
+export function isOpenRequest(task: Task): boolean {
+  return OPEN_REQUEST.has(task.status);
+}
+
+/** The resources ("Type/id") a request names: what its professional needs to decide (patient, stay, focus, orders and acts in its input). */
+export function namedByRequest(task: Task): string[] {
+  const refs: Array<Reference | undefined> = [task.for, task.encounter, task.focus, ...(task.basedOn ?? []), ...(task.input ?? []).map((i) => i.valueReference)];
+  const named: string[] = [];
+  for (const ref of refs) {
+    const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(ref?.reference ?? '');
+    if (match) named.push(`${match[1]}/${match[2]}`);
+  }
+  return named;
 }

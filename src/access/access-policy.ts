@@ -27,9 +27,18 @@
  *   deployment serves one network, so the gatherer answers `inNetwork` for the
  *   deployment), Consent, CareTeam, Contract, directory, definitions; never the
  *   audit trail.
+ * - practitioner, request grant (issue 14): a Task addressed to her (owner: her
+ *   Practitioner or one of her PractitionerRoles) that asks her something
+ *   (relais-task-type nurse-acceptance, nurse-support) opens, without consent,
+ *   care team or agreement, that Task — read, and update to answer it (only its
+ *   answer: status, statusReason, businessStatus, output, note) — and, while it
+ *   is open, read of the minimum data to decide: the resources it names (its
+ *   patient, stay, focus, the orders in its input). Nothing else of the record.
  * - system (a hospital's software): create the contents of referrals and
- *   discharges, run Patient/$match, read back what it sent (and the
- *   coordination Tasks about it); nothing else.
+ *   discharges, update what it sent among the stay and what it orders for the
+ *   return home (HOSPITAL_UPDATE_TYPES), run Patient/$match, read back what it
+ *   sent and the coordination status of its requests (the Tasks and the alert
+ *   Flags about them); nothing else.
  * - auditor: read and search AuditEvent; nothing else.
  * - platform (a regional health platform, a data warehouse; SMART Backend
  *   Services with system/ scopes): read, search and page the history of the
@@ -47,7 +56,7 @@
  */
 import type { Principal, PrincipalKind } from '../identity/principal.js';
 import { permissionFor, scopesGrant, type Interaction, type Permission, type ScopeContext } from '../identity/smart-scopes.js';
-import { HOSPITAL_CREATE_TYPES, resourceClass, type ResourceClass } from './resource-classes.js';
+import { HOSPITAL_CREATE_TYPES, HOSPITAL_UPDATE_TYPES, resourceClass, type ResourceClass } from './resource-classes.js';
 
 export type PolicyInteraction = Interaction;
 
@@ -109,7 +118,7 @@ export type Restriction =
   | { kind: 'unrestricted' }
   /** Only resources in the compartments of patients the caller may reach (ask decidePatients). */
   | { kind: 'patient-compartment'; launchPatient?: string }
-  /** Only resources the caller sent, and the coordination Tasks about them. */
+  /** Only resources the caller sent, and the coordination status of them (Tasks, alert Flags). */
   | { kind: 'own-submissions' };
 
 export type DenialReason =
@@ -140,7 +149,9 @@ export interface PatientFacts {
   inNetwork: boolean;
 }
 
-export type InstanceDecision = { allowed: true; breakTheGlass: boolean } | { allowed: false; reason: DenialReason; status: 404 };
+export type InstanceDecision =
+  | { allowed: true; breakTheGlass: boolean; /** Allowed by a request addressed to the caller (Task/id), not by the patient's grants. */ viaRequest?: string }
+  | { allowed: false; reason: DenialReason; status: 404 };
 
 const SCOPE_CONTEXTS: Record<PrincipalKind, ScopeContext[]> = {
   practitioner: ['user', 'patient'],
@@ -171,10 +182,11 @@ const GRANTS: Record<PrincipalKind, Partial<Record<ResourceClass, Grant>>> = {
     conformance: { permissions: 'rs', restriction: 'unrestricted' },
     other: { permissions: 'cruds', restriction: 'unrestricted' },
   },
-  // The hospital's reads are limited to its own submissions; creates are checked against HOSPITAL_CREATE_TYPES.
+  // The hospital's reads and updates are limited to its own submissions; creates are checked against
+  // HOSPITAL_CREATE_TYPES, updates against HOSPITAL_UPDATE_TYPES.
   system: {
     subscription: { permissions: 'cruds', restriction: 'own-submissions' },
-    'patient-data': { permissions: 'crs', restriction: 'own-submissions' },
+    'patient-data': { permissions: 'crus', restriction: 'own-submissions' },
     directory: { permissions: 'crs', restriction: 'own-submissions' },
     // A discharge names the patient's chosen nurse in a CareTeam (the nurse-first workflow reads it);
     // the hospital may send it, not read CareTeams, and what it sends grants nobody access (fact-gatherer.ts).
@@ -213,6 +225,7 @@ export function decideType(request: TypeRequest): TypeDecision {
   const grant = GRANTS[principal.kind][klass];
   if (!grant || !grant.permissions.includes(permission)) return deny('role');
   if (principal.kind === 'system' && permission === 'c' && klass !== 'subscription' && !HOSPITAL_CREATE_TYPES.has(resourceType)) return deny('role');
+  if (principal.kind === 'system' && permission === 'u' && klass !== 'subscription' && !HOSPITAL_UPDATE_TYPES.has(resourceType)) return deny('role');
   if (principal.kind === 'platform' && klass !== 'subscription' && !(request.settings ?? DEFAULT_POLICY_SETTINGS).platformSharedTypes.has(resourceType)) return deny('not-shared');
 
   // Scopes: the token must grant the permission; a patient/ scope binds to the launch patient.
@@ -278,12 +291,14 @@ export function decidePatients(
 
 /**
  * What a hospital asks the network to act on: a Task whose focus or basedOn
- * is one of these, sent by the hospital, tells the coordination status of its
- * request (the discharge intake's Tasks focus the discharged Encounter, the
- * nurse-support Tasks a ServiceRequest; a referral's Task is basedOn its
- * ServiceRequest). Patients, professionals and clinical facts the hospital
- * sent are deliberately not in the list: a Task merely focused on a patient
- * the hospital once referred is the network's work, not the status of the
+ * is one of these, or an alert Flag whose encounter is one of these, sent by
+ * the hospital, tells the coordination status of its request (the discharge
+ * coordination's Tasks focus the discharged Encounter, the nurse-support Tasks
+ * a ServiceRequest; a referral's Task is basedOn its ServiceRequest; the
+ * discharge alerts name the stay — "Friday evening, family not informed").
+ * Patients, professionals and clinical facts the hospital sent are
+ * deliberately not in the list: a Task merely focused on a patient the
+ * hospital once referred is the network's work, not the status of the
  * hospital's request.
  */
 export const COORDINATED_SUBMISSION_TYPES: readonly string[] = [
@@ -296,12 +311,57 @@ export const COORDINATED_SUBMISSION_TYPES: readonly string[] = [
   'Task',
 ];
 
-/** The Task elements linking a coordination Task to what it is about (search parameters focus and based-on). */
-export const COORDINATION_LINK_PARAMS = ['focus', 'based-on'] as const;
+/** Per type, the search parameters linking a coordination status resource to what it is about (Task: focus and based-on; Flag: encounter). */
+export const COORDINATION_STATUS_LINKS: Readonly<Record<string, readonly string[]>> = { Task: ['focus', 'based-on'], Flag: ['encounter'] };
 
-/** For own-submissions grants: the resource was sent by the caller, or is a coordination Task about something it sent. */
+/** For own-submissions grants: the resource was sent by the caller, or tells the coordination status of something it sent (a Task, an alert Flag). */
 export function decideOwnSubmission(sentByCaller: boolean, statusOfCallerSubmission: boolean): InstanceDecision {
   return sentByCaller || statusOfCallerSubmission ? { allowed: true, breakTheGlass: false } : { allowed: false, reason: 'not-sent-by-caller', status: 404 };
+}
+
+/**
+ * How a resource stands to the requests addressed to a practitioner (issue 14,
+ * "the nurse asked sees her request ... as soon as it exists"):
+ * - 'addressed': a Task asking her something (owner: her; relais-task-type
+ *   nurse-acceptance or nurse-support);
+ * - 'named-by-open-request': named by such a Task still open (its patient, stay,
+ *   focus, the orders in its input): the minimum data to decide;
+ * - 'none'.
+ */
+export type RequestReach = 'addressed' | 'named-by-open-request' | 'none';
+
+/**
+ * The request grant, for a practitioner the patient's grants (consent, care
+ * team, agreement) do not open: her request itself may be read and answered
+ * (update, patch; what the answer may change is requestAnswerOnly's), what it
+ * names only read, and only while it is open. Searches see the same
+ * (search-access.ts). Never any other interaction, never another role.
+ */
+export function decideRequestGrant(principal: Principal, interaction: PolicyInteraction, reach: RequestReach): boolean {
+  if (principal.kind !== 'practitioner' || reach === 'none') return false;
+  const permission = permissionFor(interaction);
+  if (reach === 'addressed') return permission === 'r' || permission === 's' || permission === 'u';
+  return permission === 'r' || permission === 's';
+}
+
+/** The elements of a request the professional it is addressed to answers with; the rest (who, what, for whom) is the requester's. */
+export const REQUEST_ANSWER_ELEMENTS: ReadonlySet<string> = new Set(['status', 'statusReason', 'businessStatus', 'output', 'note', 'lastModified', 'executionPeriod', 'meta', 'text']);
+
+/** Whether an update of a request changes only its answer (REQUEST_ANSWER_ELEMENTS). */
+export function requestAnswerOnly(before: Record<string, unknown>, after: Record<string, unknown>): boolean {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const key of keys) {
+    if (REQUEST_ANSWER_ELEMENTS.has(key)) continue;
+    if (canonical(before[key]) !== canonical(after[key])) return false;
+  }
+  return true;
+}
+
+/** JSON with object keys sorted, so the order a client writes keys in changes nothing. */
+function canonical(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
 }
 
 /** The meta.source value marking what a system client sent (set by the server on its writes, never taken from the body). */

@@ -76,9 +76,12 @@ export function conditionalScope(deps: GuardDeps, caller: ClientCaller): Conditi
 
   // Practitioners, and coordinators bound to a launch patient: what their searches see.
   let reachable: Promise<string[]> | undefined;
+  let requests: Promise<{ tasks: string[]; named: string[] }> | undefined;
+  const gatherer = gathererFor(deps, caller);
   const visible = async (types: readonly string[]) => {
-    reachable ??= principal.kind === 'practitioner' ? gathererFor(deps, caller).reachablePatients() : Promise.resolve([]);
-    return searchAccessFilter(principal, 'search-type', types, await reachable, undefined, [], deps.settings.policy);
+    reachable ??= principal.kind === 'practitioner' ? gatherer.reachablePatients() : Promise.resolve([]);
+    requests ??= gatherer.requestGrants();
+    return searchAccessFilter(principal, 'search-type', types, await reachable, undefined, [], deps.settings.policy, await requests);
   };
   return {
     forCriteria: (resourceType, criteria) => {

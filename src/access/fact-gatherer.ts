@@ -9,14 +9,32 @@
  * Kept across requests only while exact (fact-cache.ts), so a revocation
  * applies to the very next request.
  */
-import type { Bundle, CareTeam, Consent, Contract, PractitionerRole, Resource } from 'fhir/r4';
+import type { Bundle, CareTeam, Consent, Contract, PractitionerRole, Resource, Task } from 'fhir/r4';
 import type { Principal } from '../identity/principal.js';
 import { RPPS_SYSTEM } from '../identity/principal.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { search } from '../engine/interactions/search.js';
-import { careTeamIncludes, careTeamPatient, consentPermitsSharing, contractCovers, type PractitionerIdentity } from './access-facts.js';
-import { isSubmissionSource, type PatientFacts } from './access-policy.js';
+import {
+  careTeamIncludes,
+  careTeamPatient,
+  consentPermitsSharing,
+  contractCovers,
+  isOpenRequest,
+  isRequestAddressedTo,
+  namedByRequest,
+  organizationsUnderConvention,
+  REQUEST_TASK_CODES,
+  type PractitionerIdentity,
+} from './access-facts.js';
+import { isSubmissionSource, type PatientFacts, type RequestReach } from './access-policy.js';
 import { forgetOnFailure, PrincipalFacts, type FactCache } from './fact-cache.js';
+import { TASK_TYPE } from '../coordination/coordination-codes.js';
+
+/** The requests addressed to a practitioner (request grant): her Tasks, and what the open ones name ("Type/id" → the Task). */
+export interface AddressedRequests {
+  tasks: Map<string, Task>;
+  named: Map<string, string>;
+}
 
 const REF_ID = /(?:^|\/)([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
@@ -40,6 +58,10 @@ function teamPeriods(team: CareTeam) {
 
 export class FactGatherer {
   private shared?: Promise<PrincipalFacts>;
+  // Per request, never across requests: conventions and the requests addressed to her (Tasks, not a fact type of fact-cache.ts).
+  private contracts?: Promise<Contract[]>;
+  private covered?: Promise<Set<string>>;
+  private requests?: Promise<AddressedRequests>;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -98,6 +120,59 @@ export class FactGatherer {
     return shared.agreement;
   }
 
+  private executedContracts(): Promise<Contract[]> {
+    this.contracts ??= this.find<Contract>('Contract', [['status', 'executed']]);
+    return this.contracts;
+  }
+
+  /** Her organisations whose convention with the network is executed: a care team listing one covers her. */
+  coveredOrganizations(): Promise<Set<string>> {
+    this.covered ??= (async () => {
+      const who = await this.identity();
+      return who ? organizationsUnderConvention(await this.executedContracts(), who, new Date()) : new Set<string>();
+    })();
+    return this.covered;
+  }
+
+  /** The requests addressed to this practitioner (request grant, access-policy.ts decideRequestGrant). */
+  addressedRequests(): Promise<AddressedRequests> {
+    this.requests ??= (async () => {
+      const found: AddressedRequests = { tasks: new Map(), named: new Map() };
+      const who = await this.identity();
+      if (!who) return found;
+      const owners = [...[...who.practitionerIds].map((id) => `Practitioner/${id}`), ...[...who.roleIds].map((id) => `PractitionerRole/${id}`)];
+      if (owners.length === 0) return found;
+      const codes = [...REQUEST_TASK_CODES].map((code) => `${TASK_TYPE}|${code}`).join(',');
+      for (const task of await this.find<Task>('Task', [['owner', owners.join(',')], ['code', codes]])) {
+        if (!isRequestAddressedTo(task, who)) continue;
+        found.tasks.set(task.id!, task);
+        if (isOpenRequest(task)) for (const named of namedByRequest(task)) if (!found.named.has(named)) found.named.set(named, task.id!);
+      }
+      return found;
+    })();
+    return this.requests;
+  }
+
+  /** Her request Tasks and what the open ones name, as the search filter takes them (search-access.ts). */
+  async requestGrants(): Promise<{ tasks: string[]; named: string[] }> {
+    if (this.principal.kind !== 'practitioner') return { tasks: [], named: [] };
+    const requests = await this.addressedRequests();
+    return { tasks: [...requests.tasks.keys()], named: [...requests.named.keys()] };
+  }
+
+  /** How a resource stands to the requests addressed to this practitioner, and the request that opens it. */
+  async requestReach(resource: Resource): Promise<{ reach: RequestReach; task?: string }> {
+    if (this.principal.kind !== 'practitioner') return { reach: 'none' };
+    const requests = await this.addressedRequests();
+    if (resource.resourceType === 'Task' && requests.tasks.has(resource.id!)) {
+      // Judged on this version: still addressed to her and still a request.
+      const who = await this.identity();
+      if (who && isRequestAddressedTo(resource as Task, who)) return { reach: 'addressed', task: resource.id! };
+    }
+    const via = requests.named.get(`${resource.resourceType}/${resource.id}`);
+    return via ? { reach: 'named-by-open-request', task: via } : { reach: 'none' };
+  }
+
   /** The facts about one patient for this principal. */
   async factsOf(patientId: string): Promise<PatientFacts> {
     // One Relais deployment serves one network: its coordinators coordinate every patient it holds.
@@ -111,15 +186,16 @@ export class FactGatherer {
   private async gather(shared: PrincipalFacts, who: PractitionerIdentity, patientId: string): Promise<PatientFacts> {
     const now = new Date();
     const reference = `Patient/${patientId}`;
-    const [consents, careTeams, agreement] = await Promise.all([
+    const [consents, careTeams, agreement, covered] = await Promise.all([
       this.find<Consent>('Consent', [['patient', reference], ['status', 'active']]),
       this.find<CareTeam>('CareTeam', [['patient', reference], ['status', 'active']]),
       this.hasAgreement(),
+      this.coveredOrganizations(),
     ]);
     shared.judgedOn([...consents.map((c) => c.provision?.period), ...careTeams.flatMap(teamPeriods)], now);
     return {
       consent: consents.some((c) => consentPermitsSharing(c, patientId, now)),
-      careTeam: careTeams.some((t) => grantsAccess(t) && careTeamIncludes(t, who, now)),
+      careTeam: careTeams.some((t) => grantsAccess(t) && careTeamIncludes(t, who, now, covered)),
       agreement,
       inNetwork: true,
     };
@@ -128,7 +204,8 @@ export class FactGatherer {
   /**
    * The patients this practitioner may reach without break-the-glass: those of
    * the active CareTeams naming them (by Practitioner, PractitionerRole or
-   * RPPS), kept when all three conditions hold.
+   * RPPS, or an organisation of hers under convention), kept when all three
+   * conditions hold.
    */
   async reachablePatients(): Promise<string[]> {
     const who = await this.identity();
@@ -140,12 +217,17 @@ export class FactGatherer {
 
   private async gatherReachable(shared: PrincipalFacts, who: PractitionerIdentity): Promise<string[]> {
     const now = new Date();
-    const members = [...[...who.practitionerIds].map((id) => `Practitioner/${id}`), ...[...who.roleIds].map((id) => `PractitionerRole/${id}`)];
+    const covered = await this.coveredOrganizations();
+    const members = [
+      ...[...who.practitionerIds].map((id) => `Practitioner/${id}`),
+      ...[...who.roleIds].map((id) => `PractitionerRole/${id}`),
+      ...[...covered].map((id) => `Organization/${id}`),
+    ];
     const teams: CareTeam[] = [];
     if (members.length > 0) teams.push(...(await this.find<CareTeam>('CareTeam', [['participant', members.join(',')], ['status', 'active']])));
     teams.push(...(await this.find<CareTeam>('CareTeam', [['participant:identifier', `${RPPS_SYSTEM}|${who.rpps}`], ['status', 'active']])));
     shared.judgedOn(teams.flatMap(teamPeriods), now);
-    const candidates = new Set(teams.filter((t) => grantsAccess(t) && careTeamIncludes(t, who, now)).map(careTeamPatient).filter((p): p is string => p !== undefined));
+    const candidates = new Set(teams.filter((t) => grantsAccess(t) && careTeamIncludes(t, who, now, covered)).map(careTeamPatient).filter((p): p is string => p !== undefined));
     const reachable: string[] = [];
     for (const patient of candidates) {
       const f = await this.factsOf(patient);

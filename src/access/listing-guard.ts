@@ -20,7 +20,7 @@ import { decideType } from './access-policy.js';
 import { recordListing, recordRefusal } from './caller-audit.js';
 import { gathererFor } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
-import { ownSubmissionRefs, patientsOf } from './resource-reach.js';
+import { COORDINATION_STATUS_TYPES, ownSubmissionRefs, patientsOf } from './resource-reach.js';
 import { searchAccessFilter } from './search-access.js';
 import { storeView } from './store-view.js';
 import { allowType, typeRequest } from './type-gate.js';
@@ -75,15 +75,17 @@ export async function guardListing<T = Bundle<Resource>>(
   }
   const gatherer = gathererFor(deps, caller);
   const reachable = caller.principal.kind === 'practitioner' ? await gatherer.reachablePatients() : [];
+  const requests = await gatherer.requestGrants();
   // Per store query, for the types it reads: the matches, and the sub-queries of chains, _has and includes.
   const filters = new Map<string, Record<string, unknown> | undefined>();
-  // A hospital's Task queries also match the coordination Tasks about what it sent: listed once per request, when first needed.
+  // A hospital's Task and Flag queries also match the coordination status of what it sent: listed once per request, when first needed.
   let ownSubmissions: Promise<string[]> | undefined;
   const filterFor = async (queried: readonly string[]) => {
     const key = queried.join(',');
     if (!filters.has(key)) {
-      const own = caller.principal.kind === 'system' && queried.includes('Task') ? await (ownSubmissions ??= ownSubmissionRefs(deps, caller.principal)) : [];
-      filters.set(key, searchAccessFilter(caller.principal, interaction, queried, reachable, caller.breakTheGlass, own, deps.settings.policy));
+      const needsOwn = caller.principal.kind === 'system' && queried.some((t) => COORDINATION_STATUS_TYPES.includes(t));
+      const own = needsOwn ? await (ownSubmissions ??= ownSubmissionRefs(deps, caller.principal)) : [];
+      filters.set(key, searchAccessFilter(caller.principal, interaction, queried, reachable, caller.breakTheGlass, own, deps.settings.policy, requests));
     }
     return filters.get(key);
   };
@@ -141,10 +143,12 @@ export async function historyVisibleTo(
   resourceTypes: readonly string[],
 ): Promise<{ store: ResourceStore; patients: Set<string>; reachable: readonly string[] }> {
   const { ctx } = deps;
-  const reachable = caller.principal.kind === 'practitioner' ? await gathererFor(deps, caller).reachablePatients() : [];
-  // A hospital's Task history shows the coordination Tasks about its requests, as its Task search does.
-  const own = caller.principal.kind === 'system' && resourceTypes.includes('Task') ? await ownSubmissionRefs(deps, caller.principal) : [];
-  const filter = searchAccessFilter(caller.principal, interaction, resourceTypes, reachable, caller.breakTheGlass, own, deps.settings.policy);
+  const gatherer = gathererFor(deps, caller);
+  const reachable = caller.principal.kind === 'practitioner' ? await gatherer.reachablePatients() : [];
+  const requests = await gatherer.requestGrants();
+  // A hospital's Task and Flag history shows the coordination status of its requests, as its searches do.
+  const own = caller.principal.kind === 'system' && resourceTypes.some((t) => COORDINATION_STATUS_TYPES.includes(t)) ? await ownSubmissionRefs(deps, caller.principal) : [];
+  const filter = searchAccessFilter(caller.principal, interaction, resourceTypes, reachable, caller.breakTheGlass, own, deps.settings.policy, requests);
   const inner = ctx.store;
   const patients = new Set<string>();
   const history: ResourceStore['history'] = async (q) => {

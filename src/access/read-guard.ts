@@ -52,16 +52,21 @@ export async function guardRead(
     }
     if (grant.restriction.kind !== 'unrestricted' && error instanceof FhirError && error.status === 410) {
       const lastLive = await lastLiveVersion(deps, resourceType, id);
-      const decided = lastLive?.resource ? await decideResource(deps, caller, grant, lastLive.resource, gatherer) : undefined;
+      const decided = lastLive?.resource ? await decideResource(deps, caller, grant, lastLive.resource, gatherer, interaction) : undefined;
       if (!decided?.decision.allowed) await denyAsMissing(deps, caller, interaction, resourceType, id, decided?.patients ?? [], decided ? deniedReason(decided.decision) : 'not-in-compartment');
     }
     throw error;
   }
-  const { decision, patients } = await decideResource(deps, caller, grant, version.resource!, gatherer);
+  const { decision, patients } = await decideResource(deps, caller, grant, version.resource!, gatherer, interaction);
   if (!decision.allowed) await denyAsMissing(deps, caller, interaction, resourceType, id, patients, decision.reason);
   if (!audit) return version;
   const glass = decision.allowed && decision.breakTheGlass;
-  const record = auditRecord(caller, { interaction, resourceType, id, versionId: String(version.versionId), patients, outcome: 'success' }, glass);
+  const via = decision.allowed ? decision.viaRequest : undefined;
+  const record = auditRecord(
+    caller,
+    { interaction, resourceType, id, versionId: String(version.versionId), patients, outcome: 'success', ...(via ? { grantedBy: via, outcomeDetail: 'request grant' } : {}) },
+    glass,
+  );
   await recordSuccess(deps, caller, record, glass ? patients : []);
   return version;
 }
@@ -105,7 +110,7 @@ export async function guardInstanceHistory(
     const gatherer = gathererFor(deps, caller);
     const patients = new Set<string>();
     for (const resource of (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined)) {
-      (await decideResource(deps, caller, grant, resource, gatherer)).patients.forEach((p) => patients.add(p));
+      (await decideResource(deps, caller, grant, resource, gatherer, 'history-instance')).patients.forEach((p) => patients.add(p));
     }
     await recordSuccess(deps, caller, auditRecord(caller, { interaction: 'history-instance', resourceType, id, patients: [...patients], outcome: 'success' }), []);
     return bundle;
@@ -115,7 +120,7 @@ export async function guardInstanceHistory(
   if ((bundle.total ?? 0) === 0) {
     // Nothing the caller may see: refused like an unknown id, the audit naming whose record it was.
     const lastLive = await lastLiveVersion(deps, resourceType, id);
-    const decided = lastLive?.resource ? await decideResource(deps, caller, grant, lastLive.resource, gathererFor(deps, caller)) : undefined;
+    const decided = lastLive?.resource ? await decideResource(deps, caller, grant, lastLive.resource, gathererFor(deps, caller), 'history-instance') : undefined;
     await denyAsMissing(deps, caller, 'history-instance', resourceType, id, decided?.patients ?? [], decided && !decided.decision.allowed ? deniedReason(decided.decision) : 'not-in-compartment');
   }
   await recordListing(deps, caller, 'history-instance', [resourceType], undefined, patients, reachable, id);

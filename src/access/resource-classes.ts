@@ -65,10 +65,30 @@ export const HOSPITAL_CREATE_TYPES: ReadonlySet<string> = new Set([
   'AllergyIntolerance',
   'Observation',
   'MedicationRequest',
+  'MedicationDispense',
   'DeviceRequest',
   'CarePlan',
   'Practitioner',
   'PractitionerRole',
   'Organization',
   'Location',
+]);
+
+/**
+ * What a hospital's software may update — only what it sent itself (the grant
+ * is restricted to its own submissions): the stay and what it orders for the
+ * return home, which change as the discharge is prepared (a date moved, a
+ * prescription completed, doses dispensed in advance, equipment ordered, the
+ * family or the GP told, the letter sent). Not the patient's identity, the
+ * people or the care team, which the network keeps.
+ */
+export const HOSPITAL_UPDATE_TYPES: ReadonlySet<string> = new Set([
+  'Encounter',
+  'ServiceRequest',
+  'MedicationRequest',
+  'MedicationDispense',
+  'DeviceRequest',
+  'Communication',
+  'CommunicationRequest',
+  'DocumentReference',
 ]);

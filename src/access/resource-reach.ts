@@ -1,15 +1,27 @@
 /**
  * The second question, for grants restricted to some resources: may the
  * caller reach THIS resource? Through the patients whose compartment holds it
- * (consent, care team, agreement: decidePatients) or, for a hospital, because
- * it sent it or it is a coordination Task about something it sent
- * (decideOwnSubmission). A refusal here must look exactly like "not found".
+ * (consent, care team, agreement: decidePatients), for a practitioner through
+ * a request addressed to her (decideRequestGrant), or, for a hospital, because
+ * it sent it or it tells the coordination status of something it sent — a
+ * coordination Task or an alert Flag about it (decideOwnSubmission). A refusal
+ * here must look exactly like "not found".
  */
-import type { Reference, Resource, Task } from 'fhir/r4';
+import type { Flag, Reference, Resource, Task } from 'fhir/r4';
 import type { ClientCaller } from '../engine/caller.js';
 import type { Principal } from '../identity/principal.js';
 import type { StoredVersion } from '../store/resource-store.js';
-import { COORDINATED_SUBMISSION_TYPES, decideOwnSubmission, decidePatients, ownerMark, submissionSource, type InstanceDecision } from './access-policy.js';
+import {
+  COORDINATED_SUBMISSION_TYPES,
+  COORDINATION_STATUS_LINKS,
+  decideOwnSubmission,
+  decidePatients,
+  decideRequestGrant,
+  ownerMark,
+  submissionSource,
+  type InstanceDecision,
+  type PolicyInteraction,
+} from './access-policy.js';
 import type { FactGatherer } from './fact-gatherer.js';
 import type { GuardDeps } from './guard-deps.js';
 import { compartmentParams, compartmentPatients } from './patient-compartment.js';
@@ -36,23 +48,42 @@ export function patientsOf(deps: GuardDeps, resource: Resource): string[] {
   return compartmentPatients(resource.resourceType, resource.id, entries);
 }
 
-/** May the caller reach this resource under this grant? Also names the patients it belongs to. */
-export async function decideResource(deps: GuardDeps, caller: ClientCaller, grant: AllowedType, resource: Resource, gatherer: FactGatherer): Promise<ResourceDecision> {
+/**
+ * May the caller reach this resource under this grant, for this interaction?
+ * Also names the patients it belongs to. `interaction` matters only to the
+ * request grant (what a request names is read, never written).
+ */
+export async function decideResource(
+  deps: GuardDeps,
+  caller: ClientCaller,
+  grant: AllowedType,
+  resource: Resource,
+  gatherer: FactGatherer,
+  interaction: PolicyInteraction = 'read',
+): Promise<ResourceDecision> {
   const patients = patientsOf(deps, resource);
   const restriction = grant.restriction;
   if (restriction.kind === 'unrestricted') return { decision: { allowed: true, breakTheGlass: false }, patients };
   if (restriction.kind === 'patient-compartment') {
-    return { decision: decidePatients(caller.principal, restriction, patients, await gatherer.lookup(patients), grant.breakTheGlass), patients };
+    const decision = decidePatients(caller.principal, restriction, patients, await gatherer.lookup(patients), grant.breakTheGlass);
+    if (decision.allowed && !decision.breakTheGlass) return { decision, patients };
+    // A request addressed to her opens it without the patient's grants (and without breaking the glass).
+    if (caller.principal.kind === 'practitioner' && restriction.launchPatient === undefined) {
+      const { reach, task } = await gatherer.requestReach(resource);
+      if (decideRequestGrant(caller.principal, interaction, reach)) return { decision: { allowed: true, breakTheGlass: false, viaRequest: `Task/${task}` }, patients };
+    }
+    return { decision, patients };
   }
   const source = ownerMark(caller.principal, resource.resourceType);
-  return { decision: decideOwnSubmission(resource.meta?.source === source, await isTaskAboutOwnSubmission(deps, resource, source)), patients };
+  return { decision: decideOwnSubmission(resource.meta?.source === source, await isStatusOfOwnSubmission(deps, resource, source)), patients };
 }
 
-/** A coordination Task whose focus or basedOn is a request the caller sent (COORDINATED_SUBMISSION_TYPES). */
-async function isTaskAboutOwnSubmission(deps: GuardDeps, resource: Resource, source: string): Promise<boolean> {
-  if (resource.resourceType !== 'Task') return false;
-  const task = resource as Task;
-  const refs: Reference[] = [...(task.focus ? [task.focus] : []), ...(task.basedOn ?? [])];
+/** A coordination Task (focus, basedOn) or alert Flag (encounter) about a request the caller sent (COORDINATED_SUBMISSION_TYPES). */
+async function isStatusOfOwnSubmission(deps: GuardDeps, resource: Resource, source: string): Promise<boolean> {
+  let refs: Reference[];
+  if (resource.resourceType === 'Task') refs = [...((resource as Task).focus ? [(resource as Task).focus!] : []), ...((resource as Task).basedOn ?? [])];
+  else if (resource.resourceType === 'Flag') refs = (resource as Flag).encounter ? [(resource as Flag).encounter!] : [];
+  else return false;
   for (const ref of refs) {
     const match = REF.exec(ref.reference ?? '');
     if (!match || !COORDINATED_SUBMISSION_TYPES.includes(match[1])) continue;
@@ -62,10 +93,13 @@ async function isTaskAboutOwnSubmission(deps: GuardDeps, resource: Resource, sou
   return false;
 }
 
+/** The types whose resources may tell the coordination status of a hospital's submissions (searched with ownSubmissionRefs). */
+export const COORDINATION_STATUS_TYPES: readonly string[] = Object.keys(COORDINATION_STATUS_LINKS);
+
 /**
  * "Type/id" of the requests a hospital sent (meta.source = its submission
- * source) that coordination Tasks may be about: the list a Task search's
- * access filter matches focus and basedOn against (search-access.ts). Read
+ * source) that coordination Tasks and alert Flags may be about: the list a
+ * Task or Flag search's access filter matches their links against (search-access.ts). Read
  * from the store unfiltered, ids only. Bounded by OWN_SUBMISSIONS_LIMIT (the
  * most recent first): past it, Tasks about the oldest requests are left out
  * of searches (never others' Tasks let in); instance reads still find them.

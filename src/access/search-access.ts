@@ -10,18 +10,37 @@
  * src/store/resource-store.ts): per type, either everything of the type, or
  * the resources whose compartment references (HL7's Patient
  * CompartmentDefinition parameters) all point to reachable patients and name
- * at least one, or (hospitals) those whose meta.source is the caller's and,
- * for Task, also the coordination Tasks about what it sent: those whose focus
- * or basedOn reference (index entries `idx.focus` / `idx.based-on`, field `r`
+ * at least one — plus, for a practitioner, the resources a request addressed
+ * to her opens (her request Tasks, what the open ones name, by id: the same
+ * rule as decideRequestGrant) — or (hospitals) those whose meta.source is the
+ * caller's and, for Task and Flag, also the coordination status of what it
+ * sent: those whose focus or basedOn (Task) or encounter (Flag) reference
+ * (index entries `idx.focus` / `idx.based-on` / `idx.encounter`, field `r`
  * = "Type/id") is one of the caller's submissions, listed beforehand by the
  * engine (ownSubmissionRefs) — the same rule as an instance read
  * (decideOwnSubmission), as a filter both stores evaluate.
  */
 import type { Principal } from '../identity/principal.js';
-import { COORDINATION_LINK_PARAMS, decideType, ownerMark, type PolicyInteraction, type PolicySettings } from './access-policy.js';
+import { COORDINATION_STATUS_LINKS, decideRequestGrant, decideType, ownerMark, type PolicyInteraction, type PolicySettings } from './access-policy.js';
 import { compartmentParams } from './patient-compartment.js';
 
 const NOTHING = { id: { $in: [] as string[] } };
+
+/** A practitioner's request grants: her request Tasks (ids) and what the open ones name ("Type/id"). */
+export interface RequestGrants {
+  tasks: readonly string[];
+  named: readonly string[];
+}
+
+/** The ids of `resourceType` a practitioner's requests open for this interaction (decideRequestGrant). */
+function requestOpened(principal: Principal, interaction: PolicyInteraction, resourceType: string, requests: RequestGrants): string[] {
+  const ids: string[] = [];
+  if (resourceType === 'Task' && decideRequestGrant(principal, interaction, 'addressed')) ids.push(...requests.tasks);
+  if (decideRequestGrant(principal, interaction, 'named-by-open-request')) {
+    for (const named of requests.named) if (named.startsWith(`${resourceType}/`)) ids.push(named.slice(resourceType.length + 1));
+  }
+  return [...new Set(ids)];
+}
 
 /** Which patients a practitioner's search may reach: a list, or any patient (break-the-glass). */
 type PatientScope = { any: true } | { any: false; ids: string[] };
@@ -43,7 +62,10 @@ function compartmentClause(resourceType: string, scope: PatientScope): Record<st
  * already when named; here they can only be reached through chains and includes).
  * `reachable`: the patients a practitioner may reach (FactGatherer.reachablePatients).
  * `ownSubmissions`: for a hospital, the "Type/id" of what it sent that Tasks
- * may be about (COORDINATED_SUBMISSION_TYPES); needed only when Task is among the types.
+ * and Flags may be about (COORDINATED_SUBMISSION_TYPES); needed only when Task
+ * or Flag is among the types.
+ * `requests`: for a practitioner, the ids of her request Tasks and the
+ * "Type/id" the open ones name (FactGatherer.addressedRequests).
  */
 export function searchAccessFilter(
   principal: Principal,
@@ -53,6 +75,7 @@ export function searchAccessFilter(
   breakTheGlass: { reason: string } | undefined,
   ownSubmissions: readonly string[] = [],
   settings?: PolicySettings,
+  requests: RequestGrants = { tasks: [], named: [] },
 ): Record<string, unknown> | undefined {
   const clauses: Record<string, unknown>[] = [];
   // Types seen whole: one `$in` clause rather than one clause each (a system-wide listing names them all).
@@ -73,8 +96,9 @@ export function searchAccessFilter(
     restricted = true;
     if (restriction.kind === 'own-submissions') {
       const sentByCaller = { 'idx._source': { $elemMatch: { v: ownerMark(principal, resourceType) } } };
-      if (resourceType === 'Task' && ownSubmissions.length > 0) {
-        const aboutWhatItSent = COORDINATION_LINK_PARAMS.map((p) => ({ [`idx.${p}`]: { $elemMatch: { r: { $in: [...ownSubmissions] } } } }));
+      const links = COORDINATION_STATUS_LINKS[resourceType];
+      if (links && ownSubmissions.length > 0) {
+        const aboutWhatItSent = links.map((p) => ({ [`idx.${p}`]: { $elemMatch: { r: { $in: [...ownSubmissions] } } } }));
         clauses.push({ $and: [{ type: resourceType }, { $or: [sentByCaller, ...aboutWhatItSent] }] });
       } else {
         clauses.push({ $and: [{ type: resourceType }, sentByCaller] });
@@ -94,7 +118,9 @@ export function searchAccessFilter(
       continue;
     }
     const ids = restriction.launchPatient ? reachable.filter((id) => id === restriction.launchPatient) : [...reachable];
-    clauses.push(compartmentClause(resourceType, { any: false, ids }));
+    const clause = compartmentClause(resourceType, { any: false, ids });
+    const opened = restriction.launchPatient ? [] : requestOpened(principal, interaction, resourceType, requests);
+    clauses.push(opened.length > 0 ? { $or: [clause, { $and: [{ type: resourceType }, { id: { $in: opened } }] }] } : clause);
   }
   if (!restricted) return undefined;
   if (whole.length > 0) clauses.unshift(whole.length === 1 ? { type: whole[0] } : { type: { $in: whole } });

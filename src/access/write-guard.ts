@@ -16,7 +16,7 @@ import type { EngineContext } from '../engine/engine-context.js';
 import { isServerWrite } from '../engine/transaction-extension.js';
 import { errors } from '../errors.js';
 import type { StoredVersion, WriteOperation } from '../store/resource-store.js';
-import { isSubmissionSource, ownerMark, submissionSource } from './access-policy.js';
+import { isSubmissionSource, ownerMark, REQUEST_ANSWER_ELEMENTS, requestAnswerOnly, submissionSource } from './access-policy.js';
 import { ownerExtension, withoutOwner } from '../identity/principal-record.js';
 import { authorsChanged, describeReference, spoofedAuthor } from './authorship.js';
 import { auditRecord, recordRefusal } from './caller-audit.js';
@@ -58,7 +58,7 @@ export async function beforeWrite(deps: GuardDeps, caller: ClientCaller, interac
   const live = current && !current.deleted ? current : undefined;
   if (interaction === 'update') {
     const bodyPatients = patientsNamedBy(deps, resourceType, id, body);
-    const decided = live?.resource ? await decideResource(deps, caller, grant, live.resource, gatherer) : undefined;
+    const decided = live?.resource ? await decideResource(deps, caller, grant, live.resource, gatherer, 'update') : undefined;
     await gatherer.lookup(bodyPatients);
     if (decided?.decision.allowed && !decided.decision.breakTheGlass) return;
     await recordRefusal(deps, caller, { interaction: 'update', resourceType, id, patients: decided?.patients ?? [], outcomeDetail: 'client-assigned-id' });
@@ -66,7 +66,7 @@ export async function beforeWrite(deps: GuardDeps, caller: ClientCaller, interac
   }
   const content = live ?? (current ? await lastLiveVersion(deps, resourceType, id) : undefined);
   if (!content?.resource) await denyAsMissing(deps, caller, interaction, resourceType, id, [], 'not-in-compartment');
-  const { decision, patients } = await decideResource(deps, caller, grant, content!.resource!, gatherer);
+  const { decision, patients } = await decideResource(deps, caller, grant, content!.resource!, gatherer, interaction);
   if (!decision.allowed || decision.breakTheGlass) await denyAsMissing(deps, caller, interaction, resourceType, id, patients, decision.allowed ? 'break-the-glass-read-only' : decision.reason);
 }
 
@@ -191,7 +191,7 @@ async function checkWrite(deps: GuardDeps, caller: ClientCaller, op: WriteOperat
   }
   const patients = new Set<string>();
   if (exists && current.resource) {
-    const before = await decideResource(deps, caller, grant, current.resource, gatherer);
+    const before = await decideResource(deps, caller, grant, current.resource, gatherer, kind);
     before.patients.forEach((p) => patients.add(p));
     if (!before.decision.allowed) {
       // An update naming a hidden id (a conditional update that matched nothing the caller sees, with
@@ -204,12 +204,22 @@ async function checkWrite(deps: GuardDeps, caller: ClientCaller, op: WriteOperat
     }
   }
   let onBehalfOf: AuditRecord['onBehalfOf'];
+  let grantedBy: string | undefined;
   if (op.kind === 'put' && op.resource) {
-    const after = await decideResource(deps, caller, grant, op.resource, gatherer);
+    const after = await decideResource(deps, caller, grant, op.resource, gatherer, kind);
     after.patients.forEach((p) => patients.add(p));
     if (!after.decision.allowed) {
       await recordRefusal(deps, caller, { interaction: kind, resourceType: op.resourceType, id: op.id, patients: after.patients, outcomeDetail: after.decision.reason });
       throw errors.forbidden(`this ${op.resourceType} would belong to the record of a patient you may not reach`);
+    }
+    if (after.decision.viaRequest) {
+      // A request addressed to her, not her patient: she answers it, she does not rewrite it.
+      grantedBy = after.decision.viaRequest;
+      const before = exists ? current.resource : undefined;
+      if (!before || !requestAnswerOnly(before as unknown as Record<string, unknown>, op.resource as unknown as Record<string, unknown>)) {
+        await recordRefusal(deps, caller, { interaction: kind, resourceType: op.resourceType, id: op.id, patients: after.patients, outcomeDetail: 'request-answer-only' });
+        throw errors.forbidden(`a request addressed to you is answered (${[...REQUEST_ANSWER_ELEMENTS].filter((e) => e !== 'meta' && e !== 'text').join(', ')}), not rewritten`);
+      }
     }
     onBehalfOf = await checkAuthorship(deps, caller, op, exists ? current.resource : undefined, gatherer, [...patients], kind);
   }
@@ -220,6 +230,7 @@ async function checkWrite(deps: GuardDeps, caller: ClientCaller, op: WriteOperat
     patients: [...patients],
     outcome: 'success',
     ...(onBehalfOf && onBehalfOf.length > 0 ? { onBehalfOf } : {}),
+    ...(grantedBy ? { grantedBy, outcomeDetail: 'request grant' } : {}),
   });
 }
 
@@ -287,17 +298,20 @@ function settleSource(deps: GuardDeps, caller: ClientCaller, op: WriteOperation,
 }
 
 /**
- * A write a transaction extension adds (the discharge intake's Tasks, Flags,
- * Communications): the server's work, caused by the caller's request. It is
- * checked as a server write — a create of a new resource, never the audit
- * trail — not against the caller's grants (a hospital may not create a Flag;
- * the intake does), carries no submission mark (the hospital reaches the
- * intake's Tasks only as coordination Tasks about its requests), and is
- * audited like every other write of the request.
+ * A write a write extension adds (the discharge coordination's Tasks, Flags,
+ * Communications, re-evaluated on later writes): the server's work, caused by
+ * the caller's request. It is checked as a server write — a create of a new
+ * resource, or an update of an existing one at the version the extension read;
+ * never a deletion, never the audit trail — not against the caller's grants (a
+ * hospital may not create a Flag; the coordination does), carries no
+ * submission mark (the hospital reaches the coordination's Tasks and Flags only
+ * as the status of its requests), and is audited like every other write of the
+ * request.
  */
 function checkServerWrite(deps: GuardDeps, caller: ClientCaller, op: WriteOperation, exists: boolean): AuditRecord {
-  if (op.kind !== 'put' || !op.resource || op.expect !== 'absent' || exists || resourceClass(op.resourceType) === 'audit') {
-    throw new Error(`a server write must create a new resource (${op.resourceType})`);
+  const shape = op.kind === 'put' && op.resource && resourceClass(op.resourceType) !== 'audit' && (exists ? typeof op.expect === 'number' : op.expect === 'absent');
+  if (!shape || !op.resource) {
+    throw new Error(`a server write must create a new resource or update one at a known version (${op.resourceType})`);
   }
   const source = op.resource.meta?.source;
   if (source !== undefined && isSubmissionSource(source)) {
@@ -306,7 +320,7 @@ function checkServerWrite(deps: GuardDeps, caller: ClientCaller, op: WriteOperat
     op.index = deps.ctx.extractor.extract(op.resource);
   }
   const patients = op.index ? compartmentPatients(op.resourceType, op.id, op.index) : patientsOf(deps, op.resource);
-  return auditRecord(caller, { interaction: 'create', resourceType: op.resourceType, id: op.id, patients, outcome: 'success' });
+  return auditRecord(caller, { interaction: exists ? 'update' : 'create', resourceType: op.resourceType, id: op.id, patients, outcome: 'success' });
 }
 
 export type { AllowedType };

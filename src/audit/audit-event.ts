@@ -68,6 +68,12 @@ export interface AuditRecord {
   /** The query string of a search or history (base64 in the record). */
   query?: string;
   breakTheGlass?: { reason: string };
+  /**
+   * The resource whose grant allowed this access when it is not the patient's
+   * (a request addressed to the caller, "Task/id"): recorded as an entity, so
+   * every access the request opened is traceable to it.
+   */
+  grantedBy?: string;
   /** Client address and request id, to relate the record to the HTTP exchange. */
   clientAddress?: string;
   requestId?: string;
@@ -117,6 +123,14 @@ export function buildAuditEvent(record: AuditRecord, serverName: string): AuditE
       what: { reference: `${record.resourceType}/${record.id}${record.versionId ? `/_history/${record.versionId}` : ''}` },
       type: { system: ENTITY_TYPE_SYSTEM, code: '2', display: 'System Object' },
       role: { system: OBJECT_ROLE_SYSTEM, code: '4', display: 'Domain Resource' },
+    });
+  }
+  if (record.grantedBy) {
+    entity.push({
+      what: { reference: record.grantedBy },
+      type: { system: ENTITY_TYPE_SYSTEM, code: '2', display: 'System Object' },
+      role: { system: OBJECT_ROLE_SYSTEM, code: '13', display: 'Security Resource' },
+      description: 'request addressed to the caller (request grant)',
     });
   }
   if (record.query !== undefined) {

@@ -8,14 +8,22 @@
  * - short-notice: less than DISCHARGE_LEAD_TIME_HOURS between the notice and the discharge;
  * - missing-items: checklist items the hospital should have provided are missing;
  * - no-nurse-in-range (raised by the nurse-first step): no nurse of the patient's own
- *   and none found within the search radius.
+ *   (or she declined) and no nurse with capacity within the search radius — none
+ *   there, or only professionals who take no new patients or declared fewer
+ *   visits a day than the orders need;
+ * - complex-case (raised by the nurse-first step): the visits a day the orders
+ *   imply exceed a liberal round (care-load.ts); HAD, SSIAD and SAAD with
+ *   places are proposed.
+ * A cancelled stay raises nothing (its alerts are closed).
  */
 import { CHECKLIST_DISPLAY, type ChecklistItem } from './coordination-codes.js';
 import type { Checklist } from './discharge-checklist.js';
 import type { Discharge } from './discharge.js';
 import { LocalCalendar } from './local-calendar.js';
 
-export type AlertRule = 'friday-afternoon' | 'weekend' | 'holiday-eve' | 'short-notice' | 'missing-items' | 'no-nurse-in-range';
+export type AlertRule = 'friday-afternoon' | 'weekend' | 'holiday-eve' | 'short-notice' | 'missing-items' | 'no-nurse-in-range' | 'complex-case';
+
+export const ALERT_RULES: readonly AlertRule[] = ['friday-afternoon', 'weekend', 'holiday-eve', 'short-notice', 'missing-items', 'no-nurse-in-range', 'complex-case'];
 
 export interface AlertSettings {
   rules: Set<AlertRule>;
@@ -32,6 +40,7 @@ export interface Alert {
 
 export function evaluateAlerts(discharge: Discharge, checklist: Checklist, settings: AlertSettings): Alert[] {
   const alerts: Alert[] = [];
+  if (discharge.cancelled) return alerts;
   const on = (rule: AlertRule) => settings.rules.has(rule);
   if (discharge.at) {
     const local = settings.calendar.at(discharge.at);

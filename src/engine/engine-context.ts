@@ -10,7 +10,7 @@ import type { ResourceStore, StoredVersion } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
 import type { EntryReader } from './bundle/read-entry.js';
-import type { ConditionalScope, TransactionExtension } from './transaction-extension.js';
+import type { ConditionalScope, WriteExtension } from './transaction-extension.js';
 import type { EngineSession } from './engine-session.js';
 
 export interface EngineLimits {
@@ -39,8 +39,8 @@ export interface EngineContext {
   limits: EngineLimits;
   /** Absolute base URL of the FHIR endpoint (for fullUrl, Location and links), without a trailing slash. */
   baseUrl: string;
-  /** Hooks adding writes to a transaction's unit of work (e.g. the discharge intake). */
-  transactionExtensions?: TransactionExtension[];
+  /** Hooks adding the server's writes to a client write's unit of work (e.g. the discharge coordination); see transaction-extension.ts. */
+  writeExtensions?: WriteExtension[];
   /** A restricted caller's transaction: the scope its conditional criteria are matched in (absent: everything). */
   conditionalScope?: ConditionalScope;
   /**

@@ -27,6 +27,7 @@ import { conditionalUpdate, update, type UpdateOptions } from './interactions/up
 import type { EngineOperation, OperationLevel, OperationResult } from './operation.js';
 import type { IfMatch } from './version-expectation.js';
 import { listingReader, type ListingReader } from './listing-reader.js';
+import { withWriteExtensions } from './write-extensions.js';
 
 /** The _type values of a system-level search or history, in order, without repeats. */
 function typesNamed(params: Array<[string, string]>): string[] {
@@ -59,7 +60,7 @@ export class EngineSession {
 
   async create(resourceType: string, body: unknown, options?: CreateOptions): Promise<VersionResult> {
     await this.guard.beforeWrite(this.caller, 'create', resourceType, undefined, body);
-    return create(this.guard.writeContext(this.caller, 'create'), resourceType, body, options);
+    return create(this.writing('create'), resourceType, body, options);
   }
 
   read(resourceType: string, id: string): Promise<StoredVersion> {
@@ -72,24 +73,24 @@ export class EngineSession {
 
   async update(resourceType: string, id: string, body: unknown, options?: UpdateOptions): Promise<VersionResult> {
     await this.guard.beforeWrite(this.caller, 'update', resourceType, id, body);
-    return update(this.guard.writeContext(this.caller, 'update'), resourceType, id, body, options);
+    return update(this.writing('update'), resourceType, id, body, options);
   }
 
   /** PUT [type]?criteria: the criteria are matched within what the caller may see. */
   async conditionalUpdate(resourceType: string, query: string, body: unknown, options?: UpdateOptions): Promise<VersionResult> {
     await this.guard.beforeWrite(this.caller, 'update', resourceType, undefined, body);
-    return conditionalUpdate(this.guard.writeContext(this.caller, 'update'), resourceType, query, body, options);
+    return conditionalUpdate(this.writing('update'), resourceType, query, body, options);
   }
 
   async patch(resourceType: string, id: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }): Promise<VersionResult> {
     await this.guard.beforeWrite(this.caller, 'patch', resourceType, id);
-    return patch(this.guard.writeContext(this.caller, 'patch'), resourceType, id, patchDocument, options);
+    return patch(this.writing('patch'), resourceType, id, patchDocument, options);
   }
 
   async conditionalPatch(resourceType: string, query: string, patchDocument: unknown, options?: { ifMatch?: IfMatch }): Promise<VersionResult> {
     await this.guard.beforeWrite(this.caller, 'patch', resourceType);
     try {
-      return await conditionalPatch(this.guard.writeContext(this.caller, 'patch'), resourceType, query, patchDocument, options);
+      return await conditionalPatch(this.writing('patch'), resourceType, query, patchDocument, options);
     } catch (error) {
       if (error instanceof FhirError && error.status === 404) await this.guard.noMatch(this.caller, 'patch', resourceType, query);
       throw error;
@@ -98,12 +99,12 @@ export class EngineSession {
 
   async delete(resourceType: string, id: string, options?: { ifMatch?: IfMatch }): Promise<DeleteResult> {
     await this.guard.beforeWrite(this.caller, 'delete', resourceType, id);
-    return deleteResource(this.guard.writeContext(this.caller, 'delete'), resourceType, id, options);
+    return deleteResource(this.writing('delete'), resourceType, id, options);
   }
 
   async conditionalDelete(resourceType: string, query: string): Promise<DeleteResult> {
     await this.guard.beforeWrite(this.caller, 'delete', resourceType);
-    const result = await conditionalDelete(this.guard.writeContext(this.caller, 'delete'), resourceType, query);
+    const result = await conditionalDelete(this.writing('delete'), resourceType, query);
     if (!result.version) await this.guard.noMatch(this.caller, 'delete', resourceType, query);
     return result;
   }
@@ -135,7 +136,7 @@ export class EngineSession {
   /** A batch Bundle: independent entries (see interactions/batch.ts). */
   async batch(bundle: unknown, options?: BundleOptions): Promise<Bundle<Resource>> {
     await this.guard.beforeBundle(this.caller, 'batch', bundle);
-    return batch({ ...this.guard.writeContext(this.caller, 'bundle'), entryReader: this.entryReader() }, bundle, options);
+    return batch({ ...this.writing('bundle'), entryReader: this.entryReader() }, bundle, options);
   }
 
   /**
@@ -182,6 +183,15 @@ export class EngineSession {
   listing<T>(resourceTypes: readonly string[], query: string, run: (reader: ListingReader) => Promise<T>): Promise<T> {
     const interaction = resourceTypes.length === 1 ? 'search-type' : 'search-system';
     return this.guard.listing(this.caller, interaction, resourceTypes, query, (ctx) => run(listingReader(ctx)));
+  }
+
+  /**
+   * The context a single write (or a batch's entries, each a single write) runs in: the
+   * guard's (checked, audited), with the write extensions joining its unit of work. A
+   * transaction runs its extensions itself, over all its entries at once.
+   */
+  private writing(interaction: 'create' | 'update' | 'patch' | 'delete' | 'bundle'): EngineContext {
+    return withWriteExtensions(this.guard.writeContext(this.caller, interaction), this.serverSession);
   }
 
   /** Read entries of the caller's Bundles go through the same guarded interactions as requests sent alone. */

@@ -37,3 +37,17 @@ export function serverRecordOperation(ctx: EngineContext, resource: Resource, id
   return { kind: 'put', resourceType: resource.resourceType, id, resource: stored, index: ctx.extractor.extract(stored), expect: 'absent' };
 }
 
+
+/**
+ * The write an update makes, without making it: checks the body (structure,
+ * then profiles), keeps its id, extracts the index, and expects `expect` (the
+ * version the writer read), so a concurrent change makes the unit fail rather
+ * than be overwritten. Write extensions (re-evaluating the discharge
+ * coordination) build their updates with it.
+ */
+export function updateOperation<T extends Resource>(ctx: EngineContext, resource: T, expect: number): WriteOperation {
+  assertKnownType(ctx, resource.resourceType);
+  const checked = checkBody(ctx, resource.resourceType, resource);
+  const stored = withClientMeta(checked, resource.id!);
+  return { kind: 'put', resourceType: stored.resourceType, id: stored.id!, resource: stored, index: boundedIndex(ctx, stored), expect };
+}

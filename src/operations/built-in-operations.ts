@@ -17,5 +17,12 @@ export function registerBuiltInOperations(registry: OperationRegistry, ctx: Engi
     registry.register(expandOperation(ctx.profileValidation));
     registry.register(validateCodeOperation(ctx.profileValidation));
   }
-  registry.register(findProfessionalsOperation({ radiusKm: config.PROFESSIONAL_SEARCH_RADIUS_KM, maxCandidates: config.PROFESSIONAL_SEARCH_MAX }));
+  registry.register(
+    findProfessionalsOperation({
+      radiusKm: config.PROFESSIONAL_SEARCH_RADIUS_KM,
+      maxCandidates: config.PROFESSIONAL_SEARCH_MAX,
+      liberalRound: { maxMinutesPerDay: config.DISCHARGE_LIBERAL_MAX_MINUTES_PER_DAY, maxVisitsPerDay: config.DISCHARGE_LIBERAL_MAX_VISITS_PER_DAY },
+      serviceRadiusKm: config.HOME_CARE_SERVICE_RADIUS_KM,
+    }),
+  );
 }

@@ -100,7 +100,8 @@ describe('discharge intake', () => {
     const support = c.nurseTasks.filter((t) => t.intent === 'proposal');
     expect(support.map((t) => t.input![0].valueCodeableConcept!.coding![0].code).sort()).toEqual(['blood-glucose-monitoring', 'insulin-injection']);
     for (const t of support) {
-      expect(t.description).toContain('reste en charge');
+      expect(t.description).toContain('restez en charge');
+      expect(t.owner!.reference).toBe('PractitionerRole/role-sophie-lambert');
       expect(t.input!.filter((i) => i.type.text === 'support-option').map((i) => i.valueString)).toEqual(['telephone-advice', 'expert-partner-nurse']);
       expect(t.input!.find((i) => i.type.text === 'patient-nurse')!.valueReference!.reference).toBe('PractitionerRole/role-sophie-lambert');
       const experts = t.input!.filter((i) => i.type.text === 'candidate').map((i) => i.valueReference!.reference);
@@ -135,12 +136,12 @@ describe('discharge intake', () => {
     const none = await server.app.inject({ method: 'GET', url: `/fhir/${order}/$find-professionals` });
     expect(none.statusCode).toBe(200);
     const outcome = (none.json() as Parameters).parameter!.find((p) => p.name === 'outcome')!;
-    expect(JSON.stringify(outcome.resource)).toContain('No nurse found within 15 km');
+    expect(JSON.stringify(outcome.resource)).toContain('Aucun(e) infirmier(e) dans un rayon de 15 km');
     const wider = await server.app.inject({ method: 'GET', url: `/fhir/${order}/$find-professionals?radius=40` });
     const candidates = (wider.json() as Parameters).parameter!.filter((p) => p.name === 'candidate');
     const first = candidates[0].part!;
     expect(first.find((p) => p.name === 'practitionerRole')!.valueReference!.reference).toBe('PractitionerRole/role-lucie-bernard');
-    expect(first.find((p) => p.name === 'explanation')!.valueString).toMatch(/km from the patient's home/);
+    expect(first.find((p) => p.name === 'explanation')!.valueString).toMatch(/km du domicile/);
   });
 
   it('Friday 18:00 discharge decided at 14:30: friday-afternoon, short-notice and missing items; candidates ranked around Tours', async () => {
@@ -159,7 +160,7 @@ describe('discharge intake', () => {
     expect(ranked.indexOf('PractitionerRole/role-sophie-lambert')).toBeGreaterThan(ranked.indexOf('PractitionerRole/role-julien-petit'));
     // Amboise (23 km) and Loches (30 km) are out of the 15 km radius.
     expect(ranked).not.toContain('PractitionerRole/role-paul-fontaine');
-    expect(candidates[0].explanation.valueString).toContain('masters all 1 act(s) ordered (complex-wound)');
+    expect(candidates[0].explanation.valueString).toContain("maîtrise l'acte prescrit (plaie complexe / pansement complexe)");
   });
 
   it('refuses to look for another nurse while the patient has their own, until they decline', async () => {
@@ -169,7 +170,7 @@ describe('discharge intake', () => {
     expect(refused.json().issue[0].code).toBe('business-rule');
     // Claire Moreau is also the nurse of another discharge: decline this one only.
     const [accept] = (await find<Task>(`Task?owner=PractitionerRole/role-claire-moreau&focus=${orders[0].encounter.reference}`)).filter((t) => t.identifier?.[0].value?.endsWith('-accept'));
-    const declined = await server.app.inject({ method: 'PUT', url: `/fhir/Task/${accept.id}`, headers: FHIR_JSON, payload: JSON.stringify({ ...accept, status: 'rejected' }) });
+    const declined = await server.app.inject({ method: 'PUT', url: `/fhir/Task/${accept.id}`, headers: FHIR_JSON, payload: JSON.stringify({ ...accept, status: 'rejected', statusReason: { text: 'Tournée complète cette semaine' } }) });
     expect(declined.statusCode, declined.body).toBe(200);
     const allowed = await server.app.inject({ method: 'GET', url: `/fhir/ServiceRequest/${orders[0].id}/$find-professionals` });
     expect(allowed.statusCode).toBe(200);
@@ -187,7 +188,7 @@ describe('codings of the network code systems', () => {
       expect((await post(fixture(`discharges/${name}.json`))).status).toBe(200);
     }
     const displays = new Map<string, string>();
-    for (const file of ['relais-discharge-checklist', 'relais-technical-acts', 'relais-communication-category']) {
+    for (const file of ['relais-discharge-checklist', 'relais-technical-acts', 'relais-communication-category', 'relais-task-type']) {
       const cs = JSON.parse(readFileSync(new URL(`../../profiles/CodeSystem-${file}.json`, import.meta.url), 'utf8')) as { url: string; concept: Array<{ code: string; display?: string }> };
       for (const c of cs.concept) if (c.display) displays.set(`${cs.url}|${c.code}`, c.display);
     }

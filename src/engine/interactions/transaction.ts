@@ -69,6 +69,8 @@ interface Plan {
   ifMatch?: IfMatch;
   /** Index of this plan's write in the unit of work. */
   opIndex?: number;
+  /** The live version an update, patch or delete replaces (for write extensions). */
+  previous?: Resource;
   status?: number;
 }
 
@@ -185,10 +187,11 @@ async function attemptTransaction(
 
   // 4. Extensions add their writes to the same unit.
   const prepared = preparedEntries(plans, operations);
-  for (const extension of ctx.transactionExtensions ?? []) {
+  for (const extension of ctx.writeExtensions ?? []) {
+    if (extension.types && !prepared.some((e) => extension.types!.has(e.resourceType))) continue;
     // Their writes are the server's, not the caller's (checked and audited as such by the access layer).
-    if (!ctx.serverSession) throw new Error('transaction extensions need the engine (FhirEngine) to run');
-    const server = ctx.serverSession(`transaction extension ${extension.name}`);
+    if (!ctx.serverSession) throw new Error('write extensions need the engine (FhirEngine) to run');
+    const server = ctx.serverSession(`write extension ${extension.name}`);
     operations.push(...(await extension.beforeCommit({ ctx, server, bundle, entries: prepared, operations })).map(markServerWrite));
   }
 
@@ -348,12 +351,14 @@ async function prepareWrite(ctx: EngineContext, plan: Plan, identities: Map<stri
       const live = current && !current.deleted ? current : undefined;
       if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, live);
       plan.status = live ? 200 : 201;
+      if (live?.resource) plan.previous = live.resource;
       return putOperation(ctx, checked, live?.versionId ?? 'absent', plan.guardKey);
     }
     case 'patch': {
       const current = await read(ctx, resourceType, id);
       if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, current);
       plan.status = 200;
+      if (current.resource) plan.previous = current.resource;
       return putOperation(ctx, applyPatchDocument(ctx, current, patchDocumentOf(resource)), current.versionId);
     }
     case 'delete': {
@@ -364,6 +369,7 @@ async function prepareWrite(ctx: EngineContext, plan: Plan, identities: Map<stri
         return undefined;
       }
       if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, current);
+      if (current.resource) plan.previous = current.resource;
       return { kind: 'delete', resourceType, id, expect: current.versionId };
     }
     default:
@@ -374,7 +380,7 @@ async function prepareWrite(ctx: EngineContext, plan: Plan, identities: Map<stri
 function preparedEntries(plans: Plan[], operations: WriteOperation[]): PreparedEntry[] {
   const prepared: PreparedEntry[] = [];
   for (const plan of plans) {
-    const base = { index: plan.entry.index, resourceType: plan.resourceType!, id: plan.id! };
+    const base = { index: plan.entry.index, resourceType: plan.resourceType!, id: plan.id!, ...(plan.previous ? { previous: plan.previous } : {}) };
     if (plan.kind === 'existing') prepared.push({ ...base, outcome: 'existing', resource: plan.existing!.resource });
     else if (plan.kind === 'delete' && plan.opIndex !== undefined) prepared.push({ ...base, outcome: 'deleted' });
     else if (plan.opIndex !== undefined) {
