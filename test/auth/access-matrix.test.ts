@@ -1,14 +1,15 @@
 /**
  * The access matrix of the pure policy: roles × resource types × interactions
- * × the states of consent, care team and agreement (and break-the-glass, and
- * whether a hospital sent the resource), every cell decided by the policy and
- * compared with the rules of issues 6, 11 and 12, written here independently as a
- * small truth table per role. Operations and conditional interactions, which
+ * × the states of consent, care team and agreement (and break-the-glass,
+ * whether a hospital sent the resource, and how the resource stands to a
+ * request addressed to the practitioner), every cell decided by the policy and
+ * compared with the rules of issues 6, 11, 12 and 14, written here independently
+ * as a small truth table per role. Operations and conditional interactions, which
  * the engine decides from these same answers, have their own matrix driven
  * through the engine (engine-access-matrix.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { decidePatients, decideType, type PatientFacts, type PolicyInteraction, type TypeRequest } from '../../src/access/access-policy.js';
+import { decidePatients, decideRequestGrant, decideType, type PatientFacts, type PolicyInteraction, type RequestReach, type TypeRequest } from '../../src/access/access-policy.js';
 import type { Principal } from '../../src/identity/principal.js';
 import { parseScopes } from '../../src/identity/smart-scopes.js';
 
@@ -20,7 +21,7 @@ const PRINCIPALS: Record<string, Principal> = {
   platform: { kind: 'platform', subject: 'ars', issuer: 'i', role: 'platform', clientId: 'ars', scopes: parseScopes('system/*.rs') },
 };
 
-const TYPES = ['Patient', 'Observation', 'Task', 'ServiceRequest', 'Consent', 'CareTeam', 'Contract', 'AuditEvent', 'Practitioner', 'Organization', 'Medication', 'StructureDefinition', 'Binary', 'Subscription'];
+const TYPES = ['Patient', 'Observation', 'Task', 'ServiceRequest', 'Encounter', 'MedicationDispense', 'Flag', 'Consent', 'CareTeam', 'Contract', 'AuditEvent', 'Practitioner', 'Organization', 'Medication', 'StructureDefinition', 'Binary', 'Subscription'];
 type Cell = PolicyInteraction;
 const INTERACTIONS: Cell[] = [
   'create',
@@ -36,18 +37,22 @@ const INTERACTIONS: Cell[] = [
   'search-system',
 ];
 
-const PATIENT_DATA = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest']);
+const PATIENT_DATA = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'Encounter', 'MedicationDispense', 'Flag']);
 const ACCESS_CONTROL = new Set(['Consent', 'CareTeam']);
 const DIRECTORY_OR_REFERENCE = new Set(['Practitioner', 'Organization', 'Medication']);
-const HOSPITAL_CREATES = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'CareTeam', 'Practitioner', 'Organization', 'Binary']);
+const HOSPITAL_CREATES = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'Encounter', 'MedicationDispense', 'CareTeam', 'Practitioner', 'Organization', 'Binary']);
+/** Issue 14: what a hospital may update of what it sent (the stay and what it orders for the return home), among TYPES. */
+const HOSPITAL_UPDATES = new Set(['ServiceRequest', 'Encounter', 'MedicationDispense']);
 /** What a regional platform synchronises by default (PLATFORM_SHARED_TYPES), among TYPES. */
-const PLATFORM_SHARED = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'Consent', 'CareTeam', 'Practitioner', 'Organization']);
+const PLATFORM_SHARED = new Set(['Patient', 'Observation', 'Task', 'ServiceRequest', 'Encounter', 'Flag', 'Consent', 'CareTeam', 'Practitioner', 'Organization']);
 
 const letter = (i: Cell): string =>
   i === 'create' ? 'c' : i === 'update' || i === 'patch' ? 'u' : i === 'delete' ? 'd' : ['read', 'vread', 'history-instance'].includes(i) ? 'r' : 's';
 
-/** The rules of issues 6 and 11, restated: the expected outcome for one cell. */
-function expected(role: string, type: string, i: Cell, f: PatientFacts & { btg: boolean; sentByCaller: boolean }): boolean {
+type State = PatientFacts & { btg: boolean; sentByCaller: boolean; request: RequestReach };
+
+/** The rules of issues 6, 11, 12 and 14, restated: the expected outcome for one cell. */
+function expected(role: string, type: string, i: Cell, f: State): boolean {
   const p = letter(i);
   const habilitated = f.consent && f.careTeam && f.agreement;
   if (type === 'Subscription') {
@@ -57,10 +62,12 @@ function expected(role: string, type: string, i: Cell, f: PatientFacts & { btg: 
     if (role === 'platform' && !'rs'.includes(p)) return false;
     return p === 'c' || f.sentByCaller;
   }
+  // Issue 14: a request addressed to her is read and answered; what an open one names is read.
+  const byRequest = (f.request === 'addressed' && 'rsu'.includes(p)) || (f.request === 'named-by-open-request' && 'rs'.includes(p));
   switch (role) {
     case 'nurse':
-      if (PATIENT_DATA.has(type)) return 'crus'.includes(p) && (habilitated || (f.btg && 'rs'.includes(p)));
-      if (ACCESS_CONTROL.has(type)) return 'rs'.includes(p) && (habilitated || f.btg);
+      if (PATIENT_DATA.has(type)) return ('crus'.includes(p) && habilitated) || (f.btg && 'rs'.includes(p)) || byRequest;
+      if (ACCESS_CONTROL.has(type)) return 'rs'.includes(p) && (habilitated || f.btg || byRequest);
       if (DIRECTORY_OR_REFERENCE.has(type) || type === 'StructureDefinition') return 'rs'.includes(p);
       return false;
     case 'coordinator':
@@ -70,6 +77,7 @@ function expected(role: string, type: string, i: Cell, f: PatientFacts & { btg: 
       return true;
     case 'hospital':
       if (p === 'c') return HOSPITAL_CREATES.has(type);
+      if (p === 'u') return HOSPITAL_UPDATES.has(type) && f.sentByCaller;
       if ('rs'.includes(p)) return (PATIENT_DATA.has(type) || ['Practitioner', 'Organization', 'Binary'].includes(type)) && f.sentByCaller;
       return false;
     case 'auditor':
@@ -82,8 +90,8 @@ function expected(role: string, type: string, i: Cell, f: PatientFacts & { btg: 
   }
 }
 
-/** What the engine does with the policy for one cell: the type decision, then the instance decision. */
-function decide(role: string, type: string, i: Cell, f: PatientFacts & { btg: boolean; sentByCaller: boolean }): boolean {
+/** What the engine does with the policy for one cell: the type decision, then the instance decision (resource-reach.ts). */
+function decide(role: string, type: string, i: Cell, f: State): boolean {
   const principal = PRINCIPALS[role];
   const request: TypeRequest = { principal, interaction: i, resourceType: type };
   if (f.btg) request.breakTheGlass = { reason: 'patient unconscious at home, GP unreachable' };
@@ -92,21 +100,26 @@ function decide(role: string, type: string, i: Cell, f: PatientFacts & { btg: bo
   const r = decision.restriction;
   if (r.kind === 'unrestricted') return true;
   if (r.kind === 'own-submissions') return f.sentByCaller;
-  return decidePatients(principal, r, ['p1'], () => f, decision.breakTheGlass).allowed;
+  const byPatient = decidePatients(principal, r, ['p1'], () => f, decision.breakTheGlass);
+  if (byPatient.allowed && !byPatient.breakTheGlass) return true;
+  return decideRequestGrant(principal, i, f.request) || byPatient.allowed;
 }
 
 describe('access matrix', () => {
-  it('decides every cell as issues 6 and 11 specify', () => {
-    const states: Array<PatientFacts & { btg: boolean; sentByCaller: boolean }> = [];
+  it('decides every cell as issues 6, 11, 12 and 14 specify', () => {
+    const states: State[] = [];
     for (let bits = 0; bits < 64; bits++) {
-      states.push({
-        consent: !!(bits & 1),
-        careTeam: !!(bits & 2),
-        agreement: !!(bits & 4),
-        inNetwork: !!(bits & 8),
-        btg: !!(bits & 16),
-        sentByCaller: !!(bits & 32),
-      });
+      for (const request of ['none', 'addressed', 'named-by-open-request'] as const) {
+        states.push({
+          consent: !!(bits & 1),
+          careTeam: !!(bits & 2),
+          agreement: !!(bits & 4),
+          inNetwork: !!(bits & 8),
+          btg: !!(bits & 16),
+          sentByCaller: !!(bits & 32),
+          request,
+        });
+      }
     }
     let cells = 0;
     let allowed = 0;

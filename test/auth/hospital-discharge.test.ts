@@ -120,15 +120,17 @@ describe('a hospital pushes its discharge bundles', () => {
     const itsTasks = await searchAs<Task>(hospitalA, `Task?focus=${encounter}`);
     expect(itsTasks.status).toBe(200);
     expect(itsTasks.resources.map((t) => t.id)).toContain(coordination!.id);
-    // ...not the alerts the network derived (404 as an unknown id, nothing in searches).
-    for (const flag of flags) expect((await call(hospitalA, 'GET', `/fhir/Flag/${flag.id}`)).response.statusCode).toBe(404);
-    expect((await searchAs(hospitalA, `Flag?encounter=${encounter}&_total=accurate`)).total).toBe(0);
+    // ...and the alerts about its discharge ("Friday evening, family not informed"), in reads and searches alike.
+    for (const flag of flags) expect((await call(hospitalA, 'GET', `/fhir/Flag/${flag.id}`)).response.statusCode).toBe(200);
+    expect((await searchAs(hospitalA, `Flag?encounter=${encounter}&_total=accurate`)).total).toBe(flags.length);
     expect((await searchAs(hospitalA, `Communication?encounter=${encounter}&_total=accurate`)).resources.every((c) => c.meta?.source === source)).toBe(true);
 
     // Another hospital sees none of it.
     expect((await call(hospitalB, 'GET', `/fhir/${encounter}`)).response.statusCode).toBe(404);
     expect((await call(hospitalB, 'GET', `/fhir/Task/${coordination!.id}`)).response.statusCode).toBe(404);
     expect((await searchAs(hospitalB, `Task?focus=${encounter}&_total=accurate`)).total).toBe(0);
+    for (const flag of flags) expect((await call(hospitalB, 'GET', `/fhir/Flag/${flag.id}`)).response.statusCode).toBe(404);
+    expect((await searchAs(hospitalB, `Flag?encounter=${encounter}&_total=accurate`)).total).toBe(0);
 
     // Every write of the transaction, the intake's included, is audited as the hospital's request.
     const audits = (await all<AuditEvent>('AuditEvent', [])).filter((e) => e.source.site === requestId);
@@ -176,7 +178,7 @@ describe('a hospital pushes its discharge bundles', () => {
 });
 
 describe('the patient\'s nurse a hospital names in a CareTeam', () => {
-  it('is information for the coordination team: it opens no record until the network\'s own CareTeam names her', async () => {
+  it('is information for the coordination team: it opens no record until the network\'s own CareTeam names her (only her request and what it names)', async () => {
     const nurseRpps = '10100000011'; // the chosen nurse of fixture 01's CareTeam
     const nurse = await mintDevToken({ role: 'nurse', rpps: nurseRpps, ttlSeconds: 600 }, devAuthEnv(server.dataDir));
     const stay = (await all('Encounter', [['identifier', 'https://hopital-fictif.example.org/fhir/sid/nda|NDA-2026-000101']])).find((e) => e.meta?.source?.endsWith('#dpi-chu-tours'))!;
@@ -195,7 +197,11 @@ describe('the patient\'s nurse a hospital names in a CareTeam', () => {
       provision: { type: 'permit' },
     });
     await server.ctx.engine.asServer('test setup').create('Contract', { resourceType: 'Contract', status: 'executed', subject: [{ identifier: { system: 'https://rpps.esante.gouv.fr', value: nurseRpps } }] });
-    expect((await call(nurse, 'GET', `/fhir/${patient}`)).response.statusCode).toBe(404);
+    // The request the coordination addressed to her opens her request and what it names (the patient,
+    // the stay, the orders) — not the rest of the record (the letter, the messages).
+    const [letter] = await all('DocumentReference', [['patient', patient]]);
+    expect((await call(nurse, 'GET', `/fhir/${patient}`)).response.statusCode).toBe(200);
+    expect((await call(nurse, 'GET', `/fhir/DocumentReference/${letter.id}`)).response.statusCode).toBe(404);
     // The coordination team's CareTeam (no hospital mark) is the one that grants access.
     const [practitioner] = await all('Practitioner', [['identifier', `https://rpps.esante.gouv.fr|${nurseRpps}`]]);
     const { response } = await call(coordinator, 'POST', '/fhir/CareTeam', {
@@ -208,6 +214,7 @@ describe('the patient\'s nurse a hospital names in a CareTeam', () => {
     expect(response.statusCode, response.body).toBe(201);
     expect((response.json() as Resource).meta?.source).toBeUndefined();
     expect((await call(nurse, 'GET', `/fhir/${patient}`)).response.statusCode).toBe(200);
+    expect((await call(nurse, 'GET', `/fhir/DocumentReference/${letter.id}`)).response.statusCode).toBe(200);
   });
 });
 
