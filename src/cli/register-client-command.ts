@@ -6,7 +6,7 @@
  *
  *   relais register-client --client plateforme-ars --role platform --generate-key ./ars-private.jwk.json
  *   relais register-client --client plateforme-ars --role platform --jwks ./ars-jwks.json
- *   relais register-client --client dpi-chu --role hospital --finess 370000481 --jwks ./chu-jwks.json --scope "system/*.crs"
+ *   relais register-client --client dpi-chu --role hospital --finess 370000481 --jwks ./chu-jwks.json --scope "system/*.crus"
  *
  * `--generate-key FILE` makes an ES384 key pair for trials: the private JWK is
  * written to FILE (mode 0600; the client signs its assertions with it) and
@@ -23,7 +23,7 @@ import { devAuthDirectory } from '../auth/dev-keys.js';
 import { devTokenEndpointUrl } from '../auth/smart-configuration.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
 
-const DEFAULT_SCOPE: Record<DevClient['role'], string> = { platform: 'system/*.rs', hospital: 'system/*.crs' };
+const DEFAULT_SCOPE: Record<DevClient['role'], string> = { platform: 'system/*.rs', hospital: 'system/*.crus' };
 
 export interface RegisterClientOptions {
   client?: string;

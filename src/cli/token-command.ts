@@ -26,7 +26,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js'
 const DEFAULT_SCOPES: Record<string, string> = {
   practitioner: 'openid fhirUser user/*.crus',
   coordinator: 'openid fhirUser user/*.cruds',
-  system: 'system/*.crs',
+  system: 'system/*.crus',
   auditor: 'openid user/AuditEvent.rs',
   platform: 'system/*.rs',
 };

@@ -5,6 +5,8 @@
  * abbreviations BID, TID, QID, QD, QOD), minutes per visit from
  * repeat.duration/durationUnit. An order that says nothing counts as one
  * visit a day of DEFAULT_VISIT_MINUTES, and the explanation says so.
+ * The visits a day of the discharge are those of its most frequent order (a
+ * nurse does the other acts during the same visits); the minutes add up.
  *
  * "Several long visits a day" is what a liberal nurse's round cannot absorb
  * (DOMAIN.md, "Hard cases"): beyond the network's thresholds
@@ -75,7 +77,7 @@ export function careLoad(orders: ServiceRequest[]): CareLoad {
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
     orders: loads,
-    visitsPerDay: round(loads.reduce((sum, o) => sum + o.visitsPerDay, 0)),
+    visitsPerDay: round(loads.reduce((most, o) => Math.max(most, o.visitsPerDay), 0)),
     minutesPerDay: Math.round(loads.reduce((sum, o) => sum + o.visitsPerDay * o.minutesPerVisit, 0)),
   };
 }

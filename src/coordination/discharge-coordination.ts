@@ -16,8 +16,10 @@
  *   version read: items become done, the deadline follows the date;
  * - one Flag per alert rule in force, with a Communication to the team when it
  *   is raised; a Flag whose rule no longer holds is closed (status inactive,
- *   period.end); a closed one is raised again only for a new problem (its text
- *   changed: other missing items, another date);
+ *   period.end); one whose rule holds again is raised again (a new period, the
+ *   team told again); an open one follows the problem (its text: which items
+ *   are missing, which date). The rules decide: the team acknowledges an alert
+ *   by reading its message ($mark-read), not by closing the Flag;
  * - the nurse-first Tasks (nurse-first.ts), and the team told of each nurse's
  *   answer (nurse-answers.ts).
  * Two concurrent writes plan from the same versions: the store accepts the
@@ -331,8 +333,8 @@ export class DischargeCoordination implements WriteExtension {
       const version = Number(flag.meta?.versionId);
       if (flag.status === 'active') {
         if (flag.code.text !== alert.text) operations.push(updateOperation(ctx, { ...flag, code: { text: alert.text } }, version));
-      } else if (flag.code.text !== alert.text) {
-        // Closed, and the problem is a new one: raised again, and the team told again.
+      } else {
+        // Closed, and the problem is back: raised again (a new period), and the team told again.
         operations.push(updateOperation(ctx, { ...flag, status: 'active', code: { text: alert.text }, period: { start: now } }, version));
         operations.push(createOperation(ctx, 'Communication', message(alert, flag.id, `${value}-${version + 1}`), randomUUID()));
       }

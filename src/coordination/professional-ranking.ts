@@ -127,10 +127,10 @@ export function practitionerName(practitioner: Practitioner | undefined): string
   return name ? [...(name.prefix ?? []), ...(name.given ?? []), name.family].filter(Boolean).join(' ') : undefined;
 }
 
-/** The visits a day the orders covering these acts imply (one a day per act when no load is known). */
+/** The visits a day the orders covering these acts imply: their most frequent order's (one a day when no load is known). */
 function visitsFor(acts: readonly string[], request: RankingRequest): number {
   if (!request.load) return acts.length > 0 ? 1 : 0;
-  return request.load.orders.filter((o) => o.acts.length === 0 || o.acts.some((a) => acts.includes(a))).reduce((sum, o) => sum + o.visitsPerDay, 0);
+  return request.load.orders.filter((o) => o.acts.length === 0 || o.acts.some((a) => acts.includes(a))).reduce((most, o) => Math.max(most, o.visitsPerDay), 0);
 }
 
 function canTake(c: Omit<Candidate, 'score' | 'explanation' | 'hasCapacity'>, visits: number): boolean {

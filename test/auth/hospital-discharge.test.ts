@@ -109,7 +109,7 @@ describe('a hospital pushes its discharge bundles', () => {
     expect(coordination).toBeDefined();
     const flags = await all<Flag>('Flag', [['encounter', encounter]]);
     const alerts = await all<Communication>('Communication', [['encounter', encounter], ['category', 'https://relais-sante.fr/fhir/CodeSystem/relais-communication-category|alert']]);
-    if (name !== '01-stoma-ambulatory-surgery.json') expect(flags.length).toBeGreaterThan(0);
+    if (!['01-stoma-ambulatory-surgery.json', '06-three-acts-no-nurse.json'].includes(name)) expect(flags.length).toBeGreaterThan(0);
     expect(alerts.length).toBe(flags.length);
     // The intake's writes are the server's: no hospital mark.
     for (const resource of [...tasks, ...flags, ...alerts]) expect(resource.meta?.source).toBeUndefined();
