@@ -5,6 +5,8 @@
 import type { RelaisConfig } from '../config.js';
 import type { EngineContext } from '../engine/engine-context.js';
 import { findProfessionalsOperation } from './find-professionals.js';
+import { inboxOperation } from './inbox.js';
+import { markReadOperation } from './mark-read.js';
 import { matchOperation } from './match.js';
 import type { OperationRegistry } from './operation-registry.js';
 import { expandOperation, validateCodeOperation } from './terminology-operations.js';
@@ -25,4 +27,7 @@ export function registerBuiltInOperations(registry: OperationRegistry, ctx: Engi
       serviceRadiusKm: config.HOME_CARE_SERVICE_RADIUS_KM,
     }),
   );
+  const team = config.COORDINATION_TEAM_FINESS ? { coordinationTeamFiness: config.COORDINATION_TEAM_FINESS } : {};
+  registry.register(inboxOperation(team));
+  registry.register(markReadOperation(team));
 }
