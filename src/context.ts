@@ -5,7 +5,9 @@
  */
 import type { Tracer } from '@opentelemetry/api';
 import { baseUrlOf, type RelaisConfig } from './config.js';
+import { caseManagementFromConfig } from './coordination/case-management-from-config.js';
 import { dischargeCoordinationFromConfig } from './coordination/coordination-from-config.js';
+import { QuestionnaireAnswersCheck } from './questionnaires/answers-check.js';
 import type { EngineContext } from './engine/engine-context.js';
 import { FhirEngine } from './engine/fhir-engine.js';
 import { ACCESS_FACT_TYPES } from './access/fact-cache.js';
@@ -101,7 +103,12 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
     compiler,
     limits,
     baseUrl: baseUrlOf(config),
-    writeExtensions: [dischargeCoordinationFromConfig(config)],
+    // Workflows joining the unit of work of the writes that concern them (src/engine/transaction-extension.ts).
+    writeExtensions: [
+      ...(config.VALIDATION_ENFORCEMENT !== 'off' ? [new QuestionnaireAnswersCheck()] : []),
+      dischargeCoordinationFromConfig(config),
+      caseManagementFromConfig(config),
+    ],
   };
   // The one place access is decided and audited, at the engine's hook points.
   const guard = new PolicyGuard(engineContext, { coordinationTeamFiness: config.COORDINATION_TEAM_FINESS, policy: policySettingsFromConfig(config, defs.resourceTypes) });

@@ -26,7 +26,7 @@ import type {
   Resource,
   ServiceRequest,
 } from 'fhir/r4';
-import { DISCHARGE_DISPOSITION, DISCHARGE_SUMMARY, FR_CORE_ESTIMATED_DISCHARGE, LOINC, TECHNICAL_ACTS } from './coordination-codes.js';
+import { DISCHARGE_DISPOSITION, DISCHARGE_SUMMARY, FR_CORE_ESTIMATED_DISCHARGE, GRADED_RESPONSE, LOINC, TECHNICAL_ACTS } from './coordination-codes.js';
 import { ResourceLookup } from './resource-lookup.js';
 
 export interface Discharge {
@@ -153,7 +153,10 @@ export async function readDischarge(lookup: ResourceLookup, encounter: Encounter
   }
   const of = <T extends Resource>(type: string) => (content.get(type) ?? []) as T[];
 
-  const serviceRequests = of<ServiceRequest>('ServiceRequest').filter((s) => s.status !== 'revoked' && s.status !== 'entered-in-error' && s.status !== 'completed');
+  // Care orders: not a request to the network itself (an escalation of the graded response).
+  const serviceRequests = of<ServiceRequest>('ServiceRequest').filter(
+    (s) => s.status !== 'revoked' && s.status !== 'entered-in-error' && s.status !== 'completed' && !(s.code?.coding ?? []).some((c) => c.system === GRADED_RESPONSE),
+  );
   const acts = [...new Set(serviceRequests.flatMap((s) => (s.code?.coding ?? []).filter((c) => c.system === TECHNICAL_ACTS && c.code).map((c) => c.code!)))];
   const isLetter = (codings: Array<{ system?: string; code?: string }> | undefined) => (codings ?? []).some((c) => c.system === LOINC && c.code === DISCHARGE_SUMMARY);
   const letters = [

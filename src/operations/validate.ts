@@ -7,7 +7,7 @@
  * validation could be performed, whatever the verdict. At instance level with no
  * resource given, the stored resource is validated (and mode=delete checks it exists).
  */
-import type { OperationOutcome, Parameters, Resource } from 'fhir/r4';
+import type { OperationOutcome, Parameters, QuestionnaireResponse, Resource } from 'fhir/r4';
 import { errors, type Issue } from '../errors.js';
 import { operationOutcome } from '../fhir/operation-outcome.js';
 import type { ValidationService } from '../validation/validation-service.js';
@@ -15,6 +15,19 @@ import type { EngineLimits } from '../engine/engine-context.js';
 import { assertBoundedArrays } from '../engine/resource-checks.js';
 import { bodyParameters } from './operation-parameters.js';
 import type { FhirOperation, OperationRequest } from './operation-registry.js';
+import { findQuestionnaire } from '../questionnaires/questionnaire-resolver.js';
+import { checkQuestionnaireAnswers } from '../validation/questionnaire-response-check.js';
+
+/** A QuestionnaireResponse's answers against the Questionnaire it names, when the server knows it. */
+async function questionnaireIssues(request: OperationRequest, resource: unknown, validation: ValidationService): Promise<Issue[]> {
+  const response = resource as QuestionnaireResponse;
+  if (response.resourceType !== 'QuestionnaireResponse' || typeof response.questionnaire !== 'string') return [];
+  const questionnaire = await findQuestionnaire(request.server, validation.registry, response.questionnaire);
+  if (!questionnaire) {
+    return [{ severity: 'information', code: 'not-found', diagnostics: `Questionnaire ${response.questionnaire} is not known to this server: the answers were not checked against it`, expression: ['QuestionnaireResponse.questionnaire'] }];
+  }
+  return checkQuestionnaireAnswers(response, questionnaire);
+}
 
 const MODES = new Set(['create', 'update', 'delete']);
 
@@ -64,6 +77,8 @@ export function validateOperation(validation: ValidationService, limits: Pick<En
         if (typeof resource === 'object' && resource !== null) assertBoundedArrays(limits, resource);
         if (profile && !validation.profiles.profile(profile)) throw errors.invalidParameter('profile', `Profile '${profile}' is not known to this server`);
         issues.push(...validation.validate(resource, profile ? { profiles: [profile] } : { enforcement: 'network' }));
+        // A QuestionnaireResponse also against its Questionnaire, as on write (src/questionnaires).
+        if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) issues.push(...(await questionnaireIssues(request, resource, validation)));
       }
       if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) issues.push({ severity: 'information', code: 'informational', diagnostics: 'Validation successful: no errors' });
       return { status: 200, resource: operationOutcome(issues) as OperationOutcome };
