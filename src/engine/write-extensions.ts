@@ -27,7 +27,7 @@ import type { EngineContext } from './engine-context.js';
 import type { EngineSession } from './engine-session.js';
 import { markServerWrite, type PreparedEntry, type WriteExtension } from './transaction-extension.js';
 
-const MAX_ATTEMPTS = 6;
+const MAX_ATTEMPTS = 10;
 
 /** The context `ctx` with its store's writes extended (unchanged when no extension is configured). */
 export function withWriteExtensions(ctx: EngineContext, serverSession: (reason: string) => EngineSession): EngineContext {
@@ -84,7 +84,8 @@ async function extendedWrite(
       return versions.slice(0, operations.length);
     } catch (error) {
       if (!ownConflict(error, pinnedKeys, added)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 2 * (attempt + 1)));
+      // A randomised, growing wait, so racing writers do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1000, 4 * 2 ** attempt)));
     }
   }
   throw errors.concurrentUpdateConflict(operations[0].resourceType, operations[0].id);

@@ -2,8 +2,9 @@
  * The access matrix of operations and conditional interactions (issue 11),
  * driven through the whole server with each role's token: every role ×
  * every operation ($validate of a body or of a stored resource, $match,
- * $expand, $find-professionals) and conditional create, update, patch and
- * delete (matching what the caller may see, and what it may not) and
+ * $expand, $find-professionals, $inbox, $mark-read) and conditional create,
+ * update, patch and delete (matching what the caller may see, and what it may
+ * not; a hospital's update of the stay it sent, issue 14) and
  * system-level search and history without _type. The expected answers are
  * written below, independently of the code, as one row per role; each cell
  * must also leave its AuditEvent (refusals included).
@@ -17,9 +18,12 @@ import { STRUCTURE_ONLY, startTestServer, type TestServer } from '../helpers/tes
 
 const NURSE_RPPS = '10000000001';
 const LAB = 'https://labo-fictif.example.org/fhir/sid/resultat';
+const STAY = 'https://hopital-fictif.example.org/fhir/sid/nda';
+const stay = (subject: string) => ({ resourceType: 'Encounter', identifier: [{ system: STAY, value: 'SEJ-1' }], status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' }, subject: { reference: subject } });
 let server: TestServer;
 let patient: string; // the discharged patient of fixture 04, whom the nurse is habilitated for
 let order: string; // a ServiceRequest about that patient
+let sentSource: string; // the hospital's mark on the stay it sent
 const tokens: Record<string, string> = {};
 const { call, auditsOf } = authenticatedRequests(() => server, 'matrix');
 
@@ -58,6 +62,11 @@ const CELLS: Cell[] = [
   { name: 'conditional patch of a hidden resource', method: 'PATCH', url: () => `/fhir/Observation?identifier=${LAB}|B-1`, body: () => [{ op: 'replace', path: '/status', value: 'amended' }] },
   { name: 'conditional update matching only a hidden resource', method: 'PUT', url: () => `/fhir/Observation?identifier=${LAB}|B-1`, body: () => observation(`Patient/${patient}`) },
   { name: 'conditional delete', method: 'DELETE', url: () => `/fhir/Observation?identifier=${LAB}|NONE` },
+  { name: '$inbox', method: 'GET', url: () => '/fhir/Communication/$inbox' },
+  { name: '$mark-read of a message of its patient addressed to the team', method: 'POST', url: () => '/fhir/Communication/msg-a/$mark-read' },
+  { name: '$mark-read of a hidden message', method: 'POST', url: () => '/fhir/Communication/msg-b/$mark-read' },
+  // The body passes the hospital's mark back unchanged, as an update of its resource "as it is" does, so it stays the hospital's.
+  { name: 'conditional update of the stay the hospital sent', method: 'PUT', url: () => `/fhir/Encounter?identifier=${STAY}|SEJ-1`, body: () => ({ ...stay(`Patient/${patient}`), meta: { source: sentSource } }) },
   { name: 'system search without _type', method: 'GET', url: () => '/fhir?_count=5' },
   { name: 'system history without _type', method: 'GET', url: () => '/fhir/_history?_count=5' },
 ];
@@ -89,6 +98,10 @@ const EXPECTED: Record<string, Record<string, Expected | 200 | 201>> = {
     'conditional delete': 403,
     'system search without _type': 'ok',
     'system history without _type': 'ok',
+    $inbox: 'ok',
+    '$mark-read of a message of its patient addressed to the team': 'ok',
+    '$mark-read of a hidden message': 404,
+    'conditional update of the stay the hospital sent': 'ok',
   },
   hospital: {
     '$validate of a body': 'ok',
@@ -107,6 +120,10 @@ const EXPECTED: Record<string, Record<string, Expected | 200 | 201>> = {
     'conditional delete': 403,
     'system search without _type': 'ok',
     'system history without _type': 'ok',
+    $inbox: 403,
+    '$mark-read of a message of its patient addressed to the team': 403,
+    '$mark-read of a hidden message': 403,
+    'conditional update of the stay the hospital sent': 'ok',
   },
   auditor: {
     '$validate of a body': 403,
@@ -125,6 +142,10 @@ const EXPECTED: Record<string, Record<string, Expected | 200 | 201>> = {
     'conditional delete': 403,
     'system search without _type': 'ok',
     'system history without _type': 'ok',
+    $inbox: 403,
+    '$mark-read of a message of its patient addressed to the team': 403,
+    '$mark-read of a hidden message': 403,
+    'conditional update of the stay the hospital sent': 403,
   },
   platform: {
     '$validate of a body': 403,
@@ -143,6 +164,10 @@ const EXPECTED: Record<string, Record<string, Expected | 200 | 201>> = {
     'conditional delete': 403,
     'system search without _type': 'ok',
     'system history without _type': 'ok',
+    $inbox: 403,
+    '$mark-read of a message of its patient addressed to the team': 403,
+    '$mark-read of a hidden message': 403,
+    'conditional update of the stay the hospital sent': 403,
   },
   coordinator: {
     '$validate of a body': 'ok',
@@ -161,11 +186,15 @@ const EXPECTED: Record<string, Record<string, Expected | 200 | 201>> = {
     'conditional delete': 'ok',
     'system search without _type': 'ok',
     'system history without _type': 'ok',
+    $inbox: 'ok',
+    '$mark-read of a message of its patient addressed to the team': 'ok',
+    '$mark-read of a hidden message': 'ok',
+    'conditional update of the stay the hospital sent': 'ok',
   },
 };
 
 beforeAll(async () => {
-  server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '100000', ...STRUCTURE_ONLY });
+  server = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '100000', COORDINATION_TEAM_FINESS: '370099991', ...STRUCTURE_ONLY });
   await registerInDirectory(server, { finess: ['370000481'] });
   const env = devAuthEnv(server.dataDir);
   tokens.nurse = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 600 }, env);
@@ -196,8 +225,20 @@ beforeAll(async () => {
     { resourceType: 'Patient', id: 'pat-b', name: [{ family: 'Autre' }] },
     { ...observation('Patient/pat-b', 'B-1'), id: 'obs-b' },
     { resourceType: 'ServiceRequest', id: 'sr-b', status: 'active', intent: 'order', subject: { reference: 'Patient/pat-b' } },
+    ...['a', 'b'].map((x) => ({
+      resourceType: 'Communication',
+      id: `msg-${x}`,
+      status: 'completed',
+      subject: { reference: x === 'a' ? `Patient/${patient}` : 'Patient/pat-b' },
+      recipient: [{ identifier: { system: 'https://finess.esante.gouv.fr', value: '370099991' } }],
+      payload: [{ contentString: 'Pour l\'équipe de coordination' }],
+    })),
   ] as Resource[];
   for (const resource of habilitation) await seed.update(resource.resourceType, resource.id!, resource);
+  // The stay the hospital sent (issue 14: it may update what it sent).
+  const sent = await server.app.inject({ method: 'POST', url: '/fhir/Encounter', headers: { authorization: `Bearer ${tokens.hospital}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(stay(`Patient/${patient}`)) });
+  expect(sent.statusCode).toBe(201);
+  sentSource = sent.json().meta.source;
 });
 afterAll(async () => server.close());
 

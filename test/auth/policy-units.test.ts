@@ -1,7 +1,18 @@
-import type { CareTeam, Consent, Contract } from 'fhir/r4';
+import type { CareTeam, Consent, Contract, Task } from 'fhir/r4';
 import { describe, expect, it } from 'vitest';
 import { buildPatientCompartment } from '../../scripts/build-patient-compartment.js';
-import { careTeamIncludes, consentPermitsSharing, contractCovers, periodCovers, type PractitionerIdentity } from '../../src/access/access-facts.js';
+import {
+  careTeamIncludes,
+  consentPermitsSharing,
+  contractCovers,
+  isOpenRequest,
+  isRequestAddressedTo,
+  namedByRequest,
+  organizationsUnderConvention,
+  periodCovers,
+  type PractitionerIdentity,
+} from '../../src/access/access-facts.js';
+import { requestAnswerOnly } from '../../src/access/access-policy.js';
 import { compartmentParams, compartmentPatients } from '../../src/access/patient-compartment.js';
 import { resourceClass } from '../../src/access/resource-classes.js';
 import { parseClaimsMapping, principalFromClaims, DEFAULT_CLAIMS_MAPPING } from '../../src/auth/claims-mapping.js';
@@ -119,5 +130,54 @@ describe('platform settings', () => {
   it('refuses at start a type the server does not know, or the audit trail', () => {
     expect(() => policySettingsFromConfig(config('Patient,Patiënt'), types)).toThrow(ConfigError);
     expect(() => policySettingsFromConfig(config('AuditEvent'), types)).toThrow(/audit trail/);
+  });
+});
+
+describe('issue 14: requests addressed to a professional, services covering their staff', () => {
+  const who: PractitionerIdentity = { rpps: '10100000011', practitionerIds: new Set(['pr-1']), roleIds: new Set(['role-1']), organizationIds: new Set(['ssiad-1', 'cabinet-2']) };
+  const TASK_TYPE = 'https://relais-sante.fr/fhir/CodeSystem/relais-task-type';
+  const request = (code: string, owner: string, status: Task['status'] = 'requested'): Task => ({
+    resourceType: 'Task',
+    id: 't1',
+    status,
+    intent: 'order',
+    code: { coding: [{ system: TASK_TYPE, code }] },
+    owner: { reference: owner },
+    for: { reference: 'Patient/p1' },
+    encounter: { reference: 'Encounter/e1' },
+    focus: { reference: 'Encounter/e1' },
+    input: [{ type: { text: 'order' }, valueReference: { reference: 'ServiceRequest/sr1' } }, { type: { text: 'technical-act' }, valueString: 'x' }],
+  });
+
+  it('a request is hers when it asks her (acceptance, support) and she owns it, by Practitioner or PractitionerRole', () => {
+    expect(isRequestAddressedTo(request('nurse-acceptance', 'PractitionerRole/role-1'), who)).toBe(true);
+    expect(isRequestAddressedTo(request('nurse-support', 'Practitioner/pr-1'), who)).toBe(true);
+    expect(isRequestAddressedTo(request('find-nurse', 'PractitionerRole/role-1'), who)).toBe(false);
+    expect(isRequestAddressedTo(request('nurse-acceptance', 'PractitionerRole/role-9'), who)).toBe(false);
+    expect(namedByRequest(request('nurse-acceptance', 'PractitionerRole/role-1')).sort()).toEqual(['Encounter/e1', 'Encounter/e1', 'Patient/p1', 'ServiceRequest/sr1'].sort());
+    expect(isOpenRequest(request('nurse-acceptance', 'x', 'accepted'))).toBe(true);
+    expect(isOpenRequest(request('nurse-acceptance', 'x', 'rejected'))).toBe(false);
+  });
+
+  it('she answers a request (status, reason, output, note), she does not rewrite it (patient, owner, input)', () => {
+    const before = request('nurse-acceptance', 'PractitionerRole/role-1') as unknown as Record<string, unknown>;
+    expect(requestAnswerOnly(before, { ...before, status: 'rejected', statusReason: { text: 'complet' }, meta: { versionId: '2' } })).toBe(true);
+    expect(requestAnswerOnly(before, { ...before, output: [{ type: { text: 'support-option' }, valueString: 'telephone-advice' }] })).toBe(true);
+    // The same content with its keys in another order is the same request.
+    expect(requestAnswerOnly(before, Object.fromEntries(Object.entries(before).reverse()))).toBe(true);
+    expect(requestAnswerOnly(before, { ...before, for: { reference: 'Patient/p2' } })).toBe(false);
+    expect(requestAnswerOnly(before, { ...before, owner: { reference: 'PractitionerRole/role-9' } })).toBe(false);
+    expect(requestAnswerOnly(before, { ...before, input: [] })).toBe(false);
+  });
+
+  it('a care team listing an organisation covers her only through an organisation of hers under an executed convention', () => {
+    const convention = (party: string, status: Contract['status'] = 'executed'): Contract => ({ resourceType: 'Contract', status, subject: [{ reference: party }], applies: { start: '2026-01-01' } });
+    const now = new Date('2026-06-01T12:00:00Z');
+    const covered = organizationsUnderConvention([convention('Organization/ssiad-1'), convention('Organization/cabinet-2', 'terminated'), convention('Organization/other')], who, now);
+    expect([...covered]).toEqual(['ssiad-1']);
+    const team = (member: string): CareTeam => ({ resourceType: 'CareTeam', status: 'active', participant: [{ member: { reference: member } }] });
+    expect(careTeamIncludes(team('Organization/ssiad-1'), who, now, covered)).toBe(true);
+    expect(careTeamIncludes(team('Organization/cabinet-2'), who, now, covered)).toBe(false);
+    expect(careTeamIncludes(team('Organization/ssiad-1'), who, now)).toBe(false);
   });
 });

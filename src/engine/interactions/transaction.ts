@@ -49,8 +49,13 @@ export interface BundleOptions {
   prefer?: ReturnPreference;
 }
 
-/** How many times a transaction is re-planned after losing a race to a concurrent write. */
-const MAX_ATTEMPTS = 6;
+/**
+ * How many times a transaction is re-planned after losing a race to a
+ * concurrent write. Ten, with randomised waits: six identical follow-up pushes
+ * of one discharge at once (each a conditional update of the same stay, plus
+ * the coordination's re-evaluation) lost a seventh round now and then under load.
+ */
+const MAX_ATTEMPTS = 10;
 
 type PlanKind = 'create' | 'existing' | 'same-as' | 'update' | 'patch' | 'delete' | 'delete-nothing' | 'read';
 
@@ -103,8 +108,9 @@ export async function transaction(outer: EngineContext, body: unknown, options: 
   throw errors.concurrentUpdateConflict('Bundle', '(transaction)');
 }
 
+/** A randomised, growing wait, so racing writers do not collide again in step (at most ~1 s). */
 function pause(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 2 * (attempt + 1)));
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1000, 4 * 2 ** attempt)));
 }
 
 async function attemptTransaction(
