@@ -25,6 +25,7 @@ function runIncludesMongoTests(): boolean {
     ...readdirSync('test/search').filter((f) => /-mongo\.test\.ts$/.test(f)).map((f) => `test/search/${f}`),
     ...readdirSync('test/subscriptions').filter((f) => /-mongo\.test\.ts$/.test(f)).map((f) => `test/subscriptions/${f}`),
     ...readdirSync('test/bulk').filter((f) => /-mongo\.test\.ts$/.test(f)).map((f) => `test/bulk/${f}`),
+    ...readdirSync('test/coordination').filter((f) => /-mongo\.test\.ts$/.test(f)).map((f) => `test/coordination/${f}`),
   ];
   const runIndex = process.argv.findIndex((arg) => arg === 'run' || arg === 'watch' || arg === 'related');
   const filters = (runIndex >= 0 ? process.argv.slice(runIndex + 1) : []).filter((arg) => !arg.startsWith('-'));
