@@ -172,14 +172,16 @@ export class DischargeCoordination implements WriteExtension {
     const clientTask = stored && unit.written.has(`Task/${stored.id}`) ? (unit.pending.find((r) => r.resourceType === 'Task' && r.id === stored.id) as Task | undefined) : undefined;
     const current = clientTask ?? (stored?.resource as Task | undefined);
     const notice = current?.authoredOn ? new Date(current.authoredOn) : bundleTime(write) ?? new Date();
-    const discharge = await readDischarge(lookup, encounter, { pending: unit.pending, deleted: unit.deleted, noticeFrom: notice });
+    const newStay = write.entries.some((e) => e.resourceType === 'Encounter' && e.id === encounter.id && e.outcome === 'created');
+    const discharge = await readDischarge(lookup, encounter, { pending: unit.pending, deleted: unit.deleted, noticeFrom: notice, newStay });
     discharge.communications = discharge.communications.filter((c) => !isNetworkMessage(c));
     if (!home) discharge.cancelled = true;
 
     const team = await this.team(unit);
     const taskId = stored?.id ?? randomUUID();
     const taskRef = { reference: `Task/${taskId}` };
-    const nurseTasks = await this.nurseTasksOf(unit, encounter, taskId);
+    // A stay this very write creates has nothing stored about it yet: no Tasks, no Flags to look for.
+    const nurseTasks = newStay ? [] : await this.nurseTasksOf(unit, encounter, taskId);
     const operations: WriteOperation[] = [];
 
     // A nurse's answer carried by this write: checked, and the team told.
@@ -208,7 +210,7 @@ export class DischargeCoordination implements WriteExtension {
     if (!stored) operations.push(createOperation(write.ctx, 'Task', desired, taskId, guardKey));
     else if (!clientTask && changedTask(stored.resource as Task, desired)) operations.push(updateOperation(write.ctx, desired, stored.versionId));
 
-    operations.push(...(await this.reconcileAlerts(unit, discharge, hash, taskRef, team, alerts)));
+    operations.push(...(await this.reconcileAlerts(unit, discharge, hash, taskRef, team, alerts, newStay)));
     for (const task of plan.create) operations.push(createOperation(write.ctx, 'Task', task, task.id));
     for (const task of plan.update) {
       if (unit.written.has(`Task/${task.id}`)) continue;
@@ -278,13 +280,13 @@ export class DischargeCoordination implements WriteExtension {
     } as Task;
   }
 
-  private async reconcileAlerts(unit: Unit, discharge: Discharge, hash: string, taskRef: Reference, team: Reference, alerts: Alert[]): Promise<WriteOperation[]> {
+  private async reconcileAlerts(unit: Unit, discharge: Discharge, hash: string, taskRef: Reference, team: Reference, alerts: Alert[], newStay: boolean): Promise<WriteOperation[]> {
     const { write, lookup } = unit;
     const ctx = write.ctx;
     const now = new Date().toISOString();
     const patientRef = discharge.patient ? { reference: `Patient/${discharge.patient.id}` } : undefined;
     const encounterRef = { reference: `Encounter/${discharge.encounter.id}` };
-    const flags = (await lookup.searchAll<Flag>('Flag', [['encounter', encounterRef.reference]])).filter((f) => (f.identifier ?? []).some((i) => i.system === ID_DISCHARGE_ALERT && i.value?.startsWith(`${hash}-`)));
+    const flags = (newStay ? [] : await lookup.searchAll<Flag>('Flag', [['encounter', encounterRef.reference]])).filter((f) => (f.identifier ?? []).some((i) => i.system === ID_DISCHARGE_ALERT && i.value?.startsWith(`${hash}-`)));
     const byRule = new Map(flags.map((f) => [f.identifier!.find((i) => i.system === ID_DISCHARGE_ALERT)!.value!.slice(hash.length + 1), f]));
     const operations: WriteOperation[] = [];
     const message = (alert: Alert, flagId: string | undefined, value: string): Communication => ({
@@ -313,7 +315,8 @@ export class DischargeCoordination implements WriteExtension {
       }
       if (!flag) {
         const flagId = randomUUID();
-        const { guardKey } = await write.server.conditionalMatch('Flag', [['identifier', `${ID_DISCHARGE_ALERT}|${value}`]]);
+        // A new stay's Flags are guarded by its coordination Task's own guard (created in the same unit).
+        const guardKey = newStay ? undefined : (await write.server.conditionalMatch('Flag', [['identifier', `${ID_DISCHARGE_ALERT}|${value}`]])).guardKey;
         const created: Flag = {
           resourceType: 'Flag',
           id: flagId,

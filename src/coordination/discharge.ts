@@ -122,6 +122,11 @@ export interface DischargeReadOptions {
   deleted: ReadonlySet<string>;
   /** When the network learnt of the discharge. */
   noticeFrom: Date;
+  /**
+   * The stay is created by the write being committed: nothing stored can name
+   * it yet (its id is new), so only its patient's resources are looked up.
+   */
+  newStay?: boolean;
 }
 
 export async function readDischarge(lookup: ResourceLookup, encounter: Encounter, options: DischargeReadOptions): Promise<Discharge> {
@@ -138,7 +143,7 @@ export async function readDischarge(lookup: ResourceLookup, encounter: Encounter
   const content = new Map<string, Resource[]>();
   for (const kind of CONTENT) {
     const found = new Map<string, Resource>();
-    for (const r of await lookup.searchAll<Resource>(kind.type, [[kind.stayParam, stay]])) found.set(`${kind.type}/${r.id}`, r);
+    if (!options.newStay) for (const r of await lookup.searchAll<Resource>(kind.type, [[kind.stayParam, stay]])) found.set(`${kind.type}/${r.id}`, r);
     if (patientRef && since) {
       const byPatient = await lookup.searchAll<Resource>(kind.type, [['patient', patientRef], ['_lastUpdated', `ge${since}`]]);
       for (const r of byPatient) if (belongs(kind, r)) found.set(`${kind.type}/${r.id}`, r);
