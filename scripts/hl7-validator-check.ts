@@ -6,7 +6,7 @@
  * cache, and takes a few minutes. It starts the real server (src/server.ts) on a temporary
  * data directory, drives a realistic set of requests (CRUD, search with paging and _include,
  * history, batch, transaction, errors, $expand/$validate/$match, the directory fixture and
- * the five discharge bundles of fixtures/discharges/, AuditEvents), saves every JSON
+ * the discharge bundles of fixtures/discharges/, AuditEvents), saves every JSON
  * response body under the output directory, validates them and profiles/*.json with the HL7
  * validator, and prints a summary of the issues grouped by message.
  *
@@ -263,7 +263,7 @@ async function driveUnauthenticated(d: Driver): Promise<void> {
   await d.call('err-conditional-multiple', 'PUT', '/Patient?gender=female', { resourceType: 'Patient', gender: 'female' });
   await d.call('elements-patient', 'GET', `/Patient/${id}?_elements=name`);
 
-  // the directory and the five discharges (transactions; the intake adds Task/Flag/Communication)
+  // the directory and the discharges (transactions; the intake adds Task/Flag/Communication)
   await d.call('tx-directory', 'POST', '', fixture('fixtures/directory-touraine.json'));
   const dischargeDir = join(ROOT, 'fixtures', 'discharges');
   for (const file of readdirSync(dischargeDir).sort()) {

@@ -56,7 +56,7 @@ export interface RelaisConfig {
   /** Secret signing websocket binding tokens (shared by every process of a deployment); random per process when unset. */
   SUBSCRIPTION_TOKEN_SECRET?: string;
   REQUEST_TIMEOUT_MS: number;
-  /** Discharge intake (src/coordination; documented in README-coordination): the network's local time zone. */
+  /** Discharge coordination (src/coordination; documented in docs/coordination.md): the network's local time zone. */
   DISCHARGE_TIMEZONE: string;
   /** Public holidays: "FR", or "FR-57"/"FR-67"/"FR-68" (Alsace-Moselle), "FR-RE"... */
   DISCHARGE_HOLIDAY_REGION: string;

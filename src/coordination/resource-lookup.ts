@@ -1,6 +1,6 @@
 /**
  * Reads the coordination workflow needs, through an engine session (the
- * server's, named after the work it does: the discharge intake, an
+ * server's, named after the work it does: the discharge coordination, an
  * operation's lookups), plus the resources a transaction is about to commit,
  * which are not stored yet.
  */

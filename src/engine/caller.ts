@@ -18,7 +18,7 @@ export interface ClientCaller {
 
 /**
  * The server doing its own work — seeding its conformance resources, the
- * discharge intake's lookups, an operation's internal queries, background
+ * discharge coordination's lookups, an operation's internal queries, background
  * workers — for a stated reason, which its AuditEvents carry.
  */
 export interface ServerCaller {

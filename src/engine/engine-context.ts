@@ -54,7 +54,7 @@ export interface EngineContext {
   readBudget?: { remaining: number };
   /** How GET/HEAD entries of a batch or transaction read for the caller (absent: directly; see bundle/read-entry.ts). */
   entryReader?: EntryReader;
-  /** The server's own session for a stated reason (set by FhirEngine): how transaction extensions read. */
+  /** The server's own session for a stated reason (set by FhirEngine): how write extensions read. */
   serverSession?: (reason: string) => EngineSession;
   /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
   profileValidation?: ValidationService;

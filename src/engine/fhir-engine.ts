@@ -3,7 +3,7 @@
  * knowing nothing of HTTP. It is only ever entered through a session naming
  * its caller (./engine-session.ts):
  * - `as(caller)` for a request (the REST layer builds the caller from the token);
- * - `asServer(reason)` for the server's own work (seeding, the discharge intake,
+ * - `asServer(reason)` for the server's own work (seeding, the discharge coordination,
  *   an operation's internal lookups, workers), audited as the server's;
  * - `asAnonymous()` for a deployment without authentication (AUTH_MODE=none).
  * The access guard given at construction is asked at every hook point; there
@@ -27,7 +27,7 @@ export class FhirEngine {
     private readonly ctx: EngineContext,
     private readonly guard: AccessGuard,
   ) {
-    // The context is shared with the guard: both give transaction extensions the server's session.
+    // The context is shared with the guard: both give write extensions the server's session.
     ctx.serverSession = (reason) => this.asServer(reason);
     const { store: _store, ...facts } = ctx;
     this.facts = facts;

@@ -2,8 +2,8 @@
  * Building the writes an interaction makes, without making them: the body
  * checked (structure, then profiles), the server-assigned id and meta set, the
  * search index extracted. Pure (no store access): the single interactions,
- * batch and transaction entries, the audit trail and transaction extensions
- * (the discharge intake) build their writes with it.
+ * batch and transaction entries, the audit trail and write extensions
+ * (the discharge coordination) build their writes with it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4';

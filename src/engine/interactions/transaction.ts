@@ -10,7 +10,7 @@
  * 3. Every resource is rewritten (fullUrls → identities, conditional references
  *    → targets), then checked and indexed by the same code the single
  *    interactions use (createOperation, checkUpdateBody, applyPatchDocument...).
- * 4. Transaction extensions (e.g. the discharge intake) add their writes.
+ * 4. Write extensions (e.g. the discharge coordination) add their writes.
  * 5. ONE store.write commits everything; its version and guard checks make a
  *    concurrent change abort the whole unit, which is then re-planned from the
  *    start (a conditional create that lost a race becomes a match).
