@@ -144,6 +144,17 @@ describe('a Friday-evening discharge, followed by the ward\'s later pushes', () 
     expect(after.flags['missing-items'].code.text).not.toContain('Médicaments disponibles');
     expect(after.flags['missing-items'].status).toBe('active');
   });
+
+  it('the stay cancelled by the ward: its alerts are closed and the coordination Task cancelled, in the same write', async () => {
+    const before = await coordinationOf(server, 'NDA-2026-000404');
+    expect(Object.values(before.flags).some((f) => f.status === 'active')).toBe(true);
+    const stay = (await call(hospital, 'GET', `/fhir/${before.encounter}`)).body as Encounter;
+    expect((await call(hospital, 'PUT', `/fhir/${before.encounter}`, { ...stay, status: 'cancelled' })).status).toBe(200);
+    const after = await coordinationOf(server, 'NDA-2026-000404');
+    expect(after.task.status).toBe('cancelled');
+    expect(after.task.priority).toBe('routine');
+    expect(Object.values(after.flags).map((f) => f.status)).toEqual(Object.values(after.flags).map(() => 'inactive'));
+  });
 });
 
 describe('concurrent pushes', () => {
