@@ -77,8 +77,10 @@ export function validateOperation(validation: ValidationService, limits: Pick<En
         if (typeof resource === 'object' && resource !== null) assertBoundedArrays(limits, resource);
         if (profile && !validation.profiles.profile(profile)) throw errors.invalidParameter('profile', `Profile '${profile}' is not known to this server`);
         issues.push(...validation.validate(resource, profile ? { profiles: [profile] } : { enforcement: 'network' }));
-        // A QuestionnaireResponse also against its Questionnaire, as on write (src/questionnaires).
-        if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) issues.push(...(await questionnaireIssues(request, resource, validation)));
+        // A QuestionnaireResponse also against its Questionnaire, as on write (src/questionnaires), once its structure holds
+        // (enforcement off: the structural check alone).
+        const structural = validation.validate(resource, { enforcement: 'off' });
+        if (!structural.some((i) => i.severity === 'error' || i.severity === 'fatal')) issues.push(...(await questionnaireIssues(request, resource, validation)));
       }
       if (!issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) issues.push({ severity: 'information', code: 'informational', diagnostics: 'Validation successful: no errors' });
       return { status: 200, resource: operationOutcome(issues) as OperationOutcome };

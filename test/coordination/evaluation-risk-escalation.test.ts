@@ -93,7 +93,7 @@ describe('the multidisciplinary evaluation answers its Questionnaire', () => {
   it('wrong answer types, an option that is not offered, an answer its enableWhen disables: each located', async () => {
     const wrong = evaluation([
       domain('health', answer('health.concern', { valueString: 'oui' })),
-      domain('autonomy', answer('autonomy.concern', { valueBoolean: false }), answer('autonomy.concern-detail', { valueString: 'Chutes' }), answer('autonomy.gir', { valueCoding: { system: `${R}/CodeSystem/relais-gir`, code: '7' } })),
+      domain('autonomy', answer('autonomy.concern', { valueBoolean: false }), answer('autonomy.concern-detail', { valueString: 'Chutes' }), answer('autonomy.gir', { valueCoding: { system: 'https://example.org/autre-grille', code: 'A' } })),
       domain('social'),
     ]);
     const refused = await call(tokens.claire, 'POST', '/fhir/QuestionnaireResponse', wrong);
