@@ -3,8 +3,8 @@
  * the Flags a re-evaluation raises join the client's write through the same
  * store path as the subscription outbox, so a subscriber to the network's
  * `alert-raised` topic is told of them — the coordination cell, and the ward
- * itself, which reads the alerts about its own discharges. A real HTTP
- * receiver on loopback; the ward's single PUT moving its stay to a Saturday.
+ * itself, which reads the alerts about its own discharges — whether the ward
+ * sent a transaction or a single write. A real HTTP receiver on loopback.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,7 +85,7 @@ afterAll(async () => {
 });
 
 describe('alerts raised by the coordination are notified', () => {
-  it('the ward moves its stay to Saturday with a single PUT: the coordinator and the ward are told of the weekend alert', async () => {
+  it('the ward moves its stay to Saturday (a transaction), then back to Friday (a single PUT): the cell and the ward are told of each alert raised', async () => {
     await replay(server, '01-friday-evening-discharge.json', 'worklist');
     const before = await coordinationOf(server, NDA);
     const patient = before.flags['missing-items'].subject.reference!;
@@ -96,18 +96,26 @@ describe('alerts raised by the coordination are notified', () => {
       await expect.poll(async () => (await call(token, 'GET', `/fhir/Subscription/${created.body.id}`)).body.status, { timeout: 5000 }).toBe('active');
     }
 
-    const stay = (await call(hospital, 'GET', `/fhir/${before.encounter}`)).body as Encounter;
-    const moved = await call(hospital, 'PUT', `/fhir/${before.encounter}`, { ...stay, period: { ...stay.period, end: '2026-10-17T10:00:00+02:00' } });
-    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    // The rest of the story: what was missing sent, then the discharge moved to Saturday, both as transactions.
+    await replay(server, '01-friday-evening-discharge.json');
     const weekend = (await coordinationOf(server, NDA)).flags.weekend;
     expect(weekend.status).toBe('active');
-
     for (const path of ['cell', 'ward']) {
       await expect.poll(() => flagsDelivered(path).map((f) => f.id), { timeout: 8000 }).toContain(weekend.id);
-      const delivered = flagsDelivered(path).find((f) => f.id === weekend.id)!;
-      expect(delivered.code.text).toContain('2026-10-17 10h');
-      // Closing the Friday alert raises nothing: only alerts that become active are notified.
+      expect(flagsDelivered(path).find((f) => f.id === weekend.id)!.code.text).toContain('2026-10-17 10h');
+    }
+
+    // Back to Friday evening with a single PUT of the stay: the Friday alert, closed on the way, is raised again.
+    const stay = (await call(hospital, 'GET', `/fhir/${before.encounter}`)).body as Encounter;
+    const moved = await call(hospital, 'PUT', `/fhir/${before.encounter}`, { ...stay, period: { ...stay.period, end: '2026-10-16T19:00:00+02:00' } });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    const friday = (await coordinationOf(server, NDA)).flags['friday-afternoon'];
+    expect(friday.status).toBe('active');
+    for (const path of ['cell', 'ward']) {
+      await expect.poll(() => flagsDelivered(path).map((f) => f.id), { timeout: 8000 }).toContain(friday.id);
+      // Closing an alert (the missing items, the weekend) notifies nobody: the topic fires when a Flag becomes active.
       expect(flagsDelivered(path).every((f) => f.status === 'active')).toBe(true);
+      expect(flagsDelivered(path).map((f) => f.id)).not.toContain(before.flags['missing-items'].id);
     }
   });
 });
