@@ -72,6 +72,6 @@ export async function findHomeCareServices(lookup: ResourceLookup, search: Servi
       explanation: `${label} — ${why} ; ${room} ; à ${formatNumber(km)} km du domicile`,
     });
   }
-  found.sort((a, b) => Number(b.hasCapacity) - Number(a.hasCapacity) || Number(b.places !== undefined) - Number(a.places !== undefined) || a.distanceKm - b.distanceKm);
+  found.sort((a, b) => Number(b.hasCapacity) - Number(a.hasCapacity) || Number(b.places !== undefined) - Number(a.places !== undefined) || a.distanceKm - b.distanceKm || (a.organization.id ?? '').localeCompare(b.organization.id ?? ''));
   return found.slice(0, search.limit);
 }

@@ -126,7 +126,8 @@ export function findProfessionalsOperation(settings: FindProfessionalsSettings):
       }
       const home = homePosition(patient);
       if (!home) throw errors.homeNotGeolocated();
-      const acts = [...new Set(orders.flatMap((o) => (o.code?.coding ?? []).filter((c) => c.system === TECHNICAL_ACTS && c.code).map((c) => c.code!)))];
+      // Sorted: the orders come in the store's order (by id), which differs between two servers holding the same record.
+      const acts = [...new Set(orders.flatMap((o) => (o.code?.coding ?? []).filter((c) => c.system === TECHNICAL_ACTS && c.code).map((c) => c.code!)))].sort();
       const load = careLoad(orders);
       const when = firstDay(orders);
       const ranking = await rankProfessionals(lookup, { home, acts, load, ...(when ? { when } : {}), radiusKm, limit, exclude });
