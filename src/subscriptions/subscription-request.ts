@@ -205,12 +205,18 @@ export class SubscriptionRequestReader {
     const filters = ext(subscription._criteria?.extension, FILTER_CRITERIA).map((e, i) => ({ text: e.valueString ?? '', element: `Subscription.criteria.extension:filterCriteria[${i}]` }));
     const perType = new Map<string, Array<[string, string]>>();
     for (const filter of filters) {
-      const parsed = [...new URLSearchParams(filter.text)];
+      // The IG's own examples write a filter as a search on the filtered type
+      // (`Encounter?patient=Patient/123`, the backport-filter-criteria of its R4 Subscription
+      // example); the bare form (`patient=Patient/123`) applies to every type the topic filters.
+      const typed = /^([A-Z][A-Za-z]+)\?(.*)$/s.exec(filter.text);
+      const filterType = typed?.[1];
+      const parsed = [...new URLSearchParams(typed ? typed[2] : filter.text)];
       if (parsed.length === 0) throw new SubscriptionRefused(filter.element, `filter '${filter.text}' is not [parameter]=[value]`);
       for (const [rawName, value] of parsed) {
         const dot = rawName.indexOf('.');
-        const qualified = dot > 0 && /^[A-Z]/.test(rawName) ? rawName.slice(0, dot) : undefined;
-        const name = qualified ? rawName.slice(dot + 1) : rawName;
+        const dotted = !filterType && dot > 0 && /^[A-Z]/.test(rawName) ? rawName.slice(0, dot) : undefined;
+        const qualified = filterType ?? dotted;
+        const name = dotted ? rawName.slice(dot + 1) : rawName;
         const code = name.split(':')[0];
         const allowed = topic.canFilterBy.filter((f) => f.filterParameter === code && (!qualified || f.resourceType === qualified));
         if (allowed.length === 0) {

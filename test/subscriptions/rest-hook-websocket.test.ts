@@ -191,7 +191,8 @@ describe('subscriptions over real sockets', () => {
 
   it('retries while the receiver fails, turns to error after the configured count, then back to active when it recovers', async () => {
     await put('Patient/pc', { resourceType: 'Patient', id: 'pc' });
-    const created = await post('Subscription', topicSubscription('patient=Patient/pc', 'id-only'));
+    // The filter in the Backport IG's own form: a search on the filtered type.
+    const created = await post('Subscription', topicSubscription('Flag?patient=Patient/pc', 'id-only'));
     const id = created.body.id as string;
     await expect.poll(async () => (await get(`Subscription/${id}`)).body.status, { timeout: 5000 }).toBe('active');
     receiver.status = 503;
@@ -295,6 +296,7 @@ describe('subscriptions over real sockets', () => {
     const cases: Array<[unknown, string]> = [
       [{ ...topicSubscription('patient=Patient/pa', 'id-only'), criteria: 'https://relais-sante.fr/fhir/SubscriptionTopic/unknown' }, 'Subscription.criteria'],
       [topicSubscription('code=abc', 'id-only'), 'Subscription.criteria.extension:filterCriteria[0]'],
+      [topicSubscription('Encounter?patient=Patient/pa', 'id-only'), 'Subscription.criteria.extension:filterCriteria[0]'],
       [{ resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'Observation?subject.name=x', channel: { type: 'rest-hook', endpoint: receiver.url } }, 'Subscription.criteria'],
       [{ resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'Observation?code=1', channel: { type: 'rest-hook', endpoint: 'not a url' } }, 'Subscription.channel.endpoint'],
       [{ resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'Observation?code=1', channel: { type: 'rest-hook', endpoint: 'ftp://127.0.0.1/x' } }, 'Subscription.channel.endpoint'],
