@@ -7,6 +7,9 @@
  *   npx tsx --expose-gc scripts/bench-bulk.ts --patients 100000       # ≈ 1,000,000 resources
  *   npx tsx --expose-gc scripts/bench-bulk.ts --attachments 200 --attachment-mb 5   # + 1 GB of attachments
  *   ... --live-heap 1   # heap peaks measured after full collections (what is held, not yet-unreclaimed garbage)
+ *   BENCH_DATA_DIR=/path ... # reuse a folder already holding the same network (e.g. the one
+ *                            # `DATA_DIR=/path npm run bench:search -- --patients 100000` leaves: same generator,
+ *                            # same seed), so that a 1,000,000-resource run does not load it twice; kept afterwards
  *
  * - Data: scripts/network-dataset.ts (10 resources per patient), written
  *   straight to the store with their index entries (the server's extractor);
@@ -130,7 +133,8 @@ function* bigRecord(): Generator<Resource> {
   for (let i = 0; i < 20; i++) yield { resourceType: 'MedicationRequest', id: `big-mr-${i}`, status: 'active', intent: 'order', subject, medicationCodeableConcept: { text: 'Metformine' } } as Resource;
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'relais-bench-bulk-'));
+const reusedDir = process.env.BENCH_DATA_DIR;
+const dataDir = reusedDir ?? mkdtempSync(join(tmpdir(), 'relais-bench-bulk-'));
 const env = { DATA_DIR: dataDir, BASE_URL: 'http://relais.bench/fhir', LOG_LEVEL: 'silent', AUTH_MODE: 'dev', RATE_LIMIT_MAX: '1000000', ...(process.env.MONGODB_URI ? { MONGODB_URI: process.env.MONGODB_URI } : {}) };
 const ctx = buildContext(loadConfig(env), undefined, { bulk: { settings: { settleMs: 0, pollMs: 50 } } });
 await ctx.store.open();
@@ -144,11 +148,13 @@ const report = (row: string) => {
 };
 try {
   // --- data ------------------------------------------------------------------------------------
-  const network = await load(ctx, generateNetwork({ patients: flags.patients, observationsPerPatient: 6, encountersPerPatient: 2, seed: 42 }));
+  // A reused folder already holds the network (checked below: the export must write what the baseline scanned).
+  const reusing = reusedDir !== undefined && (await ctx.store.readCurrent('Patient', 'pat-0')) !== undefined;
+  const network = reusing ? { count: 0, seconds: 0 } : await load(ctx, generateNetwork({ patients: flags.patients, observationsPerPatient: 6, encountersPerPatient: 2, seed: 42 }));
   const docs = flags.attachments > 0 ? await load(ctx, attachments(flags.attachments, flags['attachment-mb'])) : { count: 0, seconds: 0 };
   const record = await load(ctx, bigRecord());
-  const total = network.count + docs.count + record.count;
-  process.stderr.write(`data: ${fmt(total)} resources loaded in ${fmt(network.seconds + docs.seconds + record.seconds, 1)} s\n`);
+  let total = network.count + docs.count + record.count;
+  process.stderr.write(`data: ${reusing ? `reused ${dataDir}, ` : ''}${fmt(total)} resources loaded in ${fmt(network.seconds + docs.seconds + record.seconds, 1)} s\n`);
   const types = ['Organization', 'Location', 'Practitioner', 'Patient', 'Encounter', 'CarePlan', 'Observation', 'Condition', 'MedicationRequest', ...(docs.count > 0 ? ['DocumentReference'] : [])];
   const platform = await mintDevToken({ role: 'platform', client: 'bench-platform', ttlSeconds: 7200 }, env);
   const coordinator = await mintDevToken({ role: 'coordinator', sub: 'bench-coordinator', ttlSeconds: 7200 }, env);
@@ -167,6 +173,7 @@ try {
     const memory = probe.stop();
     report(`| baseline: store scan + JSON of every resource | ${fmt(scanned)} | ${fmt(seconds, 1)} s | ${fmt(scanned / seconds)} /s | +${fmt(memory.heapMB)} MB heap, +${fmt(memory.rssMB)} MB RSS | ${fmt(bytes / MB)} MB of NDJSON |`);
     var baselineRate = scanned / seconds;
+    if (reusing) total = scanned;
   }
 
   // --- $export as a regional platform -----------------------------------------------------------------
@@ -246,7 +253,7 @@ try {
   }
 } finally {
   await app.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (!reusedDir) rmSync(dataDir, { recursive: true, force: true });
 }
 
 process.stdout.write(`\n${ctx.store.capabilities.name} store, ${fmt(flags.patients)} patients${flags.attachments ? ` + ${flags.attachments} attachments of ${flags['attachment-mb']} MB` : ''}${liveHeap ? ', heap measured live (after full collections)' : ''}\n\n| measure | resources | time | rate | memory added | notes |\n|---|---:|---|---|---|---|\n${rows.join('\n')}\n`);
