@@ -8,6 +8,9 @@
  *   npx tsx scripts/bench-search.ts                       # small default (CI-sized)
  *   npx tsx scripts/bench-search.ts --patients 10000      # ~100 k resources
  *   npx tsx scripts/bench-search.ts --patients 100000     # ~1 M resources (big run)
+ *   DATA_DIR=/path npx tsx scripts/bench-search.ts --patients 100000 --load 0
+ *       # queries, memory and restart over a folder an earlier run (same flags) left loaded:
+ *       # the generator runs again only to know the values to query (nothing is written)
  *
  * Store: the one the environment configures (as the server does); by default
  * the embedded store in a fresh temporary folder, removed afterwards. Loading
@@ -31,7 +34,7 @@ import { buildContext } from '../src/context.js';
 import type { ResourceStore, WriteOperation } from '../src/store/resource-store.js';
 import { generateNetwork, NIR_SYSTEM, parseFlags, RPPS_SYSTEM, seededRandom, type NetworkIndex } from './network-dataset.js';
 
-const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, seed: 42, batch: 500, restart: 1 });
+const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, seed: 42, batch: 500, restart: 1, load: 1 });
 const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-'));
 // Paging snapshots expire after 10 s here, so that the maintenance phase has expired ones to drop.
 const config = loadConfig({ LOG_LEVEL: 'silent', SEARCH_RESULT_SET_IDLE_SECONDS: '10', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
@@ -83,6 +86,10 @@ const loadStart = performance.now();
 const loadCpuStart = process.cpuUsage();
 let loaded = 0;
 const { maxStallMs: loadStallMs } = await watchingLoop(async () => {
+  if (!flags.load) {
+    for (const _resource of generateNetwork({ patients: flags.patients, observationsPerPatient: flags.observations, encountersPerPatient: flags.encounters, seed: flags.seed }, index));
+    return;
+  }
   let batch: WriteOperation[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
@@ -208,6 +215,7 @@ if (flags.restart) {
   }
 }
 
+if (!flags.load) console.log(`--load 0: the data of ${config.DATA_DIR} reused, nothing loaded (load figures below are not measures)`);
 console.log(`store: ${ctx.store.capabilities.name}; ${loaded} resources (${flags.patients} patients) loaded in ${loadSeconds.toFixed(1)} s (${(loaded / loadSeconds).toFixed(0)} resources/s, index extraction included; ${(cpuMicrosPerResource / 1000).toFixed(2)} ms of CPU per resource); ${flags.iterations} runs per query, sequential`);
 console.log(`RSS after load ${mib(rssAfterLoad)}${rssAfterLoadSplit} (heap used ${mib(heapAfterLoad)}), after queries ${mib(rssAfterQueries)}${rssAfterQueriesSplit}, peak ${mib(process.resourceUsage().maxRSS * 1024)}; on disk ${mib(diskAfterLoad)}`);
 console.log(`longest event-loop stall: load ${loadStallMs.toFixed(0)} ms, queries ${queryStallMs.toFixed(0)} ms; maintenance: ${maintenance}; idle baseline (5 s, nothing running) ${idleStallMs.toFixed(0)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
