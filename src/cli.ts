@@ -7,6 +7,8 @@
  *   relais token --role ...      print a development bearer token
  *   relais register-client ...   register a backend-services client (dev token endpoint)
  *   relais reindex [Type...]     recompute the search index
+ *   relais import <paths...>     load NDJSON files and Bundles (validated), rejections listed
+ *   relais export --out <dir>    write the store to NDJSON files and a manifest.json
  *
  * Commands are looked up in one table and loaded on demand (a token is minted
  * without loading the server). A new command is one more line in COMMANDS.
@@ -18,6 +20,8 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   token: async () => (await import('./cli/token-command.js')).tokenCommand,
   'register-client': async () => (await import('./cli/register-client-command.js')).registerClientCommand,
   reindex: async () => (await import('./cli/reindex-command.js')).reindexCommand,
+  import: async () => (await import('./cli/import-command.js')).importCommand,
+  export: async () => (await import('./cli/export-command.js')).exportCommand,
 };
 
 async function help(): Promise<string> {

@@ -2,7 +2,8 @@
  * The loader (`npm run import`): NDJSON and Bundles, validated like any write,
  * a bad line reported with where and why while the rest is imported, and a
  * rerun that creates no duplicates; then the command-line tools end to end
- * (`npm run export` to a folder, `npm run import` of it into another store).
+ * (`relais export` to a folder, `relais import` of it into another store, run
+ * as `npm run export` / `npm run import` do: `tsx src/cli.ts ...`).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -96,23 +97,23 @@ describe('npm run import', () => {
 });
 
 describe('command-line tools', () => {
-  it('npm run export writes NDJSON + manifest.json; npm run import loads it into another store, with a progress line and a summary', async () => {
+  it('relais export writes NDJSON + manifest.json; relais import loads it into another store, with a progress line and a summary', async () => {
     const source = mkdtempSync(join(tmpdir(), 'relais-cli-src-'));
     const target = mkdtempSync(join(tmpdir(), 'relais-cli-dst-'));
     const out = mkdtempSync(join(tmpdir(), 'relais-cli-out-'));
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', AUTH_MODE: 'none', VALIDATION_ENFORCEMENT: 'off' };
     try {
-      const load = await run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', folder], { cwd: ROOT, env: { ...env, DATA_DIR: source } }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+      const load = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'import', folder], { cwd: ROOT, env: { ...env, DATA_DIR: source } }).catch((e: { stdout: string; stderr: string; code: number }) => e);
       expect((load as { code?: number }).code, load.stderr).toBe(1); // three lines were rejected
       expect(load.stdout, load.stderr).toMatch(/imported 4 file\(s\) in .*: 8 created, 0 updated, 0 unchanged, 3 rejected/);
       expect(load.stdout).toContain('a-patients.ndjson:4: not valid JSON');
       expect(load.stderr).toMatch(/resources \(.* new, .* rejected\) · \d+\/s · \d+% · ETA/);
-      const exported = await run(process.execPath, ['--import', 'tsx', 'scripts/export.ts', '--out', out, '--type', 'Patient,Encounter,Observation,Practitioner', '--quiet'], { cwd: ROOT, env: { ...env, DATA_DIR: source } });
+      const exported = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'export', '--out', out, '--type', 'Patient,Encounter,Observation,Practitioner', '--quiet'], { cwd: ROOT, env: { ...env, DATA_DIR: source } });
       expect(exported.stdout).toMatch(/exported 8 resources in 4 file\(s\)/);
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { output: Array<{ type: string; url: string; count: number }> };
       expect(manifest.output.map((f) => `${f.type}:${f.count}`)).toEqual(['Patient:5', 'Encounter:1', 'Observation:1', 'Practitioner:1']);
       expect(readdirSync(out).sort()).toEqual(['Encounter-1.ndjson', 'Observation-1.ndjson', 'Patient-1.ndjson', 'Practitioner-1.ndjson', 'manifest.json']);
-      const reloaded = await run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--quiet', out], { cwd: ROOT, env: { ...env, DATA_DIR: target } });
+      const reloaded = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'import', '--quiet', out], { cwd: ROOT, env: { ...env, DATA_DIR: target } });
       // manifest.json is read too, and skipped: it describes the files, it is not data.
       expect(reloaded.stdout).toMatch(/imported 5 file\(s\) in .*: 8 created, 0 updated, 0 unchanged, 0 rejected/);
     } finally {
