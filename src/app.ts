@@ -24,6 +24,7 @@ import { Readiness } from './rest/readiness.js';
 import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
 import websocket from '@fastify/websocket';
+import { BULK_FILE_ROUTE, BULK_STATUS_ROUTE } from './bulk/bulk-routes.js';
 import { SUBSCRIPTION_WEBSOCKET_PATH } from './subscriptions/subscription-service.js';
 import { tracedSession, type Tracing } from './telemetry/tracing.js';
 
@@ -55,6 +56,8 @@ export interface BuildAppOptions {
   readiness?: Readiness;
   /** OpenTelemetry tracing, when configured (server.ts): request spans, engine interactions in them. */
   tracing?: Tracing;
+  /** Told of every route registered, from the first (tests: the OpenAPI document covers them all). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
 }
 
 function tracedSessions(sessionOf: (request: FastifyRequest) => EngineSession, tracing: Tracing | undefined): (request: FastifyRequest) => EngineSession {
@@ -76,6 +79,8 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     // Our own onRequest hook answers requests arriving during shutdown (an OperationOutcome with Retry-After).
     return503OnClosing: false,
   });
+  const { onRoute } = options;
+  if (onRoute) app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
   // First, so that its request span encloses every hook and handler.
   if (options.tracing) await app.register(options.tracing.fastifyPlugin);
   app.addHook('onSend', async (request, reply) => {
@@ -122,6 +127,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
       authenticated: authenticator.mode !== 'none',
       version: packageJson.version,
       websocketPath: SUBSCRIPTION_WEBSOCKET_PATH,
+      bulkRoutes: { status: BULK_STATUS_ROUTE, file: BULK_FILE_ROUTE },
     }),
   );
   // The subscriptions' websocket channel (src/subscriptions/websocket-hub.ts); a socket opened with a

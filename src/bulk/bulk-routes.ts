@@ -29,6 +29,10 @@ export interface BulkRoutesDeps {
 
 type JobParams = { job: string; file?: string };
 
+/** The routes, under the FHIR base (their OpenAPI description: src/rest/openapi.ts, given these by app.ts). */
+export const BULK_STATUS_ROUTE = '/bulk-status/:job';
+export const BULK_FILE_ROUTE = '/bulk-files/:job/:file';
+
 const JOB_ID = /^[0-9a-f]{32}$/;
 
 function progressText(job: ExportJob): string {
@@ -61,7 +65,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkRoutesDeps): 
 
   app.register(
     async (fhir) => {
-      fhir.get('/bulk-status/:job', async (request: FastifyRequest<{ Params: JobParams }>, reply: FastifyReply) => {
+      fhir.get(BULK_STATUS_ROUTE, async (request: FastifyRequest<{ Params: JobParams }>, reply: FastifyReply) => {
         const job = await ownJob(request);
         if (job.status === 'failed') throw errors.exportFailed(job.failure ?? 'unknown reason');
         if (job.status !== 'completed') {
@@ -80,7 +84,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkRoutesDeps): 
         return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(manifest));
       });
 
-      fhir.delete('/bulk-status/:job', async (request: FastifyRequest<{ Params: JobParams }>, reply: FastifyReply) => {
+      fhir.delete(BULK_STATUS_ROUTE, async (request: FastifyRequest<{ Params: JobParams }>, reply: FastifyReply) => {
         let job = await ownJob(request);
         // The worker holding it notices at its next write (compare-and-set) and stops; the sweeper removes the files.
         for (let attempt = 0; attempt < 20; attempt++) {
@@ -91,7 +95,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkRoutesDeps): 
         return reply.code(202).send();
       });
 
-      fhir.get('/bulk-files/:job/:file', async (request: FastifyRequest<{ Params: JobParams }>, reply: FastifyReply) => {
+      fhir.get(BULK_FILE_ROUTE, async (request: FastifyRequest<{ Params: JobParams }>, reply: FastifyReply) => {
         let job: ExportJob;
         try {
           job = await ownJob(request);

@@ -20,6 +20,11 @@ export type { OperationLevel, OperationRequest, OperationResult, OperationRule }
 export interface FhirOperation extends EngineOperation {
   /** Canonical URL of the OperationDefinition (HL7's for standard operations). */
   definition: string;
+  /**
+   * Runs as an asynchronous request (FHIR async pattern, Bulk Data IG kick-off): with
+   * `Prefer: respond-async` it answers 202 and the status URL in Content-Location (the OpenAPI document says so).
+   */
+  asynchronous?: boolean;
 }
 
 export class OperationRegistry {

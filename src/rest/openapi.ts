@@ -10,7 +10,10 @@
  * - the resource schemas come from the R4 element tree (openapi-schemas.ts);
  * - every error is an OperationOutcome (4XX);
  * - the subscriptions' websocket endpoint, outside the FHIR base, with its own
- *   server (the origin): what OpenAPI can say of it is the handshake.
+ *   server (the origin): what OpenAPI can say of it is the handshake;
+ * - the bulk export's status and file routes (Bulk Data IG 2.0.0), registered
+ *   beside the route table (src/bulk/bulk-routes.ts), and the 202 of the
+ *   asynchronous operations' kick-off.
  * A route of the table without a description here is an error at start-up
  * (and in the tests), not a silent gap.
  */
@@ -35,7 +38,25 @@ export interface OpenApiInputs {
   version: string;
   /** The subscriptions' websocket channel (outside the FHIR base): its path on the server's origin. */
   websocketPath?: string;
+  /** The bulk export's routes under the FHIR base, as Fastify URLs (`/bulk-status/:job`, `/bulk-files/:job/:file`). */
+  bulkRoutes?: { status: string; file: string };
 }
+
+/**
+ * Routes the server registers that the document leaves out on purpose (every other route of
+ * the server must be documented: test/operations/openapi.test.ts compares with every route
+ * Fastify registered). HEAD, which Fastify adds to every GET, is implied by the GET.
+ */
+export const OUTSIDE_THE_DOCUMENT: ReadonlyArray<{ url: RegExp; why: string }> = [
+  { url: /^\/docs(\/|$)/, why: 'Swagger UI: its page, assets and its own copy of this document' },
+  { url: /^\/openapi\.json$/, why: 'this document' },
+  { url: /^\/(healthz|readyz)$/, why: "the orchestrator's probes (README, Docker: the image's health check)" },
+  { url: /^\/metrics$/, why: "Prometheus exposition for the operator, not the integrators' API (README, metrics)" },
+  {
+    url: /^(\/fhir)?\/\.well-known\/smart-configuration$|^\/auth\/token$/,
+    why: "SMART on FHIR discovery and the OAuth 2.0 token endpoint: contracts of SMART App Launch / Backend Services (RFC 6749 errors, not OperationOutcomes), advertised by the CapabilityStatement's security",
+  },
+];
 
 const FHIR_JSON = 'application/fhir+json';
 const FHIR_XML = 'application/fhir+xml';
@@ -85,6 +106,15 @@ const CONTROL = {
   'If-None-Exist': { name: 'If-None-Exist', in: 'header', description: 'Conditional create: search criteria of a resource that must not exist', schema: { type: 'string' } },
   Prefer: { name: 'Prefer', in: 'header', description: 'return=minimal|representation|OperationOutcome, handling=strict|lenient', schema: { type: 'string' } },
   'X-Break-The-Glass': { name: 'X-Break-The-Glass', in: 'header', description: 'Emergency access for this request: the reason (10-500 characters); audited and alerted', schema: { type: 'string' } },
+  'Prefer-respond-async': {
+    name: 'Prefer',
+    in: 'header',
+    required: true,
+    description: 'respond-async (required: the request runs asynchronously); handling=lenient ignores unsupported parameters (Bulk Data IG)',
+    schema: { enum: ['respond-async', 'respond-async, handling=lenient', 'respond-async, handling=strict'] },
+  },
+  job: { name: 'job', in: 'path', required: true, description: 'Export job id (the end of the kick-off\'s Content-Location)', schema: { type: 'string' } },
+  file: { name: 'file', in: 'path', required: true, description: 'File name, as the manifest lists it', schema: { type: 'string' } },
 };
 type ControlName = keyof typeof CONTROL;
 const refs = (...names: ControlName[]) => names.map(param);
@@ -313,14 +343,82 @@ function pathOf(url: string, type?: string, operation?: string): string {
 
 function operationObject(operation: FhirOperation, level: OperationLevel, method: 'GET' | 'POST', type?: string): OperationObject {
   const where = level === 'system' ? '' : level === 'type' ? ` on ${type}` : ` on one ${type}`;
+  // An asynchronous request (Bulk Data IG kick-off) answers 202 with an OperationOutcome and the status URL.
+  const result = operation.asynchronous
+    ? { '202': ok('Accepted: poll the status URL in Content-Location (GET /bulk-status/{job})', ref('OperationOutcome'), ['Content-Location']) }
+    : { '200': ok('The result (Parameters, a Bundle, an OperationOutcome or a resource)', ref('AnyResource')) };
   return {
     summary: `$${operation.name}${where}`,
     description: `OperationDefinition: ${operation.definition}`,
     operationId: `${operation.name}-${level}${type ? `-${type}` : ''}-${method.toLowerCase()}`,
     ...(type ? { tags: [type] } : { tags: ['System'] }),
-    parameters: [...(level === 'instance' ? [param('id')] : []), param('_format')],
+    parameters: [...(level === 'instance' ? [param('id')] : []), param('_format'), ...(operation.asynchronous ? [param('Prefer-respond-async')] : [])],
     ...(method === 'POST' ? { requestBody: { content: fhirContent(ref('AnyResource')) } } : {}),
-    responses: { '200': ok('The result (Parameters, a Bundle, an OperationOutcome or a resource)', ref('AnyResource')), ...ERRORS },
+    responses: { ...result, ...ERRORS },
+  };
+}
+
+/** `/bulk-status/:job` → `/bulk-status/{job}` */
+const openApiPath = (fastifyUrl: string) => fastifyUrl.replace(/:(\w+)/g, '{$1}');
+
+/**
+ * The bulk export after its kick-off (Bulk Data IG 2.0.0, src/bulk/bulk-routes.ts): the status
+ * (202 in progress, 200 the manifest, 500 the export failed), its cancellation, the output files.
+ * Only the kick-off's caller sees a job; anyone else, like an unknown, expired or cancelled job, gets 404.
+ */
+function bulkPathItems(routes: { status: string; file: string }): Record<string, PathItem> {
+  const outcome = (description: string) => ({ description, content: fhirResponseContent(ref('OperationOutcome')) });
+  return {
+    [openApiPath(routes.status)]: {
+      get: {
+        summary: 'Status of a bulk export (Bulk Data IG)',
+        operationId: 'bulk-export-status',
+        tags: ['System'],
+        parameters: [param('job')],
+        responses: {
+          '200': {
+            description: 'Complete: the manifest (output files, deleted files for _since, error files)',
+            headers: { Expires: { $ref: '#/components/headers/Expires' } },
+            content: { 'application/json': { schema: ref('BulkExportManifest') } },
+          },
+          '202': {
+            description: 'In progress: poll again after Retry-After',
+            headers: { 'X-Progress': { $ref: '#/components/headers/X-Progress' }, 'Retry-After': { $ref: '#/components/headers/Retry-After' } },
+          },
+          '500': outcome('The export failed (the OperationOutcome says why)'),
+          ...ERRORS,
+        },
+      },
+      delete: {
+        summary: 'Cancel a bulk export (its files are removed; its status then answers 404)',
+        operationId: 'bulk-export-cancel',
+        tags: ['System'],
+        parameters: [param('job')],
+        responses: { '202': { description: 'Cancelled' }, ...ERRORS },
+      },
+    },
+    [openApiPath(routes.file)]: {
+      get: {
+        summary: 'An output file of a completed bulk export',
+        operationId: 'bulk-export-file',
+        tags: ['System'],
+        parameters: [param('job'), param('file')],
+        responses: {
+          '200': { description: 'The file: one resource per line', content: { 'application/fhir+ndjson': { schema: { type: 'string' } } } },
+          ...ERRORS,
+        },
+      },
+    },
+  };
+}
+
+/** The manifest of a completed export (Bulk Data IG, "Response - Complete Status"). */
+function manifestSchema(): JsonSchema {
+  const files = { type: 'array', items: { type: 'object', required: ['type', 'url'], properties: { type: { type: 'string' }, url: { type: 'string', format: 'uri' }, count: { type: 'integer', minimum: 0 } } } };
+  return {
+    type: 'object',
+    required: ['transactionTime', 'request', 'requiresAccessToken', 'output', 'error'],
+    properties: { transactionTime: { type: 'string' }, request: { type: 'string' }, requiresAccessToken: { type: 'boolean' }, output: files, deleted: files, error: files },
   };
 }
 
@@ -392,8 +490,9 @@ export function buildOpenApi(inputs: OpenApiInputs): Record<string, unknown> {
       }
     }
   }
+  if (inputs.bulkRoutes) Object.assign(paths, bulkPathItems(inputs.bulkRoutes));
   if (inputs.websocketPath) otherPaths[inputs.websocketPath] = websocketPathItem(inputs.baseUrl);
-  const schemas: Record<string, JsonSchema> = commonSchemas();
+  const schemas: Record<string, JsonSchema> = { ...commonSchemas(), ...(inputs.bulkRoutes ? { BulkExportManifest: manifestSchema() } : {}) };
   for (const resource of resources) {
     schemas[resource.type] = resourceSchema(inputs.definitions, resource.type);
     if (resource.interaction?.some((i) => i.code === 'search-type')) schemas[`${resource.type}SearchForm`] = searchForm(resource);
@@ -420,6 +519,10 @@ export function buildOpenApi(inputs: OpenApiInputs): Record<string, unknown> {
         Location: header('URL of the version written'),
         ETag: header('W/"<versionId>"'),
         'Last-Modified': header('meta.lastUpdated as an HTTP date'),
+        'Content-Location': header('The status URL of an asynchronous request'),
+        'X-Progress': header('Progress of a bulk export, in words'),
+        'Retry-After': header('Seconds to wait before polling again'),
+        Expires: header('When the export and its files are removed (HTTP date)'),
       },
       responses: {
         Error: { description: 'An error: OperationOutcome (400, 401, 403, 404, 405, 406, 409, 410, 412, 413, 414, 415, 422, 429)', content: fhirResponseContent(ref('OperationOutcome')) },
