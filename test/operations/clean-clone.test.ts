@@ -7,15 +7,17 @@
  *   search answer;
  * - `npm start` again with nothing changed does not rebuild;
  * - the `relais` command's subcommands from the copy (npm scripts) and from the
- *   compiled `dist/cli.js`: help, token, register-client, reindex;
+ *   compiled `dist/cli.js`: help, token, register-client, reindex, import (a
+ *   bad line reported with its reason, exit code 1) and export, whose files
+ *   import into an empty store and export again identical;
  * - the Docker image's runtime layout without Docker: the runtime stage of the
  *   Dockerfile replayed (its ENV, `npm ci --omit=dev` — production
  *   dependencies only —, the `relais` link, its COPY instructions, the build
- *   stage's `dist`), then the image's command serving, `relais token` and
- *   `relais reindex` working inside it.
+ *   stage's `dist`), then the image's command serving, `relais token`,
+ *   `relais reindex`, `relais export` and `relais import` working inside it.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -97,6 +99,24 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 }
 
+/** Runs a command that may end with a non-zero code: its code and both outputs. */
+function runWithStatus(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The resources of an export folder's NDJSON files, by type/id, without meta (versions and dates differ between stores). */
+function exportedResources(folder: string, types: string[]): Record<string, unknown> {
+  const resources: Record<string, unknown> = {};
+  for (const type of types) {
+    for (const line of readFileSync(join(folder, `${type}-1.ndjson`), 'utf8').split('\n').filter(Boolean)) {
+      const { meta: _meta, ...resource } = JSON.parse(line) as { resourceType: string; id: string; meta?: unknown };
+      resources[`${resource.resourceType}/${resource.id}`] = resource;
+    }
+  }
+  return resources;
+}
+
 beforeAll(() => {
   // A clone's files: tracked and new ones, not those .gitignore excludes (node_modules, dist, data...).
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
@@ -150,7 +170,8 @@ describe('a clean copy of the repository', () => {
 
   it('the relais subcommands work from the copy (npm scripts) and from dist/cli.js', () => {
     const env = baseEnv({ DATA_DIR: join(work, 'cli-data'), PORT: '8080' });
-    expect(run('node', ['dist/cli.js', 'help'], clone, env)).toMatch(/serve[\s\S]*token[\s\S]*register-client[\s\S]*reindex/);
+    expect(run('node', ['dist/cli.js', 'help'], clone, env)).toMatch(/serve[\s\S]*token[\s\S]*register-client[\s\S]*reindex[\s\S]*import[\s\S]*export/);
+    expect(run('node', ['dist/cli.js', '--help'], clone, env)).toMatch(/^ {2}import +load NDJSON[\s\S]*^ {2}export +write the store/m);
     const token = run('npm', ['run', '-s', 'token', '--', '--role', 'coordinator'], clone, env).trim();
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(run('node', ['dist/cli.js', 'token', '--role', 'nurse', '--rpps', '10001234567'], clone, env).trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
@@ -159,11 +180,55 @@ describe('a clean copy of the repository', () => {
     expect(run('node', ['dist/cli.js', 'reindex', 'Patient'], clone, env)).toMatch(/^reindex: 0 of 0 current resources reindexed/);
     // Usage errors: exit code 2 and a message.
     expect(() => run('node', ['dist/cli.js', 'token', '--role', 'janitor'], clone, env)).toThrow(/unknown role 'janitor'/);
-    try {
-      run('node', ['dist/cli.js', 'frobnicate'], clone, env);
-    } catch (error) {
-      expect((error as { status: number }).status).toBe(2);
-    }
+    expect(runWithStatus('node', ['dist/cli.js', 'frobnicate'], clone, env).status).toBe(2);
+    expect(runWithStatus('node', ['dist/cli.js', 'import'], clone, env)).toMatchObject({ status: 2, stderr: expect.stringContaining('usage: relais import') });
+    expect(runWithStatus('node', ['dist/cli.js', 'export', '--out', join(work, 'x'), '--type', 'Patient,Unicorn'], clone, env)).toMatchObject({ status: 2, stderr: expect.stringContaining("'Unicorn' is not an R4 resource type") });
+  }, 300_000);
+
+  it('relais import and export from the copy (npm run) and from dist/cli.js: a bad line reported with its reason, the data round-trips', () => {
+    // Default settings (network profiles enforced), each tool on its own DATA_DIR, as an operator runs them.
+    const input = join(work, 'import-input');
+    mkdirSync(input, { recursive: true });
+    const lines = [
+      { resourceType: 'Patient', id: 'pat-import-1', name: [{ family: 'Lefèvre', given: ['Hélène'] }], gender: 'female', birthDate: '1941-03-12' },
+      { resourceType: 'Patient', id: 'pat-import-2', name: [{ family: 'Dubois' }], gender: 'male' },
+      { resourceType: 'Patient', id: 'pat-import-3', birthDate: 'le 3 mai' },
+      { resourceType: 'Observation', id: 'obs-import-1', status: 'final', code: { text: 'Poids' }, subject: { reference: 'Patient/pat-import-1' }, valueQuantity: { value: 58.5, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' } },
+    ].map((r) => JSON.stringify(r));
+    writeFileSync(join(input, 'network.ndjson'), `${lines.join('\n')}\n`);
+    const first = baseEnv({ DATA_DIR: join(work, 'import-a') });
+    const loaded = runWithStatus('npm', ['run', '-s', 'import', '--', input], clone, first);
+    // Exit code 1: a line was rejected; the summary names it (file:line) with the reason; the rest is imported.
+    expect(loaded.status, loaded.stderr).toBe(1);
+    expect(loaded.stdout).toMatch(/^imported 1 file\(s\) in [\d:]+: 3 created, 0 updated, 0 unchanged, 1 rejected/m);
+    expect(loaded.stdout).toMatch(new RegExp(`^rejected:\\n {2}${join(input, 'network.ndjson')}:3: .*birthDate`, 'm'));
+    // The progress line on stderr (not a terminal: one line at the end).
+    expect(loaded.stderr).toMatch(/^4 resources \(3 new, 0 updated, 0 unchanged, 1 rejected\) · [\d,]+\/s · 100% · ETA 0:00$/m);
+
+    const types = ['Patient', 'Observation'];
+    const outA = join(work, 'export-a');
+    const exported = runWithStatus('node', ['dist/cli.js', 'export', '--out', outA, '--type', types.join(','), '--quiet'], clone, first);
+    expect(exported.status, exported.stderr).toBe(0);
+    expect(exported.stdout).toMatch(/^exported 3 resources in 2 file\(s\) to /);
+    const manifest = JSON.parse(readFileSync(join(outA, 'manifest.json'), 'utf8')) as { output: Array<{ type: string; url: string; count: number }> };
+    expect(manifest.output).toEqual([
+      { type: 'Patient', url: 'Patient-1.ndjson', count: 2 },
+      { type: 'Observation', url: 'Observation-1.ndjson', count: 1 },
+    ]);
+
+    // Into an empty store, from dist: everything accepted (exit 0), then exported again: the same resources.
+    const second = baseEnv({ DATA_DIR: join(work, 'import-b') });
+    const reloaded = runWithStatus('node', ['dist/cli.js', 'import', '--quiet', outA], clone, second);
+    expect(reloaded.status, reloaded.stdout + reloaded.stderr).toBe(0);
+    expect(reloaded.stdout).toMatch(/^imported 3 file\(s\) in [\d:]+: 3 created, 0 updated, 0 unchanged, 0 rejected/);
+    const outB = join(work, 'export-b');
+    expect(runWithStatus('npm', ['run', '-s', 'export', '--', '--out', outB, '--type', types.join(','), '--quiet'], clone, second).status).toBe(0);
+    const roundTripped = exportedResources(outB, types);
+    expect(Object.keys(roundTripped).sort()).toEqual(['Observation/obs-import-1', 'Patient/pat-import-1', 'Patient/pat-import-2']);
+    expect(roundTripped).toEqual(exportedResources(outA, types));
+    expect(roundTripped['Patient/pat-import-1']).toEqual(JSON.parse(lines[0]));
+    // Run again on the same files: nothing new, nothing rejected.
+    expect(run('node', ['dist/cli.js', 'import', '--quiet', outA], clone, second)).toMatch(/: 0 created, 0 updated, 3 unchanged, 0 rejected/);
   }, 300_000);
 
   it("the Docker image's runtime stage, replayed: production dependencies only, the relais command, the image's command serving", async () => {
@@ -232,7 +297,12 @@ describe('a clean copy of the repository', () => {
     expect((await fetch(`${origin}/docs/`)).status).toBe(200);
     expect(await (await fetch(`${origin}/metrics`)).text()).toContain('relais_http_requests_total');
     expect(await stop(server.child)).toBe(0);
-    // With the server stopped (the embedded store's lock is released), reindex runs inside the image.
+    // With the server stopped (the embedded store's lock is released), reindex, export and import run inside the image.
     expect(run('relais', ['reindex', 'Patient'], app, containerEnv)).toMatch(/^reindex: 1 of 1 current resources reindexed/);
+    const backup = join(work, 'image', 'backup');
+    expect(run('relais', ['export', '--out', backup, '--type', 'Patient', '--quiet'], app, containerEnv)).toMatch(/^exported 1 resources in 1 file\(s\)/);
+    expect(readFileSync(join(backup, 'Patient-1.ndjson'), 'utf8')).toContain('Dans-L-Image');
+    const restored = { ...containerEnv, DATA_DIR: join(work, 'image', 'data-restored') };
+    expect(run('relais', ['import', '--quiet', backup], app, restored)).toMatch(/^imported 2 file\(s\) in [\d:]+: 1 created, 0 updated, 0 unchanged, 0 rejected/);
   }, 600_000);
 });
