@@ -119,5 +119,6 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   const bulk = new BulkExport(config, engine, options.bulk);
   bulk.registerOperations(operations);
   metrics.registerQueueDepth('subscription-notifications', () => subscriptions.pendingNotifications());
+  metrics.registerQueueDepth('bulk-export-jobs', () => bulk.queueDepth());
   return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bulk, metrics };
 }

@@ -88,6 +88,17 @@ export class BulkExport {
     this.opened = false;
   }
 
+  /**
+   * Export jobs accepted and not finished, by state (relais_queue_depth{queue="bulk-export-jobs"}):
+   * read from the job storage at each scrape, so on MongoDB every process reports the deployment's
+   * jobs, whichever process accepted or runs them. Undefined before the storage is open.
+   */
+  async queueDepth(): Promise<Record<'queued' | 'running', number> | undefined> {
+    if (!this.opened) return undefined;
+    const counts = await this.storage.countJobs(['queued', 'running']);
+    return { queued: counts.queued ?? 0, running: counts.running ?? 0 };
+  }
+
   /** Removes expired and cancelled jobs now (tests; the worker does it periodically). */
   sweep(): Promise<number> {
     return this.worker ? this.worker.sweep() : Promise.resolve(0);

@@ -46,6 +46,8 @@ export interface BulkStorage {
    * now + leaseMs, attempts + 1, revision + 1. Undefined when none.
    */
   claimJob(worker: string, now: Date, leaseMs: number): Promise<ExportJob | undefined>;
+  /** How many jobs are in each of these statuses (a cheap count: the queue depth in /metrics, read at each scrape). */
+  countJobs(statuses: readonly JobStatus[]): Promise<Partial<Record<JobStatus, number>>>;
   /** Jobs to remove: cancelled, or past their expiry. */
   jobsToSweep(now: Date): Promise<ExportJob[]>;
   deleteJob(id: string): Promise<void>;

@@ -119,6 +119,12 @@ export class DirectoryBulkStorage implements BulkStorage {
     });
   }
 
+  async countJobs(statuses: readonly JobStatus[]): Promise<Partial<Record<JobStatus, number>>> {
+    const counts: Partial<Record<JobStatus, number>> = {};
+    for (const job of this.jobs.values()) if (statuses.includes(job.status)) counts[job.status] = (counts[job.status] ?? 0) + 1;
+    return counts;
+  }
+
   async jobsToSweep(now: Date): Promise<ExportJob[]> {
     const nowIso = now.toISOString();
     return [...this.jobs.values()].filter((j) => j.status === 'cancelled' || (j.expiresAt !== undefined && j.expiresAt < nowIso)).map((j) => structuredClone(j));

@@ -100,6 +100,12 @@ export class MongoBulkStorage implements BulkStorage {
     return doc ? jobOf(doc) : undefined;
   }
 
+  async countJobs(statuses: readonly JobStatus[]): Promise<Partial<Record<JobStatus, number>>> {
+    // Answered from the status_createdAt index; shared by every process, so each reports the deployment's depth.
+    const groups = await this.jobs.aggregate<{ _id: JobStatus; n: number }>([{ $match: { status: { $in: [...statuses] } } }, { $group: { _id: '$status', n: { $sum: 1 } } }]).toArray();
+    return Object.fromEntries(groups.map((g) => [g._id, g.n]));
+  }
+
   async jobsToSweep(now: Date): Promise<ExportJob[]> {
     const docs = await this.jobs.find({ $or: [{ status: 'cancelled' }, { expiresAt: { $lt: now.toISOString() } }] }).toArray();
     return docs.map(jobOf);

@@ -17,15 +17,20 @@
  *   MongoDB, the write with its write concern), outcome ok | conflict | error.
  * - relais_store_read_duration_seconds{store, operation}: read, search, history.
  * - relais_validation_duration_seconds{stage}: structure (R4) or profiles.
- * - relais_queue_depth{queue}: items waiting in a background worker's queue,
- *   read at each scrape from the readers registered with registerQueueDepth()
- *   (subscription deliveries, bulk export jobs...).
+ * - relais_queue_depth{queue, state}: items waiting in a background worker's
+ *   queue, read at each scrape from the readers registered with
+ *   registerQueueDepth(): subscription-notifications (committed, not yet
+ *   delivered; no state), bulk-export-jobs (state queued | running). Queue names
+ *   and states are fixed in code. Where the queue lives in MongoDB, every process
+ *   reports the deployment's depth (aggregate with max, not sum).
  * - process and Node.js metrics (heap, event loop lag, GC...) of the serving
  *   process (collectProcessMetrics(), called by `relais serve`).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type QueueDepthReader = () => number | undefined | Promise<number | undefined>;
+/** A queue's depth, or its depth by state (a few fixed states), or undefined when its worker is not running. */
+export type QueueDepth = number | Readonly<Record<string, number>> | undefined;
+export type QueueDepthReader = () => QueueDepth | Promise<QueueDepth>;
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 
@@ -79,14 +84,21 @@ export class RelaisMetrics {
     const readers = this.queueReaders;
     new Gauge({
       name: 'relais_queue_depth',
-      help: 'Items waiting in a background queue (subscription deliveries, bulk export jobs...)',
-      labelNames: ['queue'] as const,
+      help: 'Items waiting in a background queue: subscription notifications not yet delivered; bulk export jobs queued or running',
+      labelNames: ['queue', 'state'] as const,
       registers: [this.registry],
       async collect() {
         this.reset();
         for (const [queue, read] of readers) {
-          const depth = await read();
-          if (depth !== undefined) this.set({ queue }, depth);
+          let depth: QueueDepth;
+          try {
+            depth = await read();
+          } catch {
+            // Its storage is unreachable now (MongoDB down): the series is missing from this scrape, the scrape still answers.
+            continue;
+          }
+          if (typeof depth === 'number') this.set({ queue }, depth);
+          else if (depth) for (const [state, value] of Object.entries(depth)) this.set({ queue, state }, value);
         }
       },
     });
@@ -94,9 +106,10 @@ export class RelaisMetrics {
 
   /**
    * For background workers: `read` is called at each scrape and its value
-   * exposed as relais_queue_depth{queue}. One name per queue, fixed in code
+   * exposed as relais_queue_depth{queue} (a number) or relais_queue_depth{queue, state}
+   * (one per state of the record). One name per queue and fixed states, in code
    * (e.g. "subscription-notifications", "bulk-export-jobs"). A reader answering
-   * undefined (its worker is not running yet) leaves the series out of that scrape.
+   * undefined (its worker is not running yet) or failing leaves the series out of that scrape.
    */
   registerQueueDepth(queue: string, read: QueueDepthReader): void {
     if (this.queueReaders.has(queue)) throw new Error(`queue depth '${queue}' is already registered`);

@@ -61,6 +61,10 @@ export function describeBulkStorageContract(name: string, harness: () => BulkSto
       expect((await storage.jobsOf('owner-a', ['queued'])).map((j) => j.id)).toEqual(['j2', 'j1']);
       expect(await storage.jobsOf('owner-a', ['completed'])).toEqual([]);
       expect(await storage.getJob('nope')).toBeUndefined();
+      // The queue depth of /metrics: counts by status, every owner.
+      expect(await storage.countJobs(['queued', 'running'])).toEqual({ queued: 3 });
+      expect(await storage.replaceJob({ ...(await storage.getJob('j3'))!, status: 'running' }, 0)).toBe(true);
+      expect(await storage.countJobs(['queued', 'running', 'completed'])).toEqual({ queued: 2, running: 1 });
       const again = await h.reopen(storage);
       expect(await again.getJob('j1')).toMatchObject({ written: 10, revision: 1 });
     });

@@ -3,7 +3,8 @@
  * store documents, so the kick-off on one instance is run by the other's
  * worker, and either answers the status and serves the files; a job whose
  * instance is killed mid-export is taken over by another instance once its
- * lease runs out, and finishes with every resource exactly once.
+ * lease runs out, and finishes with every resource exactly once. /metrics on
+ * either instance counts the deployment's export jobs.
  */
 import { rmSync } from 'node:fs';
 import type { Resource } from 'fhir/r4';
@@ -13,6 +14,13 @@ import { dropDatabases, freshDatabaseName, mongoUri, uriWithDatabase } from '../
 import { download, kickOff, poll, startBulkServer, type BulkTestServer, type Manifest } from './bulk-test-server.js';
 
 const COUNT = 60;
+
+/** relais_queue_depth{queue="bulk-export-jobs"} as an instance's /metrics shows it. */
+async function exportQueueDepth(server: BulkTestServer): Promise<{ queued: number; running: number }> {
+  const text = (await server.app.inject({ url: '/metrics' })).body;
+  const value = (state: string) => Number(new RegExp(`^relais_queue_depth\\{queue="bulk-export-jobs",state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  return { queued: value('queued'), running: value('running') };
+}
 
 describe.skipIf(!mongoUri)('bulk export on two instances sharing MongoDB', () => {
   const database = freshDatabaseName();
@@ -40,6 +48,9 @@ describe.skipIf(!mongoUri)('bulk export on two instances sharing MongoDB', () =>
     const started = await kickOff(front.app, '$export?_type=Observation');
     expect(started.statusCode, started.body).toBe(202);
     const statusUrl = String(started.headers['content-location']);
+    // /metrics on the instance that runs no exports shows the job the other one runs: the depth is read from the shared jobs.
+    const before = await exportQueueDepth(front);
+    expect(before.queued + before.running).toBe(1);
     const done = await poll(back.app, statusUrl);
     expect(done.statusCode, done.body).toBe(200);
     const manifest = JSON.parse(done.body) as Manifest;
@@ -50,6 +61,8 @@ describe.skipIf(!mongoUri)('bulk export on two instances sharing MongoDB', () =>
     // The front instance serves the same manifest and files from the shared database.
     expect((await poll(front.app, statusUrl)).body).toBe(done.body);
     expect(await download(front.app, manifest.output[3].url)).toHaveLength(15);
+    expect(await exportQueueDepth(front)).toEqual({ queued: 0, running: 0 });
+    expect(await exportQueueDepth(back)).toEqual({ queued: 0, running: 0 });
     // And a cancel on one is seen by the other.
     expect((await front.app.inject({ method: 'DELETE', url: statusUrl.replace('http://relais.test', '') })).statusCode).toBe(202);
     expect((await back.app.inject({ method: 'GET', url: statusUrl.replace('http://relais.test', '') })).statusCode).toBe(404);

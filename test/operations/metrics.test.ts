@@ -2,7 +2,8 @@
  * /metrics (Prometheus text format): after a few requests it exposes the
  * named series with bounded labels — requests by interaction, resource type
  * and status class, latency histograms, store writes and reads, validation
- * time, and the queue depths background workers register — and it can be
+ * time, and the queue depths background workers register (subscription
+ * notifications, bulk export jobs by state) — and it can be
  * put behind METRICS_TOKEN (a 401 OperationOutcome without it) or turned off.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,27 @@ describe('/metrics', () => {
     const until = Date.now() + 10_000;
     while ((await depth()) !== 2 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await depth()).toBe(2);
+  });
+
+  it('relais_queue_depth{queue="bulk-export-jobs",state}: an export is counted from its kick-off until it completes, then 0', async () => {
+    const server = await start({ VALIDATION_ENFORCEMENT: 'off' });
+    const inject = server.app.inject.bind(server.app);
+    const scrape = async () => {
+      const text = (await inject({ url: '/metrics' })).body;
+      return { queued: series(text, 'relais_queue_depth', { queue: 'bulk-export-jobs', state: 'queued' }), running: series(text, 'relais_queue_depth', { queue: 'bulk-export-jobs', state: 'running' }) };
+    };
+    expect(await scrape()).toEqual({ queued: 0, running: 0 });
+    expect((await inject({ method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Export' }] }) })).statusCode).toBe(201);
+    const kickoff = await inject({ url: '/fhir/$export?_type=Patient', headers: { prefer: 'respond-async' } });
+    expect(kickoff.statusCode).toBe(202);
+    // Accepted and not finished (the worker lets writes in flight settle for a second before it reads): one job, queued or running.
+    const during = await scrape();
+    expect(during.queued! + during.running!).toBe(1);
+    const statusPath = new URL(kickoff.headers['content-location'] as string).pathname;
+    const until = Date.now() + 30_000;
+    while ((await inject({ url: statusPath })).statusCode === 202 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await inject({ url: statusPath })).statusCode).toBe(200);
+    expect(await scrape()).toEqual({ queued: 0, running: 0 });
   });
 
   it('behind METRICS_TOKEN: 401 OperationOutcome without the token, 200 with it; FHIR tokens do not open it', async () => {
