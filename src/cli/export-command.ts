@@ -62,12 +62,16 @@ function cliJob(request: string, types: string[], since: Date | undefined): Expo
 export const exportCommand: CliCommand = {
   summary: 'write the store to NDJSON files and a manifest.json (what `relais import` reads back)',
   async run(args, env) {
-    let values: { out?: string; type?: string; since?: string; quiet?: boolean };
+    let values: { out?: string; type?: string; since?: string; quiet?: boolean; help?: boolean };
     try {
-      values = parseArgs({ args: args.filter((a) => a !== '--'), options: { out: { type: 'string' }, type: { type: 'string' }, since: { type: 'string' }, quiet: { type: 'boolean', default: false } } }).values;
+      values = parseArgs({ args: args.filter((a) => a !== '--'), options: { out: { type: 'string' }, type: { type: 'string' }, since: { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } }).values;
     } catch (error) {
       process.stderr.write(`export: ${(error as Error).message}\n${USAGE}`);
       return EXIT_USAGE;
+    }
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return EXIT_OK;
     }
     if (!values.out) {
       process.stderr.write(USAGE);

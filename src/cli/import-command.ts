@@ -46,19 +46,23 @@ function progressLine(stats: ImportStats): string {
 export const importCommand: CliCommand = {
   summary: 'load NDJSON files and Bundles into the store (validated; rejected lines listed with their reason)',
   async run(args, env) {
-    let values: { concurrency?: string; report?: string; quiet?: boolean };
+    let values: { concurrency?: string; report?: string; quiet?: boolean; help?: boolean };
     let paths: string[];
     try {
       const parsed = parseArgs({
         args,
         allowPositionals: true,
-        options: { concurrency: { type: 'string', default: '16' }, report: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+        options: { concurrency: { type: 'string', default: '16' }, report: { type: 'string' }, quiet: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
       });
       values = parsed.values;
       paths = parsed.positionals.filter((p) => p !== '--');
     } catch (error) {
       process.stderr.write(`import: ${(error as Error).message}\n${USAGE}`);
       return EXIT_USAGE;
+    }
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return EXIT_OK;
     }
     if (paths.length === 0) {
       process.stderr.write(USAGE);
