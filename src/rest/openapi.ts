@@ -341,11 +341,30 @@ function pathOf(url: string, type?: string, operation?: string): string {
     .replace(':vid', '{vid}');
 }
 
-function operationObject(operation: FhirOperation, level: OperationLevel, method: 'GET' | 'POST', type?: string): OperationObject {
+/**
+ * Links (OpenAPI 3.1 Link Objects) from a kick-off's 202 to its job's status and cancellation, and from
+ * the manifest to a file, so a client generator or a stateful fuzzer can follow an export. The job id
+ * is the end of Content-Location, the file name the end of the manifest's url: the `#regex:` suffix
+ * (a schemathesis extension of runtime expressions; other tools show the expression as it is) cuts it out.
+ */
+const STATUS_LINKS = {
+  status: { operationId: 'bulk-export-status', parameters: { job: '$response.header.Content-Location#regex:/bulk-status/([0-9a-f]+)$' } },
+  cancel: { operationId: 'bulk-export-cancel', parameters: { job: '$response.header.Content-Location#regex:/bulk-status/([0-9a-f]+)$' } },
+};
+const FILE_LINKS = {
+  file: { operationId: 'bulk-export-file', parameters: { job: '$request.path.job', file: '$response.body#/output/0/url#regex:/([^/]+)$' } },
+};
+
+function operationObject(operation: FhirOperation, level: OperationLevel, method: 'GET' | 'POST', type?: string, statusLinks = false): OperationObject {
   const where = level === 'system' ? '' : level === 'type' ? ` on ${type}` : ` on one ${type}`;
   // An asynchronous request (Bulk Data IG kick-off) answers 202 with an OperationOutcome and the status URL.
   const result = operation.asynchronous
-    ? { '202': ok('Accepted: poll the status URL in Content-Location (GET /bulk-status/{job})', ref('OperationOutcome'), ['Content-Location']) }
+    ? {
+        '202': {
+          ...ok('Accepted: poll the status URL in Content-Location (GET /bulk-status/{job})', ref('OperationOutcome'), ['Content-Location']),
+          ...(statusLinks ? { links: STATUS_LINKS } : {}),
+        },
+      }
     : { '200': ok('The result (Parameters, a Bundle, an OperationOutcome or a resource)', ref('AnyResource')) };
   return {
     summary: `$${operation.name}${where}`,
@@ -380,6 +399,7 @@ function bulkPathItems(routes: { status: string; file: string }): Record<string,
             description: 'Complete: the manifest (output files, deleted files for _since, error files)',
             headers: { Expires: { $ref: '#/components/headers/Expires' } },
             content: { 'application/json': { schema: ref('BulkExportManifest') } },
+            links: FILE_LINKS,
           },
           '202': {
             description: 'In progress: poll again after Retry-After',
@@ -480,12 +500,12 @@ export function buildOpenApi(inputs: OpenApiInputs): Record<string, unknown> {
       for (const operation of inputs.operations.filter((op) => op.levels.includes(level))) {
         if (httpMethod === 'GET' && operation.affectsState) continue;
         if (level === 'system') {
-          add(`/$${operation.name}`, method, operationObject(operation, level, httpMethod));
+          add(`/$${operation.name}`, method, operationObject(operation, level, httpMethod, undefined, !!inputs.bulkRoutes));
           continue;
         }
         for (const resource of resources) {
           if (operation.resourceTypes && !operation.resourceTypes.includes(resource.type)) continue;
-          add(pathOf(route.url, resource.type, operation.name), method, operationObject(operation, level, httpMethod, resource.type));
+          add(pathOf(route.url, resource.type, operation.name), method, operationObject(operation, level, httpMethod, resource.type, !!inputs.bulkRoutes));
         }
       }
     }

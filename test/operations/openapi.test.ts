@@ -146,6 +146,12 @@ describe('OpenAPI document', () => {
       expect(Object.keys(kickoff.responses).sort(), path).toEqual(['202', '4XX']);
       expect(kickoff.parameters!.map((p) => document.components.parameters[p.$ref!.split('/').pop()!])).toContainEqual(expect.objectContaining({ name: 'Prefer', in: 'header', required: true }));
     }
+    // Links let a client (or the fuzzer's stateful phase) follow an export: kick-off → status, cancel; manifest → file.
+    const operationIds = new Set(Object.values(document.paths).flatMap((item) => Object.values(item).map((op) => (op as { operationId?: string }).operationId)));
+    const linksOf = (response: unknown) => Object.values((response as { links: Record<string, { operationId: string }> }).links).map((link) => link.operationId);
+    expect(linksOf(document.paths['/$export'].get.responses['202'])).toEqual(['bulk-export-status', 'bulk-export-cancel']);
+    expect(linksOf(status.get.responses['200'])).toEqual(['bulk-export-file']);
+    for (const id of ['bulk-export-status', 'bulk-export-cancel', 'bulk-export-file']) expect(operationIds.has(id)).toBe(true);
     // What the server answers, as documented: an unknown job is a 404 OperationOutcome; a real one 202 then 200 with the manifest.
     const token = await mintDevToken({ role: 'coordinator', ttlSeconds: 600 }, devAuthEnv(server().dataDir));
     const headers = { authorization: `Bearer ${token}` };
