@@ -59,11 +59,24 @@ export interface KickoffInput {
 function pairsOf(input: KickoffInput): Array<[string, string]> {
   const pairs = input.query.filter(([name]) => name !== '_format' && name !== '_pretty');
   if (input.method !== 'POST' || input.body === undefined) return pairs;
-  const body = input.body as Partial<Parameters>;
-  if (body.resourceType !== 'Parameters') throw errors.badRequest(`A POST kick-off carries a Parameters resource, not ${String(body.resourceType)}`, ['resourceType']);
-  for (const [i, parameter] of (body.parameter ?? []).entries()) pairs.push([parameter.name, valueOf(parameter, i)]);
+  // The body is whatever JSON the client sent (null, an array...): checked before it is read, a 400 and never a crash.
+  const isObject = typeof input.body === 'object' && input.body !== null && !Array.isArray(input.body);
+  const body = (isObject ? input.body : {}) as Partial<Parameters>;
+  if (body.resourceType !== 'Parameters') {
+    const what = isObject ? describe(body.resourceType) : input.body === null ? 'null' : Array.isArray(input.body) ? 'a JSON array' : `a ${typeof input.body}`;
+    throw errors.badRequest(`A POST kick-off carries a Parameters resource, not ${what}`, ['resourceType']);
+  }
+  if (body.parameter !== undefined && !Array.isArray(body.parameter)) throw errors.badRequest('Parameters.parameter must be an array', ['Parameters.parameter']);
+  for (const [i, parameter] of (body.parameter ?? []).entries()) {
+    if (typeof parameter !== 'object' || parameter === null || typeof parameter.name !== 'string') {
+      throw errors.badRequest('Each parameter is an object with a name', [`Parameters.parameter[${i}]`]);
+    }
+    pairs.push([parameter.name, valueOf(parameter, i)]);
+  }
   return pairs;
 }
+
+const describe = (value: unknown) => (typeof value === 'string' ? `'${value.slice(0, 64)}'` : value === undefined ? 'a body without one' : typeof value);
 
 function valueOf(parameter: ParametersParameter, index: number): string {
   const where = [`Parameters.parameter[${index}]`];

@@ -143,13 +143,18 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       const value = preference(request, name);
       if (value !== undefined) preferences[name] = value;
     }
-    const formPairs = Array.isArray(request.body) ? (request.body as Array<[string, string]>) : [];
+    // A FHIR body (JSON or XML) is a resource: a JSON array, null or scalar is refused here, never read as the form's pairs.
+    const form = FORM_TYPES.includes(contentTypeOf(request));
+    if (method === 'POST' && request.body !== undefined && !form && (typeof request.body !== 'object' || request.body === null || Array.isArray(request.body))) {
+      throw errors.badRequest('The body of an operation is a resource (a Parameters resource, or the resource the operation takes), not a JSON array, null or a scalar');
+    }
+    const formPairs = form && Array.isArray(request.body) ? (request.body as Array<[string, string]>) : [];
     // The engine decides (the operation's declared rule), runs and audits it.
     const result = await sessionOf(request).operation(operation, {
       level,
       ...(resourceType ? { resourceType } : {}),
       ...(id ? { id } : {}),
-      body: Array.isArray(request.body) ? undefined : request.body,
+      body: form ? undefined : request.body,
       query: [...queryPairs(request), ...formPairs],
       method,
       preferences,

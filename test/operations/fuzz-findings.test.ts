@@ -2,8 +2,11 @@
  * What the OpenAPI-driven fuzzer (scripts/fuzz-openapi.ts) found, kept fixed:
  * a method a path does not support is a 405 with Allow (TRACE and QUERY too,
  * and PUT/PATCH/DELETE on an operation, whatever the body's type), a caller
- * without a token gets 401 before any complaint about its headers, and
- * `_pretty` is true or false.
+ * without a token gets 401 before any complaint about its headers,
+ * `_pretty` is true or false, and the body of a `$export` kick-off (or of any
+ * operation) that is not a Parameters resource — a JSON array, null, a
+ * parameter that is not an object — is a 400 (it was a 500, or an array was
+ * read as a form's pairs), and starts no export.
  */
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../helpers/test-server.js';
@@ -38,6 +41,30 @@ describe('anonymous deployment (AUTH_MODE=none)', () => {
       expect(response.statusCode, `${method} ${url}`).toBe(405);
       expect(response.headers.allow).toBe('GET, POST');
     }
+  });
+
+  it('refuses an operation body that is not a resource, and a kick-off whose Parameters are malformed, with 400 and no export', async () => {
+    const async = { ...FHIR_JSON, prefer: 'respond-async' };
+    for (const [url, payload] of [
+      ['/fhir/Patient/$export', '[null, null]'],
+      ['/fhir/$export', '[]'],
+      ['/fhir/$export', 'null'],
+      ['/fhir/$export', '"Parameters"'],
+      ['/fhir/Patient/$validate', '[["mode", "create"]]'],
+      ['/fhir/$export', '{"resourceType":"Parameters","parameter":[null]}'],
+      ['/fhir/$export', '{"resourceType":"Parameters","parameter":"_type"}'],
+      ['/fhir/$export', '{"resourceType":"Parameters","parameter":[{"valueString":"Patient"}]}'],
+    ] as const) {
+      const response = await inject({ method: 'POST', url, headers: async, payload });
+      expect(response.statusCode, `${url} ${payload}: ${response.body}`).toBe(400);
+      expect(response.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] });
+      expect(response.headers['content-location']).toBeUndefined();
+    }
+    // A well-formed one is accepted, and a form body still carries its parameters.
+    expect((await inject({ method: 'POST', url: '/fhir/$export', headers: async, payload: '{"resourceType":"Parameters","parameter":[{"name":"_type","valueString":"Patient"}]}' })).statusCode).toBe(202);
+    const form = await inject({ method: 'POST', url: '/fhir/$export', headers: { 'content-type': 'application/x-www-form-urlencoded', prefer: 'respond-async' }, payload: '_type=NotAType' });
+    expect(form.statusCode).toBe(400);
+    expect(form.body).toContain('NotAType');
   });
 
   it('refuses a _pretty that is not true or false (400) before doing anything', async () => {
