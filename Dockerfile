@@ -3,7 +3,8 @@
 # production dependencies only, as a non-root user, data in a volume.
 # Node.js 24, the current LTS. The `relais` command is on the PATH
 # (dist/cli.js): `docker exec <container> relais token --role coordinator`,
-# `relais register-client ...`, `relais reindex` (README, "Docker").
+# `relais register-client ...`, `relais reindex`, `relais import <files>`,
+# `relais export --out <folder>` (README, "Docker").
 #
 # The default AUTH_MODE=dev signs tokens with a key made in /data/dev-auth on
 # first start: for several replicas, mount one shared folder and set
