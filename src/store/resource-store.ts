@@ -212,6 +212,11 @@ export interface OutboxQueueState {
   queue: string;
   head: number;
   acked: number;
+  /**
+   * In a backlog: records committed and not numbered yet (MongoDB numbers them when the queue is
+   * read); undelivered = head - acked + unnumbered. Absent where records are numbered at commit.
+   */
+  unnumbered?: number;
 }
 
 /**

@@ -152,7 +152,7 @@ export class SubscriptionService {
   async pendingNotifications(): Promise<number | undefined> {
     if (!this.deliveringFrom) return undefined;
     let pending = 0;
-    for (const { head, acked } of await this.deliveringFrom.outboxBacklog()) pending += Math.max(0, head - acked);
+    for (const { head, acked, unnumbered } of await this.deliveringFrom.outboxBacklog()) pending += Math.max(0, head - acked) + (unnumbered ?? 0);
     return pending;
   }
 

@@ -646,10 +646,14 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
         for (let i = 1; i <= 4; i++) await store.write([put(patient(`p${i}`), { outbox: [note('s1', i)] })]);
         await store.write([put(patient('q'), { outbox: [note('s2', 1)] })]);
         expect((await store.outboxBacklog()).map((q) => q.queue).sort()).toEqual(['s1', 's2']);
+        // What is undelivered, numbered or not yet (the queue depth of /metrics), before anyone reads.
+        const undelivered = async () => Object.fromEntries((await store.outboxBacklog()).map((q) => [q.queue, q.head - q.acked + (q.unnumbered ?? 0)]));
+        expect(await undelivered()).toEqual({ s1: 4, s2: 1 });
         await store.readOutbox('s1', 0, 10);
         await store.ackOutbox('s1', 3);
         await store.ackOutbox('s1', 2); // never backwards
         expect(await store.outboxState('s1')).toEqual({ queue: 's1', head: 4, acked: 3 });
+        expect(await undelivered()).toEqual({ s1: 1, s2: 1 });
         await store.trimOutbox('s1', 2);
         expect((await store.readOutbox('s1', 0, 10)).map((e) => e.seq)).toEqual([3, 4]);
         await store.ackOutbox('s1', 4);

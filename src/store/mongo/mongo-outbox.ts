@@ -119,8 +119,10 @@ export class MongoOutbox {
       const state = { queue: q._id, head: q.head ?? 0, acked: q.acked ?? 0 };
       if (state.head > state.acked) states.set(q._id, state);
     }
-    for (const queue of (await this.pending.distinct('q', {})) as string[]) {
-      if (!states.has(queue)) states.set(queue, await this.state(queue));
+    // Records committed and not numbered yet count too (a queue nobody reads yet, e.g. a websocket subscription not bound).
+    for (const { _id: queue, n } of await this.pending.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$q', n: { $sum: 1 } } }]).toArray()) {
+      const state = states.get(queue) ?? (await this.state(queue));
+      states.set(queue, { ...state, unnumbered: n });
     }
     return [...states.values()];
   }
