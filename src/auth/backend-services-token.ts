@@ -113,10 +113,11 @@ export function registerBackendServicesToken(app: FastifyInstance, options: Toke
   app.post('/auth/token', { config: { rateLimit: false } }, async (request, reply) => {
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
     try {
-      const form = new URLSearchParams(Array.isArray(request.body) ? (request.body as Array<[string, string]>) : []);
+      // The content type first: another body (a JSON array...) is never read as the form's pairs.
       if (!String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
         throw new OAuthError('invalid_request', 'the token request must be application/x-www-form-urlencoded');
       }
+      const form = new URLSearchParams(Array.isArray(request.body) ? (request.body as Array<[string, string]>) : []);
       if (form.get('grant_type') !== 'client_credentials') throw new OAuthError('unsupported_grant_type', 'only grant_type=client_credentials is supported (SMART Backend Services)');
       if (form.get('client_assertion_type') !== CLIENT_ASSERTION_TYPE) throw new OAuthError('invalid_client', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
       const assertion = form.get('client_assertion');

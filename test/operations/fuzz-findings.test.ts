@@ -6,7 +6,8 @@
  * `_pretty` is true or false, and the body of a `$export` kick-off (or of any
  * operation) that is not a Parameters resource — a JSON array, null, a
  * parameter that is not an object — is a 400 (it was a 500, or an array was
- * read as a form's pairs), and starts no export.
+ * read as a form's pairs), and starts no export; a token request whose body
+ * is JSON is the OAuth 400 (a JSON array was a 500).
  */
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../helpers/test-server.js';
@@ -84,5 +85,13 @@ describe('authenticated deployment (AUTH_MODE=dev)', () => {
     const response = await inject({ url: '/fhir/Patient', headers: { 'x-break-the-glass': '' } });
     expect(response.statusCode).toBe(401);
     expect(response.headers['www-authenticate']).toContain('Bearer');
+  });
+
+  it('answers a token request whose body is not a form (a JSON array, an object) with the OAuth 400, not a 500', async () => {
+    for (const payload of ['[1]', '[["grant_type","client_credentials"]]', '{"grant_type":"client_credentials"}']) {
+      const response = await inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/json' }, payload });
+      expect(response.statusCode, payload).toBe(400);
+      expect(response.json()).toEqual({ error: 'invalid_request', error_description: 'the token request must be application/x-www-form-urlencoded' });
+    }
   });
 });
