@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planCandidates } from '../../src/store/embedded/candidate-planner.js';
 import { keyReader } from '../../src/store/embedded/document-reader.js';
+import { prefixRange } from '../../src/store/embedded/index-keys.js';
 import { openLayout, type Layout } from '../../src/store/embedded/lmdb-layout.js';
 import { BatchView, planWrites, type CommittedOperation } from '../../src/store/embedded/unit-writer.js';
 import type { IndexEntries } from '../../src/store/resource-store.js';
@@ -173,5 +174,24 @@ describe('embedded candidate planner', () => {
     // An $or needs every branch indexable.
     expect(planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { id: 'o5' }] })?.size).toBe(11);
     expect(planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { 'idx.code': { $exists: false } }] })).toBeUndefined();
+  });
+});
+
+describe('keyReader.count', () => {
+  it('counts a range exactly up to its cap, and reports a broader range as cap + 1 without counting it to its end', async () => {
+    const layout = freshLayout();
+    const write = writer(layout);
+    await write(Array.from({ length: 12_000 }, (_, i): [string, Array<Record<string, unknown>>, string] => [`o${String(i).padStart(5, '0')}`, [{ value: [{ n: i }], rank: [{ n: i % 1000 === 0 ? 1 : 0 }] }], '*']));
+    const range = prefixRange(['Observation', 'value', 'n']);
+    // Small limits read keys; a limit above READ_TO_COUNT counts natively.
+    expect(keyReader(layout).count(range, 100)).toBe(100);
+    expect(keyReader(layout).count(range, 20_000)).toBe(12_000);
+    expect(keyReader(layout).count(range, 10_000)).toBe(10_001);
+    // With a cap below the range's size, a huge limit gets the lower bound cap + 1.
+    expect(keyReader(layout, undefined, 9_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(9_001);
+    expect(keyReader(layout, undefined, 12_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(12_000);
+    // The planner still picks the narrower conjunct when the broad one is only bounded: 12 ranks ≥ 1 rather than 12,000 values ≥ 0.
+    const both = { 'idx.value': { $elemMatch: { n: { $gte: 0 } } }, 'idx.rank': { $elemMatch: { n: { $gte: 1 } } } };
+    expect(planCandidates(keyReader(layout, undefined, 9_000), 'Observation', both)?.size).toBe(12);
   });
 });

@@ -18,7 +18,11 @@ type Filter = Record<string, unknown>;
 
 /** What the planner needs from the key store. */
 export interface KeyReader {
-  /** How many keys are in the range, counting at most `limit`. */
+  /**
+   * How many keys are in the range, counting at most `limit` (more than that: any number above it).
+   * A reader may stop counting a very broad range early and report a lower bound above its own cap
+   * (document-reader.ts, COUNT_AT_MOST): plans are then compared on that bound.
+   */
   count(range: KeyRange, limit: number): number;
   /** Adds the id (last key element) of every key in the range. */
   collectIds(range: KeyRange, into: Set<string>): void;
