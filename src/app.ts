@@ -86,7 +86,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
-  installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS);
+  installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS, ctx.bodyWork);
   await installRequestDecompression(app);
   installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES, { storeReady: () => ctx.store.isReady() });
   // Shutting down: requests still arriving (keep-alive connections) get an OperationOutcome 503 with
@@ -166,6 +166,7 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     await ctx.subscriptions.stop();
     await ctx.bulk.stop();
     await ctx.store.close();
+    await ctx.bodyWork.close();
   });
   return app;
 }

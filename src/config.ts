@@ -29,6 +29,10 @@ export interface RelaisConfig {
   MONGODB_TRANSACTIONS: 'auto' | 'off';
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   BODY_LIMIT_BYTES: number;
+  /** Worker threads reading and checking big bodies off the event loop (src/body-work); 0: all on the event loop. */
+  BODY_WORKERS: number;
+  /** Bodies at least this big (bytes of XML text, or of JSON strings and keys) go to a body worker. */
+  BODY_WORKER_THRESHOLD_BYTES: number;
   DEFAULT_PAGE_SIZE: number;
   MAX_PAGE_SIZE: number;
   /** Paging snapshots (src/engine/search-result-sets.ts): a cursor unused this long expires (410). */
@@ -119,6 +123,8 @@ export interface RelaisConfig {
   LIMIT_ARRAY_ELEMENTS: number;
   LIMIT_DEFINITION_ARRAY_ELEMENTS: number;
   LIMIT_INDEX_VALUES: number;
+  /** Text (bytes) all the search index entries of one written resource may hold. */
+  LIMIT_INDEX_BYTES: number;
   /** off: structure only; claimed: + profiles claimed in meta.profile; network: + the network profile of each network resource type. */
   VALIDATION_ENFORCEMENT: 'off' | 'claimed' | 'network';
   /** An extension the server has no definition of: network-error = an error on the network's profiled resource types, information elsewhere; error = everywhere; information = nowhere an error. */
@@ -170,6 +176,8 @@ const schema = {
     MONGODB_TRANSACTIONS: { type: 'string', enum: ['auto', 'off'], default: 'auto' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     BODY_LIMIT_BYTES: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 10485760 },
+    BODY_WORKERS: { type: 'integer', minimum: 0, maximum: 16, default: 1 },
+    BODY_WORKER_THRESHOLD_BYTES: { type: 'integer', minimum: 1024, maximum: 1073741824, default: 262144 },
     DEFAULT_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
     MAX_PAGE_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
     SEARCH_RESULT_SET_IDLE_SECONDS: { type: 'integer', minimum: 10, maximum: 86400, default: 1800 },
@@ -217,6 +225,7 @@ const schema = {
     LIMIT_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 1000 },
     LIMIT_DEFINITION_ARRAY_ELEMENTS: { type: 'integer', minimum: 10, maximum: 10000000, default: 100000 },
     LIMIT_INDEX_VALUES: { type: 'integer', minimum: 10, maximum: 10000000, default: 1000 },
+    LIMIT_INDEX_BYTES: { type: 'integer', minimum: 65536, maximum: 1073741824, default: 16777216 },
     VALIDATION_ENFORCEMENT: { type: 'string', enum: ['off', 'claimed', 'network'], default: 'network' },
     UNKNOWN_EXTENSIONS: { type: 'string', enum: ['network-error', 'error', 'information'], default: 'network-error' },
     FHIR_PACKAGES_DIR: { type: 'string', minLength: 1, default: './fhir-packages' },

@@ -19,9 +19,8 @@ import { RelaisMetrics } from './metrics/relais-metrics.js';
 import { registerBuiltInOperations } from './operations/built-in-operations.js';
 import { OperationRegistry } from './operations/operation-registry.js';
 import { IndexExtractor } from './search/index-extractor.js';
-import { loadProfileSearchParameters } from './search/profile-search-parameters.js';
+import { networkSearchParameters } from './search/network-search-parameters.js';
 import { SearchCompiler } from './search/search-query.js';
-import { SearchParameterRegistry } from './search/search-parameters.js';
 import { storeFromConfig } from './store/store-from-config.js';
 import { tracedStore } from './telemetry/tracing.js';
 import type { ResourceStore } from './store/resource-store.js';
@@ -29,6 +28,7 @@ import { StructureValidator } from './validation/structure-validator.js';
 import { validationFromConfig } from './validation/validation-from-config.js';
 import { SubscriptionService } from './subscriptions/subscription-service.js';
 import { BulkExport, type BulkExportOptions } from './bulk/bulk-export.js';
+import { BodyWorkPool } from './body-work/body-work-pool.js';
 
 export interface RelaisContext {
   config: RelaisConfig;
@@ -37,6 +37,8 @@ export interface RelaisContext {
   engine: FhirEngine;
   operations: OperationRegistry;
   subscriptions: SubscriptionService;
+  /** Big bodies read and checked off the event loop (src/body-work); closed with the app. */
+  bodyWork: BodyWorkPool;
   /** Bulk Data $export: its storage, worker and routes (src/bulk). */
   bulk: BulkExport;
   /**
@@ -63,10 +65,7 @@ function definitions(): FhirDefinitions {
 
 export function buildContext(config: RelaisConfig, store?: ResourceStore, options: ContextOptions = {}): RelaisContext {
   const defs = definitions();
-  const nonDomainTypes = defs.resourceTypes.filter((t) => defs.types[t]?.base !== 'DomainResource');
-  const searchParameters = new SearchParameterRegistry(defs.searchParameters, defs.resourceTypes, nonDomainTypes);
-  // The network's own SearchParameters (profiles/); `npm run reindex` indexes resources written before them.
-  for (const definition of loadProfileSearchParameters()) searchParameters.add(definition, defs.resourceTypes);
+  const searchParameters = networkSearchParameters(defs);
   const limits = {
     defaultCount: config.DEFAULT_PAGE_SIZE,
     maxCount: config.MAX_PAGE_SIZE,
@@ -75,6 +74,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
     maxArrayElements: config.LIMIT_ARRAY_ELEMENTS,
     maxDefinitionArrayElements: config.LIMIT_DEFINITION_ARRAY_ELEMENTS,
     maxIndexValues: config.LIMIT_INDEX_VALUES,
+    maxIndexBytes: config.LIMIT_INDEX_BYTES,
   };
   const metrics = new RelaisMetrics();
   // Measured where the engine meets them: store reads and writes, validation (src/metrics).
@@ -93,11 +93,23 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   // Subscriptions plug in as a decorator of the store the engine writes through: the notifications a
   // write triggers join that write (the outbox); the engine knows nothing of them.
   const subscriptions = new SubscriptionService({ config, definitions: defs, searchParameters, compiler, extractor, baseUrl: baseUrlOf(config) });
+  const bodyWork = new BodyWorkPool({
+    threads: config.BODY_WORKERS,
+    thresholdBytes: config.BODY_WORKER_THRESHOLD_BYTES,
+    settings: {
+      packagesDir: config.FHIR_PACKAGES_DIR,
+      enforcement: config.VALIDATION_ENFORCEMENT,
+      unknownExtensions: config.UNKNOWN_EXTENSIONS,
+      baseUrl: baseUrlOf(config),
+      limits,
+    },
+  });
   const engineContext: EngineContext = {
     store: subscriptions.decorate(resourceStore),
     definitions: defs,
     validator: measuredStructureValidator(structureValidator, metrics),
     profileValidation,
+    bigBodies: bodyWork,
     searchParameters,
     extractor,
     compiler,
@@ -120,5 +132,5 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
   bulk.registerOperations(operations);
   metrics.registerQueueDepth('subscription-notifications', () => subscriptions.pendingNotifications());
   metrics.registerQueueDepth('bulk-export-jobs', () => bulk.queueDepth());
-  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bulk, metrics };
+  return { config, definitions: defs, store: resourceStore, engine, operations, subscriptions, bodyWork, bulk, metrics };
 }

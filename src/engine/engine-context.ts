@@ -6,7 +6,7 @@ import type { FhirDefinitions } from '../fhir/definitions.js';
 import type { IndexExtractor } from '../search/index-extractor.js';
 import type { SearchCompiler } from '../search/search-query.js';
 import type { SearchParameterRegistry } from '../search/search-parameters.js';
-import type { ResourceStore, StoredVersion } from '../store/resource-store.js';
+import type { IndexEntries, ResourceStore, StoredVersion } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
 import type { EntryReader } from './bundle/read-entry.js';
@@ -27,6 +27,17 @@ export interface EngineLimits {
   maxDefinitionArrayElements?: number;
   /** Index values one search parameter may take from one written resource (LIMIT_INDEX_VALUES). */
   maxIndexValues?: number;
+  /** Text all the index entries of one written resource may hold, in bytes (LIMIT_INDEX_BYTES). */
+  maxIndexBytes?: number;
+}
+
+/**
+ * Checks of big written bodies run off the event loop (src/body-work): the
+ * same checks as resource-checks.ts `checkedWrite`, throwing the same FhirError.
+ * Answers undefined when the body is small enough to check in place.
+ */
+export interface BigBodyChecks {
+  check(mode: 'create' | 'update', resourceType: string, id: string, body: unknown): Promise<{ index: IndexEntries } | undefined>;
 }
 
 export interface EngineContext {
@@ -58,4 +69,6 @@ export interface EngineContext {
   serverSession?: (reason: string) => EngineSession;
   /** Profile validation on write (meta.profile claims and the network's profiles); absent = structure only. */
   profileValidation?: ValidationService;
+  /** Where big bodies of creates and updates are checked and indexed (a worker pool); absent: always in place. */
+  bigBodies?: BigBodyChecks;
 }

@@ -7,9 +7,13 @@ import { errors } from '../errors.js';
 import type { IndexEntries } from '../store/resource-store.js';
 import { isUsableId } from '../validation/structure-validator.js';
 import type { EngineContext, EngineLimits } from './engine-context.js';
-import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
 
-export function assertKnownType(ctx: EngineContext, resourceType: string): void {
+/** What the checks of a written body use: the same whether they run on the event loop or in a body worker (src/body-work). */
+export type CheckContext = Pick<EngineContext, 'definitions' | 'validator' | 'profileValidation' | 'extractor' | 'limits'>;
+import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
+import { reachesSize } from './json-size.js';
+
+export function assertKnownType(ctx: Pick<EngineContext, 'definitions'>, resourceType: string): void {
   if (!ctx.definitions.isResourceType(resourceType)) throw errors.unknownResourceType(resourceType);
 }
 
@@ -19,7 +23,7 @@ export function assertValidId(id: string): void {
 }
 
 /** Returns the body as a Resource once it is an object of the right type and structurally valid. */
-export function checkBody(ctx: EngineContext, resourceType: string, body: unknown): Resource {
+export function checkBody(ctx: CheckContext, resourceType: string, body: unknown): Resource {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw errors.badRequest('The body must be a JSON object holding a FHIR resource');
   }
@@ -73,14 +77,45 @@ export function assertBoundedArrays(limits: Pick<EngineLimits, 'maxArrayElements
 /**
  * The index entries of a resource about to be written, each search parameter
  * taking at most LIMIT_INDEX_VALUES values: every value is a key every search
- * on that parameter may have to look at.
+ * on that parameter may have to look at. In all they hold at most
+ * LIMIT_INDEX_BYTES of text: each string is indexed as written and normalised,
+ * under every parameter that reads it, and the store encodes the entries twice
+ * on the event loop — a Patient with 999 names of 9,000 letters (9 MB) took
+ * 36 MB of entries, whose encoding alone held the event loop a quarter of a
+ * second (issue 18). A single string of R4's largest (1 MB) stays well within.
  */
-export function boundedIndex(ctx: EngineContext, resource: Resource): IndexEntries {
+export function boundedIndex(ctx: CheckContext, resource: Resource): IndexEntries {
   const index = ctx.extractor.extract(resource);
   const max = ctx.limits.maxIndexValues;
-  if (max === undefined) return index;
-  for (const [code, values] of Object.entries(index)) {
-    if (values.length > max) throw errors.overLimit(`${resource.resourceType} takes ${values.length} values for the search parameter '${code}'; at most ${max} are accepted (LIMIT_INDEX_VALUES)`);
+  if (max !== undefined) {
+    for (const [code, values] of Object.entries(index)) {
+      if (values.length > max) throw errors.overLimit(`${resource.resourceType} takes ${values.length} values for the search parameter '${code}'; at most ${max} are accepted (LIMIT_INDEX_VALUES)`);
+    }
+  }
+  const maxBytes = ctx.limits.maxIndexBytes;
+  if (maxBytes !== undefined && reachesSize(index, maxBytes + 1)) {
+    throw errors.overLimit(`${resource.resourceType} would take more than ${maxBytes} bytes of search index entries (LIMIT_INDEX_BYTES); its searchable text (names, addresses, identifiers, codes) is too large`);
   }
   return index;
+}
+
+/** An update names its resource's id, which the body must carry (R4 http "update"). */
+export function assertUpdateId(checked: Resource, id: string): void {
+  if (checked.id === undefined) throw errors.idRequiredForUpdate();
+  if (checked.id !== id) throw errors.idMismatch(id, checked.id);
+}
+
+/**
+ * Every check a create or an update of `body` as resourceType/id makes, in the
+ * order the interactions make them, and the index of what would be stored:
+ * what a body worker computes for a big body (src/body-work), so that it
+ * answers exactly what the event loop would have.
+ */
+export function checkedWrite(ctx: CheckContext, mode: 'create' | 'update', resourceType: string, id: string, body: unknown): { resource: Resource; index: IndexEntries } {
+  assertKnownType(ctx, resourceType);
+  if (mode === 'update') assertValidId(id);
+  const checked = checkBody(ctx, resourceType, body);
+  if (mode === 'update') assertUpdateId(checked, id);
+  const resource = withClientMeta(checked, id);
+  return { resource, index: boundedIndex(ctx, resource) };
 }

@@ -9,9 +9,15 @@
  * decode would silently store U+FFFD in place of the client's bytes) and nested no
  * deeper than MAX_JSON_DEPTH: the parsed tree is walked recursively later
  * (validation, FHIRPath, patching), and an absurd depth would exhaust the stack.
+ *
+ * An XML body of BODY_WORKER_THRESHOLD_BYTES or more is parsed by a body worker
+ * (src/body-work): fast-xml-parser's validation and parse of a 9 MB document held
+ * the event loop about a second (issue 18). JSON stays here: decoding, the depth
+ * scan and the parse of 9 MB take about 30 ms together on an idle machine.
  */
 import type { FastifyInstance } from 'fastify';
-import { errors, FhirError } from '../errors.js';
+import type { BodyWorkPool } from '../body-work/body-work-pool.js';
+import { errors } from '../errors.js';
 import type { FhirDefinitions } from '../fhir/definitions.js';
 import { FhirXml } from '../fhir/xml/fhir-xml.js';
 import { XML_BODY_TYPES } from './content-negotiation.js';
@@ -29,44 +35,42 @@ export const MAX_JSON_DEPTH = 256;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Deepest nesting of arrays/objects in JSON text, stopping early past `limit` (strings skipped). */
-function exceedsDepth(text: string, limit: number): boolean {
+export function exceedsDepth(text: string, limit: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // A string: jump to its closing quote (indexOf is native, a megabyte string costs microseconds),
+      // one not escaped by an odd number of backslashes before it.
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      if (end === -1) return false; // unterminated: the parser reports it
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > limit) return true;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return false;
 }
 
-export function installBodyParsers(app: FastifyInstance, definitions: FhirDefinitions, maxFormFields = Number.POSITIVE_INFINITY): void {
+export function installBodyParsers(app: FastifyInstance, definitions: FhirDefinitions, maxFormFields = Number.POSITIVE_INFINITY, bodyWork?: Pick<BodyWorkPool, 'readXml'>): void {
   app.removeAllContentTypeParsers();
   const fhirXml = new FhirXml(definitions);
   app.decorate('fhirXml', fhirXml);
-  app.addContentTypeParser(XML_BODY_TYPES, { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser(XML_BODY_TYPES, { parseAs: 'buffer' }, async (_request: unknown, body: Buffer | string) => {
     let text: string;
     try {
       text = utf8.decode(body as Buffer);
     } catch {
-      done(errors.malformedXml('it is not UTF-8 text'), undefined);
-      return;
+      throw errors.malformedXml('it is not UTF-8 text');
     }
-    if (text.trim() === '') {
-      done(errors.badRequest('The body is empty; a FHIR resource was expected'), undefined);
-      return;
-    }
-    try {
-      done(null, fhirXml.read(text));
-    } catch (error) {
-      // Whatever the XML library throws on hostile input is the client's malformed body, never a 500.
-      done(error instanceof FhirError ? error : errors.malformedXml(error instanceof Error ? error.message : 'it could not be parsed'), undefined);
-    }
+    if (text.trim() === '') throw errors.badRequest('The body is empty; a FHIR resource was expected');
+    return (await bodyWork?.readXml(text)) ?? fhirXml.read(text);
   });
   const secureJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(

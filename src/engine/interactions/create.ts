@@ -9,7 +9,7 @@ import { GuardConflict, type StoredVersion } from '../../store/resource-store.js
 import { matchCriteria, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
-import { createOperation } from '../write-operations.js';
+import { createOperationOffThread } from '../write-operations.js';
 
 export interface CreateOptions {
   /** The If-None-Exist header's value (a query string), for a conditional create. */
@@ -24,7 +24,7 @@ export interface CreateOptions {
 const MAX_GUARD_ATTEMPTS = 10;
 
 export async function create(ctx: EngineContext, resourceType: string, body: unknown, options: CreateOptions = {}): Promise<VersionResult> {
-  const operation = createOperation(ctx, resourceType, body);
+  const operation = await createOperationOffThread(ctx, resourceType, body);
   const { id, resource, index } = operation;
 
   if (options.ifNoneExist === undefined) {

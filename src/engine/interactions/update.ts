@@ -10,7 +10,7 @@ import { GuardConflict, type WriteOperation } from '../../store/resource-store.j
 import { matchCriteria, parseCriteria } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
 import type { VersionResult } from '../interaction-result.js';
-import { assertKnownType, assertValidId, boundedIndex, checkBody, withClientMeta } from '../resource-checks.js';
+import { assertKnownType, assertUpdateId, assertValidId, boundedIndex, checkBody, withClientMeta } from '../resource-checks.js';
 import { asPreconditionFailure, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 
 export interface UpdateOptions {
@@ -19,6 +19,11 @@ export interface UpdateOptions {
 }
 
 export async function update(ctx: EngineContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<VersionResult> {
+  assertKnownType(ctx, resourceType);
+  assertValidId(id);
+  // A big body is checked and indexed by a body worker, off the event loop (same checks, same answer).
+  const offThread = await ctx.bigBodies?.check('update', resourceType, id, body);
+  if (offThread) return storeUpdate(ctx, withClientMeta(body as Resource, id), options.ifMatch, undefined, offThread.index);
   return storeUpdate(ctx, checkUpdateBody(ctx, resourceType, id, body), options.ifMatch);
 }
 
@@ -27,8 +32,7 @@ export function checkUpdateBody(ctx: EngineContext, resourceType: string, id: st
   assertKnownType(ctx, resourceType);
   assertValidId(id);
   const checked = checkBody(ctx, resourceType, body);
-  if (checked.id === undefined) throw errors.idRequiredForUpdate();
-  if (checked.id !== id) throw errors.idMismatch(id, checked.id);
+  assertUpdateId(checked, id);
   return withClientMeta(checked, id);
 }
 
@@ -38,10 +42,9 @@ export function putOperation(ctx: EngineContext, resource: Resource, expect: Wri
 }
 
 /** Writes a checked resource as the next version of its id, creating it if absent. */
-export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatch: IfMatch | undefined, guardKey?: string): Promise<VersionResult> {
+export async function storeUpdate(ctx: EngineContext, resource: Resource, ifMatch: IfMatch | undefined, guardKey?: string, index = boundedIndex(ctx, resource)): Promise<VersionResult> {
   const { resourceType } = resource;
   const id = resource.id!;
-  const index = boundedIndex(ctx, resource);
   if (ifMatch === undefined) {
     // Without If-Match the client asked for "last write wins": write with no version
     // expectation, so concurrent updates of one resource never starve each other into a 409.

@@ -3,6 +3,7 @@
  * `read` turns an XML body into the JSON form the engine validates and stores,
  * `write` turns any resource the server answers with into XML.
  */
+import { errors, FhirError } from '../../errors.js';
 import type { FhirDefinitions } from '../definitions.js';
 import { ElementLayouts } from './element-layout.js';
 import { FhirXmlReader } from './xml-reader.js';
@@ -20,7 +21,12 @@ export class FhirXml {
 
   /** Parses a FHIR XML document; malformed or unsafe XML is a FhirError 400. */
   read(text: string): Record<string, unknown> {
-    return this.reader.read(text);
+    try {
+      return this.reader.read(text);
+    } catch (error) {
+      // Whatever the XML library throws on hostile input is the client's malformed body, never a 500.
+      throw error instanceof FhirError ? error : errors.malformedXml(error instanceof Error ? error.message : 'it could not be parsed');
+    }
   }
 
   /** Serialises a resource (JSON form) as a FHIR XML document. */

@@ -49,6 +49,7 @@ import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
 import { LmdbOutbox } from './lmdb-outbox.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
+import { cooperativeSort } from './cooperative-sort.js';
 import { commitCause, storageFault } from './storage-faults.js';
 import { BatchView, checkUnit, planWrites, storedVersion, type CommittedOperation } from './unit-writer.js';
 import { WriteGate } from './write-gate.js';
@@ -345,10 +346,16 @@ export class EmbeddedStore implements ResourceStore {
       idsOnly: query.idsOnly === true,
     });
     if (explicitSort && matches.length > 1) {
+      // Keyed and sorted in slices (cooperative-sort.ts): a million matches held the event loop about a second.
       const sort = [...(query.sort ?? []), { path: 'type', direction: 1 as const }, { path: 'id', direction: 1 as const }];
-      const keyed = matches.map((m) => ({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) }));
-      keyed.sort((a, b) => compareSortKeys(a.keys, b.keys, sort));
-      for (let i = 0; i < keyed.length; i++) matches[i] = keyed[i].m;
+      const pacer = new Pacer();
+      const keyed: Array<{ m: (typeof matches)[number]; keys: unknown[] }> = [];
+      for (const m of matches) {
+        keyed.push({ m, keys: sort.map((s) => sortKeyOf(m.doc, s.path, s.direction)) });
+        if (keyed.length % 1024 === 0) await pacer.paceCostly();
+      }
+      const ordered = await cooperativeSort(keyed, (a, b) => compareSortKeys(a.keys, b.keys, sort), () => pacer.paceCostly());
+      for (let i = 0; i < ordered.length; i++) matches[i] = ordered[i].m;
     }
     let snapshotKept = false;
     if (query.keepSnapshot && (explicitSort || query.withTotal) && query.count > 0 && matches.length >= query.offset + query.count) {
