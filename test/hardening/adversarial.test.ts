@@ -132,6 +132,30 @@ describe('every request\'s cost is bounded', () => {
     tooCostly((await call(tokens.coordinator, 'POST', '/fhir/Patient/$validate', { resourceType: 'Patient', name: [{ family: 'Long', given }] })).response);
   });
 
+  it('bodies of several megabytes are read and checked by a body worker, off the event loop, with their usual answers', async () => {
+    const work = server.ctx.bodyWork.counts;
+    const before = { ...work };
+    const base64 = Buffer.alloc(5_250_000, 'relais-').toString('base64');
+    // A 7 MB discharge letter inline: legitimate, stored whole.
+    const letter = { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'application/pdf', data: base64 } }] };
+    const stored = (await call(tokens.coordinator, 'POST', '/fhir/DocumentReference', letter)).response;
+    expect(stored.statusCode).toBe(201);
+    expect(stored.json().content[0].attachment.data).toBe(base64);
+    // A 9 MB string sent as XML: R4 caps a string at 1 MB.
+    const xml = `<Patient xmlns="http://hl7.org/fhir"><name><text value="${'x'.repeat(9_000_000)}"/></name></Patient>`;
+    const refused = await server.app.inject({ method: 'POST', url: '/fhir/Patient', headers: { authorization: `Bearer ${tokens.coordinator}`, 'content-type': 'application/fhir+xml', accept: 'application/fhir+json' }, payload: xml });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().issue[0].diagnostics).toContain('1048576');
+    // 999 names of 9,000 letters: 36 MB of index entries to encode on the event loop.
+    const names = { resourceType: 'Patient', name: Array.from({ length: 999 }, (_, i) => ({ family: `F${i}`.padEnd(9000, 'x') })) };
+    const tooBig = (await call(tokens.coordinator, 'POST', '/fhir/Patient', names)).response;
+    tooCostly(tooBig);
+    expect(tooBig.json().issue[0].diagnostics).toContain('LIMIT_INDEX_BYTES');
+    expect((await call(tokens.coordinator, 'GET', '/fhir/Patient?family=f1xxxxxxxx&_summary=count')).response.json().total).toBe(0);
+    // Three resources checked by the worker, the XML document read by it; none left to the event loop.
+    expect({ write: work.write - before.write, xml: work.xml - before.xml, failed: work.failed - before.failed }).toEqual({ write: 3, xml: 1, failed: 0 });
+  });
+
   it('a batch counts as the work it carries against the rate limit', async () => {
     const limited = await startTestServer({ AUTH_MODE: 'dev', RATE_LIMIT_MAX: '50', ...STRUCTURE_ONLY });
     try {
