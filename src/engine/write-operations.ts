@@ -24,16 +24,16 @@ export function createOperation(ctx: EngineContext, resourceType: string, body: 
 }
 
 /**
- * createOperation, for a single create: a big body is checked and indexed by a
+ * createOperation, for a create (single or a transaction's entry): a big body is checked and indexed by a
  * body worker (src/body-work) when the engine has them, so that validating and
  * indexing several megabytes does not hold the event loop; the checks and the
  * answer are the same (resource-checks.ts `checkedWrite`).
  */
-export async function createOperationOffThread(ctx: EngineContext, resourceType: string, body: unknown, id: string = randomUUID()): Promise<WriteOperation> {
+export async function createOperationOffThread(ctx: EngineContext, resourceType: string, body: unknown, id: string = randomUUID(), guardKey?: string): Promise<WriteOperation> {
   assertKnownType(ctx, resourceType);
   const offThread = await ctx.bigBodies?.check('create', resourceType, id, body);
-  if (!offThread) return createOperation(ctx, resourceType, body, id);
-  return { kind: 'put', resourceType, id, resource: withClientMeta(body as Resource, id), index: offThread.index, expect: 'absent' };
+  if (!offThread) return createOperation(ctx, resourceType, body, id, guardKey);
+  return { kind: 'put', resourceType, id, resource: withClientMeta(body as Resource, id), index: offThread.index, expect: 'absent', ...(guardKey ? { guardKey } : {}) };
 }
 
 /**

@@ -129,6 +129,29 @@ describe('a big body checked by a body worker gets the answer it gets on the eve
     }
   });
 
+  it('the big entries of a transaction too: the same outcome, and a refused entry refuses the transaction alike', async () => {
+    const transaction = (family: string) =>
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:7f1c0c1e-1111-4c4c-8888-000000000001', resource: bigPatient({ name: [{ family }, ...bigPatient().name!] }), request: { method: 'POST', url: 'Patient' } },
+          { resource: { ...bigPatient(), id: 'tx-big' }, request: { method: 'PUT', url: 'Patient/tx-big' } },
+          { resource: { resourceType: 'Observation', status: 'final', code: { text: 'poids' }, subject: { reference: 'urn:uuid:7f1c0c1e-1111-4c4c-8888-000000000001' } }, request: { method: 'POST', url: 'Observation' } },
+        ],
+      });
+    const { here, there } = await both('POST', '/fhir', transaction('Transaction'), undefined, { write: 2, xml: 0 });
+    expect([here.status, there.status]).toEqual([200, 200]);
+    const statuses = (answer: typeof here) => (answer.json as unknown as { entry: Array<{ response: { status: string } }> }).entry.map((e) => e.response.status);
+    expect(statuses(there)).toEqual(statuses(here));
+    const found = await offThread.app.inject({ method: 'GET', url: '/fhir/Patient?family=transaction&_revinclude=Observation:subject' });
+    expect(found.json().entry).toHaveLength(2);
+    // The first entry's birth date invalid: the whole transaction refused, with the same OperationOutcome.
+    const refused = await both('POST', '/fhir', transaction('Refus').replace('1948-03-02', 'hier'), undefined, { write: 1, xml: 0 });
+    expect(refused.here.status).toBe(400);
+    expect(refused.there).toEqual(refused.here);
+  });
+
   it('a small body stays on the event loop', async () => {
     const before = { ...offThread.ctx.bodyWork.counts };
     const response = await send(offThread, 'POST', '/fhir/Patient', JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Petit' }] }));

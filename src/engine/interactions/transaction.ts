@@ -35,11 +35,11 @@ import {
 } from '../bundle/reference-rewriting.js';
 import { matchCriteria, parseCriteria, revealedMatch } from '../conditional.js';
 import type { EngineContext } from '../engine-context.js';
-import { assertKnownType, assertValidId } from '../resource-checks.js';
+import { assertKnownType, assertValidId, withClientMeta } from '../resource-checks.js';
 import { markServerWrite, type PreparedEntry } from '../transaction-extension.js';
 import { describeIfMatch, parseIfMatch, versionRequiredBy, type IfMatch } from '../version-expectation.js';
 import { cooperative } from '../cooperative.js';
-import { createOperation } from '../write-operations.js';
+import { createOperationOffThread } from '../write-operations.js';
 import { applyPatchDocument } from './patch.js';
 import { read } from './read.js';
 import { checkUpdateBody, putOperation } from './update.js';
@@ -348,17 +348,21 @@ async function prepareWrite(ctx: EngineContext, plan: Plan, identities: Map<stri
   switch (plan.kind) {
     case 'create': {
       plan.status = 201;
-      const op = createOperation(ctx, resourceType, resource, id, plan.guardKey);
+      // A big entry is checked and indexed by a body worker, as a single create is (write-operations.ts).
+      const op = await createOperationOffThread(ctx, resourceType, resource, id, plan.guardKey);
       return plan.takeOverGuardFrom ? { ...op, takeOverGuardFrom: plan.takeOverGuardFrom } : op;
     }
     case 'update': {
-      const checked = checkUpdateBody(ctx, resourceType, id, resource);
+      assertKnownType(ctx, resourceType);
+      assertValidId(id);
+      const offThread = await ctx.bigBodies?.check('update', resourceType, id, resource);
+      const checked = offThread ? withClientMeta(resource as Resource, id) : checkUpdateBody(ctx, resourceType, id, resource);
       const current = await ctx.store.readCurrent(resourceType, id);
       const live = current && !current.deleted ? current : undefined;
       if (plan.ifMatch !== undefined) versionRequiredBy(plan.ifMatch, resourceType, id, live);
       plan.status = live ? 200 : 201;
       if (live?.resource) plan.previous = live.resource;
-      return putOperation(ctx, checked, live?.versionId ?? 'absent', plan.guardKey);
+      return putOperation(ctx, checked, live?.versionId ?? 'absent', plan.guardKey, offThread?.index);
     }
     case 'patch': {
       const current = await read(ctx, resourceType, id);
