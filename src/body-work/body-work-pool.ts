@@ -25,6 +25,12 @@ import type { BodyCheckSettings, BodyTask, BodyTaskResult } from './body-checker
 
 /** A thread idle this long stops; the next big body starts one again (about a second of start-up, in the thread). */
 const IDLE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * The threads run at a lower CPU priority than the event loop (piscina's niceIncrement, through its optional
+ * @napi-rs/nice; without it, the same priority): on a machine with fewer free cores than runnable threads, a
+ * worker parsing 9 MB of XML for seconds otherwise takes CPU from the thread answering every other request.
+ */
+const NICE_INCREMENT = 10;
 
 export interface BodyWorkOptions {
   /** Threads at most (BODY_WORKERS); 0: every body is handled on the event loop. */
@@ -71,6 +77,7 @@ export class BodyWorkPool implements BigBodyChecks {
       minThreads: 0,
       maxThreads: this.options.threads,
       idleTimeout: IDLE_TIMEOUT_MS,
+      niceIncrement: NICE_INCREMENT,
     });
     let result: BodyTaskResult<unknown>;
     try {
