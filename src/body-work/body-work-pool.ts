@@ -50,6 +50,7 @@ export class BodyWorkPool implements BigBodyChecks {
   /** What the threads did (tests): writes checked, XML documents read (accepted or refused), tasks the pool could not run (then done in place). */
   readonly counts = { write: 0, xml: 0, failed: 0 };
   private pool?: Piscina<BodyTask, BodyTaskResult<unknown>>;
+  private closed = false;
 
   constructor(private readonly options: BodyWorkOptions) {}
 
@@ -65,12 +66,15 @@ export class BodyWorkPool implements BigBodyChecks {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const pool = this.pool;
     this.pool = undefined;
     await pool?.destroy();
   }
 
   private async run(task: BodyTask): Promise<unknown> {
+    // Closed (shutting down): whatever still arrives is checked in place rather than starting threads again.
+    if (this.closed) return undefined;
     this.pool ??= new Piscina({
       filename: workerFile(),
       workerData: this.options.settings,

@@ -7,11 +7,11 @@ import { errors } from '../errors.js';
 import type { IndexEntries } from '../store/resource-store.js';
 import { isUsableId } from '../validation/structure-validator.js';
 import type { EngineContext, EngineLimits } from './engine-context.js';
+import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
+import { reachesSize } from './json-size.js';
 
 /** What the checks of a written body use: the same whether they run on the event loop or in a body worker (src/body-work). */
 export type CheckContext = Pick<EngineContext, 'definitions' | 'validator' | 'profileValidation' | 'extractor' | 'limits'>;
-import { DEFINITIONAL_TYPES } from '../fhir/definitional-types.js';
-import { reachesSize } from './json-size.js';
 
 export function assertKnownType(ctx: Pick<EngineContext, 'definitions'>, resourceType: string): void {
   if (!ctx.definitions.isResourceType(resourceType)) throw errors.unknownResourceType(resourceType);
