@@ -131,7 +131,10 @@ async function startServer(entry: string, env: Record<string, string>): Promise<
   child.once('exit', () => (exited = true));
   for (;;) {
     if (exited) throw new Error(`${entry} exited before answering`);
-    const up = await fetch(`${origin}/fhir/Patient/none`).then(() => true, () => false);
+    // Ready, not merely listening: Relais answers (503) while it opens the store and seeds its conformance
+    // resources (validated writes), which ran into the first measured phase before this waited for /readyz.
+    const path = entry === RELAIS ? '/readyz' : '/fhir/Patient/none';
+    const up = await fetch(`${origin}${path}`).then((response) => path !== '/readyz' || response.ok, () => false);
     if (up) break;
     await sleep(200);
   }

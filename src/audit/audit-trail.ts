@@ -9,16 +9,19 @@
  * The AuditEvent is built by the server, so it is not validated again on its
  * way to the store (serverRecordOperation), and its index values are extracted
  * without FHIRPath (src/search/simple-path.ts: all its parameters are member paths).
+ * Its id increases with time (audit-ids.ts), so the stores append it.
  */
 import type { AuditEvent } from 'fhir/r4';
 import type { EngineContext } from '../engine/engine-context.js';
 import { serverRecordOperation } from '../engine/write-operations.js';
 import type { WriteOperation } from '../store/resource-store.js';
 import { AuditBatcher } from './audit-batcher.js';
+import { TimeOrderedIds } from './audit-ids.js';
 import { buildAuditEvent, type AuditRecord } from './audit-event.js';
 
 export class AuditTrail {
   private readonly batcher: AuditBatcher;
+  private readonly ids = new TimeOrderedIds();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -33,7 +36,7 @@ export class AuditTrail {
 
   /** The write that stores this record; append it to the access's own write for atomicity. */
   operation(record: AuditRecord): WriteOperation {
-    return serverRecordOperation(this.ctx, this.event(record));
+    return serverRecordOperation(this.ctx, this.event(record), this.ids.next());
   }
 
   /** Stores the records (with those of concurrent requests) and resolves once they are durable. */

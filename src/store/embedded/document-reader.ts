@@ -155,7 +155,14 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     await pacer.paceCostly();
     const entriesOf = (id: string, head: HeadRecord, tested = !exact): IndexEntries => {
       if (!tested) return {};
-      if (!codes) return layout.entries.get([resourceType, id, head.v], inTxn) ?? {};
+      if (!codes || head.c) {
+        // A compact head (lmdb-layout.ts) has no per-parameter copies: its entries are decoded whole.
+        const all = layout.entries.get([resourceType, id, head.v], inTxn) ?? {};
+        if (!codes) return all;
+        const idx: IndexEntries = {};
+        for (const code of codes) if (all[code]) idx[code] = all[code];
+        return idx;
+      }
       const idx: IndexEntries = {};
       for (const code of codes) {
         const entries = layout.current.get([resourceType, id, code], inTxn);

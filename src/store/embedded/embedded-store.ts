@@ -71,6 +71,8 @@ export interface EmbeddedStoreOptions {
   retryAfterSeconds?: number;
   /** References per stored chunk of a paging snapshot (tests use tiny chunks to cross their boundaries). */
   resultSetChunkSize?: number;
+  /** Types written with compact heads (lmdb-layout.ts; default WRITE_ONCE_TYPES: AuditEvent). */
+  writeOnceTypes?: ReadonlySet<string>;
 }
 
 const LOCK_FILE = 'relais.lock';
@@ -457,7 +459,7 @@ export class EmbeddedStore implements ResourceStore {
 
   private async flushBatch(batch: PendingUnit[]): Promise<void> {
     // Not opened(): the units of a batch were accepted while the store was open, and close() waits for them.
-    const view = new BatchView(this.layout!);
+    const view = new BatchView(this.layout!, this.options.writeOnceTypes);
     const pacer = new Pacer();
     const accepted: Array<{ unit: PendingUnit; result: UnitResult }> = [];
     const changedTypes = new Set<string>();

@@ -7,15 +7,24 @@
  *
  * | database | key | value |
  * | --- | --- | --- |
- * | heads | [type, id] | the current version: { v, lu, d?, g? } (versionId, lastUpdated, deleted, guard key held) |
+ * | heads | [type, id] | the current version: { v, lu, d?, g?, c? } (versionId, lastUpdated, deleted, guard key held, entries kept compact) |
  * | versions | [type, id, versionId] | { lu, d?, r? } (the body, meta included; none for a deletion) |
  * | entries | [type, id, versionId] | the index entries written with that version (a deletion: those it deleted) |
- * | current | [type, id, code] | the current live version's entries of one parameter: a search decodes only the parameters its filter names |
+ * | current | [type, id, code] | the current live version's entries of one parameter: a search decodes only the parameters its filter names (none for a head flagged `c`) |
  * | keys | [type, code, field, ...value, id] | null: the search index of current versions (index-keys.ts) |
  * | log | [lastUpdated, seq] | [type, id, versionId]: system history in commit order |
  * | typeLog | [type, lastUpdated, seq] | [id, versionId]: type history |
  * | guards | guard key | [type, id]: conditional-create guards of live resources |
  * | meta | name | format version, migration state, probe writes |
+ *
+ * Compact heads (`c`): the resources of a type written once and never changed (AuditEvent:
+ * the server writes each once; nobody updates them through the API) keep their current entries
+ * in `entries` only, not also one copy per parameter in `current`: an AuditEvent has 15
+ * parameters with values, and their copies were 15 of the about 40 LMDB writes of every audited
+ * request (issue 17's profile), for searches that decode a few parameters of few candidates.
+ * A search reads such a head's entries from `entries` (document-reader.ts); a later version of
+ * the resource, if there is one, is written in whichever form its type calls for, the head saying
+ * which. Heads written before this flag existed have none: their copies are in `current`, as then.
  *
  * Options, each for a reason:
  * - `overlappingSync: false`: a commit's promise then resolves only once the
@@ -54,6 +63,8 @@ export interface HeadRecord {
   d?: true;
   /** guard key this resource took with a conditional create, while live */
   g?: string;
+  /** the live current version's entries are in `entries` only, none in `current` (compact heads, above) */
+  c?: true;
 }
 
 export interface VersionRecord {
@@ -89,6 +100,9 @@ export interface Layout {
  * file-backed RSS for a 1.3 GB file, measured with /proc/<pid>/smaps).
  */
 const MAP_SIZE = 256 * 1024 ** 3;
+
+/** The types whose resources are written once (compact heads, above): the audit trail. */
+export const WRITE_ONCE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
 /** The folder of the resources' environment inside the data folder. */
 export const STORE_FOLDER = 'store';

@@ -12,10 +12,12 @@
  * instead took 100–300 ms for a unit of 500 resources (measured), longer than
  * this store may block.
  *
- * Keys and values are encoded as they are planned, operation by operation,
- * with the event loop given a turn every 10 ms (pacer.ts: nothing else writes
- * the environment meanwhile, the flush loop being its only writer), so that the
- * one synchronous step left, queuing the encoded writes, is a copy per write.
+ * Values (and the keys of a large batch) are encoded as they are planned,
+ * operation by operation, with the event loop given a turn every 10 ms
+ * (pacer.ts: nothing else writes the environment meanwhile, the flush loop
+ * being its only writer), so that the one synchronous step left, queuing the
+ * writes, is a copy per write (plus the encoding of at most RAW_KEYS_AT_MOST
+ * keys, BatchView.keyToQueue).
  *
  * A failed check throws before anything of its unit is queued; a batch commits
  * whole or not at all. The committed operations are the shape the old journal
@@ -27,7 +29,7 @@ import { asBinary, type Database } from 'lmdb';
 import { GuardConflict, VersionConflict, type IndexEntries, type StoredVersion, type WriteOperation } from '../resource-store.js';
 import { withVersionMeta } from '../version-meta.js';
 import { indexKeysOf, type IndexKey } from './index-keys.js';
-import type { HeadRecord, Layout, VersionRecord } from './lmdb-layout.js';
+import { WRITE_ONCE_TYPES, type HeadRecord, type Layout, type VersionRecord } from './lmdb-layout.js';
 import { Pacer } from './pacer.js';
 
 /** An operation whose checks passed (or that the old journal recorded), ready to write. */
@@ -43,12 +45,15 @@ export interface CommittedOperation {
   guardKey?: string;
 }
 
-/** One queued write, key and value already encoded: a put, or a removal when `value` is undefined. */
+/** One queued write, its value already encoded (its key too beyond the first RAW_KEYS_AT_MOST): a put, or a removal when `value` is undefined. */
 interface Write {
   db: Database<never, never>;
-  key: Buffer;
+  key: unknown;
   value?: unknown;
 }
+
+/** Keys lmdb-js encodes when a batch is queued (BatchView.keyToQueue): about 1 µs each, so a few ms at most on the event loop. */
+const RAW_KEYS_AT_MOST = 4096;
 
 /** lmdb-js' value encoder of a database (msgpackr), which its types do not declare. */
 function encoderOf(db: Database<never, never>): { encode(value: unknown): Buffer } {
@@ -73,7 +78,11 @@ export class BatchView {
   private readonly guards = new Map<string, [string, string] | null>();
   readonly writes: Write[] = [];
 
-  constructor(readonly layout: Layout) {}
+  /** `writeOnceTypes`: types whose heads are written compact (lmdb-layout.ts). */
+  constructor(
+    readonly layout: Layout,
+    readonly writeOnceTypes: ReadonlySet<string> = WRITE_ONCE_TYPES,
+  ) {}
 
   head(resourceType: string, id: string): HeadRecord | undefined {
     const key = `${resourceType}/${id}`;
@@ -94,11 +103,22 @@ export class BatchView {
   }
 
   put(db: Database<never, never>, key: unknown, value: unknown): void {
-    this.writes.push({ db, key: encodedKey(key), value: value === null ? null : asBinary(Buffer.from(encoderOf(db).encode(value))) });
+    this.writes.push({ db, key: this.keyToQueue(key), value: value === null ? null : asBinary(Buffer.from(encoderOf(db).encode(value))) });
   }
 
   remove(db: Database<never, never>, key: unknown): void {
-    this.writes.push({ db, key: encodedKey(key) });
+    this.writes.push({ db, key: this.keyToQueue(key) });
+  }
+
+  /**
+   * The first RAW_KEYS_AT_MOST keys of a batch are queued as they are and encoded by lmdb-js when
+   * commit() queues them, once, straight into its write buffer; encoding them here as well (then
+   * copying them there) was a quarter of the event loop's time writing AuditEvents (25 keys each,
+   * profiled in issue 17). Beyond, keys are encoded here, paced, so that a large unit still holds
+   * the event loop for one copy per write only when it is queued.
+   */
+  private keyToQueue(key: unknown): unknown {
+    return this.writes.length < RAW_KEYS_AT_MOST ? key : encodedKey(key);
   }
 
   setHead(resourceType: string, id: string, head: HeadRecord, entries: IndexEntries | undefined): void {
@@ -114,6 +134,7 @@ export class BatchView {
 
   /**
    * The per-parameter copy of the current live entries (lmdb-layout.ts `current`): only the parameters that changed are written.
+   * `before`/`after`: the copies there are and there are to be (none for a compact head).
    * `between` runs after each parameter written (the pacer: a parameter of a multi-megabyte resource takes tens of ms to encode).
    */
   async replaceCurrent(resourceType: string, id: string, before: IndexEntries | undefined, after: IndexEntries | undefined, between: () => Promise<void>): Promise<void> {
@@ -206,7 +227,7 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
     if (op.kind === 'index') {
       if (!head || head.d || head.v !== op.versionId) continue; // a newer write indexed itself
       replaceKeys(view, op.resourceType, op.id, currentEntries, op.index);
-      await view.replaceCurrent(op.resourceType, op.id, currentEntries, op.index, between);
+      if (!head.c) await view.replaceCurrent(op.resourceType, op.id, currentEntries, op.index, between);
       view.setEntries(op.resourceType, op.id, op.versionId, op.index ?? {});
       reindexed++;
       continue;
@@ -224,7 +245,9 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
     await between();
     replaceKeys(view, op.resourceType, op.id, currentEntries, deleted ? undefined : op.index);
     await between();
-    await view.replaceCurrent(op.resourceType, op.id, currentEntries, deleted ? undefined : op.index, between);
+    // A compact head (lmdb-layout.ts) has, and a compact one gets, no per-parameter copies.
+    const compact = !deleted && view.writeOnceTypes.has(op.resourceType);
+    await view.replaceCurrent(op.resourceType, op.id, head?.c ? undefined : currentEntries, deleted || compact ? undefined : op.index, between);
 
     let guardKey = head?.g;
     if (deleted && guardKey !== undefined) {
@@ -237,7 +260,13 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
       view.setGuard(op.guardKey, [op.resourceType, op.id]);
       guardKey = op.guardKey;
     }
-    const nextHead: HeadRecord = { v: op.versionId, lu: op.lastUpdated, ...(deleted ? { d: true as const } : {}), ...(guardKey !== undefined ? { g: guardKey } : {}) };
+    const nextHead: HeadRecord = {
+      v: op.versionId,
+      lu: op.lastUpdated,
+      ...(deleted ? { d: true as const } : {}),
+      ...(guardKey !== undefined ? { g: guardKey } : {}),
+      ...(compact ? { c: true as const } : {}),
+    };
     view.setHead(op.resourceType, op.id, nextHead, deleted ? undefined : op.index);
     const seq = nextSeq();
     view.put(layout.log as never, [op.lastUpdated, seq], [op.resourceType, op.id, op.versionId]);
@@ -249,6 +278,11 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
 
 /** Swaps the search keys of a resource's current entries for those of its next ones (only the difference is written). */
 function replaceKeys(view: BatchView, resourceType: string, id: string, before: IndexEntries | undefined, after: IndexEntries | undefined): void {
+  if (!before) {
+    // Nothing to compare with (a creation, an AuditEvent): every key is new (indexKeysOf has removed duplicates).
+    for (const key of indexKeysOf(resourceType, id, after)) view.put(view.layout.keys as never, key, null);
+    return;
+  }
   const old = keyMap(indexKeysOf(resourceType, id, before));
   const next = keyMap(indexKeysOf(resourceType, id, after));
   for (const [text, key] of old) if (!next.has(text)) view.remove(view.layout.keys as never, key);

@@ -1,0 +1,129 @@
+/**
+ * The embedded store writes AuditEvents with compact heads (lmdb-layout.ts: their
+ * current entries in `entries` only, no per-parameter copies in `current`). An
+ * auditor must get exactly the answers she got before — every AuditEvent search
+ * parameter, _lastUpdated, _content, _security, sorting, paging, history — on a
+ * fresh store, on a data folder written by the code before the change
+ * (fixtures/audit-full-layout: written by main at 3bd263e, with the answers that
+ * code gave over it), after more writes of either kind over that folder
+ * (a new version of an old AuditEvent, deletions) — and on MongoDB
+ * (mongo-audit-layout.test.ts).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from 'fhir/r4';
+import { loadConfig } from '../../src/config.js';
+import { buildContext, type RelaisContext } from '../../src/context.js';
+import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
+import { HIGHEST } from '../../src/store/embedded/index-keys.js';
+import { openLayout } from '../../src/store/embedded/lmdb-layout.js';
+import type { ResourceStore } from '../../src/store/resource-store.js';
+import { auditEvents, reviseTrail, trailAnswers, writeTrail } from './audit-layout-scenario.js';
+
+const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'audit-full-layout');
+const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Record<string, unknown>;
+
+const dirs: string[] = [];
+const contexts: RelaisContext[] = [];
+afterEach(async () => {
+  for (const ctx of contexts.splice(0)) await ctx.store.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'relais-audit-layout-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function opened(store: ResourceStore): Promise<RelaisContext> {
+  const ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', LOG_LEVEL: 'silent', BASE_URL: 'http://relais.test/fhir' }), store);
+  await ctx.store.open();
+  contexts.push(ctx);
+  return ctx;
+}
+
+async function closed(ctx: RelaisContext): Promise<void> {
+  contexts.splice(contexts.indexOf(ctx), 1);
+  await ctx.store.close();
+}
+
+/** The full layout, as before compact heads: no type written compact. */
+const fullLayout = (directory: string) => new EmbeddedStore({ directory, writeOnceTypes: new Set() });
+
+/** A data folder holding the fixture's store, as the earlier code left it. */
+function fixtureFolder(): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'store'));
+  writeFileSync(join(dir, 'store', 'data.mdb'), gunzipSync(readFileSync(join(FIXTURE, 'data.mdb.gz'))));
+  return dir;
+}
+
+/** What the layout holds for AuditEvents: heads flagged compact, and per-parameter copies. */
+async function layoutOf(directory: string): Promise<{ compactHeads: number; heads: number; copies: number }> {
+  const layout = openLayout(directory, true);
+  try {
+    let compactHeads = 0;
+    let heads = 0;
+    for (const { value } of layout.heads.getRange({ start: ['AuditEvent'], end: ['AuditEvent', HIGHEST] })) {
+      heads++;
+      if (value.c) compactHeads++;
+    }
+    const copies = layout.current.getKeysCount({ start: ['AuditEvent'], end: ['AuditEvent', HIGHEST] });
+    return { compactHeads, heads, copies };
+  } finally {
+    await layout.env.close();
+  }
+}
+
+const later = (id: string, day: number, patient: string): AuditEvent => ({ ...auditEvents()[0], id, recorded: new Date(Date.UTC(2026, 10, day, 9)).toISOString(), entity: [{ what: { reference: `Patient/${patient}` } }] });
+
+/** More writes over a trail: new AuditEvents, a new version of an old one, deletions of an old and a new one. */
+async function moreWrites(ctx: RelaisContext): Promise<void> {
+  await writeTrail(ctx, [later('ae-13', 7, 'p1'), later('ae-14', 8, 'p6')]);
+  const revised = { ...auditEvents().find((e) => e.id === 'ae-05')!, outcome: '8' as const, outcomeDesc: 'revised' };
+  await ctx.store.write([{ kind: 'put', resourceType: 'AuditEvent', id: 'ae-05', resource: revised, index: ctx.engine.facts.extractor.extract(revised), expect: 1 }]);
+  await ctx.store.write([{ kind: 'delete', resourceType: 'AuditEvent', id: 'ae-06' }]);
+  await ctx.store.write([{ kind: 'delete', resourceType: 'AuditEvent', id: 'ae-14' }]);
+}
+
+describe('AuditEvents in the embedded store, compact heads', () => {
+  it('a fresh store answers every audit search, page and history as the full layout did (and keeps no per-parameter copies)', async () => {
+    const dir = tempDir();
+    const ctx = await opened(new EmbeddedStore({ directory: dir }));
+    await writeTrail(ctx);
+    await reviseTrail(ctx);
+    expect(await trailAnswers(ctx)).toEqual(expected);
+    await closed(ctx);
+    expect(await layoutOf(dir)).toEqual({ compactHeads: 12, heads: 12, copies: 0 });
+  });
+
+  it('a folder written before compact heads answers as it did, and as a full-layout store after more writes of both kinds, across a restart', async () => {
+    const dir = fixtureFolder();
+    expect(await layoutOf(dir)).toMatchObject({ compactHeads: 0, heads: 12 });
+    const ctx = await opened(new EmbeddedStore({ directory: dir }));
+    expect(await trailAnswers(ctx)).toEqual(expected);
+
+    const referenceDir = tempDir();
+    const reference = await opened(fullLayout(referenceDir));
+    await writeTrail(reference);
+    await reviseTrail(reference);
+    await moreWrites(reference);
+    await moreWrites(ctx);
+    const answers = await trailAnswers(reference);
+    // The writes changed the answers (otherwise the comparison would prove little).
+    expect(answers['outcome=4']).toEqual(['ae-04']);
+    expect(answers['patient=Patient/p1']).toEqual(['ae-01', 'ae-02', 'ae-03', 'ae-12', 'ae-13']);
+    expect(answers['outcome=0,8']).not.toContain('ae-06');
+    expect(await trailAnswers(ctx)).toEqual(answers);
+
+    await closed(ctx);
+    // ae-13 and the new version of ae-05 are compact; ae-06 and ae-14 are deleted; the other old heads keep their copies.
+    expect(await layoutOf(dir)).toMatchObject({ compactHeads: 2, heads: 14 });
+    expect(await trailAnswers(await opened(new EmbeddedStore({ directory: dir })))).toEqual(answers);
+  });
+});
