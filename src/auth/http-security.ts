@@ -1,13 +1,12 @@
 /**
  * The HTTP side of security, installed once on the app: security headers
- * (helmet), CORS from configuration, URL length limit, bearer authentication,
+ * (helmet's, security-headers.ts), CORS from configuration, URL length limit, bearer authentication,
  * the break-the-glass header, rate limiting per client (token subject, else
  * IP) and the SMART discovery document. What a principal may do is decided
  * by the engine's access guard (src/access), for every interaction and
  * operation, in one place: this layer only establishes who is asking.
  */
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RelaisConfig } from '../config.js';
@@ -17,6 +16,7 @@ import { registerBackendServicesToken } from './backend-services-token.js';
 import { readDevClients } from './dev-clients.js';
 import { devAuthDirectory, ensureDevKeys } from './dev-keys.js';
 import { rateLimitsFromConfig } from './rate-limits.js';
+import { installSecurityHeaders } from './security-headers.js';
 import { devTokenEndpointUrl } from './smart-configuration.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
 import type { Principal } from '../identity/principal.js';
@@ -79,10 +79,8 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
   app.decorateRequest('principal', undefined);
   app.decorateRequest('breakTheGlass', undefined);
 
-  await app.register(helmet, {
-    // A JSON API: no inline content to protect, but the defaults are harmless and cover error pages.
-    global: true,
-  });
+  // A JSON API: no inline content to protect, but helmet's defaults are harmless and cover error pages.
+  installSecurityHeaders(app);
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (origins.length > 0) {
     await app.register(cors, {

@@ -56,6 +56,22 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
     const allowed = await server.app.inject({ method: 'GET', url: '/fhir/metadata', headers: { origin: 'https://app.example' } });
     expect(allowed.headers['x-content-type-options']).toBe('nosniff');
     expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example');
+    // helmet's default set, on answers, refusals and unknown routes alike; the docs page drops upgrade-insecure-requests.
+    const expected = {
+      'content-security-policy': "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-frame-options': 'SAMEORIGIN',
+      'cross-origin-resource-policy': 'same-origin',
+      'referrer-policy': 'no-referrer',
+      'x-xss-protection': '0',
+    };
+    for (const url of ['/fhir/metadata', '/fhir/Patient/x', '/nowhere']) {
+      const response = await server.app.inject({ method: 'GET', url });
+      expect(response.headers, url).toMatchObject(expected);
+      expect(response.headers['x-powered-by']).toBeUndefined();
+    }
+    const docs = await server.app.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.headers['content-security-policy']).toBe(expected['content-security-policy'].replace(';upgrade-insecure-requests', ''));
     const other = await server.app.inject({ method: 'GET', url: '/fhir/metadata', headers: { origin: 'https://evil.example' } });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
