@@ -83,8 +83,11 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   if (onRoute) app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
   // First, so that its request span encloses every hook and handler.
   if (options.tracing) await app.register(options.tracing.fastifyPlugin);
-  app.addHook('onSend', async (request, reply) => {
+  // Hooks run on every request are written with callbacks, not async: an async hook costs a promise and a
+  // microtask turn per request (issue 17, per-request costs).
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('X-Request-Id', request.id);
+    done(null, payload);
   });
   installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS, ctx.bodyWork);
   await installRequestDecompression(app);
@@ -95,8 +98,8 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async () => {
-    if (closing) throw errors.serviceUnavailable('The server is shutting down', RETRY_AFTER_SECONDS);
+  app.addHook('onRequest', (_request, _reply, done) => {
+    done(closing ? errors.serviceUnavailable('The server is shutting down', RETRY_AFTER_SECONDS) : undefined);
   });
   if (ctx.config.METRICS_ENABLED) installHttpMetrics(app, ctx.metrics, ctx.definitions, ctx.config.METRICS_TOKEN);
   const authenticator = await buildAuthenticator(ctx.config, options.auth);

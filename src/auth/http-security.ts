@@ -92,21 +92,33 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
     });
   }
 
-  app.addHook('onRequest', async (request) => {
-    if (Buffer.byteLength(request.url) > config.MAX_URL_BYTES) throw errors.uriTooLong(config.MAX_URL_BYTES);
-    if (isPublic(request)) return;
-    try {
-      const header = request.headers.authorization;
-      request.principal = await authenticator.authenticate(Array.isArray(header) ? header[0] : header);
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      throw error.missing ? errors.missingToken(REALM) : errors.unauthenticated(error.reason, REALM);
-    }
+  const refusal = (error: unknown): Error => {
+    if (!(error instanceof AuthenticationError)) return error as Error;
+    return error.missing ? errors.missingToken(REALM) : errors.unauthenticated(error.reason, REALM);
+  };
+  // A callback hook (an async one costs a promise and a microtask turn on every request, issue 17).
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (Buffer.byteLength(request.url) > config.MAX_URL_BYTES) return done(errors.uriTooLong(config.MAX_URL_BYTES));
+    if (isPublic(request)) return done();
+    const header = request.headers.authorization;
+    authenticator.authenticate(Array.isArray(header) ? header[0] : header).then(
+      (principal) => {
+        request.principal = principal;
+        done();
+      },
+      (error: unknown) => done(refusal(error)),
+    );
   });
   // Read once the route is known (a method the path does not allow is a 405 first) and after
   // authentication (a caller without a valid token learns nothing but 401).
-  app.addHook('preHandler', async (request) => {
-    if (!isPublic(request)) request.breakTheGlass = breakTheGlassOf(request);
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      if (!isPublic(request)) request.breakTheGlass = breakTheGlassOf(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
   });
 
   // Per client, sized by role (rate-limits.ts); none with AUTH_MODE=none unless configured.

@@ -29,13 +29,14 @@ function bearerMatches(request: FastifyRequest, token: string): boolean {
 
 export function installHttpMetrics(app: FastifyInstance, metrics: RelaisMetrics, definitions: FhirDefinitions, token: string | undefined): void {
   app.decorateRequest('fhirInteraction', undefined);
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const interaction = request.fhirInteraction ?? request.routeOptions.url ?? 'unrouted';
     const type = (request.params as { type?: unknown } | undefined)?.type;
     const resourceType = typeof type === 'string' && request.fhirInteraction && definitions.isResourceType(type) ? type : '';
     const statusClass = statusClassOf(reply.statusCode);
     metrics.httpRequests.inc({ interaction, resource_type: resourceType, status_class: statusClass });
     metrics.httpDuration.observe({ interaction, status_class: statusClass }, reply.elapsedTime / 1000);
+    done();
   });
   app.get(METRICS_PATH, { config: { rateLimit: false } }, async (request, reply) => {
     if (token !== undefined && !bearerMatches(request, token)) throw errors.metricsTokenRequired();

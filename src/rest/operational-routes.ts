@@ -14,8 +14,12 @@ export function registerOperationalRoutes(app: FastifyInstance, readiness: Readi
   });
   // FHIR and token requests need the store: during start-up they wait a little, then 503 + Retry-After.
   // (Once started, the store answers for itself: reads go on when a full disk stops writes.)
-  app.addHook('onRequest', async (request) => {
-    if (readiness.isStarted() || !(request.url.startsWith('/fhir') || request.url.startsWith('/auth/'))) return;
-    if (!(await readiness.whenStarted(STARTUP_WAIT_MS))) throw errors.serviceUnavailable('The server is starting (its store is not open yet)', Math.max(1, readiness.report().retryInSeconds ?? 5));
+  app.addHook('onRequest', (request, _reply, done) => {
+    // Started (every request but those of the first seconds): no promise made (issue 17, per-request costs).
+    if (readiness.isStarted() || !(request.url.startsWith('/fhir') || request.url.startsWith('/auth/'))) return done();
+    readiness.whenStarted(STARTUP_WAIT_MS).then(
+      (started) => done(started ? undefined : errors.serviceUnavailable('The server is starting (its store is not open yet)', Math.max(1, readiness.report().retryInSeconds ?? 5))),
+      (error: Error) => done(error),
+    );
   });
 }
