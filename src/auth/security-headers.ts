@@ -24,8 +24,10 @@ export function helmetHeaders(): { set: Record<string, string>; removed: string[
       removed.push(name);
     },
   };
-  let failure: unknown;
-  helmet()({ headers: {} } as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => (failure = error));
+  let failure: Error | undefined;
+  helmet()({ headers: {} } as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
+    if (error) failure = error instanceof Error ? error : new Error(String(error));
+  });
   if (failure) throw failure;
   return { set, removed };
 }
