@@ -25,9 +25,7 @@ import { DirectoryBulkStorage } from '../bulk/directory-bulk-storage.js';
 import type { ExportJob } from '../bulk/export-job.js';
 import { runExport } from '../bulk/export-runner.js';
 import { JobLease } from '../bulk/job-lease.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { buildContext } from '../context.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
+import { commandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
 import { count, progressWriter } from './progress.js';
 
 const USAGE = 'usage: relais export --out <folder> [--type Patient,Observation] [--since <instant>] [--quiet]\n';
@@ -77,14 +75,8 @@ export const exportCommand: CliCommand = {
       process.stderr.write(USAGE);
       return EXIT_USAGE;
     }
-    let ctx;
-    try {
-      ctx = buildContext(loadConfig(env));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      process.stderr.write(`export: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
+    const ctx = commandContext('export', env);
+    if (typeof ctx === 'number') return ctx;
     const { definitions } = ctx.engine.facts;
     const types = values.type ? values.type.split(',').map((t) => t.trim()).filter(Boolean) : [...definitions.resourceTypes];
     const unknown = types.find((type) => !definitions.isResourceType(type));

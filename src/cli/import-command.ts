@@ -22,9 +22,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runImport, type ImportStats } from '../bulk/import-run.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { buildContext } from '../context.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
+import { commandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
 import { count, duration, progressWriter } from './progress.js';
 
 /** The run stopped on a failure that is not the data's (the store went away): rerun to continue. Distinct from 1, rejected lines. */
@@ -68,14 +66,8 @@ export const importCommand: CliCommand = {
       process.stderr.write(USAGE);
       return EXIT_USAGE;
     }
-    let ctx;
-    try {
-      ctx = buildContext(loadConfig(env));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      process.stderr.write(`import: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
+    const ctx = commandContext('import', env);
+    if (typeof ctx === 'number') return ctx;
     try {
       await ctx.store.open();
     } catch (error) {

@@ -15,24 +15,16 @@
  * decide access about). A resource written meanwhile (newer version) is
  * skipped because its own write indexed it already.
  */
-import { ConfigError, loadConfig } from '../config.js';
-import { buildContext } from '../context.js';
 import type { IndexUpdate } from '../store/resource-store.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
+import { commandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliCommand } from './command.js';
 
 const PAGE = 500;
 
 export const reindexCommand: CliCommand = {
   summary: 'recompute the search index of stored resources (after adding a SearchParameter)',
   async run(args, env) {
-    let ctx;
-    try {
-      ctx = buildContext(loadConfig(env));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      process.stderr.write(`reindex: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
+    const ctx = commandContext('reindex', env);
+    if (typeof ctx === 'number') return ctx;
     const { extractor, definitions } = ctx.engine.facts;
     const requested = args.filter((a) => a !== '--');
     for (const type of requested) {
