@@ -14,6 +14,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ElementDefinition, TypeDefinition } from '../src/fhir/definitions.js';
 
 const require = createRequire(import.meta.url);
 const packageDir = dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
@@ -37,30 +38,9 @@ interface ElementJson {
   isModifier?: boolean;
 }
 
-export interface CompactElement {
-  /** Element name as it appears in JSON, e.g. "value[x]" for choice elements. */
-  min: number;
-  max: string;
-  /** FHIR type codes; several for a choice element. Absent when `ref` is set. */
-  types?: string[];
-  /** For Reference/canonical: allowed target resource types (empty = any). */
-  targets?: string[];
-  /** contentReference: the element path whose definition is reused. */
-  ref?: string;
-  summary?: true;
-  modifier?: true;
-}
-
-export interface CompactType {
-  kind: 'primitive-type' | 'complex-type' | 'resource';
-  abstract?: true;
-  base?: string;
-  /** For primitive types: the JSON value type and the official regex. */
-  json?: 'string' | 'number' | 'boolean';
-  regex?: string;
-  /** Elements keyed by their full path (e.g. "Patient.contact.name"). */
-  elements?: Record<string, CompactElement>;
-}
+/** The artefacts' shapes are the ones the server reads them as (src/fhir/definitions.ts). */
+type CompactElement = ElementDefinition;
+type CompactType = TypeDefinition;
 
 function systemTypeToFhir(t: ElementTypeJson): string {
   if (!t.code.startsWith('http://hl7.org/fhirpath/System.')) return t.code;
