@@ -1,0 +1,221 @@
+/**
+ * The search index entries of an AuditEvent the server built (audit-event.ts),
+ * computed from its known shape instead of by the generic extractor
+ * (src/search/index-extractor.ts), which walks every parameter's path, types
+ * every node, normalises each display and the whole `_content` text again for
+ * each of the about 1,000 AuditEvents a second an audited read load writes:
+ * 80 µs an AuditEvent, the largest part of an audited read's event loop after
+ * the store's write (issue 17, measured with a loop over a coordinator's read
+ * AuditEvents). Here each parameter reads its field directly, and the
+ * normalised form of the strings every AuditEvent repeats (code systems,
+ * displays, the server's name) is kept in a small bounded table.
+ *
+ * The entries are exactly the extractor's: each parameter follows the R4
+ * definition's expression with the extractor's own normalisation rules, and
+ * test/audit/audit-index.test.ts checks both give the same entries on AuditEvents
+ * of every kind the server writes. Exactness does not rest on that test alone
+ * at run time: the indexer answers only while the AuditEvent parameters in the
+ * registry are exactly those it knows (code, type, expression); a custom
+ * SearchParameter on AuditEvent, or an AuditEvent with a narrative, goes
+ * through the extractor as any resource.
+ *
+ * `_content` (full-text.ts) is the normalised text of all of a resource's strings
+ * joined by spaces; normalising each string on its own and joining the non-empty
+ * results with one space gives the same text (the normalisation acts within
+ * words: case, accents, punctuation runs and whitespace runs never span the
+ * joining space, which it keeps as one), which is what lets repeated strings be
+ * normalised once.
+ */
+import type { AuditEvent, Coding, Reference } from 'fhir/r4';
+import { dateRange } from '../search/date-range.js';
+import { fullTextEntries } from '../search/full-text.js';
+import type { IndexExtractor } from '../search/index-extractor.js';
+import { normaliseText } from '../search/normalise-text.js';
+import type { SearchParameter, SearchParameterRegistry } from '../search/search-parameters.js';
+import type { IndexEntries } from '../store/resource-store.js';
+
+type Entry = Record<string, string>;
+type Event = AuditEvent & Record<string, unknown>;
+type Handler = (event: Event, parameter: SearchParameter) => Entry[];
+
+/** Strings kept normalised at most (cleared when full: the repeated ones come back at once). */
+const MEMO_SIZE = 4096;
+/** Longer strings are normalised each time (the repeated ones are systems, codes and displays). */
+const MEMO_LENGTH = 128;
+/** Beyond this much text, `_content` is left to full-text.ts (which bounds what it indexes). */
+const DIRECT_CONTENT_CHARS = 50_000;
+
+/** The same relative-reference pattern as the extractor's (a reference to this server's resource). */
+const RELATIVE_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+export class AuditEventIndexer {
+  private readonly memo = new Map<string, string>();
+  private readonly baseUrl: string | undefined;
+  /** The registry's AuditEvent parameters the handlers were checked against, and the handlers in their order. */
+  private known: { parameters: SearchParameter[]; handlers: Handler[] | undefined } | undefined;
+
+  constructor(
+    private readonly registry: SearchParameterRegistry,
+    private readonly extractor: IndexExtractor,
+    baseUrl: string | undefined,
+  ) {
+    this.baseUrl = baseUrl?.replace(/\/$/, '');
+  }
+
+  /** The index entries of an AuditEvent as stored (id set, client meta only): those extractor.extract() gives. */
+  entries(event: AuditEvent): IndexEntries {
+    const handlers = this.handlers();
+    if (!handlers || event.text !== undefined) return this.extractor.extract(event);
+    const entries: IndexEntries = {};
+    const parameters = this.known!.parameters;
+    for (let i = 0; i < handlers.length; i++) {
+      const values = dedupe(handlers[i](event as Event, parameters[i]));
+      if (values.length > 0) entries[parameters[i].code] = values;
+    }
+    if (this.registry.get('AuditEvent', '_content')) {
+      const content = this.content(event);
+      if (content.length > 0) entries._content = content;
+    }
+    return entries;
+  }
+
+  /** The handlers, in the registry's order, or undefined when its AuditEvent parameters are not exactly the known ones. */
+  private handlers(): Handler[] | undefined {
+    const parameters = this.registry.indexedFor('AuditEvent');
+    const known = this.known;
+    if (known && known.parameters.length === parameters.length && known.parameters.every((p, i) => p === parameters[i])) return known.handlers;
+    const handlers: Handler[] = [];
+    for (const parameter of parameters) {
+      const handler = this.handlerFor(parameter);
+      if (!handler) {
+        this.known = { parameters, handlers: undefined };
+        return undefined;
+      }
+      handlers.push(handler);
+    }
+    // `_text` is the narrative's (none in a built AuditEvent, which entries() checks).
+    this.known = { parameters, handlers };
+    return handlers;
+  }
+
+  private handlerFor(parameter: SearchParameter): Handler | undefined {
+    const agents = (event: Event) => event.agent ?? [];
+    const entities = (event: Event) => event.entity ?? [];
+    const handlers: Record<string, [type: string, expression: string, handler: Handler]> = {
+      action: ['token', 'AuditEvent.action', (e) => codeEntries(e.action)],
+      address: ['string', 'AuditEvent.agent.network.address', (e) => agents(e).flatMap((a) => this.stringEntries(a.network?.address))],
+      'agent-name': ['string', 'AuditEvent.agent.name', (e) => agents(e).flatMap((a) => this.stringEntries(a.name))],
+      'agent-role': ['token', 'AuditEvent.agent.role', (e) => agents(e).flatMap((a) => (a.role ?? []).flatMap((r) => [...(r.coding ?? []).map((c) => this.coding(c)), ...(typeof r.text === 'string' ? [{ t: this.normalise(r.text) }] : [])]))],
+      agent: ['reference', 'AuditEvent.agent.who', (e, p) => agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets))],
+      altid: ['token', 'AuditEvent.agent.altId', (e) => agents(e).flatMap((a) => codeEntries(a.altId))],
+      date: ['date', 'AuditEvent.recorded', (e) => {
+        const range = e.recorded === undefined ? undefined : dateRange('instant', e.recorded);
+        return range ? [range as unknown as Entry] : [];
+      }],
+      'entity-name': ['string', 'AuditEvent.entity.name', (e) => entities(e).flatMap((n) => this.stringEntries(n.name))],
+      'entity-role': ['token', 'AuditEvent.entity.role', (e) => entities(e).flatMap((n) => (n.role ? [this.coding(n.role)] : []))],
+      'entity-type': ['token', 'AuditEvent.entity.type', (e) => entities(e).flatMap((n) => (n.type ? [this.coding(n.type)] : []))],
+      entity: ['reference', 'AuditEvent.entity.what', (e, p) => entities(e).flatMap((n) => this.referenceEntries(n.what, p.targets))],
+      outcome: ['token', 'AuditEvent.outcome', (e) => codeEntries(e.outcome)],
+      patient: [
+        'reference',
+        'AuditEvent.agent.who.where(resolve() is Patient) | AuditEvent.entity.what.where(resolve() is Patient)',
+        (e, p) => [...agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets)), ...entities(e).flatMap((n) => this.referenceEntries(n.what, p.targets))],
+      ],
+      policy: ['uri', 'AuditEvent.agent.policy', (e) => agents(e).flatMap((a) => (a.policy ?? []).filter((v) => typeof v === 'string').map((v) => ({ v })))],
+      site: ['token', 'AuditEvent.source.site', (e) => codeEntries(e.source?.site)],
+      source: ['reference', 'AuditEvent.source.observer', (e, p) => this.referenceEntries(e.source?.observer, p.targets)],
+      subtype: ['token', 'AuditEvent.subtype', (e) => (e.subtype ?? []).map((c) => this.coding(c))],
+      type: ['token', 'AuditEvent.type', (e) => (e.type ? [this.coding(e.type)] : [])],
+      _profile: ['uri', 'Resource.meta.profile', (e) => (e.meta?.profile ?? []).filter((v) => typeof v === 'string').map((v) => ({ v }))],
+      _security: ['token', 'Resource.meta.security', (e) => (e.meta?.security ?? []).map((c) => this.coding(c))],
+      _source: ['uri', 'Resource.meta.source', (e) => (typeof e.meta?.source === 'string' ? [{ v: e.meta.source }] : [])],
+      _tag: ['token', 'Resource.meta.tag', (e) => (e.meta?.tag ?? []).map((c) => this.coding(c))],
+    };
+    const known = Object.hasOwn(handlers, parameter.code) ? handlers[parameter.code] : undefined;
+    return known && known[0] === parameter.type && known[1] === parameter.expression ? known[2] : undefined;
+  }
+
+  private normalise(text: string): string {
+    if (text.length > MEMO_LENGTH) return normaliseText(text);
+    let normalised = this.memo.get(text);
+    if (normalised === undefined) {
+      if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+      normalised = normaliseText(text);
+      this.memo.set(text, normalised);
+    }
+    return normalised;
+  }
+
+  private stringEntries(value: unknown): Entry[] {
+    return typeof value === 'string' ? [{ v: this.normalise(value), e: value }] : [];
+  }
+
+  private coding(coding: Coding): Entry {
+    const entry: Entry = {};
+    if (typeof coding.system === 'string') entry.s = coding.system;
+    if (typeof coding.code === 'string') entry.c = coding.code;
+    if (typeof coding.display === 'string') entry.t = this.normalise(coding.display);
+    return entry;
+  }
+
+  /** As the extractor's referenceEntries for a Reference. */
+  private referenceEntries(reference: Reference | undefined, targets: string[] | undefined): Entry[] {
+    if (!reference || typeof reference !== 'object') return [];
+    const entries: Entry[] = [];
+    if (typeof reference.reference === 'string') {
+      const text = reference.reference;
+      const match = RELATIVE_REFERENCE.exec(text);
+      if (match && !text.startsWith('#')) {
+        const [, base, targetType, id] = match;
+        if (targets && targets.length > 0 && !targets.includes(targetType)) return [];
+        if (!base || (this.baseUrl !== undefined && base === this.baseUrl)) entries.push({ r: `${targetType}/${id}`, t: targetType, i: id });
+        else entries.push({ u: text, t: targetType });
+      } else if (!text.startsWith('#')) entries.push({ u: text });
+    }
+    const identifier = reference.identifier;
+    if (identifier && typeof identifier === 'object') {
+      const entry: Entry = {};
+      if (typeof identifier.system === 'string') entry.s = identifier.system;
+      if (typeof identifier.value === 'string') entry.c = identifier.value;
+      if (Object.keys(entry).length > 0) entries.push(entry);
+    }
+    return entries;
+  }
+
+  /** `_content` as full-text.ts computes it: every string in document order ('data' and resourceType aside), normalised, joined. */
+  private content(event: AuditEvent): Array<{ x: string }> {
+    const parts: string[] = [];
+    let length = 0;
+    const collect = (value: unknown, key: string) => {
+      if (typeof value === 'string') {
+        if (key === 'data' || key === 'resourceType') return;
+        length += value.length + 1;
+        const normalised = this.normalise(value);
+        if (normalised.length > 0) parts.push(normalised);
+      } else if (Array.isArray(value)) for (const item of value) collect(item, key);
+      else if (value && typeof value === 'object') for (const k in value) collect((value as Record<string, unknown>)[k], k);
+    };
+    collect(event, '');
+    // Long texts are bounded by full-text.ts (MAX_INDEXED_CHARS); an AuditEvent is a few hundred characters.
+    if (length > DIRECT_CONTENT_CHARS) return fullTextEntries(event as unknown as Record<string, unknown>)._content ?? [];
+    const x = parts.join(' ');
+    return x ? [{ x }] : [];
+  }
+}
+
+function codeEntries(value: unknown): Entry[] {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [{ c: String(value) }] : [];
+}
+
+/** As the extractor's dedupe: one entry per distinct value, first kept. */
+function dedupe(values: Entry[]): Entry[] {
+  if (values.length < 2) return values;
+  const seen = new Set<string>();
+  return values.filter((v) => {
+    const key = JSON.stringify(v);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

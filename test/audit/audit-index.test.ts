@@ -1,0 +1,88 @@
+/**
+ * The audit trail indexes the AuditEvents it writes from their known shape
+ * (src/audit/audit-index.ts) instead of through the generic extractor: every
+ * search an auditor runs must find exactly what it found before, so the
+ * entries must be the extractor's, byte for byte (same parameters, values,
+ * order), for every kind of AuditEvent the server writes — and the extractor's
+ * again as soon as the AuditEvent parameters are not the known ones.
+ */
+import type { AuditEvent } from 'fhir/r4';
+import { describe, expect, it } from 'vitest';
+import { buildAuditEvent, type AuditRecord } from '../../src/audit/audit-event.js';
+import { AuditEventIndexer } from '../../src/audit/audit-index.js';
+import { loadConfig } from '../../src/config.js';
+import { buildContext } from '../../src/context.js';
+import { withClientMeta } from '../../src/engine/resource-checks.js';
+import type { Principal } from '../../src/identity/principal.js';
+import { normaliseText } from '../../src/search/normalise-text.js';
+import { AUDIT_RECORDS } from '../store/audit-layout-scenario.js';
+
+const BASE_URL = 'http://relais.test/fhir';
+const scopes = { entries: [] } as unknown as Principal['scopes'];
+const platform: Principal = { kind: 'platform', subject: 'plateforme-ars', issuer: 'https://idp.test', role: 'platform', clientId: 'plateforme-ars', scopes };
+const doctor: Principal = { kind: 'practitioner', subject: 'dr-1', issuer: 'https://idp.test', role: 'doctor', rpps: '10000000002', scopes };
+
+/** Beyond the fixed trail: addresses of each kind, several patients, absolute references, names with accents and punctuation. */
+const MORE_RECORDS: AuditRecord[] = [
+  { principal: platform, interaction: 'search-system', patients: ['p1', 'p2', 'p3', 'p1'], outcome: 'success', query: '_type=Patient,Observation&_since=2026-01-01', clientAddress: '2001:db8::1', requestId: 'r-1' },
+  { principal: doctor, interaction: 'history-instance', resourceType: 'Patient', id: 'p9', patients: ['p9'], outcome: 'denied', outcomeDetail: "Refus : pas d'accord de l'équipe — « soins »", clientAddress: 'poste-12.chu-lyon.fr', requestId: 'r-2' },
+  { principal: doctor, interaction: 'vread', resourceType: 'Observation', id: 'o1', versionId: '3', patients: ['p1'], outcome: 'success', breakTheGlass: { reason: 'Détresse respiratoire, patient inconscient' }, grantedBy: 'Task/t-1', onBehalfOf: [{ identifier: { system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000000001' }, display: 'Dr Éloïse Œuvray' }, { reference: 'Patient/p1' }, { reference: `${BASE_URL}/Practitioner/dr-2` }, { reference: 'https://autre.example/fhir/Practitioner/dr-3' }] },
+  { server: { reason: 'export worker' }, interaction: 'operation', operation: 'export', patients: [], outcome: 'failed', outcomeDetail: 'disk full', onBehalfOf: [{ reference: 'Organization/org-1' }] },
+  // A request id of punctuation only (X-Request-Id allows it): a string whose normalised text is empty.
+  { principal: platform, interaction: 'capabilities', patients: [], outcome: 'success', requestId: '-._', clientAddress: '::1' },
+  { principal: doctor, interaction: 'transaction', patients: Array.from({ length: 40 }, (_, i) => `p-${i}`), outcome: 'success', requestId: 'r-3', clientAddress: '10.1.2.3' },
+];
+
+function context() {
+  return buildContext(loadConfig({ DATA_DIR: '/nonexistent', LOG_LEVEL: 'silent', BASE_URL }));
+}
+
+function stored(record: AuditRecord, id: string): AuditEvent {
+  return withClientMeta(buildAuditEvent(record, 'Relais'), id);
+}
+
+describe('AuditEvent index entries from the audit trail', () => {
+  it('are the extractor’s, byte for byte, for every kind of AuditEvent the server writes', () => {
+    const facts = context().engine.facts;
+    const indexer = new AuditEventIndexer(facts.searchParameters, facts.extractor, facts.baseUrl);
+    const records = [...AUDIT_RECORDS.map(([, record]) => record), ...MORE_RECORDS];
+    for (const [i, record] of records.entries()) {
+      const event = stored(record, `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`);
+      const expected = facts.extractor.extract(event);
+      // Twice: the second time from the table of strings already normalised.
+      expect(JSON.stringify(indexer.entries(event))).toBe(JSON.stringify(expected));
+      expect(JSON.stringify(indexer.entries(event))).toBe(JSON.stringify(expected));
+    }
+    // The comparison covers what an auditor searches (otherwise equal entries would prove little).
+    const btg = facts.extractor.extract(stored(MORE_RECORDS[2], 'x'));
+    expect(Object.keys(btg)).toEqual(expect.arrayContaining(['agent', 'patient', 'entity', '_security', '_content', 'subtype', 'date', 'agent-role']));
+    expect(btg.patient).toEqual(expect.arrayContaining([{ r: 'Patient/p1', t: 'Patient', i: 'p1' }]));
+  });
+
+  it('come from the extractor once a SearchParameter on AuditEvent is added', () => {
+    const facts = context().engine.facts;
+    const indexer = new AuditEventIndexer(facts.searchParameters, facts.extractor, facts.baseUrl);
+    const event = stored(MORE_RECORDS[1], 'y');
+    expect(indexer.entries(event)).toEqual(facts.extractor.extract(event));
+    facts.searchParameters.add(
+      { resourceType: 'SearchParameter', url: 'https://relais.test/SearchParameter/audit-outcome-desc', name: 'outcome-desc', status: 'active', description: 'outcomeDesc', code: 'outcome-desc', base: ['AuditEvent'], type: 'string', expression: 'AuditEvent.outcomeDesc' } as never,
+      facts.definitions.resourceTypes,
+    );
+    facts.extractor.reset();
+    const entries = indexer.entries(event);
+    expect(entries['outcome-desc']).toEqual([{ v: normaliseText(MORE_RECORDS[1].outcomeDetail!), e: MORE_RECORDS[1].outcomeDetail }]);
+    expect(JSON.stringify(entries)).toBe(JSON.stringify(facts.extractor.extract(event)));
+  });
+
+  it('normalise the text of _content string by string as full-text.ts does on the joined text', () => {
+    // The property the indexer's _content rests on: normalising each string and joining the non-empty
+    // results with a space is normalising the strings joined by a space.
+    const alphabet = ['a', 'Z', 'é', 'È', 'œ', 'Æ', 'ß', 'İ', 'Σ', 'σ', 'ΑΣ', '1', ' ', '  ', '\t', '\u00a0', '-', "'", '’', '.', ',', '/', '(', ']', '"', '_', 'e\u0301', '\u0301', 'ﬁ', 'x'];
+    let seed = 17;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let n = 0; n < 3000; n++) {
+      const parts = Array.from({ length: 1 + Math.floor(random() * 5) }, () => Array.from({ length: Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''));
+      expect(parts.map(normaliseText).filter(Boolean).join(' ')).toBe(normaliseText(parts.join(' ')));
+    }
+  });
+});
