@@ -14,6 +14,7 @@ import { negotiate, XML_BODY_TYPES } from './content-negotiation.js';
 import type { EngineSession } from '../engine/engine-session.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
 import { preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
+import { storedJsonOf } from '../store/stored-json.js';
 
 type Params = { type?: string; id?: string; vid?: string; operation?: string };
 type Handler = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => Promise<unknown>;
@@ -403,7 +404,10 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     const elements = elementsOf(pairs);
     if (summary && elements) throw errors.badRequest('_summary and _elements cannot be used together', ['_elements']);
     if (summary === 'count') throw errors.invalidParameter('_summary', '_summary=count applies to searches only');
-    return sendFhir(request, reply, 200, engine.shape(version.resource!, summary, elements));
+    const shaped = engine.shape(version.resource!, summary, elements);
+    // The body as stored, unchanged (no summary, no elements: shape() gives the same object back): its stored
+    // text, when its store kept it, is what serialising it gives (src/store/stored-json.ts).
+    return sendFhir(request, reply, 200, shaped, shaped === version.resource ? storedJsonOf(shaped) : undefined);
   }
 
   const implemented: ImplementedInteractions = {

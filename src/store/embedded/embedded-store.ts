@@ -52,6 +52,7 @@ import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { cooperativeSort } from './cooperative-sort.js';
 import { commitCause, storageFault } from './storage-faults.js';
 import { BatchView, checkUnit, planWrites, storedVersion, type CommittedOperation } from './unit-writer.js';
+import { readVersionRecord } from './version-text.js';
 import { WriteGate } from './write-gate.js';
 
 export interface EmbeddedStoreLog {
@@ -246,13 +247,12 @@ export class EmbeddedStore implements ResourceStore {
   async readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
     const layout = this.opened();
     const head = layout.heads.get([resourceType, id]);
-    const record = head && layout.versions.get([resourceType, id, head.v]);
-    return record ? storedVersion(resourceType, id, head.v, record) : undefined;
+    // Read as text: the body's stored JSON is kept with it (version-text.ts), for a read sent unchanged.
+    return head ? readVersionRecord(layout.versions, resourceType, id, head.v) : undefined;
   }
 
   async readVersion(resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-    const record = this.opened().versions.get([resourceType, id, versionId]);
-    return record ? storedVersion(resourceType, id, versionId, record) : undefined;
+    return readVersionRecord(this.opened().versions, resourceType, id, versionId);
   }
 
   async write(operations: WriteOperation[]): Promise<StoredVersion[]> {
