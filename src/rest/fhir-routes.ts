@@ -13,7 +13,7 @@ import { errors } from '../errors.js';
 import { negotiate, XML_BODY_TYPES } from './content-negotiation.js';
 import type { EngineSession } from '../engine/engine-session.js';
 import type { OperationLevel, OperationRegistry } from '../operations/operation-registry.js';
-import { preference, preferReturn, sendFhir, sendWriteResult, versionHeaders } from './responses.js';
+import { preference, preferReturn, sendFhir, sendStoredJson, sendWriteResult, versionHeaders } from './responses.js';
 import { storedJsonOf } from '../store/stored-json.js';
 
 type Params = { type?: string; id?: string; vid?: string; operation?: string };
@@ -404,10 +404,12 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     const elements = elementsOf(pairs);
     if (summary && elements) throw errors.badRequest('_summary and _elements cannot be used together', ['_elements']);
     if (summary === 'count') throw errors.invalidParameter('_summary', '_summary=count applies to searches only');
-    const shaped = engine.shape(version.resource!, summary, elements);
-    // The body as stored, unchanged (no summary, no elements: shape() gives the same object back): its stored
-    // text, when its store kept it, is what serialising it gives (src/store/stored-json.ts).
-    return sendFhir(request, reply, 200, shaped, shaped === version.resource ? storedJsonOf(shaped) : undefined);
+    // The body as stored, unchanged (no summary, no elements: shape() would give it back as it is): its stored
+    // text, when its store kept it, is what serialising it gives, sent without parsing it (src/store/stored-json.ts).
+    const unchanged = (summary === undefined || summary === 'false') && (elements === undefined || elements.length === 0);
+    const stored = unchanged ? storedJsonOf(version) : undefined;
+    if (stored !== undefined && sendStoredJson(request, reply, 200, stored)) return reply;
+    return sendFhir(request, reply, 200, engine.shape(version.resource!, summary, elements));
   }
 
   const implemented: ImplementedInteractions = {

@@ -50,17 +50,24 @@ export function versionHeaders(reply: FastifyReply, version: StoredVersion): voi
   reply.header('Last-Modified', httpDate(version.lastUpdated));
 }
 
-/**
- * Serialises a FHIR body with the negotiated media type and _pretty. `json`: the body's JSON text when the
- * caller has it already (a stored version sent unchanged), sent as it is where compact JSON is the answer.
- */
-export function sendFhir(request: FastifyRequest, reply: FastifyReply, status: number, body: Resource | undefined, json?: string): FastifyReply {
+/** Serialises a FHIR body with the negotiated media type and _pretty. */
+export function sendFhir(request: FastifyRequest, reply: FastifyReply, status: number, body: Resource | undefined): FastifyReply {
   const mediaType = negotiate(request.headers.accept, firstQueryValue(request, '_format'));
   reply.code(status);
   if (body === undefined) return reply.send();
   const pretty = firstQueryValue(request, '_pretty') === 'true';
-  const text = json !== undefined && !pretty && !isXml(mediaType) ? json : serialise(request, mediaType, body, pretty);
-  return reply.type(`${mediaType}; charset=utf-8`).send(text);
+  return reply.type(`${mediaType}; charset=utf-8`).send(serialise(request, mediaType, body, pretty));
+}
+
+/**
+ * Sends a body's JSON text as it is (a stored version unchanged: src/store/stored-json.ts) when compact JSON
+ * is the answer — what sendFhir() would send for that body; false (nothing sent) for XML or _pretty.
+ */
+export function sendStoredJson(request: FastifyRequest, reply: FastifyReply, status: number, json: string): boolean {
+  const mediaType = negotiate(request.headers.accept, firstQueryValue(request, '_format'));
+  if (isXml(mediaType) || firstQueryValue(request, '_pretty') === 'true') return false;
+  reply.code(status).type(`${mediaType}; charset=utf-8`).send(json);
+  return true;
 }
 
 /** A resource as text in the negotiated format (FHIR XML or JSON). */
