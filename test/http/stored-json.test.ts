@@ -87,4 +87,19 @@ describe('reads sent as the stored JSON', () => {
     expect(plain.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(plain.body).toBe(JSON.stringify(stored));
   });
+
+  it('give versions whose body reads, copies and serialises as a plain value, and whose copies carry no stored text', async () => {
+    const created = await injectInto(server.app, { method: 'POST', url: '/fhir/Observation', headers: FHIR_JSON, payload: BODIES[1] });
+    const { id } = created.json() as Resource;
+    const version = (await server.ctx.store.readCurrent('Observation', id!))!;
+    const plain = JSON.parse(JSON.stringify(version)) as typeof version;
+    expect(plain.resource).toEqual(version.resource);
+    expect(structuredClone(version).resource).toEqual(version.resource);
+    const copy = { ...version };
+    expect(copy.resource).toEqual(version.resource);
+    expect(storedJsonOf(version)).toBe(JSON.stringify(version.resource));
+    expect(storedJsonOf(copy)).toBeUndefined();
+    // The parsed body is one object, read as many times as asked.
+    expect(version.resource).toBe(version.resource);
+  });
 });

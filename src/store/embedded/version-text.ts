@@ -2,7 +2,7 @@
  * A version record as the embedded store reads it. Records are JSON text
  * (lmdb-layout.ts, `versions`), `{"lu":"<instant>","r":<body>}` for a live version
  * as planWrites writes it with JSON.stringify ({ lu, d?, r }: `r` last). Such a
- * version is returned with its body's text attached (src/store/stored-json.ts)
+ * version is returned with its body's text kept with it (src/store/stored-json.ts)
  * and its body parsed only when something reads it: a read the server answers
  * for itself with the body unchanged (AUTH_MODE=none) sends the text and never
  * parses it — JSON.parse was 6 % of such a read (profiled, issue 17). Deletions
