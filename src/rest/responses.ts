@@ -41,8 +41,27 @@ export function preferReturn(request: FastifyRequest): PreferReturn {
   return 'representation';
 }
 
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** An instant as the stores write lastUpdated (Date.prototype.toISOString, years 1000–9999). */
+const ISO_UTC = /^[1-9]\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z$/;
+
+/**
+ * An instant as an HTTP date (RFC 9110 §5.6.7 IMF-fixdate, what Date.prototype.toUTCString gives):
+ * formatted from its digits for the stores' own instants — parsing the string into a Date and
+ * formatting it again was 2 % of a read (issue 17's profiles) — and through Date for anything else.
+ */
 export function httpDate(instant: string): string {
-  return new Date(instant).toUTCString();
+  if (!ISO_UTC.test(instant)) return new Date(instant).toUTCString();
+  const year = Number(instant.slice(0, 4));
+  const month = Number(instant.slice(5, 7));
+  const day = Number(instant.slice(8, 10));
+  // Days that do not exist (30 February) go through Date, as anything else.
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)) return new Date(instant).toUTCString();
+  const days = Date.UTC(year, month - 1, day) / 86_400_000;
+  // 1970-01-01 was a Thursday (day 4 of DAYS).
+  return `${DAYS[((days % 7) + 11) % 7]}, ${instant.slice(8, 10)} ${MONTHS[month - 1]} ${instant.slice(0, 4)} ${instant.slice(11, 19)} GMT`;
 }
 
 export function versionHeaders(reply: FastifyReply, version: StoredVersion): void {
