@@ -12,7 +12,7 @@
  * at the smallest candidate set found so far), and only the narrowest plan is
  * read. Strict bounds are read inclusively (a superset).
  */
-import { HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type IndexKey, type KeyRange } from './index-keys.js';
+import { clip, HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type IndexKey, type KeyRange } from './index-keys.js';
 
 type Filter = Record<string, unknown>;
 
@@ -26,6 +26,8 @@ export interface KeyReader {
   count(range: KeyRange, limit: number): number;
   /** Adds the id (last key element) of every key in the range. */
   collectIds(range: KeyRange, into: Set<string>): void;
+  /** The ids of a range `count` has already read to its end (the planner's narrow plans), so that they are not read twice. */
+  idsRead?(range: KeyRange): readonly string[] | undefined;
 }
 
 /** Below this many keys a plan is taken without counting broader ones in full. */
@@ -37,6 +39,12 @@ export interface Plan {
   size: number;
   ids: string[];
   ranges: KeyRange[];
+  /**
+   * The top-level conjunct (`{ [key]: value }` of the filter or of one of its `$and` parts, the same
+   * `value` object) whose condition alone made this plan, when one did (not an `$or` union): its
+   * candidates are exactly that conjunct's matches when the conjunct is exactly indexed (keyProof).
+   */
+  source?: { key: string; value: unknown };
 }
 
 /** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
@@ -53,36 +61,78 @@ export function planCandidates(reader: KeyReader, resourceType: string, filter: 
   const plan = planFor(reader, resourceType, filter);
   if (!plan) return undefined;
   const ids = new Set<string>(plan.ids);
-  for (const range of plan.ranges) reader.collectIds(range, ids);
+  for (const range of plan.ranges) {
+    const read = reader.idsRead?.(range);
+    if (read) for (const id of read) ids.add(id);
+    else reader.collectIds(range, ids);
+  }
   return ids;
 }
 
 /**
  * True when the ids of the plan's key ranges are exactly the matches of `filter` (not a superset), so
- * that testing each candidate would change nothing: the filter is one `$elemMatch` on one parameter
- * with a single string condition the keys hold whole — a string equal to or starting with a text
- * (`v`), a code with or without its system (`c`, `s`+`c`), a reference (`r`) — no longer than a key
- * keeps (index-keys.ts clips longer strings, and a clipped key proposes a superset). Keys exist only
- * for current, live versions, so such a candidate is a match.
+ * that testing each candidate would change nothing: the filter is one conjunct whose keys prove it
+ * (keyProof). Keys exist only for current, live versions, so such a candidate is a match.
  */
 export function isExactlyIndexed(filter: Filter): boolean {
   const names = Object.keys(filter);
-  if (names.length !== 1 || !names[0].startsWith('idx.')) return false;
-  const value = filter[names[0]];
-  if (!value || typeof value !== 'object' || Object.keys(value).length !== 1) return false;
+  return names.length === 1 && names[0].startsWith('idx.') && keyProof(names[0], filter[names[0]]) !== undefined;
+}
+
+/** How the index keys prove one conjunct `{ [key]: value }` of a filter, for a candidate id. */
+export type KeyProof =
+  /** A key `[type, ...prefix, id]` exists for one of the prefixes (given without the type) exactly when the conjunct holds. */
+  | { kind: 'point'; prefixes: IndexKey[] }
+  /** The conjunct holds exactly for the ids of its key range (a starts-with): proven when that range made the plan. */
+  | { kind: 'range' };
+
+/** Lists longer than this are proven by the filter evaluation (a Set), not one key lookup per element. */
+const POINTS_AT_MOST = 8;
+
+/**
+ * How the keys prove the conjunct `{ [key]: value }`, or undefined when they cannot (the filter
+ * evaluation must then test it): an `$elemMatch` on one parameter with a single condition the keys
+ * hold whole — a string equal to (`v`) or starting with (`v: { $regex: '^…' }`) a text, a code with or
+ * without its system (`c`, `s` + `c`), a reference (`r`), or a short `$in` list of codes or references.
+ * index-keys.ts keeps each entry's string clipped to MAX_VALUE_CHARS characters (NUL as a space): a
+ * string the keys hold whole is shorter than that for an equality (a clipped key of a longer
+ * value would equal a text of exactly MAX_VALUE_CHARS), at most that for a starts-with, and has no
+ * NUL (FHIR strings cannot hold one: structure-validator.ts refuses control characters, so no entry
+ * has a NUL that a key would hold as a space). The `s` + `c` key pairs the system and code of one
+ * entry, as the `$elemMatch` does.
+ */
+export function keyProof(key: string, value: unknown): KeyProof | undefined {
+  if (!key.startsWith('idx.') || !value || typeof value !== 'object' || Object.keys(value).length !== 1) return undefined;
+  const code = key.slice(4);
   const cond = (value as Filter).$elemMatch;
-  if (!cond || typeof cond !== 'object' || Array.isArray(cond)) return false;
+  if (!cond || typeof cond !== 'object' || Array.isArray(cond)) return undefined;
   const fields = Object.keys(cond).sort().join(',');
-  const whole = (text: unknown) => typeof text === 'string' && text.length > 0 && text.length <= MAX_VALUE_CHARS && !text.includes('\u0000');
   const c = cond as Filter;
-  if (fields === 'r' || fields === 'c') return whole(c[fields]);
-  if (fields === 'c,s') return whole(c.c) && whole(c.s);
-  if (fields !== 'v') return false;
-  if (whole(c.v)) return true;
+  const points = (field: string, list: string[] | undefined): KeyProof | undefined => (list ? { kind: 'point', prefixes: list.map((text) => [code, field, text]) } : undefined);
+  if (fields === 'r') return points('r', texts(c.r));
+  if (fields === 'c') return points('c', texts(c.c));
+  if (fields === 'c,s') {
+    const codes = texts(c.c);
+    return heldWhole(c.s) && codes ? { kind: 'point', prefixes: codes.map((text) => [code, 'sc', c.s as string, text]) } : undefined;
+  }
+  if (fields !== 'v') return undefined;
+  if (heldWhole(c.v)) return { kind: 'point', prefixes: [[code, 'v', c.v]] };
   const v = c.v as Filter | undefined;
-  if (!v || typeof v !== 'object' || Object.keys(v).length !== 1 || typeof v.$regex !== 'string') return false;
+  if (!v || typeof v !== 'object' || Object.keys(v).length !== 1 || typeof v.$regex !== 'string') return undefined;
   const literal = anchoredLiteral(v.$regex);
-  return literal !== undefined && whole(literal);
+  return literal !== undefined && literal.length <= MAX_VALUE_CHARS && !literal.includes('\u0000') ? { kind: 'range' } : undefined;
+}
+
+/** A text a key holds whole, for an equality (keyProof). */
+function heldWhole(text: unknown): text is string {
+  return typeof text === 'string' && text.length > 0 && text.length < MAX_VALUE_CHARS && !text.includes('\u0000');
+}
+
+/** The texts of a string or of a short `$in` list of strings, when a key holds every one whole. */
+function texts(operand: unknown): string[] | undefined {
+  if (heldWhole(operand)) return [operand];
+  const list = inList(operand);
+  return list && list.length > 0 && list.length <= POINTS_AT_MOST && list.every(heldWhole) ? (list as string[]) : undefined;
 }
 
 function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan | undefined {
@@ -96,6 +146,7 @@ function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan 
 
 /** The union of branch plans (an $or). */
 function unionPlan(branches: Plan[], size: number): Plan {
+  // (no source: a union is no single conjunct's plan)
   return { size, ids: branches.flatMap((b) => b.ids), ranges: branches.flatMap((b) => b.ranges) };
 }
 
@@ -123,10 +174,11 @@ function planFilter(reader: KeyReader, resourceType: string, filter: Filter, lim
       if (branches.length === value.length) best = better(best, unionPlan(branches, size));
     } else if (key === 'id') {
       const ids = idList(value);
-      if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [] });
+      if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [], source: { key, value } });
     } else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
       const cond = (value as { $elemMatch: unknown }).$elemMatch;
-      if (cond && typeof cond === 'object') best = better(best, planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()));
+      const plan = cond && typeof cond === 'object' ? planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()) : undefined;
+      if (plan) best = better(best, { ...plan, source: { key, value } });
     }
   }
   return best;
@@ -140,12 +192,13 @@ function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: numbe
   };
   const bound = () => Math.min(limit, best ? best.size : limit);
 
+  // Texts are looked up as the keys hold them, clipped (a longer text then reads a superset).
   const r = cond.r;
-  if (typeof r === 'string') consider([prefixRange([...head, 'r', r])]);
-  else if (inList(r)) consider(inList(r)!.map((ref) => prefixRange([...head, 'r', String(ref)])));
+  if (typeof r === 'string') consider([prefixRange([...head, 'r', clip(r)])]);
+  else if (inList(r)) consider(inList(r)!.map((ref) => prefixRange([...head, 'r', clip(String(ref))])));
 
   const v = cond.v;
-  if (typeof v === 'string') consider([prefixRange([...head, 'v', v])]);
+  if (typeof v === 'string') consider([prefixRange([...head, 'v', clip(v)])]);
   else if (v && typeof v === 'object' && typeof (v as Filter).$regex === 'string' && !(v as Filter).$options) {
     const literal = anchoredLiteral((v as Filter).$regex as string);
     if (literal) consider([startsWithRange([...head, 'v'], literal)]);
@@ -154,13 +207,13 @@ function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: numbe
   const c = cond.c;
   const system = typeof cond.s === 'string' ? cond.s : undefined;
   const codes = typeof c === 'string' ? [c] : inList(c)?.map(String);
-  if (codes) consider(codes.map((code) => prefixRange(system !== undefined ? [...head, 'sc', system, code] : [...head, 'c', code])));
-  else if (system !== undefined && c === undefined) consider([prefixRange([...head, 'sc', system])]);
+  if (codes) consider(codes.map((code) => prefixRange(system !== undefined ? [...head, 'sc', clip(system), clip(code)] : [...head, 'c', clip(code)])));
+  else if (system !== undefined && c === undefined) consider([prefixRange([...head, 'sc', clip(system)])]);
 
   const n = boundsOf(cond.n, 'number');
   if (n) consider([valueRange([...head, 'n'], n[0], n[1])]);
   const cn = typeof cond.k === 'string' ? boundsOf(cond.cn, 'number') : undefined;
-  if (cn) consider([valueRange([...head, 'cn', cond.k as string], cn[0], cn[1])]);
+  if (cn) consider([valueRange([...head, 'cn', clip(cond.k as string)], cn[0], cn[1])]);
   for (const field of ['lo', 'hi'] as const) {
     const range = boundsOf(cond[field], 'string');
     if (range) consider([valueRange([...head, field], range[0], range[1])]);

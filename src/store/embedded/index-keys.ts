@@ -63,8 +63,8 @@ function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** Strings in keys: at most MAX_VALUE_CHARS characters, never a NUL (lmdb-js separates array elements with it). */
-function clip(text: string): string {
+/** Strings in keys: at most MAX_VALUE_CHARS characters, never a NUL (lmdb-js separates array elements with it). A lookup clips its text the same way. */
+export function clip(text: string): string {
   const short = text.length > MAX_VALUE_CHARS ? text.slice(0, MAX_VALUE_CHARS) : text;
   return short.includes('\u0000') ? short.replace(/\u0000/g, ' ') : short;
 }
