@@ -21,7 +21,7 @@
  * checks every judgement against the full evaluation, through updates and deletions).
  */
 import { keyProof, type KeyProof, type Plan } from './candidate-planner.js';
-import { filterTest } from './filter-test.js';
+import { filterTest, type FilterTests } from './filter-test.js';
 import type { IndexKey } from './index-keys.js';
 
 type Filter = Record<string, unknown>;
@@ -71,9 +71,10 @@ function idsOf(value: unknown): ReadonlySet<string> | undefined {
 /**
  * The judges of one search's filter: one per plan source (the conjunct a plan's candidates prove),
  * made once per search and shared by the types it reads (keys are prefixed with the type at lookup).
- * `paths` are what else the documents must hold (sort keys, a distinct path).
+ * `paths` are what else the documents must hold (sort keys, a distinct path); `tests` keeps
+ * compiled evaluations across searches.
  */
-export function candidateJudges(filter: Filter, exists: KeyExists, paths: string[] = []): (plan: Plan | undefined) => CandidateJudge {
+export function candidateJudges(filter: Filter, exists: KeyExists, paths: string[] = [], tests?: FilterTests): (plan: Plan | undefined) => CandidateJudge {
   const conjuncts: Conjunct[] = conjunctsOf(filter).map(({ key, value }) => {
     const ids = key === 'id' ? idsOf(value) : undefined;
     return { key, value, proof: ids ? undefined : keyProof(key, value), ...(ids ? { ids } : {}) };
@@ -85,14 +86,14 @@ export function candidateJudges(filter: Filter, exists: KeyExists, paths: string
     const proven = source ? conjuncts.findIndex((c) => c.key === source.key && c.value === source.value && (c.ids !== undefined || c.proof !== undefined)) : -1;
     let judge = judges.get(proven);
     if (!judge) {
-      judge = makeJudge(conjuncts.filter((_, i) => i !== proven), exists, paths);
+      judge = makeJudge(conjuncts.filter((_, i) => i !== proven), exists, paths, tests);
       judges.set(proven, judge);
     }
     return judge;
   };
 }
 
-function makeJudge(conjuncts: Conjunct[], exists: KeyExists, paths: string[]): CandidateJudge {
+function makeJudge(conjuncts: Conjunct[], exists: KeyExists, paths: string[], tests: FilterTests | undefined): CandidateJudge {
   const idSets = conjuncts.filter((c) => c.ids).map((c) => c.ids!);
   const points = conjuncts.filter((c) => c.proof?.kind === 'point').map((c) => (c.proof as { prefixes: IndexKey[] }).prefixes);
   const rest = conjuncts.filter((c) => !c.ids && c.proof?.kind !== 'point');
@@ -103,7 +104,7 @@ function makeJudge(conjuncts: Conjunct[], exists: KeyExists, paths: string[]): C
     keysOnly: residual === undefined,
     codes: residual === undefined && paths.length === 0 ? new Set() : namedCodes(residual ?? {}, paths),
     passesKeys: (resourceType, id) => idSets.every((ids) => ids.has(id)) && points.every((prefixes) => prefixes.some((prefix) => exists([resourceType, ...prefix, id]))),
-    passesEntries: (doc) => residual === undefined || (compiled ??= filterTest(residual))(doc),
+    passesEntries: (doc) => residual === undefined || (compiled ??= tests ? tests.get(residual) : filterTest(residual))(doc),
   };
 }
 

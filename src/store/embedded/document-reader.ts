@@ -20,6 +20,7 @@ import type { Transaction } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
 import { planFor, type KeyReader } from './candidate-planner.js';
 import { candidateJudges, type CandidateJudge } from './candidate-test.js';
+import type { FilterTests } from './filter-test.js';
 import { HIGHEST, type KeyRange } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
 import { Pacer } from './pacer.js';
@@ -93,6 +94,8 @@ export interface MatchOptions {
   idsOnly?: boolean;
   /** Only type and id are needed (listing a held snapshot): with an exactly indexed filter, heads are not read either (`head` is then NO_HEAD). */
   refsOnly?: boolean;
+  /** Compiled filter evaluations kept across searches (the store's). */
+  tests?: FilterTests;
 }
 
 /** The head of a match read with `refsOnly` from keys alone (keys exist only for current, live versions). */
@@ -118,7 +121,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
   const reader = keyReader(layout, transaction);
   const inTxn = { transaction };
   // Conditions the index keys prove are judged by key lookups, the rest on the entries it names (candidate-test.ts).
-  const judgeFor = candidateJudges(filter, (key) => layout.keys.get(key, inTxn) !== undefined, options.paths ?? []);
+  const judgeFor = candidateJudges(filter, (key) => layout.keys.get(key, inTxn) !== undefined, options.paths ?? [], options.tests);
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
   const pacer = new Pacer();
   const matches: MatchedDocument[] = [];
