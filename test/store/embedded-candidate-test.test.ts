@@ -4,8 +4,8 @@
  * against the filter evaluation itself (filter-test.ts) over random resources written, updated and
  * deleted in many commits: every search answers exactly the resources whose current entries match —
  * a resource whose entries no longer match (updated), a deleted one, two conditions on one entry that
- * hold on two different entries, an equality on a text the keys hold clipped, a filter only partly
- * provable by keys — in every way the store reads (candidates, ordered first pages and walks, listing
+ * hold on two different entries, an equality on a text the keys hold clipped, strict and inclusive
+ * bounds on the values they compare, -0, a filter only partly provable by keys — in every way the store reads (candidates, ordered first pages and walks, listing
  * from keys alone).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -53,6 +53,10 @@ const LONG_CLIPPED = LONG.slice(0, MAX_VALUE_CHARS);
 const SYSTEMS = ['http://loinc.org', 'http://snomed.info/sct'];
 const CODES = ['8480-6', '8867-4', '29463-7'];
 const FAMILIES = ['martin', 'martinez', 'marty', 'dupont', LONG, LONG_CLIPPED];
+const NUMBERS = [-1, -0, 0, 0.5, 1, 39.5, 40];
+const UNITS = ['Cel', 'K'];
+const DATES = ['2021-06-30T23:59:59.999Z', '2022-01-01T00:00:00.000Z', '2022-06-30T23:59:59.999Z', '2023-03-01T00:00:00.000Z'];
+const COMPARISONS = ['$gt', '$gte', '$lt', '$lte'];
 
 function randomEntries(random: () => number): IndexEntries {
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)];
@@ -62,6 +66,11 @@ function randomEntries(random: () => number): IndexEntries {
     code: some(() => (random() < 0.15 ? { c: pick(CODES) } : { s: pick(SYSTEMS), c: pick(CODES) })),
     status: [{ c: random() < 0.5 ? 'final' : 'amended' }],
     date: [{ lo: `202${Math.floor(random() * 5)}-01-01T00:00:00.000Z`, hi: `202${Math.floor(random() * 5)}-06-30T23:59:59.999Z` }],
+    // Numbers on the bounds the conditions use, -0 among them (the evaluation compares it equal to 0).
+    value: some(() => {
+      const n = pick(NUMBERS);
+      return { n, k: pick(UNITS), cn: n * 10 };
+    }),
   };
   if (random() < 0.8) index.subject = some(() => ({ r: `Patient/p${Math.floor(random() * 12)}` }));
   if (random() < 0.7) index.family = [{ v: pick(FAMILIES) }];
@@ -99,6 +108,12 @@ function randomConjunct(random: () => number): Filter {
     () => ({ 'idx.family': { $elemMatch: { v: { $regex: `^${pick(['mart', 'marti', 'dup', 'x'.repeat(MAX_VALUE_CHARS)])}` } } } }),
     () => ({ id: { $in: Array.from({ length: 1 + Math.floor(random() * 30) }, () => `o${Math.floor(random() * 120)}`) } }),
     () => ({ 'idx.date': { $elemMatch: { $or: [{ hi: { $gt: '2022-03-01T00:00:00.000Z' } }, { lo: { $gte: '2021-01-01T00:00:00.000Z' }, hi: { $lte: '2021-12-31T23:59:59.999Z' } }] } } }),
+    () => ({ 'idx.value': { $elemMatch: { n: { [pick(COMPARISONS)]: pick(NUMBERS) } } } }),
+    () => ({ 'idx.value': { $elemMatch: { n: { [pick(['$gt', '$gte'])]: pick(NUMBERS), [pick(['$lt', '$lte'])]: pick(NUMBERS) } } } }),
+    () => ({ 'idx.value': { $elemMatch: { k: pick(UNITS), cn: { [pick(COMPARISONS)]: pick(NUMBERS) * 10 } } } }),
+    () => ({ 'idx.date': { $elemMatch: { hi: { [pick(COMPARISONS)]: pick(DATES) } } } }),
+    () => ({ 'idx.date': { $elemMatch: { lo: { [pick(['$gt', '$gte'])]: pick(DATES), [pick(['$lt', '$lte'])]: pick(DATES) } } } }),
+    () => ({ 'idx.date': { $elemMatch: { lo: { $gte: pick(DATES) }, hi: { $lte: pick(DATES) } } } }),
     () => ({ 'idx.subject': { $exists: false } }),
     () => ({ $or: [{ 'idx.status': { $elemMatch: { c: 'amended' } } }, { 'idx.subject': { $elemMatch: { r: patient() } } }] }),
   ])();
@@ -176,7 +191,16 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
     expect(keyProof('idx.family', cond({ v: { $regex: '^mart', $options: 'i' } }))).toBeUndefined();
     expect(keyProof('idx.subject', cond({ r: 'Patient/1', t: 'Patient' }))).toBeUndefined();
     expect(keyProof('idx.subject', cond({ r: { $in: Array.from({ length: 9 }, (_, i) => `Patient/${i}`) } }))).toBeUndefined();
-    expect(keyProof('idx.value', cond({ n: { $gt: 3 } }))).toBeUndefined();
+    // Comparisons: one number field, a canonical quantity in one unit, one ASCII date bound.
+    expect(keyProof('idx.value', cond({ n: { $gt: 3, $lte: 7 } }))).toEqual({ kind: 'range' });
+    expect(keyProof('idx.value', cond({ k: 'g', cn: { $gte: 3 } }))).toEqual({ kind: 'range' });
+    expect(keyProof('idx.date', cond({ hi: { $gt: '2024-01-01T23:59:59.999Z' } }))).toEqual({ kind: 'range' });
+    expect(keyProof('idx.value', cond({ n: { $gt: 3, $ne: 5 } }))).toBeUndefined();
+    expect(keyProof('idx.value', cond({ n: { $gt: '3' } }))).toBeUndefined();
+    expect(keyProof('idx.value', cond({ cn: { $gte: 3 } }))).toBeUndefined();
+    expect(keyProof('idx.date', cond({ lo: { $gte: '2024-01-01' }, hi: { $lte: '2024-12-31' } }))).toBeUndefined(); // two fields of one entry
+    expect(keyProof('idx.date', cond({ lo: { $gte: 'é' } }))).toBeUndefined(); // keys order UTF-8 bytes, the evaluation UTF-16 units
+    expect(keyProof('idx.date', cond({ lo: { $gt: LONG_CLIPPED } }))).toBeUndefined();
     expect(keyProof('idx.subject', { $exists: true })).toBeUndefined();
   });
 });

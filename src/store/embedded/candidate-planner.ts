@@ -4,15 +4,17 @@
  *
  * A conservative planner: it returns a SUPERSET of the matching ids, or
  * undefined when the filter has no indexable conjunct (the store then scans
- * the type). The filter is always evaluated in full afterwards, so the planner
- * can never change a result, only how many documents are read and tested.
+ * the type). Each candidate is then judged on every condition
+ * (candidate-test.ts), by key lookups or the filter evaluation, except the one
+ * conjunct whose key ranges made the plan when those hold exactly its matches
+ * (keyProof): so the plan decides how many documents are read, never a result.
  *
  * Each indexable conjunct becomes one or more key ranges; the ranges are
  * counted first (LMDB counts keys without decoding them, and the count stops
  * at the smallest candidate set found so far), and only the narrowest plan is
- * read. Strict bounds are read inclusively (a superset).
+ * read.
  */
-import { clip, HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type IndexKey, type KeyRange } from './index-keys.js';
+import { clip, heldWhole as keyHoldsWhole, HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type Bound, type IndexKey, type KeyRange } from './index-keys.js';
 
 type Filter = Record<string, unknown>;
 
@@ -83,8 +85,10 @@ export function isExactlyIndexed(filter: Filter): boolean {
 export type KeyProof =
   /** A key `[type, ...prefix, id]` exists for one of the prefixes (given without the type) exactly when the conjunct holds. */
   | { kind: 'point'; prefixes: IndexKey[] }
-  /** The conjunct holds exactly for the ids of its key range (a starts-with): proven when that range made the plan. */
+  /** The conjunct holds exactly for the ids of its key range (a starts-with, a comparison): proven when that range made the plan. */
   | { kind: 'range' };
+
+const ASCII = /^[\x01-\x7f]*$/;
 
 /** Lists longer than this are proven by the filter evaluation (a Set), not one key lookup per element. */
 const POINTS_AT_MOST = 8;
@@ -93,7 +97,9 @@ const POINTS_AT_MOST = 8;
  * How the keys prove the conjunct `{ [key]: value }`, or undefined when they cannot (the filter
  * evaluation must then test it): an `$elemMatch` on one parameter with a single condition the keys
  * hold whole — a string equal to (`v`) or starting with (`v: { $regex: '^…' }`) a text, a code with or
- * without its system (`c`, `s` + `c`), a reference (`r`), or a short `$in` list of codes or references.
+ * without its system (`c`, `s` + `c`), a reference (`r`), a short `$in` list of codes or references,
+ * or comparisons on one number (`n`), canonical quantity in one unit (`k` + `cn`) or date bound (`lo`,
+ * `hi`), whose key range (index-keys.ts, valueRange) holds exactly the values within the bounds.
  * index-keys.ts keeps each entry's string clipped to MAX_VALUE_CHARS characters (NUL as a space): a
  * string the keys hold whole is shorter than that for an equality (a clipped key of a longer
  * value would equal a text of exactly MAX_VALUE_CHARS), at most that for a starts-with, and has no
@@ -109,6 +115,14 @@ export function keyProof(key: string, value: unknown): KeyProof | undefined {
   const fields = Object.keys(cond).sort().join(',');
   const c = cond as Filter;
   const points = (field: string, list: string[] | undefined): KeyProof | undefined => (list ? { kind: 'point', prefixes: list.map((text) => [code, field, text]) } : undefined);
+  // A comparison on one number or date field (or on a canonical quantity within its unit): the key range is exactly its matches.
+  if (fields === 'n') return boundsOf(c.n, 'number', true) ? { kind: 'range' } : undefined;
+  if (fields === 'cn,k') return heldWhole(c.k) && boundsOf(c.cn, 'number', true) ? { kind: 'range' } : undefined;
+  if (fields === 'lo' || fields === 'hi') {
+    const bounds = boundsOf(c[fields], 'string', true);
+    // ASCII bounds (dates): keys order strings by UTF-8 bytes, the evaluation by UTF-16 units, which agree whenever one side is ASCII.
+    return bounds && bounds.every((bound) => bound === undefined || (keyHoldsWhole(bound.value) && ASCII.test(bound.value as string))) ? { kind: 'range' } : undefined;
+  }
   if (fields === 'r') return points('r', texts(c.r));
   if (fields === 'c') return points('c', texts(c.c));
   if (fields === 'c,s') {
@@ -247,20 +261,31 @@ function idList(value: unknown): string[] | undefined {
   return inList(value)?.map(String);
 }
 
-/** [lo, hi] from a condition's comparison operators, or undefined when it has none (or an operand of another kind). */
-function boundsOf(condition: unknown, kind: 'number' | 'string'): [number | string | undefined, number | string | undefined] | undefined {
+/** [lo, hi] from a condition's comparison operators (the tighter of each side), or undefined when it has none (or an operand of another kind, or another operator when `only` is set). */
+function boundsOf(condition: unknown, kind: 'number' | 'string', only = false): [Bound | undefined, Bound | undefined] | undefined {
   if (!condition || typeof condition !== 'object') return undefined;
-  let lo: number | string | undefined;
-  let hi: number | string | undefined;
+  let lo: Bound | undefined;
+  let hi: Bound | undefined;
   for (const [op, operand] of Object.entries(condition as Filter)) {
-    if (op !== '$gt' && op !== '$gte' && op !== '$lt' && op !== '$lte') continue;
+    if (op !== '$gt' && op !== '$gte' && op !== '$lt' && op !== '$lte') {
+      if (only) return undefined;
+      continue;
+    }
     // An operand of another type compares differently: leave such a condition to the scan.
     if (typeof operand !== kind || (kind === 'number' && !Number.isFinite(operand))) return undefined;
     const value = operand as number | string;
-    if (op === '$gt' || op === '$gte') lo = lo === undefined || value > lo ? value : lo;
-    else hi = hi === undefined || value < hi ? value : hi;
+    const strict = op === '$gt' || op === '$lt';
+    if (op === '$gt' || op === '$gte') lo = tighter(lo, { value, strict }, 1);
+    else hi = tighter(hi, { value, strict }, -1);
   }
   return lo === undefined && hi === undefined ? undefined : [lo, hi];
+}
+
+/** The tighter of two bounds on one side (direction 1: lower bounds, -1: upper), strict winning a tie. */
+function tighter(current: Bound | undefined, next: Bound, direction: 1 | -1): Bound {
+  if (!current) return next;
+  if (next.value === current.value) return { value: next.value, strict: current.strict || next.strict };
+  return (next.value > current.value) === (direction === 1) ? next : current;
 }
 
 /** The literal text of `^<escaped literal>` (as the search compiler writes starts-with), else undefined. */
