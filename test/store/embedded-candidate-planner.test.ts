@@ -137,11 +137,13 @@ describe('embedded candidate planner', () => {
     const layout = freshLayout();
     const write = writer(layout);
     await write(Array.from({ length: 2000 }, (_, i): [string, Entry[]] => [`o${i}`, [{ n: i } as Entry]]));
-    expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.size).toBe(11); // inclusive bounds: 100..110
+    expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.size).toBe(10); // 100..109: a strict bound excludes its value
+    expect(candidates(layout, { n: { $gt: 100, $lte: 110 } })?.size).toBe(10); // 101..110
+    expect(candidates(layout, { n: { $gt: 100, $gte: 100, $lt: 103 } })?.size).toBe(2); // the tighter bound: strict on a tie
     await write([['o105', [{ n: 5000 } as Entry]]]);
     const after = candidates(layout, { n: { $gte: 100, $lt: 110 } })!;
     expect(after.has('o105')).toBe(false);
-    expect(after.size).toBe(10);
+    expect(after.size).toBe(9);
     expect(candidates(layout, { n: { $gt: 4999 } })?.has('o105')).toBe(true);
     await write([['o106', undefined]]);
     expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.has('o106')).toBe(false);

@@ -1,11 +1,12 @@
 /**
  * The embedded store's candidate test (src/store/embedded/filter-test.ts) gives
  * exactly mingo's answer on filters with long membership lists (which it turns
- * into Set lookups), alone and combined with other conditions.
+ * into Set lookups), alone and combined with other conditions; and the tests it keeps across
+ * searches answer as a fresh compilation would, whatever filters share a text.
  */
 import { Query } from 'mingo';
 import { describe, expect, it } from 'vitest';
-import { filterTest } from '../../src/store/embedded/filter-test.js';
+import { filterTest, FilterTests } from '../../src/store/embedded/filter-test.js';
 
 const ids = Array.from({ length: 200 }, (_, i) => `p${i}`);
 const fillers = Array.from({ length: 40 }, (_, i) => `x-${i}`);
@@ -46,4 +47,23 @@ describe('embedded filter test', () => {
       expect(docs.filter((d) => test(d)).map((d) => d.id)).toEqual(expected);
     });
   }
+});
+
+describe('kept filter tests', () => {
+  const matching = (test: (doc: Record<string, unknown>) => boolean) => docs.filter((d) => test(d)).map((d) => d.id);
+  it('answer as a fresh compilation, for filters met again, differing in a value, or not plain JSON', () => {
+    const tests = new FilterTests();
+    const variants: Array<Record<string, unknown>> = [
+      { 'idx.code': { $elemMatch: { c: '8480-6' } } },
+      { 'idx.code': { $elemMatch: { c: '29463-7' } } },
+      { id: { $regex: /^p1/ } }, // JSON writes both RegExps as {}: they must not share a kept test
+      { id: { $regex: /^p2/ } },
+      { id: { $in: ids } }, // too large to keep
+      { 'idx.patient': { $exists: true } },
+      { 'idx.patient': { $exists: false } },
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const filter of variants) expect(matching(tests.get(filter)), JSON.stringify(filter)).toEqual(matching((doc) => new Query(filter).test(doc)));
+    }
+  });
 });

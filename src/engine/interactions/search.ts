@@ -17,7 +17,7 @@ import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType } from '../resource-checks.js';
 import { resolveIncludes } from '../search-includes.js';
-import { loadResultSet, newCursor, resultSetOwnerKey, saveResultSet } from '../search-result-sets.js';
+import { loadResultSet, saveResultSet, snapshotToKeep } from '../search-result-sets.js';
 import { applyElements, applySummary, type SummaryMode } from '../summary.js';
 
 export interface SearchOptions {
@@ -99,7 +99,7 @@ async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: Parse
   // (_total=accurate, or estimate, which is given exactly; R4 search page: without _total a server
   // may leave Bundle.total out). Later pages give the snapshot's size.
   const accurate = parsed.total === 'accurate' || parsed.total === 'estimate';
-  const keep = { cursor: newCursor(), owner: resultSetOwnerKey(ctx.store) };
+  const keep = snapshotToKeep(ctx.store);
   const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: accurate || (wantTotal && parsed.offset > 0), keepSnapshot: keep });
   if (first.versions.length <= count) {
     const total = first.total ?? (wantTotal ? parsed.offset + first.versions.length : undefined);

@@ -4,15 +4,17 @@
  *
  * A conservative planner: it returns a SUPERSET of the matching ids, or
  * undefined when the filter has no indexable conjunct (the store then scans
- * the type). The filter is always evaluated in full afterwards, so the planner
- * can never change a result, only how many documents are read and tested.
+ * the type). Each candidate is then judged on every condition
+ * (candidate-test.ts), by key lookups or the filter evaluation, except the one
+ * conjunct whose key ranges made the plan when those hold exactly its matches
+ * (keyProof): so the plan decides how many documents are read, never a result.
  *
  * Each indexable conjunct becomes one or more key ranges; the ranges are
  * counted first (LMDB counts keys without decoding them, and the count stops
  * at the smallest candidate set found so far), and only the narrowest plan is
- * read. Strict bounds are read inclusively (a superset).
+ * read.
  */
-import { HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type IndexKey, type KeyRange } from './index-keys.js';
+import { clip, heldWhole as keyHoldsWhole, HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type Bound, type IndexKey, type KeyRange } from './index-keys.js';
 
 type Filter = Record<string, unknown>;
 
@@ -26,6 +28,8 @@ export interface KeyReader {
   count(range: KeyRange, limit: number): number;
   /** Adds the id (last key element) of every key in the range. */
   collectIds(range: KeyRange, into: Set<string>): void;
+  /** The ids of a range `count` has already read to its end (the planner's narrow plans), so that they are not read twice. */
+  idsRead?(range: KeyRange): readonly string[] | undefined;
 }
 
 /** Below this many keys a plan is taken without counting broader ones in full. */
@@ -37,6 +41,12 @@ export interface Plan {
   size: number;
   ids: string[];
   ranges: KeyRange[];
+  /**
+   * The top-level conjunct (`{ [key]: value }` of the filter or of one of its `$and` parts, the same
+   * `value` object) whose condition alone made this plan, when one did (not an `$or` union): its
+   * candidates are exactly that conjunct's matches when the conjunct is exactly indexed (keyProof).
+   */
+  source?: { key: string; value: unknown };
 }
 
 /** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
@@ -53,36 +63,90 @@ export function planCandidates(reader: KeyReader, resourceType: string, filter: 
   const plan = planFor(reader, resourceType, filter);
   if (!plan) return undefined;
   const ids = new Set<string>(plan.ids);
-  for (const range of plan.ranges) reader.collectIds(range, ids);
+  for (const range of plan.ranges) {
+    const read = reader.idsRead?.(range);
+    if (read) for (const id of read) ids.add(id);
+    else reader.collectIds(range, ids);
+  }
   return ids;
 }
 
 /**
  * True when the ids of the plan's key ranges are exactly the matches of `filter` (not a superset), so
- * that testing each candidate would change nothing: the filter is one `$elemMatch` on one parameter
- * with a single string condition the keys hold whole — a string equal to or starting with a text
- * (`v`), a code with or without its system (`c`, `s`+`c`), a reference (`r`) — no longer than a key
- * keeps (index-keys.ts clips longer strings, and a clipped key proposes a superset). Keys exist only
- * for current, live versions, so such a candidate is a match.
+ * that testing each candidate would change nothing: the filter is one conjunct whose keys prove it
+ * (keyProof). Keys exist only for current, live versions, so such a candidate is a match.
  */
 export function isExactlyIndexed(filter: Filter): boolean {
   const names = Object.keys(filter);
-  if (names.length !== 1 || !names[0].startsWith('idx.')) return false;
-  const value = filter[names[0]];
-  if (!value || typeof value !== 'object' || Object.keys(value).length !== 1) return false;
+  return names.length === 1 && names[0].startsWith('idx.') && keyProof(names[0], filter[names[0]]) !== undefined;
+}
+
+/** How the index keys prove one conjunct `{ [key]: value }` of a filter, for a candidate id. */
+export type KeyProof =
+  /** A key `[type, ...prefix, id]` exists for one of the prefixes (given without the type) exactly when the conjunct holds. */
+  | { kind: 'point'; prefixes: IndexKey[] }
+  /** The conjunct holds exactly for the ids of its key range (a starts-with, a comparison): proven when that range made the plan. */
+  | { kind: 'range' };
+
+const ASCII = /^[\x01-\x7f]*$/;
+
+/** Lists longer than this are proven by the filter evaluation (a Set), not one key lookup per element. */
+const POINTS_AT_MOST = 8;
+
+/**
+ * How the keys prove the conjunct `{ [key]: value }`, or undefined when they cannot (the filter
+ * evaluation must then test it): an `$elemMatch` on one parameter with a single condition the keys
+ * hold whole — a string equal to (`v`) or starting with (`v: { $regex: '^…' }`) a text, a code with or
+ * without its system (`c`, `s` + `c`), a reference (`r`), a short `$in` list of codes or references,
+ * or comparisons on one number (`n`), canonical quantity in one unit (`k` + `cn`) or date bound (`lo`,
+ * `hi`), whose key range (index-keys.ts, valueRange) holds exactly the values within the bounds.
+ * index-keys.ts keeps each entry's string clipped to MAX_VALUE_CHARS characters (NUL as a space): a
+ * string the keys hold whole is shorter than that for an equality (a clipped key of a longer
+ * value would equal a text of exactly MAX_VALUE_CHARS), at most that for a starts-with, and has no
+ * NUL (FHIR strings cannot hold one: structure-validator.ts refuses control characters, so no entry
+ * has a NUL that a key would hold as a space). The `s` + `c` key pairs the system and code of one
+ * entry, as the `$elemMatch` does.
+ */
+export function keyProof(key: string, value: unknown): KeyProof | undefined {
+  if (!key.startsWith('idx.') || !value || typeof value !== 'object' || Object.keys(value).length !== 1) return undefined;
+  const code = key.slice(4);
   const cond = (value as Filter).$elemMatch;
-  if (!cond || typeof cond !== 'object' || Array.isArray(cond)) return false;
+  if (!cond || typeof cond !== 'object' || Array.isArray(cond)) return undefined;
   const fields = Object.keys(cond).sort().join(',');
-  const whole = (text: unknown) => typeof text === 'string' && text.length > 0 && text.length <= MAX_VALUE_CHARS && !text.includes('\u0000');
   const c = cond as Filter;
-  if (fields === 'r' || fields === 'c') return whole(c[fields]);
-  if (fields === 'c,s') return whole(c.c) && whole(c.s);
-  if (fields !== 'v') return false;
-  if (whole(c.v)) return true;
+  const points = (field: string, list: string[] | undefined): KeyProof | undefined => (list ? { kind: 'point', prefixes: list.map((text) => [code, field, text]) } : undefined);
+  // A comparison on one number or date field (or on a canonical quantity within its unit): the key range is exactly its matches.
+  if (fields === 'n') return boundsOf(c.n, 'number', true) ? { kind: 'range' } : undefined;
+  if (fields === 'cn,k') return heldWhole(c.k) && boundsOf(c.cn, 'number', true) ? { kind: 'range' } : undefined;
+  if (fields === 'lo' || fields === 'hi') {
+    const bounds = boundsOf(c[fields], 'string', true);
+    // ASCII bounds (dates): keys order strings by UTF-8 bytes, the evaluation by UTF-16 units, which agree whenever one side is ASCII.
+    return bounds && bounds.every((bound) => bound === undefined || (keyHoldsWhole(bound.value) && ASCII.test(bound.value as string))) ? { kind: 'range' } : undefined;
+  }
+  if (fields === 'r') return points('r', texts(c.r));
+  if (fields === 'c') return points('c', texts(c.c));
+  if (fields === 'c,s') {
+    const codes = texts(c.c);
+    return heldWhole(c.s) && codes ? { kind: 'point', prefixes: codes.map((text) => [code, 'sc', c.s as string, text]) } : undefined;
+  }
+  if (fields !== 'v') return undefined;
+  if (heldWhole(c.v)) return { kind: 'point', prefixes: [[code, 'v', c.v]] };
   const v = c.v as Filter | undefined;
-  if (!v || typeof v !== 'object' || Object.keys(v).length !== 1 || typeof v.$regex !== 'string') return false;
+  if (!v || typeof v !== 'object' || Object.keys(v).length !== 1 || typeof v.$regex !== 'string') return undefined;
   const literal = anchoredLiteral(v.$regex);
-  return literal !== undefined && whole(literal);
+  return literal !== undefined && literal.length <= MAX_VALUE_CHARS && !literal.includes('\u0000') ? { kind: 'range' } : undefined;
+}
+
+/** A text a key holds whole, for an equality (keyProof). */
+function heldWhole(text: unknown): text is string {
+  return typeof text === 'string' && text.length > 0 && text.length < MAX_VALUE_CHARS && !text.includes('\u0000');
+}
+
+/** The texts of a string or of a short `$in` list of strings, when a key holds every one whole. */
+function texts(operand: unknown): string[] | undefined {
+  if (heldWhole(operand)) return [operand];
+  const list = inList(operand);
+  return list && list.length > 0 && list.length <= POINTS_AT_MOST && list.every(heldWhole) ? (list as string[]) : undefined;
 }
 
 function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan | undefined {
@@ -96,6 +160,7 @@ function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan 
 
 /** The union of branch plans (an $or). */
 function unionPlan(branches: Plan[], size: number): Plan {
+  // (no source: a union is no single conjunct's plan)
   return { size, ids: branches.flatMap((b) => b.ids), ranges: branches.flatMap((b) => b.ranges) };
 }
 
@@ -123,10 +188,11 @@ function planFilter(reader: KeyReader, resourceType: string, filter: Filter, lim
       if (branches.length === value.length) best = better(best, unionPlan(branches, size));
     } else if (key === 'id') {
       const ids = idList(value);
-      if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [] });
+      if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [], source: { key, value } });
     } else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
       const cond = (value as { $elemMatch: unknown }).$elemMatch;
-      if (cond && typeof cond === 'object') best = better(best, planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()));
+      const plan = cond && typeof cond === 'object' ? planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()) : undefined;
+      if (plan) best = better(best, { ...plan, source: { key, value } });
     }
   }
   return best;
@@ -140,12 +206,13 @@ function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: numbe
   };
   const bound = () => Math.min(limit, best ? best.size : limit);
 
+  // Texts are looked up as the keys hold them, clipped (a longer text then reads a superset).
   const r = cond.r;
-  if (typeof r === 'string') consider([prefixRange([...head, 'r', r])]);
-  else if (inList(r)) consider(inList(r)!.map((ref) => prefixRange([...head, 'r', String(ref)])));
+  if (typeof r === 'string') consider([prefixRange([...head, 'r', clip(r)])]);
+  else if (inList(r)) consider(inList(r)!.map((ref) => prefixRange([...head, 'r', clip(String(ref))])));
 
   const v = cond.v;
-  if (typeof v === 'string') consider([prefixRange([...head, 'v', v])]);
+  if (typeof v === 'string') consider([prefixRange([...head, 'v', clip(v)])]);
   else if (v && typeof v === 'object' && typeof (v as Filter).$regex === 'string' && !(v as Filter).$options) {
     const literal = anchoredLiteral((v as Filter).$regex as string);
     if (literal) consider([startsWithRange([...head, 'v'], literal)]);
@@ -154,13 +221,13 @@ function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: numbe
   const c = cond.c;
   const system = typeof cond.s === 'string' ? cond.s : undefined;
   const codes = typeof c === 'string' ? [c] : inList(c)?.map(String);
-  if (codes) consider(codes.map((code) => prefixRange(system !== undefined ? [...head, 'sc', system, code] : [...head, 'c', code])));
-  else if (system !== undefined && c === undefined) consider([prefixRange([...head, 'sc', system])]);
+  if (codes) consider(codes.map((code) => prefixRange(system !== undefined ? [...head, 'sc', clip(system), clip(code)] : [...head, 'c', clip(code)])));
+  else if (system !== undefined && c === undefined) consider([prefixRange([...head, 'sc', clip(system)])]);
 
   const n = boundsOf(cond.n, 'number');
   if (n) consider([valueRange([...head, 'n'], n[0], n[1])]);
   const cn = typeof cond.k === 'string' ? boundsOf(cond.cn, 'number') : undefined;
-  if (cn) consider([valueRange([...head, 'cn', cond.k as string], cn[0], cn[1])]);
+  if (cn) consider([valueRange([...head, 'cn', clip(cond.k as string)], cn[0], cn[1])]);
   for (const field of ['lo', 'hi'] as const) {
     const range = boundsOf(cond[field], 'string');
     if (range) consider([valueRange([...head, field], range[0], range[1])]);
@@ -194,20 +261,31 @@ function idList(value: unknown): string[] | undefined {
   return inList(value)?.map(String);
 }
 
-/** [lo, hi] from a condition's comparison operators, or undefined when it has none (or an operand of another kind). */
-function boundsOf(condition: unknown, kind: 'number' | 'string'): [number | string | undefined, number | string | undefined] | undefined {
+/** [lo, hi] from a condition's comparison operators (the tighter of each side), or undefined when it has none (or an operand of another kind, or another operator when `only` is set). */
+function boundsOf(condition: unknown, kind: 'number' | 'string', only = false): [Bound | undefined, Bound | undefined] | undefined {
   if (!condition || typeof condition !== 'object') return undefined;
-  let lo: number | string | undefined;
-  let hi: number | string | undefined;
+  let lo: Bound | undefined;
+  let hi: Bound | undefined;
   for (const [op, operand] of Object.entries(condition as Filter)) {
-    if (op !== '$gt' && op !== '$gte' && op !== '$lt' && op !== '$lte') continue;
+    if (op !== '$gt' && op !== '$gte' && op !== '$lt' && op !== '$lte') {
+      if (only) return undefined;
+      continue;
+    }
     // An operand of another type compares differently: leave such a condition to the scan.
     if (typeof operand !== kind || (kind === 'number' && !Number.isFinite(operand))) return undefined;
     const value = operand as number | string;
-    if (op === '$gt' || op === '$gte') lo = lo === undefined || value > lo ? value : lo;
-    else hi = hi === undefined || value < hi ? value : hi;
+    const strict = op === '$gt' || op === '$lt';
+    if (op === '$gt' || op === '$gte') lo = tighter(lo, { value, strict }, 1);
+    else hi = tighter(hi, { value, strict }, -1);
   }
   return lo === undefined && hi === undefined ? undefined : [lo, hi];
+}
+
+/** The tighter of two bounds on one side (direction 1: lower bounds, -1: upper), strict winning a tie. */
+function tighter(current: Bound | undefined, next: Bound, direction: 1 | -1): Bound {
+  if (!current) return next;
+  if (next.value === current.value) return { value: next.value, strict: current.strict || next.strict };
+  return (next.value > current.value) === (direction === 1) ? next : current;
 }
 
 /** The literal text of `^<escaped literal>` (as the search compiler writes starts-with), else undefined. */

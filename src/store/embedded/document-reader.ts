@@ -3,9 +3,10 @@
  * versions of some types whose search document `{ id, type, lastUpdated, idx }`
  * matches a filter. Candidates come from the ordered index keys
  * (candidate-planner.ts), or from every head of the type when the filter has no
- * indexable part; each candidate's document is then tested in full
- * (filter-test.ts, mingo). The document holds the entries of the parameters the
- * filter (and the sort or distinct path) names, read from the per-parameter
+ * indexable part; each candidate is then judged (candidate-test.ts): the
+ * conditions its index keys prove by key lookups, the rest by the filter
+ * evaluation (filter-test.ts, mingo) on a document holding the entries of the
+ * parameters that rest (and the sort or distinct path) names, read from the per-parameter
  * copy of the current entries: a filter cannot depend on the others, and
  * decoding all of a resource's entries (about 1.3 KB of JSON for an
  * Observation) was most of the time a search spent per candidate (profiled).
@@ -17,8 +18,9 @@
  */
 import type { Transaction } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
-import { isExactlyIndexed, planFor, type KeyReader } from './candidate-planner.js';
-import { filterTest } from './filter-test.js';
+import { planFor, type KeyReader } from './candidate-planner.js';
+import { candidateJudges, type CandidateJudge } from './candidate-test.js';
+import type { FilterTests } from './filter-test.js';
 import { HIGHEST, type KeyRange } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
 import { Pacer } from './pacer.js';
@@ -52,12 +54,15 @@ export function keyReader(layout: Layout, transaction?: Transaction, countAtMost
     for (const _ of layout.keys.getKeys({ start: range.start, end: range.end, offset: n, limit: 1, ...inTxn })) return true;
     return false;
   };
+  // The ids of the ranges counted by reading them whole (at most READ_TO_COUNT each, for this reader's one search).
+  const read = new Map<KeyRange, string[]>();
   return {
     count(range, limit) {
       if (limit <= READ_TO_COUNT) {
-        let n = 0;
-        for (const _ of layout.keys.getKeys({ start: range.start, end: range.end, limit, ...inTxn })) n++;
-        return n;
+        const ids: string[] = [];
+        for (const key of layout.keys.getKeys({ start: range.start, end: range.end, limit, ...inTxn })) ids.push(String(key[key.length - 1]));
+        if (ids.length < limit) read.set(range, ids);
+        return ids.length;
       }
       const bound = Math.min(limit, countAtMost);
       if (holdsMoreThan(range, bound)) return bound + 1;
@@ -66,31 +71,8 @@ export function keyReader(layout: Layout, transaction?: Transaction, countAtMost
     collectIds(range, into) {
       for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) into.add(String(key[key.length - 1]));
     },
+    idsRead: (range) => read.get(range),
   };
-}
-
-/** The parameter codes a filter or path names (`idx.<code>...`), or undefined when it names `idx` as a whole. */
-export function namedCodes(filter: unknown, paths: string[] = [], into = new Set<string>()): Set<string> | undefined {
-  for (const path of paths) {
-    if (path === 'idx') return undefined;
-    if (path.startsWith('idx.')) into.add(path.slice(4).split('.')[0]);
-  }
-  if (Array.isArray(filter)) {
-    for (const item of filter) if (!namedCodes(item, [], into)) return undefined;
-  } else if (filter && typeof filter === 'object') {
-    for (const [key, value] of Object.entries(filter)) {
-      if (key === 'idx') return undefined;
-      if (key.startsWith('idx.')) into.add(key.slice(4).split('.')[0]);
-      else if (!namedCodes(value, [], into)) return undefined;
-    }
-  }
-  return into;
-}
-
-/** filterTest compiles a mingo query: only when a candidate is to be tested. */
-function lazyTest(filter: Record<string, unknown>): (doc: Record<string, unknown>) => boolean {
-  let compiled: ((doc: Record<string, unknown>) => boolean) | undefined;
-  return (doc) => (compiled ??= filterTest(filter))(doc);
 }
 
 /** No head at all for this type (never written). */
@@ -112,6 +94,8 @@ export interface MatchOptions {
   idsOnly?: boolean;
   /** Only type and id are needed (listing a held snapshot): with an exactly indexed filter, heads are not read either (`head` is then NO_HEAD). */
   refsOnly?: boolean;
+  /** Compiled filter evaluations kept across searches (the store's). */
+  tests?: FilterTests;
 }
 
 /** The head of a match read with `refsOnly` from keys alone (keys exist only for current, live versions). */
@@ -134,15 +118,11 @@ const WALK_FIRST = 64;
 
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
 export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
-  const test = lazyTest(filter);
   const reader = keyReader(layout, transaction);
   const inTxn = { transaction };
-  const codes = namedCodes(filter, options.paths ?? []);
+  // Conditions the index keys prove are judged by key lookups, the rest on the entries it names (candidate-test.ts).
+  const judgeFor = candidateJudges(filter, (key) => layout.keys.get(key, inTxn) !== undefined, options.paths ?? [], options.tests);
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
-  // Answered from the keys alone: no entries to decode, no test (candidate-planner.ts).
-  // Keys exist only for current, live versions: an exactly indexed filter needs no test, hence no entries decoded.
-  const exact = !options.paths?.length && isExactlyIndexed(filter);
-  const fromKeys = exact && options.refsOnly === true;
   const pacer = new Pacer();
   const matches: MatchedDocument[] = [];
   const types = options.ordered ? [...resourceTypes].sort() : resourceTypes;
@@ -151,10 +131,11 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     // A system-level search names every type, most of them empty here: planning the filter of a
     // restricted caller (hundreds of key ranges) for each of them held the event loop 0.5–3 s
     // (issue 18's hostile probe, a hospital's `GET /fhir?...`); one key lookup skips an empty type.
-    if (isEmptyType(layout, transaction, resourceType)) continue;
+    // (A search of one type plans it anyway: an empty type's ranges are empty.)
+    if (types.length > 1 && isEmptyType(layout, transaction, resourceType)) continue;
     await pacer.paceCostly();
-    const entriesOf = (id: string, head: HeadRecord, tested = !exact): IndexEntries => {
-      if (!tested) return {};
+    const entriesOf = (id: string, head: HeadRecord, codes: Set<string> | undefined): IndexEntries => {
+      if (codes && codes.size === 0) return {};
       if (!codes || head.c) {
         // A compact head (lmdb-layout.ts) has no per-parameter copies: its entries are decoded whole.
         const all = layout.entries.get([resourceType, id, head.v], inTxn) ?? {};
@@ -170,11 +151,14 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       }
       return idx;
     };
-    const consider = (id: string, head: HeadRecord | undefined) => {
-      if (!head || head.d) return;
-      const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head) };
-      if (exact || test(doc)) matches.push({ resourceType, id, head, doc });
+    /** The document of a live head when `judge` finds it a match, else undefined. */
+    const judged = (judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined => {
+      if (!head || head.d || !judge.passesKeys(resourceType, id)) return undefined;
+      const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head, judge.codes) };
+      return judge.passesEntries(doc) ? { resourceType, id, head, doc } : undefined;
     };
+    /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged. */
+    const unplanned = judgeFor(undefined);
     /**
      * A broad condition (a gender, a status: half of the type) has more candidates than a first page
      * needs by far: walking the heads in id order and testing each finds the page's matches after a
@@ -196,25 +180,32 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
           matches.length = before;
           return false;
         }
-        // Tested in full, even when the filter is exactly indexed (a head is not a key of the condition).
-        if (value && !value.d) {
-          const doc = { id: key[1], type: resourceType, lastUpdated: value.lu, idx: entriesOf(key[1], value, true) };
-          if (test(doc)) matches.push({ resourceType, id: key[1], head: value, doc });
-        }
+        // Judged on every condition, even the plan's (a head is not a key of the condition).
+        const match = judged(unplanned, key[1], value);
+        if (match) matches.push(match);
         await pacer.pace();
       }
       // The whole type was walked: every match is in.
       return true;
     };
     const wanted = limit - matches.length;
-    const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     const plan = planFor(reader, resourceType, filter);
+    const planned = judgeFor(plan);
+    // Listing refs only, from key ranges (live, current versions) that prove every condition: heads are not read either.
+    const fromKeys = options.refsOnly === true && plan !== undefined && plan.ids.length === 0 && planned.keysOnly;
+    const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     await pacer.paceCostly();
     let candidates: Set<string> | undefined;
     if (plan) {
       const collect = async (cap: number): Promise<boolean> => {
         candidates = new Set(plan.ids);
         for (const range of plan.ranges) {
+          const read = reader.idsRead?.(range);
+          if (read) {
+            for (const id of read) candidates.add(id);
+            if (candidates.size > cap) return false;
+            continue;
+          }
           for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) {
             candidates.add(String(key[key.length - 1]));
             if (candidates.size > cap) return false;
@@ -232,15 +223,23 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       const ids = options.ordered ? [...candidates].sort() : candidates;
       for (const id of ids) {
         if (matches.length >= limit) break;
-        if (fromKeys) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
-        else consider(id, layout.heads.get([resourceType, id], inTxn));
+        if (fromKeys) {
+          if (planned.passesKeys(resourceType, id)) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
+        } else {
+          const match = judged(planned, id, layout.heads.get([resourceType, id], inTxn));
+          if (match) matches.push(match);
+        }
         await pacer.pace();
       }
     } else {
-      // Every head of the type, in id order (the heads' keys are ordered).
+      // Every head of the type, in id order (the heads' keys are ordered): the plan's candidates, or all of them.
+      const judge = candidates ? planned : unplanned;
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
         if (matches.length >= limit) break;
-        if (!candidates || candidates.has(key[1])) consider(key[1], value);
+        if (!candidates || candidates.has(key[1])) {
+          const match = judged(judge, key[1], value);
+          if (match) matches.push(match);
+        }
         await pacer.pace();
       }
     }

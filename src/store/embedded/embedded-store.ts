@@ -39,6 +39,7 @@ import {
   DEFAULT_RESULT_SET_LIMITS,
 } from '../resource-store.js';
 import { matchingDocuments } from './document-reader.js';
+import { FilterTests } from './filter-test.js';
 import { readHistory } from './history-reader.js';
 import { scanType } from './scan-reader.js';
 import { Pacer } from './pacer.js';
@@ -135,6 +136,8 @@ export class EmbeddedStore implements ResourceStore {
   private seq = 0;
   /** Acknowledged writes per type since the store opened (changeStamp), with this opening's own mark. */
   private readonly changes = new Map<string, number>();
+  /** Compiled filter evaluations, kept across searches (filter-test.ts). */
+  private readonly filterTests = new FilterTests();
   private readonly opening = randomUUID();
   /** Commits made and units of work they carried (scripts/bench-store.ts: writes per fsync). */
   private readonly committed = { commits: 0, units: 0 };
@@ -334,7 +337,7 @@ export class EmbeddedStore implements ResourceStore {
   /** Lists a held snapshot's matches (held-snapshots.ts) and saves them as a result set. */
   private async listSnapshot(snapshot: HeldSnapshot): Promise<void> {
     const layout = this.opened();
-    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true });
+    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true, tests: this.filterTests });
     await this.resultSets!.save(snapshot.cursor, snapshot.owner, matches.map((m) => ({ resourceType: m.resourceType, id: m.id })));
   }
 
@@ -346,6 +349,7 @@ export class EmbeddedStore implements ResourceStore {
       ordered: !explicitSort,
       ...(!explicitSort && !query.withTotal ? { limit: query.offset + query.count } : {}),
       idsOnly: query.idsOnly === true,
+      tests: this.filterTests,
     });
     if (explicitSort && matches.length > 1) {
       // Keyed and sorted in slices (cooperative-sort.ts): a million matches held the event loop about a second.
@@ -387,7 +391,7 @@ export class EmbeddedStore implements ResourceStore {
     return this.reading(async (layout, transaction) => {
       const values = new Set<unknown>();
       const segments = path.split('.');
-      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, { paths: [path] })) collectAt(doc, segments, values);
+      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, { paths: [path], tests: this.filterTests })) collectAt(doc, segments, values);
       return [...values];
     });
   }

@@ -49,8 +49,8 @@ export function indexKeysOf(resourceType: string, id: string, index: IndexEntrie
         add([resourceType, code, 'c', clip(entry.c), id]);
         if (typeof entry.s === 'string') add([resourceType, code, 'sc', clip(entry.s), clip(entry.c), id]);
       } else if (typeof entry.s === 'string') add([resourceType, code, 'sc', clip(entry.s), '', id]);
-      if (isNumber(entry.n)) add([resourceType, code, 'n', entry.n, id]);
-      if (isNumber(entry.cn) && typeof entry.k === 'string') add([resourceType, code, 'cn', clip(entry.k), entry.cn, id]);
+      if (isNumber(entry.n)) add([resourceType, code, 'n', keyNumber(entry.n), id]);
+      if (isNumber(entry.cn) && typeof entry.k === 'string') add([resourceType, code, 'cn', clip(entry.k), keyNumber(entry.cn), id]);
       // Dates are ISO instants kept as strings and compared as strings, exactly as the filter evaluation does.
       if (typeof entry.lo === 'string') add([resourceType, code, 'lo', clip(entry.lo), id]);
       if (typeof entry.hi === 'string') add([resourceType, code, 'hi', clip(entry.hi), id]);
@@ -63,8 +63,17 @@ function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** Strings in keys: at most MAX_VALUE_CHARS characters, never a NUL (lmdb-js separates array elements with it). */
-function clip(text: string): string {
+/**
+ * A number as keys hold it: -0 as 0. lmdb-js' ordered-binary writes -0 as something that sorts after
+ * every number (among the strings: measured), so a key of -0 was outside every numeric range; the
+ * filter evaluation compares -0 equal to 0. (Entries are stored as JSON, which writes -0 as 0.)
+ */
+function keyNumber(value: number): number {
+  return value === 0 ? 0 : value;
+}
+
+/** Strings in keys: at most MAX_VALUE_CHARS characters, never a NUL (lmdb-js separates array elements with it). A lookup clips its text the same way. */
+export function clip(text: string): string {
   const short = text.length > MAX_VALUE_CHARS ? text.slice(0, MAX_VALUE_CHARS) : text;
   return short.includes('\u0000') ? short.replace(/\u0000/g, ' ') : short;
 }
@@ -85,11 +94,28 @@ export function startsWithRange(head: IndexKey, text: string): KeyRange {
   return { start: [...head, clip(text)], end: [...head, `${clip(text)}${HIGHEST}`] };
 }
 
-/** Keys whose value element after `head` is within [lo, hi] (a missing bound is open). */
-export function valueRange(head: IndexKey, lo: number | string | undefined, hi: number | string | undefined): KeyRange {
+/** A bound of a value range: its value and whether the value itself is excluded ($gt, $lt). */
+export interface Bound {
+  value: number | string;
+  strict: boolean;
+}
+
+/**
+ * Keys whose value element after `head` is within the bounds (a missing bound is open). A strict
+ * bound excludes the keys of its value when the key holds that value whole (a number, or a string
+ * shorter than MAX_VALUE_CHARS): the range is then exactly the values beyond it. A longer string is
+ * compared clipped, and its range includes the clipped value (a superset).
+ */
+export function valueRange(head: IndexKey, lo: Bound | undefined, hi: Bound | undefined): KeyRange {
+  const element = (bound: Bound) => (typeof bound.value === 'string' ? clip(bound.value) : keyNumber(bound.value));
   // Numbers sort before strings: an open numeric top ends at the first string; strings end below HIGHEST.
-  const start = lo === undefined ? head : [...head, typeof lo === 'string' ? clip(lo) : lo];
-  // (A value longer than MAX_VALUE_CHARS is kept clipped; clipping both sides keeps every value <= hi below the end.)
-  const end = hi === undefined ? [...head, HIGHEST] : [...head, typeof hi === 'string' ? clip(hi) : hi, HIGHEST];
+  // [...head, v] sorts before every [...head, v, id], and [...head, v, HIGHEST] after them.
+  const start = lo === undefined ? head : lo.strict && heldWhole(lo.value) ? [...head, element(lo), HIGHEST] : [...head, element(lo)];
+  const end = hi === undefined ? [...head, HIGHEST] : hi.strict && heldWhole(hi.value) ? [...head, element(hi)] : [...head, element(hi), HIGHEST];
   return { start, end };
+}
+
+/** True when a key holds this value exactly as the filter evaluation compares it (not clipped). */
+export function heldWhole(value: number | string): boolean {
+  return typeof value === 'number' ? Number.isFinite(value) : value.length < MAX_VALUE_CHARS && !value.includes('\u0000');
 }
