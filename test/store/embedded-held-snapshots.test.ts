@@ -140,3 +140,47 @@ describe('first pages of broad conditions (a walk in id order, else the candidat
     expect(await page(rare, 21)).toEqual(rareIds.slice(21));
   }, 60_000);
 });
+
+describe('one exactly indexed condition: its matches in key order (key-order.ts)', () => {
+  // `name` holds family and given names: a prefix can match two values of one patient.
+  const named = (id: string, names: string[]): WriteOperation => ({
+    kind: 'put',
+    resourceType: 'Patient',
+    id,
+    resource: { resourceType: 'Patient', id } as Patient,
+    index: { name: names.map((v) => ({ v })) },
+  });
+  const prefix = { 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } };
+
+  it('by value then id, each match once (at its first key), pages and the listed snapshot the same list, writes after the page unseen', async () => {
+    const store = await fresh();
+    await store.write([
+      named('a', ['martin', 'marie']),
+      named('b', ['marchand']),
+      named('c', ['dupont', 'marc']),
+      named('d', ['marty', 'maria']),
+      named('e', ['leroy']),
+      named('f', ['martin']),
+      named('g', ['marc', 'martin']),
+    ]);
+    // Keys: marc c, marc g, marchand b, maria d, marie a, martin a (met), martin f, martin g (met), marty d (met).
+    const expected = ['c', 'g', 'b', 'd', 'a', 'f'];
+    const page = async (offset: number, count: number) =>
+      (await store.search({ resourceTypes: ['Patient'], filter: prefix, offset, count, withTotal: false })).versions.map((v) => v.id);
+    expect(await page(0, 10)).toEqual(expected);
+    expect([...(await page(0, 2)), ...(await page(2, 2)), ...(await page(4, 2))]).toEqual(expected);
+    const counted = await store.search({ resourceTypes: ['Patient'], filter: prefix, offset: 0, count: 3, withTotal: true });
+    expect(counted).toMatchObject({ total: 6 });
+    expect(counted.versions.map((v) => v.id)).toEqual(expected.slice(0, 3));
+
+    const first = await store.search({ resourceTypes: ['Patient'], filter: prefix, offset: 0, count: 3, withTotal: false, keepSnapshot: { cursor: 'k', owner: 'me' } });
+    expect(first.snapshotKept).toBe(true);
+    expect(first.versions.map((v) => v.id)).toEqual(expected.slice(0, 3));
+    // After the first page: a match gone, one whose smallest matching value moves ahead, a new one first in key order.
+    await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'f' }]);
+    await store.write([named('a', ['maraa'])]);
+    await store.write([named('h', ['mar'])]);
+    expect(await load(store, 'k')).toEqual(expected);
+    expect(await page(0, 10)).toEqual(['h', 'a', 'c', 'g', 'b', 'd']);
+  });
+});

@@ -21,6 +21,7 @@ import { isExactlyIndexed, planFor, type KeyReader } from './candidate-planner.j
 import { filterTest } from './filter-test.js';
 import { HIGHEST, type KeyRange } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
+import { distinctIdsInKeyOrder } from './key-order.js';
 import { Pacer } from './pacer.js';
 
 export interface MatchedDocument {
@@ -103,8 +104,10 @@ export interface MatchOptions {
   /** Sort keys, a distinct path: more entries the documents must hold. */
   paths?: string[];
   /**
-   * Return the matches in the default order (type, then id) and stop once `limit` are found: the
-   * first page of a search costs in proportion to the page, not to the number of matches (issue 17).
+   * Return the matches in the default order and stop once `limit` are found: the first page of a
+   * search costs in proportion to the page, not to the number of matches (issue 17). The default
+   * order is type, then id; within a type, the matches of one exactly indexed condition come in its
+   * keys' order instead (value, then id: key-order.ts).
    */
   ordered?: boolean;
   limit?: number;
@@ -210,6 +213,16 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     const plan = planFor(reader, resourceType, filter);
     await pacer.paceCostly();
+    if (plan && exact && options.ordered) {
+      // One exactly indexed condition: its matches in the keys' order (key-order.ts), read up to the page's end.
+      for (const id of distinctIdsInKeyOrder(layout, transaction, plan)) {
+        if (matches.length >= limit) break;
+        if (fromKeys) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
+        else consider(id, layout.heads.get([resourceType, id], inTxn));
+        await pacer.pace();
+      }
+      continue;
+    }
     let candidates: Set<string> | undefined;
     if (plan) {
       const collect = async (cap: number): Promise<boolean> => {
