@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
-import { HOLD_MS, MAX_HELD } from '../../src/store/embedded/held-snapshots.js';
+import { HeldSnapshots, HOLD_MS, MAX_HELD, MAX_QUEUED } from '../../src/store/embedded/held-snapshots.js';
+import type { Transaction } from 'lmdb';
 import type { Patient } from 'fhir/r4';
 import type { StoreQuery, WriteOperation } from '../../src/store/resource-store.js';
 
@@ -182,5 +183,35 @@ describe('one exactly indexed condition: its matches in key order (key-order.ts)
     await store.write([named('h', ['mar'])]);
     expect(await load(store, 'k')).toEqual(expected);
     expect(await page(0, 10)).toEqual(['h', 'a', 'c', 'g', 'b', 'd']);
+  });
+});
+
+describe('the listings waiting in the background are bounded', () => {
+  it('beyond MAX_QUEUED, the first page that pushes a snapshot out waits for its listing; every transaction is ended once listed', async () => {
+    const pending: Array<() => void> = [];
+    const ended: string[] = [];
+    const snapshots = new HeldSnapshots(() => new Promise<void>((resolve) => pending.push(resolve)), (p) => p);
+    const settled = new Set<number>();
+    const holds: Array<Promise<void>> = [];
+    const n = MAX_HELD + MAX_QUEUED + 1;
+    for (let i = 0; i < n; i++) {
+      const cursor = `c${i}`;
+      const transaction = { done: () => ended.push(cursor) } as unknown as Transaction;
+      const hold = snapshots.hold({ cursor, owner: 'me', resourceTypes: ['Patient'], filter: {}, transaction });
+      void hold.then(() => settled.add(i));
+      holds.push(hold);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The first MAX_HELD + MAX_QUEUED holds returned at once; the last pushed out a listing beyond the queue's bound.
+    expect(settled.size).toBe(n - 1);
+    expect(settled.has(n - 1)).toBe(false);
+    // The listings run one at a time, oldest first: once the queue up to the last push-out is listed, it returns.
+    for (let listed = 0; listed < MAX_QUEUED + 1; listed++) {
+      while (pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      pending.shift()!();
+    }
+    await holds[n - 1];
+    expect(ended).toEqual(Array.from({ length: MAX_QUEUED + 1 }, (_, i) => `c${i}`));
+    snapshots.close();
   });
 });

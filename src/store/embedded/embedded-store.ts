@@ -43,6 +43,7 @@ import { readHistory } from './history-reader.js';
 import { scanType } from './scan-reader.js';
 import { Pacer } from './pacer.js';
 import { HeldSnapshots, type HeldSnapshot } from './held-snapshots.js';
+import { listExactMatches } from './key-order.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
@@ -321,8 +322,9 @@ export class EmbeddedStore implements ResourceStore {
           const keep = query.keepSnapshot;
           if (!keep || query.count === 0 || result.versions.length < query.count || result.snapshotKept) return result;
           // The default order, read up to the page's end only: the rest is listed from this same snapshot when needed.
-          this.held!.hold({ cursor: keep.cursor, owner: keep.owner, resourceTypes: query.resourceTypes, filter: query.filter, transaction });
+          const backlog = this.held!.hold({ cursor: keep.cursor, owner: keep.owner, resourceTypes: query.resourceTypes, filter: query.filter, transaction });
           held = true;
+          await backlog;
           return { ...result, snapshotKept: true };
         } finally {
           if (!held) transaction.done();
@@ -334,8 +336,10 @@ export class EmbeddedStore implements ResourceStore {
   /** Lists a held snapshot's matches (held-snapshots.ts) and saves them as a result set. */
   private async listSnapshot(snapshot: HeldSnapshot): Promise<void> {
     const layout = this.opened();
-    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true });
-    await this.resultSets!.save(snapshot.cursor, snapshot.owner, matches.map((m) => ({ resourceType: m.resourceType, id: m.id })));
+    const refs =
+      (await listExactMatches(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, new Pacer())) ??
+      (await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true })).map((m) => ({ resourceType: m.resourceType, id: m.id }));
+    await this.resultSets!.save(snapshot.cursor, snapshot.owner, refs);
   }
 
   private async searchWithin(layout: Layout, transaction: Transaction, query: StoreQuery): Promise<StoreQueryResult> {
@@ -411,6 +415,12 @@ export class EmbeddedStore implements ResourceStore {
   async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
     this.opened();
     await this.track(this.resultSets!.save(cursor, owner, refs));
+  }
+
+  /** Lists every held paging snapshot now (benchmarks: to count the work a first page defers). */
+  async listHeldSnapshots(): Promise<void> {
+    this.opened();
+    await this.held!.settleAll();
   }
 
   async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {

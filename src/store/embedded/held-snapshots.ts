@@ -15,7 +15,12 @@
  *
  * The listing of a snapshot runs in the background on expiry (one at a time, pausing for the event
  * loop as every search does); a failure only loses the cursor (its next page is the 410 asking the
- * client to search again), never a write.
+ * client to search again), never a write. The background queue is bounded too (MAX_QUEUED): each
+ * listing waiting in it still holds its read transaction, and broad first pages arriving faster
+ * than their listings run made it grow without bound (measured: 1,488 listings waiting after
+ * 1,500 first pages of a 3-letter name prefix at 100,000 patients, their work done only after the
+ * searches that caused it). Beyond the bound, the search that pushes a snapshot out waits for its
+ * listing: the cost lands on the searches that cause it, and open transactions stay bounded.
  */
 import type { Transaction } from 'lmdb';
 
@@ -23,6 +28,8 @@ import type { Transaction } from 'lmdb';
 export const HOLD_MS = 10_000;
 /** Most snapshots held at once; beyond, the oldest is listed. */
 export const MAX_HELD = 32;
+/** Most listings waiting in the background; beyond, the search that pushes one out waits for it. */
+export const MAX_QUEUED = 32;
 
 export interface HeldSnapshot {
   cursor: string;
@@ -42,6 +49,8 @@ export class HeldSnapshots {
   /** Listings under way (a next page waits for its own). */
   private readonly listing = new Map<string, Promise<void>>();
   private queue: Promise<void> = Promise.resolve();
+  /** Listings queued in the background and not yet done. */
+  private queued = 0;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -54,14 +63,17 @@ export class HeldSnapshots {
     this.timer.unref();
   }
 
-  hold(snapshot: Omit<HeldSnapshot, 'heldAt'>): void {
+  /** Holds a snapshot; the promise settles at once, or, when the background queue is full, once the listing this pushed out is done. */
+  hold(snapshot: Omit<HeldSnapshot, 'heldAt'>): Promise<void> {
     if (this.closed) {
       // The store is closing: nothing will be asked of it any more.
       release({ ...snapshot, heldAt: 0 });
-      return;
+      return Promise.resolve();
     }
     this.held.set(snapshot.cursor, { ...snapshot, heldAt: this.clock() });
-    if (this.held.size > MAX_HELD) this.listInBackground(this.held.keys().next().value as string);
+    if (this.held.size <= MAX_HELD) return Promise.resolve();
+    const listed = this.listInBackground(this.held.keys().next().value as string);
+    return this.queued > MAX_QUEUED ? listed : Promise.resolve();
   }
 
   /**
@@ -93,15 +105,18 @@ export class HeldSnapshots {
     for (const held of this.held.values()) if (held.heldAt <= cutoff) this.listInBackground(held.cursor);
   }
 
-  private listInBackground(cursor: string): void {
+  /** Queues the listing of a held snapshot; the promise settles (never rejects) once it is done. */
+  private listInBackground(cursor: string): Promise<void> {
     const held = this.held.get(cursor);
-    if (!held) return;
+    if (!held) return Promise.resolve();
     this.held.delete(cursor);
     // One background listing at a time (each may hold a large array of matches); tracked from now, so
     // that closing the store waits for it.
-    const run = this.track(this.queue.then(() => this.run(held)));
+    this.queued++;
+    const run = this.track(this.queue.then(() => this.run(held)).finally(() => this.queued--));
     this.queue = run;
     this.listing.set(cursor, run);
+    return run;
   }
 
   private start(held: HeldSnapshot): Promise<void> {
