@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
-import { HeldSnapshots, HOLD_MS, MAX_HELD, MAX_QUEUED } from '../../src/store/embedded/held-snapshots.js';
-import type { Transaction } from 'lmdb';
+import { HOLD_MS, MAX_HELD } from '../../src/store/embedded/held-snapshots.js';
 import type { Patient } from 'fhir/r4';
 import type { StoreQuery, WriteOperation } from '../../src/store/resource-store.js';
 
@@ -182,36 +181,75 @@ describe('one exactly indexed condition: its matches in key order (key-order.ts)
     await store.write([named('a', ['maraa'])]);
     await store.write([named('h', ['mar'])]);
     expect(await load(store, 'k')).toEqual(expected);
-    expect(await page(0, 10)).toEqual(['h', 'a', 'c', 'g', 'b', 'd']);
+    const now = ['h', 'a', 'c', 'g', 'b', 'd'];
+    expect(await page(0, 10)).toEqual(now);
+
+    // Released (pushed out) before its next page, then changed: rebuilt in the same key order.
+    await store.search({ resourceTypes: ['Patient'], filter: prefix, offset: 0, count: 2, withTotal: false, keepSnapshot: { cursor: 'k2', owner: 'me' } });
+    for (let n = 0; n < MAX_HELD; n++) await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 2, withTotal: false, keepSnapshot: { cursor: `crowd-${n}`, owner: 'me' } });
+    await store.write([named('c', ['zz'])]);
+    await store.write([named('b', ['marz'])]);
+    await store.write([named('e', ['marb'])]);
+    expect(await page(0, 10)).toEqual(['h', 'a', 'e', 'g', 'd', 'b']);
+    expect(await load(store, 'k2')).toEqual(now);
   });
 });
 
-describe('the listings waiting in the background are bounded', () => {
-  it('beyond MAX_QUEUED, the first page that pushes a snapshot out waits for its listing; every transaction is ended once listed', async () => {
-    const pending: Array<() => void> = [];
-    const ended: string[] = [];
-    const snapshots = new HeldSnapshots(() => new Promise<void>((resolve) => pending.push(resolve)), (p) => p);
-    const settled = new Set<number>();
-    const holds: Array<Promise<void>> = [];
-    const n = MAX_HELD + MAX_QUEUED + 1;
-    for (let i = 0; i < n; i++) {
-      const cursor = `c${i}`;
-      const transaction = { done: () => ended.push(cursor) } as unknown as Transaction;
-      const hold = snapshots.hold({ cursor, owner: 'me', resourceTypes: ['Patient'], filter: {}, transaction });
-      void hold.then(() => settled.add(i));
-      holds.push(hold);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    // The first MAX_HELD + MAX_QUEUED holds returned at once; the last pushed out a listing beyond the queue's bound.
-    expect(settled.size).toBe(n - 1);
-    expect(settled.has(n - 1)).toBe(false);
-    // The listings run one at a time, oldest first: once the queue up to the last push-out is listed, it returns.
-    for (let listed = 0; listed < MAX_QUEUED + 1; listed++) {
-      while (pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-      pending.shift()!();
-    }
-    await holds[n - 1];
-    expect(ended).toEqual(Array.from({ length: MAX_QUEUED + 1 }, (_, i) => `c${i}`));
-    snapshots.close();
+describe('snapshots released before their next page: rebuilt from the history as of the first page (snapshot-replay.ts)', () => {
+  const named = (id: string, names: string[], gender = 'female'): WriteOperation => ({
+    kind: 'put',
+    resourceType: 'Patient',
+    id,
+    resource: { resourceType: 'Patient', id, gender } as Patient,
+    index: { name: names.map((v) => ({ v })), gender: [{ c: gender }] },
+  });
+  const filters: Array<[string, Record<string, unknown>]> = [
+    ['exactly indexed (key order)', { 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } }],
+    ['tested (id order)', { $and: [{ 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } }, { 'idx.gender': { $elemMatch: { c: 'female' } } }] }],
+  ];
+  for (const [name, filter] of filters) {
+    it(`${name}: pushed out, then every kind of write, then the next page: the first page's list`, async () => {
+      const store = await fresh();
+      const start = ids(40).map((id, i) => named(id, i % 3 === 0 ? ['dupont', `mar${String(40 - i).padStart(2, '0')}`] : i % 3 === 1 ? [`mar${i % 7}`] : ['leroy']));
+      await store.write(start);
+      // Versions before the first page, so that the place in the history is not the start.
+      await store.write([named('p001', ['marz', 'maraa'])]);
+      const everything = async () => (await store.search({ resourceTypes: ['Patient'], filter, offset: 0, count: 1000, withTotal: true })).versions.map((v) => v.id);
+      const before = await everything();
+      expect(before.length).toBeGreaterThan(20);
+      const first = await store.search({ resourceTypes: ['Patient'], filter, offset: 0, count: 5, withTotal: false, keepSnapshot: { cursor: 'r1', owner: 'me' } });
+      expect(first.versions.map((v) => v.id)).toEqual(before.slice(0, 5));
+      // Pushed out by newer first pages: released to its place in the history, not listed.
+      for (let n = 0; n < MAX_HELD; n++) await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 2, withTotal: false, keepSnapshot: { cursor: `crowd-${n}`, owner: 'me' } });
+      await store.write([{ kind: 'delete', resourceType: 'Patient', id: before[0] }]); // a match deleted
+      await store.write([named(before[1], ['leroy'])]); // no longer a match
+      await store.write([named(before[2], ['maaaa-no', 'marzz'])]); // still a match, its first key moves to the end
+      await store.write([named('a-new', ['mar'])]); // a new match, first in either order
+      await store.write([named('p002', ['mara'])]); // not a match then, a match now
+      await store.write([named(before[3], ['zz'])]);
+      await store.write([named(before[3], ['mar00'])]); // changed twice, a match then and now
+      await store.write([{ kind: 'delete', resourceType: 'Patient', id: before[4] }]);
+      await store.write([named(before[4], ['mar99'])]); // deleted and created again
+      await store.write([named('p038', ['leroy', 'x'])]); // unrelated
+      const after = await everything();
+      expect(after).not.toEqual(before);
+      expect(await load(store, 'r1', 'someone else')).toBeUndefined();
+      expect(await load(store, 'r1')).toEqual(before);
+      // Listed once: the same list again.
+      expect(await load(store, 'r1')).toEqual(before);
+    });
+  }
+
+  it('a snapshot released before a reindex is not rebuilt (its cursor is unknown: the client searches again)', async () => {
+    const store = await fresh();
+    await store.write(ids(12).map((id) => named(id, ['martin'])));
+    const query = (cursor: string): StoreQuery => ({ resourceTypes: ['Patient'], filter: { 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } }, offset: 0, count: 3, withTotal: false, keepSnapshot: { cursor, owner: 'me' } });
+    await store.search(query('before-reindex'));
+    for (let n = 0; n < MAX_HELD; n++) await store.search({ ...query(`crowd-${n}`), filter: {} });
+    await store.reindex([{ resourceType: 'Patient', id: 'p000', versionId: 1, index: { name: [{ v: 'leroy' }] } }]);
+    expect(await load(store, 'before-reindex')).toBeUndefined();
+    await store.search(query('after-reindex'));
+    for (let n = 0; n < MAX_HELD; n++) await store.search({ ...query(`crowd2-${n}`), filter: {} });
+    expect(await load(store, 'after-reindex')).toEqual(ids(12).slice(1));
   });
 });
