@@ -441,10 +441,10 @@ export class EmbeddedStore implements ResourceStore {
     await this.track(this.resultSets!.save(cursor, owner, refs));
   }
 
-  /** Lists every held paging snapshot now (benchmarks: to count the work a first page defers). */
-  async listHeldSnapshots(): Promise<void> {
+  /** Releases every held paging snapshot now, as the end of its hold time would (benchmarks: to count the work a first page leaves). */
+  async releaseHeldSnapshots(): Promise<void> {
     this.opened();
-    await this.held!.settleAll();
+    await this.held!.releaseAll();
   }
 
   async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
