@@ -140,3 +140,116 @@ describe('first pages of broad conditions (a walk in id order, else the candidat
     expect(await page(rare, 21)).toEqual(rareIds.slice(21));
   }, 60_000);
 });
+
+describe('one exactly indexed condition: its matches in key order (key-order.ts)', () => {
+  // `name` holds family and given names: a prefix can match two values of one patient.
+  const named = (id: string, names: string[]): WriteOperation => ({
+    kind: 'put',
+    resourceType: 'Patient',
+    id,
+    resource: { resourceType: 'Patient', id } as Patient,
+    index: { name: names.map((v) => ({ v })) },
+  });
+  const prefix = { 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } };
+
+  it('by value then id, each match once (at its first key), pages and the listed snapshot the same list, writes after the page unseen', async () => {
+    const store = await fresh();
+    await store.write([
+      named('a', ['martin', 'marie']),
+      named('b', ['marchand']),
+      named('c', ['dupont', 'marc']),
+      named('d', ['marty', 'maria']),
+      named('e', ['leroy']),
+      named('f', ['martin']),
+      named('g', ['marc', 'martin']),
+    ]);
+    // Keys: marc c, marc g, marchand b, maria d, marie a, martin a (met), martin f, martin g (met), marty d (met).
+    const expected = ['c', 'g', 'b', 'd', 'a', 'f'];
+    const page = async (offset: number, count: number) =>
+      (await store.search({ resourceTypes: ['Patient'], filter: prefix, offset, count, withTotal: false })).versions.map((v) => v.id);
+    expect(await page(0, 10)).toEqual(expected);
+    expect([...(await page(0, 2)), ...(await page(2, 2)), ...(await page(4, 2))]).toEqual(expected);
+    const counted = await store.search({ resourceTypes: ['Patient'], filter: prefix, offset: 0, count: 3, withTotal: true });
+    expect(counted).toMatchObject({ total: 6 });
+    expect(counted.versions.map((v) => v.id)).toEqual(expected.slice(0, 3));
+
+    const first = await store.search({ resourceTypes: ['Patient'], filter: prefix, offset: 0, count: 3, withTotal: false, keepSnapshot: { cursor: 'k', owner: 'me' } });
+    expect(first.snapshotKept).toBe(true);
+    expect(first.versions.map((v) => v.id)).toEqual(expected.slice(0, 3));
+    // After the first page: a match gone, one whose smallest matching value moves ahead, a new one first in key order.
+    await store.write([{ kind: 'delete', resourceType: 'Patient', id: 'f' }]);
+    await store.write([named('a', ['maraa'])]);
+    await store.write([named('h', ['mar'])]);
+    expect(await load(store, 'k')).toEqual(expected);
+    const now = ['h', 'a', 'c', 'g', 'b', 'd'];
+    expect(await page(0, 10)).toEqual(now);
+
+    // Released (pushed out) before its next page, then changed: rebuilt in the same key order.
+    await store.search({ resourceTypes: ['Patient'], filter: prefix, offset: 0, count: 2, withTotal: false, keepSnapshot: { cursor: 'k2', owner: 'me' } });
+    for (let n = 0; n < MAX_HELD; n++) await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 2, withTotal: false, keepSnapshot: { cursor: `crowd-${n}`, owner: 'me' } });
+    await store.write([named('c', ['zz'])]);
+    await store.write([named('b', ['marz'])]);
+    await store.write([named('e', ['marb'])]);
+    expect(await page(0, 10)).toEqual(['h', 'a', 'e', 'g', 'd', 'b']);
+    expect(await load(store, 'k2')).toEqual(now);
+  });
+});
+
+describe('snapshots released before their next page: rebuilt from the history as of the first page (snapshot-replay.ts)', () => {
+  const named = (id: string, names: string[], gender = 'female'): WriteOperation => ({
+    kind: 'put',
+    resourceType: 'Patient',
+    id,
+    resource: { resourceType: 'Patient', id, gender } as Patient,
+    index: { name: names.map((v) => ({ v })), gender: [{ c: gender }] },
+  });
+  const filters: Array<[string, Record<string, unknown>]> = [
+    ['exactly indexed (key order)', { 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } }],
+    ['tested (id order)', { $and: [{ 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } }, { 'idx.gender': { $elemMatch: { c: 'female' } } }] }],
+  ];
+  for (const [name, filter] of filters) {
+    it(`${name}: pushed out, then every kind of write, then the next page: the first page's list`, async () => {
+      const store = await fresh();
+      const start = ids(40).map((id, i) => named(id, i % 3 === 0 ? ['dupont', `mar${String(40 - i).padStart(2, '0')}`] : i % 3 === 1 ? [`mar${i % 7}`] : ['leroy']));
+      await store.write(start);
+      // Versions before the first page, so that the place in the history is not the start.
+      await store.write([named('p001', ['marz', 'maraa'])]);
+      const everything = async () => (await store.search({ resourceTypes: ['Patient'], filter, offset: 0, count: 1000, withTotal: true })).versions.map((v) => v.id);
+      const before = await everything();
+      expect(before.length).toBeGreaterThan(20);
+      const first = await store.search({ resourceTypes: ['Patient'], filter, offset: 0, count: 5, withTotal: false, keepSnapshot: { cursor: 'r1', owner: 'me' } });
+      expect(first.versions.map((v) => v.id)).toEqual(before.slice(0, 5));
+      // Pushed out by newer first pages: released to its place in the history, not listed.
+      for (let n = 0; n < MAX_HELD; n++) await store.search({ resourceTypes: ['Patient'], filter: {}, offset: 0, count: 2, withTotal: false, keepSnapshot: { cursor: `crowd-${n}`, owner: 'me' } });
+      await store.write([{ kind: 'delete', resourceType: 'Patient', id: before[0] }]); // a match deleted
+      await store.write([named(before[1], ['leroy'])]); // no longer a match
+      await store.write([named(before[2], ['maaaa-no', 'marzz'])]); // still a match, its first key moves to the end
+      await store.write([named('a-new', ['mar'])]); // a new match, first in either order
+      await store.write([named('p002', ['mara'])]); // not a match then, a match now
+      await store.write([named(before[3], ['zz'])]);
+      await store.write([named(before[3], ['mar00'])]); // changed twice, a match then and now
+      await store.write([{ kind: 'delete', resourceType: 'Patient', id: before[4] }]);
+      await store.write([named(before[4], ['mar99'])]); // deleted and created again
+      await store.write([named('p038', ['leroy', 'x'])]); // unrelated
+      const after = await everything();
+      expect(after).not.toEqual(before);
+      expect(await load(store, 'r1', 'someone else')).toBeUndefined();
+      expect(await load(store, 'r1')).toEqual(before);
+      // Listed once: the same list again.
+      expect(await load(store, 'r1')).toEqual(before);
+    });
+  }
+
+  it('a snapshot released before a reindex is not rebuilt (its cursor is unknown: the client searches again)', async () => {
+    const store = await fresh();
+    await store.write(ids(12).map((id) => named(id, ['martin'])));
+    const query = (cursor: string): StoreQuery => ({ resourceTypes: ['Patient'], filter: { 'idx.name': { $elemMatch: { v: { $regex: '^mar' } } } }, offset: 0, count: 3, withTotal: false, keepSnapshot: { cursor, owner: 'me' } });
+    await store.search(query('before-reindex'));
+    for (let n = 0; n < MAX_HELD; n++) await store.search({ ...query(`crowd-${n}`), filter: {} });
+    await store.reindex([{ resourceType: 'Patient', id: 'p000', versionId: 1, index: { name: [{ v: 'leroy' }] } }]);
+    expect(await load(store, 'before-reindex')).toBeUndefined();
+    await store.search(query('after-reindex'));
+    for (let n = 0; n < MAX_HELD; n++) await store.search({ ...query(`crowd2-${n}`), filter: {} });
+    expect(await load(store, 'after-reindex')).toEqual(ids(12).slice(1));
+  });
+});

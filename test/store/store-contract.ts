@@ -338,7 +338,9 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
 
       it('matches strings with anchored and contained regular expressions, and exact values', async () => {
         await seeded();
-        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^dupon' } } } })).ids).toEqual(['p1', 'p3']);
+        // Without a sort the order is the store's (R4 orders results only on _sort): the embedded store gives one exactly
+        // indexed condition in its keys' order (value, then id), here p3 ('dupond') before p1 ('dupont').
+        expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^dupon' } } } })).ids.sort()).toEqual(['p1', 'p3']);
         expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: '^upon' } } } })).ids).toEqual([]);
         expect((await find(['Patient'], { 'idx.family': { $elemMatch: { v: { $regex: 'pont' } } } })).ids).toEqual(['p1']);
         expect((await find(['Patient'], { 'idx.family': { $elemMatch: { e: 'Dupond' } } })).ids).toEqual(['p3']);

@@ -18,11 +18,12 @@
  */
 import type { Transaction } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
-import { planFor, type KeyReader } from './candidate-planner.js';
+import { isExactlyIndexed, planFor, type KeyReader } from './candidate-planner.js';
 import { candidateJudges, type CandidateJudge } from './candidate-test.js';
 import type { FilterTests } from './filter-test.js';
 import { HIGHEST, type KeyRange } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
+import { distinctIdsInKeyOrder } from './key-order.js';
 import { Pacer } from './pacer.js';
 
 export interface MatchedDocument {
@@ -85,8 +86,10 @@ export interface MatchOptions {
   /** Sort keys, a distinct path: more entries the documents must hold. */
   paths?: string[];
   /**
-   * Return the matches in the default order (type, then id) and stop once `limit` are found: the
-   * first page of a search costs in proportion to the page, not to the number of matches (issue 17).
+   * Return the matches in the default order and stop once `limit` are found: the first page of a
+   * search costs in proportion to the page, not to the number of matches (issue 17). The default
+   * order is type, then id; within a type, the matches of one exactly indexed condition come in its
+   * keys' order instead (value, then id: key-order.ts).
    */
   ordered?: boolean;
   limit?: number;
@@ -195,6 +198,19 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     const fromKeys = options.refsOnly === true && plan !== undefined && plan.ids.length === 0 && planned.keysOnly;
     const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     await pacer.paceCostly();
+    if (plan && options.ordered && isExactlyIndexed(filter)) {
+      // One exactly indexed condition: its matches in the keys' order (key-order.ts), read up to the page's end.
+      for (const id of distinctIdsInKeyOrder(layout, transaction, plan)) {
+        if (matches.length >= limit) break;
+        if (fromKeys) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
+        else {
+          const match = judged(planned, id, layout.heads.get([resourceType, id], inTxn));
+          if (match) matches.push(match);
+        }
+        await pacer.pace();
+      }
+      continue;
+    }
     let candidates: Set<string> | undefined;
     if (plan) {
       const collect = async (cap: number): Promise<boolean> => {

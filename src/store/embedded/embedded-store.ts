@@ -43,7 +43,9 @@ import { FilterTests } from './filter-test.js';
 import { readHistory } from './history-reader.js';
 import { scanType } from './scan-reader.js';
 import { Pacer } from './pacer.js';
-import { HeldSnapshots, type HeldSnapshot } from './held-snapshots.js';
+import { HeldSnapshots, type HeldSnapshot, type ReleasedSnapshot } from './held-snapshots.js';
+import { historyPosition, replayMatches } from './snapshot-replay.js';
+import { listExactMatches } from './key-order.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
@@ -142,6 +144,8 @@ export class EmbeddedStore implements ResourceStore {
   /** Commits made and units of work they carried (scripts/bench-store.ts: writes per fsync). */
   private readonly committed = { commits: 0, units: 0 };
   private lastTimestamp = 0;
+  /** Reindexes asked since open (released paging snapshots taken before one are not rebuilt: held-snapshots.ts). */
+  private reindexes = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
   /** Opened on a folder that could not be written (see open()). */
   private readOnly = false;
@@ -181,7 +185,16 @@ export class EmbeddedStore implements ResourceStore {
       this.resultSets = new LmdbResultSets(mkdtempSync(join(tmpdir(), 'relais-result-sets-')), this.limits, this.options.resultSetChunkSize);
       this.gate.refuseFromStart(fault);
     }
-    this.held = new HeldSnapshots((snapshot) => this.listSnapshot(snapshot), (promise) => this.track(promise), this.limits.clock);
+    this.held = new HeldSnapshots(
+      {
+        list: (snapshot) => this.listSnapshot(snapshot),
+        locate: (snapshot) => historyPosition(this.opened(), snapshot.transaction),
+        replay: (snapshot) => this.replaySnapshot(snapshot),
+      },
+      (promise) => this.track(promise),
+      this.limits,
+      this.limits.clock,
+    );
     this.startSweeper();
     this.state = 'open';
   }
@@ -272,6 +285,9 @@ export class EmbeddedStore implements ResourceStore {
     const { reindexed } = await this.enqueue(updates.length, () =>
       updates.map((u): CommittedOperation => ({ kind: 'index', resourceType: u.resourceType, id: u.id, versionId: u.versionId, lastUpdated: '', index: u.index })),
     );
+    // Counted once committed: a snapshot that counted before this sees the count change (and is not rebuilt),
+    // whether or not its transaction saw the reindex.
+    this.reindexes++;
     return reindexed;
   }
 
@@ -315,6 +331,8 @@ export class EmbeddedStore implements ResourceStore {
 
   search(query: StoreQuery): Promise<StoreQueryResult> {
     const layout = this.opened();
+    // Counted before the transaction begins: a reindex committed meanwhile makes a released snapshot unusable, never wrong.
+    const reindexes = this.reindexes;
     const transaction = layout.env.useReadTransaction();
     let held = false;
     return this.track(
@@ -324,7 +342,7 @@ export class EmbeddedStore implements ResourceStore {
           const keep = query.keepSnapshot;
           if (!keep || query.count === 0 || result.versions.length < query.count || result.snapshotKept) return result;
           // The default order, read up to the page's end only: the rest is listed from this same snapshot when needed.
-          this.held!.hold({ cursor: keep.cursor, owner: keep.owner, resourceTypes: query.resourceTypes, filter: query.filter, transaction });
+          this.held!.hold({ cursor: keep.cursor, owner: keep.owner, resourceTypes: query.resourceTypes, filter: query.filter, transaction, reindexes });
           held = true;
           return { ...result, snapshotKept: true };
         } finally {
@@ -337,8 +355,18 @@ export class EmbeddedStore implements ResourceStore {
   /** Lists a held snapshot's matches (held-snapshots.ts) and saves them as a result set. */
   private async listSnapshot(snapshot: HeldSnapshot): Promise<void> {
     const layout = this.opened();
-    const matches = await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true, tests: this.filterTests });
-    await this.resultSets!.save(snapshot.cursor, snapshot.owner, matches.map((m) => ({ resourceType: m.resourceType, id: m.id })));
+    const refs =
+      (await listExactMatches(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, new Pacer())) ??
+      (await matchingDocuments(layout, snapshot.transaction, snapshot.resourceTypes, snapshot.filter, { ordered: true, refsOnly: true, tests: this.filterTests })).map((m) => ({ resourceType: m.resourceType, id: m.id }));
+    await this.resultSets!.save(snapshot.cursor, snapshot.owner, refs);
+  }
+
+  /** Rebuilds a released snapshot's matches from the history (snapshot-replay.ts) and saves them as a result set. */
+  private async replaySnapshot(snapshot: ReleasedSnapshot): Promise<void> {
+    // A reindex since the first page rewrote entries without history: the cursor is given up (410).
+    if (snapshot.reindexes !== this.reindexes) return;
+    const refs = await this.reading((layout, transaction) => replayMatches(layout, transaction, snapshot.resourceTypes, snapshot.filter, snapshot.position, new Pacer()));
+    await this.resultSets!.save(snapshot.cursor, snapshot.owner, refs);
   }
 
   private async searchWithin(layout: Layout, transaction: Transaction, query: StoreQuery): Promise<StoreQueryResult> {
@@ -415,6 +443,12 @@ export class EmbeddedStore implements ResourceStore {
   async saveResultSet(cursor: string, owner: string, refs: readonly MatchRef[]): Promise<void> {
     this.opened();
     await this.track(this.resultSets!.save(cursor, owner, refs));
+  }
+
+  /** Releases every held paging snapshot now, as the end of its hold time would (benchmarks: to count the work a first page leaves). */
+  async releaseHeldSnapshots(): Promise<void> {
+    this.opened();
+    await this.held!.releaseAll();
   }
 
   async loadResultSet(cursor: string, owner: string, offset: number, count: number): Promise<ResultSetSlice | undefined> {
