@@ -12,8 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keyProof } from '../../src/store/embedded/candidate-planner.js';
+import { isExactlyIndexed, keyProof } from '../../src/store/embedded/candidate-planner.js';
 import { matchingDocuments } from '../../src/store/embedded/document-reader.js';
+import { listExactMatches } from '../../src/store/embedded/key-order.js';
+import { Pacer } from '../../src/store/embedded/pacer.js';
+import { historyPosition, replayMatches } from '../../src/store/embedded/snapshot-replay.js';
 import { filterTest } from '../../src/store/embedded/filter-test.js';
 import { MAX_VALUE_CHARS } from '../../src/store/embedded/index-keys.js';
 import { openLayout, type Layout } from '../../src/store/embedded/lmdb-layout.js';
@@ -158,12 +161,19 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
           const label = JSON.stringify(filter);
           const found = await matchingDocuments(layout, transaction, [TYPE], filter);
           expect(found.map((m) => m.id).sort(), label).toEqual(expected);
-          // The default order, a first page (small enough to walk the heads when candidates are many).
-          const page = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, limit: 3 });
-          expect(page.map((m) => m.id), label).toEqual(expected.slice(0, 3));
-          // A held snapshot's listing: refs only, from keys alone when they prove every condition.
+          // A held snapshot's listing: refs only, from keys alone when they prove every condition; in the
+          // default order — id order, or key order for one exactly indexed condition (key-order.ts).
           const refs = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
-          expect(refs.map((m) => m.id), label).toEqual(expected);
+          const exact = isExactlyIndexed(filter);
+          if (exact) expect(refs.map((m) => m.id).sort(), label).toEqual(expected);
+          else expect(refs.map((m) => m.id), label).toEqual(expected);
+          // The store lists an exactly indexed snapshot from its keys: the same list.
+          const listed = await listExactMatches(layout, transaction, [TYPE], filter, new Pacer());
+          expect(listed === undefined, label).toBe(!exact);
+          if (listed) expect(listed.map((r) => r.id), label).toEqual(refs.map((m) => m.id));
+          // The default order, a first page (small enough to walk the heads when candidates are many): the listing's start.
+          const page = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, limit: 3 });
+          expect(page.map((m) => m.id), label).toEqual(refs.slice(0, 3).map((m) => m.id));
           // A sort path: its entries are read even when the keys prove every condition.
           const sorted = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date.hi'] });
           for (const m of sorted) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
@@ -176,6 +186,46 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
     }
     expect(compared).toBe(1000);
     expect(matched).toBeGreaterThan(2000);
+  });
+
+  it('rebuilds a released snapshot from the history exactly as its first page listed it, for every kind of filter', async () => {
+    // snapshot-replay.ts: the list as of a past place in the history, in the first page's order
+    // (key order for one exactly indexed condition, else id order), after any writes since.
+    const random = seeded(23);
+    const layout = freshLayout();
+    const write = writer(layout);
+    const snapshots: Array<{ round: number; position: ReturnType<typeof historyPosition>; filter: Filter; listed: string[] }> = [];
+    let checked = 0;
+    for (let round = 0; round < 12; round++) {
+      const changes: Array<[string, IndexEntries | undefined]> = [];
+      const touched = new Set<string>();
+      for (let step = 0; step < 30; step++) {
+        const id = `o${Math.floor(random() * 120)}`;
+        if (touched.has(id)) continue;
+        touched.add(id);
+        changes.push([id, random() < 0.15 ? undefined : randomEntries(random)]);
+      }
+      await write(changes);
+      const transaction = layout.env.useReadTransaction();
+      try {
+        // Snapshots of earlier rounds, rebuilt now (one to three rounds of writes since).
+        for (const snapshot of snapshots.filter((s) => s.round < round)) {
+          const rebuilt = await replayMatches(layout, transaction, [TYPE], snapshot.filter, snapshot.position, new Pacer());
+          expect(rebuilt.map((r) => r.id), JSON.stringify(snapshot.filter)).toEqual(snapshot.listed);
+          checked++;
+        }
+        snapshots.splice(0, snapshots.length, ...snapshots.filter((s) => s.round > round - 3));
+        const position = historyPosition(layout, transaction);
+        for (let n = 0; n < 15; n++) {
+          const filter = randomFilter(random);
+          const listed = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
+          snapshots.push({ round, position, filter, listed: listed.map((m) => m.id) });
+        }
+      } finally {
+        transaction.done();
+      }
+    }
+    expect(checked).toBeGreaterThan(400);
   });
 
   it('takes as proven by keys only conditions the keys hold whole', () => {
