@@ -23,6 +23,7 @@ import { registerOperationalRoutes } from './rest/operational-routes.js';
 import { Readiness } from './rest/readiness.js';
 import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
+import { RequestLogging } from './rest/request-logging.js';
 import websocket from '@fastify/websocket';
 import { BULK_FILE_ROUTE, BULK_STATUS_ROUTE } from './bulk/bulk-routes.js';
 import { SUBSCRIPTION_WEBSOCKET_PATH } from './subscriptions/subscription-service.js';
@@ -67,6 +68,8 @@ function tracedSessions(sessionOf: (request: FastifyRequest) => EngineSession, t
 export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(ctx.config.LOG_LEVEL),
+    // One line per request at info level, once answered, instead of two (src/rest/request-logging.ts).
+    logController: new RequestLogging(),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: ctx.config.REQUEST_TIMEOUT_MS,
     requestIdHeader: 'x-request-id',

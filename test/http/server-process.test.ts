@@ -39,7 +39,8 @@ async function logged(server: SpawnedServer, pattern: RegExp): Promise<void> {
 describe('graceful shutdown', () => {
   it('on SIGTERM, finishes the request in flight (its write is durable) and exits 0', async () => {
     const dataDir = freshDataDir();
-    const server = await start({}, dataDir);
+    // At debug level the server logs each request as it arrives (at info, only once answered).
+    const server = await start({ LOG_LEVEL: 'debug' }, dataDir);
     const url = new URL('/fhir/Patient', server.origin);
     const body = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'EnVol' }] });
     const half = Math.floor(body.length / 2);
@@ -114,6 +115,11 @@ describe('logs at info level', () => {
     const lines = server.stdout.map((line) => JSON.parse(line) as { reqId?: string; req?: { method: string; path: string }; res?: { statusCode: number } });
     expect(lines.some((l) => l.reqId === 'trace-123' && l.req?.method === 'POST' && l.req.path === '/fhir/Patient')).toBe(true);
     expect(lines.some((l) => l.reqId === 'trace-123' && l.res?.statusCode === 201)).toBe(true);
+    // One line per request at info level, once answered, with everything above.
+    const created201 = lines.filter((l) => l.reqId === 'trace-123');
+    expect(created201).toHaveLength(1);
+    expect(created201[0]).toMatchObject({ msg: 'request completed', req: { method: 'POST', path: '/fhir/Patient' }, res: { statusCode: 201 } });
+    expect(typeof (created201[0] as { responseTime?: unknown }).responseTime).toBe('number');
     expect(server.stderr.join('\n')).not.toContain(nir);
   }, 60_000);
 });
