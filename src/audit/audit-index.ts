@@ -29,7 +29,7 @@
 import type { AuditEvent, Coding, Reference } from 'fhir/r4';
 import { dateRange } from '../search/date-range.js';
 import { fullTextEntries } from '../search/full-text.js';
-import type { IndexExtractor } from '../search/index-extractor.js';
+import { dedupe, referenceObjectEntries, type IndexExtractor } from '../search/index-extractor.js';
 import { normaliseText } from '../search/normalise-text.js';
 import type { SearchParameter, SearchParameterRegistry } from '../search/search-parameters.js';
 import type { IndexEntries } from '../store/resource-store.js';
@@ -45,8 +45,6 @@ const MEMO_LENGTH = 128;
 /** Beyond this much text, `_content` is left to full-text.ts (which bounds what it indexes). */
 const DIRECT_CONTENT_CHARS = 50_000;
 
-/** The same relative-reference pattern as the extractor's (a reference to this server's resource). */
-const RELATIVE_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
 export class AuditEventIndexer {
   private readonly memo = new Map<string, string>();
@@ -159,28 +157,10 @@ export class AuditEventIndexer {
     return entry;
   }
 
-  /** As the extractor's referenceEntries for a Reference. */
+  /** The extractor's own entries of a Reference. */
   private referenceEntries(reference: Reference | undefined, targets: string[] | undefined): Entry[] {
     if (!reference || typeof reference !== 'object') return [];
-    const entries: Entry[] = [];
-    if (typeof reference.reference === 'string') {
-      const text = reference.reference;
-      const match = RELATIVE_REFERENCE.exec(text);
-      if (match && !text.startsWith('#')) {
-        const [, base, targetType, id] = match;
-        if (targets && targets.length > 0 && !targets.includes(targetType)) return [];
-        if (!base || (this.baseUrl !== undefined && base === this.baseUrl)) entries.push({ r: `${targetType}/${id}`, t: targetType, i: id });
-        else entries.push({ u: text, t: targetType });
-      } else if (!text.startsWith('#')) entries.push({ u: text });
-    }
-    const identifier = reference.identifier;
-    if (identifier && typeof identifier === 'object') {
-      const entry: Entry = {};
-      if (typeof identifier.system === 'string') entry.s = identifier.system;
-      if (typeof identifier.value === 'string') entry.c = identifier.value;
-      if (Object.keys(entry).length > 0) entries.push(entry);
-    }
-    return entries;
+    return referenceObjectEntries(reference as Record<string, unknown>, targets, this.baseUrl);
   }
 
   /** `_content` as full-text.ts computes it: every string in document order ('data' and resourceType aside), normalised, joined. */
@@ -206,16 +186,4 @@ export class AuditEventIndexer {
 
 function codeEntries(value: unknown): Entry[] {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [{ c: String(value) }] : [];
-}
-
-/** As the extractor's dedupe: one entry per distinct value, first kept. */
-function dedupe(values: Entry[]): Entry[] {
-  if (values.length < 2) return values;
-  const seen = new Set<string>();
-  return values.filter((v) => {
-    const key = JSON.stringify(v);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

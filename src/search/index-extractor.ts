@@ -297,7 +297,9 @@ function typeOfPrimitive(node: unknown): string {
   return typeof node === 'string' ? 'string' : typeof node === 'number' ? 'decimal' : typeof node === 'boolean' ? 'boolean' : 'unknown';
 }
 
-function dedupe(values: unknown[]): unknown[] {
+/** One entry per distinct value, the first kept (also the audit trail's indexer's, which must give the same entries). */
+export function dedupe<T>(values: T[]): T[] {
+  if (values.length < 2) return values;
   const seen = new Set<string>();
   return values.filter((v) => {
     const key = JSON.stringify(v);
@@ -395,9 +397,17 @@ function referenceEntries(type: string, data: unknown, targets: string[] | undef
     const local = ownBase !== undefined && url.startsWith(`${ownBase}/`) ? RELATIVE_REFERENCE.exec(url.slice(ownBase.length + 1)) : null;
     return local && !local[1] ? [{ u: url, r: `${local[2]}/${local[3]}`, t: local[2], i: local[3] }] : [{ u: url }];
   }
-  if (typeof data !== 'object') return [];
-  const record = data as Record<string, unknown>;
+  if (typeof data !== 'object' || data === null) return [];
   if (type !== 'Reference' && type !== 'unknown') return [];
+  return referenceObjectEntries(data as Record<string, unknown>, targets, ownBase);
+}
+
+/**
+ * The entries of a Reference object: `r` (+ type, id) for a resource of this server (relative, or
+ * absolute on its own base), `u` for another server's, `s`/`c` for its identifier. Also used by the
+ * audit trail's indexer (src/audit/audit-index.ts), which must give exactly these entries.
+ */
+export function referenceObjectEntries(record: Record<string, unknown>, targets: string[] | undefined, ownBase: string | undefined): Record<string, string>[] {
   const entries: Record<string, string>[] = [];
   const identifier = record.identifier as Record<string, unknown> | undefined;
   if (typeof record.reference === 'string') {

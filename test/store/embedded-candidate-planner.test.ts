@@ -5,26 +5,16 @@
  * brute-force evaluation of the same conditions over random entries — and only
  * the keys in range (it is an index, not a scan).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../scripts/network-dataset.js';
+import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
 import { planCandidates } from '../../src/store/embedded/candidate-planner.js';
 import { keyReader } from '../../src/store/embedded/document-reader.js';
 import { prefixRange } from '../../src/store/embedded/index-keys.js';
-import { openLayout, type Layout } from '../../src/store/embedded/lmdb-layout.js';
-import { BatchView, planWrites, type CommittedOperation } from '../../src/store/embedded/unit-writer.js';
+import type { Layout } from '../../src/store/embedded/lmdb-layout.js';
 import type { IndexEntries } from '../../src/store/resource-store.js';
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 type Entry = { n: number; k: string; cn: number; lo: string; hi: string };
 type Cond = Record<string, unknown>;
@@ -46,37 +36,13 @@ function entryMeets(entry: Entry, cond: Cond): boolean {
   return true;
 }
 
-const opened: Array<{ layout: Layout; dir: string }> = [];
-afterEach(async () => {
-  for (const { layout, dir } of opened.splice(0)) {
-    await layout.env.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-function freshLayout(): Layout {
-  const dir = mkdtempSync(join(tmpdir(), 'relais-planner-'));
-  const layout = openLayout(dir);
-  opened.push({ layout, dir });
-  return layout;
-}
+const freshLayout = temporaryLayouts('relais-planner-');
 
 /** Writes index entries of `code` (undefined: a deletion; code '*': the whole index as the only element) for ids, as the store's writer does, in one transaction. */
 function writer(layout: Layout) {
-  const versions = new Map<string, number>();
-  let seq = 0;
-  return async (changes: Array<[string, Array<Record<string, unknown>> | undefined, string?]>) => {
-    const ops: CommittedOperation[] = [];
-    for (const [id, entries, code = 'value'] of changes) {
-      const versionId = (versions.get(id) ?? 0) + 1;
-      versions.set(id, versionId);
-      const lastUpdated = new Date(1_700_000_000_000 + ++seq).toISOString();
-      ops.push(entries ? { kind: 'put', resourceType: 'Observation', id, versionId, lastUpdated, resource: { resourceType: 'Observation', id } as never, index: code === '*' ? (entries[0] as IndexEntries) : { [code]: entries } } : { kind: 'delete', resourceType: 'Observation', id, versionId, lastUpdated });
-    }
-    const view = new BatchView(layout);
-    await planWrites(view, ops, () => ++seq);
-    await view.commit();
-  };
+  const write = indexWriter(layout);
+  return (changes: Array<[string, Array<Record<string, unknown>> | undefined, string?]>) =>
+    write(changes.map(([id, entries, code = 'value']) => [id, entries && (code === '*' ? (entries[0] as IndexEntries) : { [code]: entries })]));
 }
 
 const candidates = (layout: Layout, cond: Cond, code = 'value') => planCandidates(keyReader(layout), 'Observation', { [`idx.${code}`]: { $elemMatch: cond } });

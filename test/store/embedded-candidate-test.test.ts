@@ -8,10 +8,9 @@
  * bounds on the values they compare, -0, a filter only partly provable by keys — in every way the store reads (candidates, ordered first pages and walks, listing
  * from keys alone).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../scripts/network-dataset.js';
+import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
 import { isExactlyIndexed, keyProof } from '../../src/store/embedded/candidate-planner.js';
 import { matchingDocuments } from '../../src/store/embedded/document-reader.js';
 import { listExactMatches } from '../../src/store/embedded/key-order.js';
@@ -19,34 +18,11 @@ import { Pacer } from '../../src/store/embedded/pacer.js';
 import { historyPosition, replayMatches } from '../../src/store/embedded/snapshot-replay.js';
 import { filterTest } from '../../src/store/embedded/filter-test.js';
 import { MAX_VALUE_CHARS } from '../../src/store/embedded/index-keys.js';
-import { openLayout, type Layout } from '../../src/store/embedded/lmdb-layout.js';
-import { BatchView, planWrites, type CommittedOperation } from '../../src/store/embedded/unit-writer.js';
 import type { IndexEntries } from '../../src/store/resource-store.js';
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
-const opened: Array<{ layout: Layout; dir: string }> = [];
-afterEach(async () => {
-  for (const { layout, dir } of opened.splice(0)) {
-    await layout.env.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-function freshLayout(): Layout {
-  const dir = mkdtempSync(join(tmpdir(), 'relais-candidate-test-'));
-  const layout = openLayout(dir);
-  opened.push({ layout, dir });
-  return layout;
-}
+const freshLayout = temporaryLayouts('relais-candidate-test-');
 
 type Filter = Record<string, unknown>;
 const TYPE = 'Observation';
@@ -80,20 +56,21 @@ function randomEntries(random: () => number): IndexEntries {
   return index;
 }
 
-function writer(layout: Layout) {
-  const versions = new Map<string, number>();
-  let seq = 0;
-  return async (changes: Array<[string, IndexEntries | undefined]>) => {
-    const ops: CommittedOperation[] = changes.map(([id, index]) => {
-      const versionId = (versions.get(id) ?? 0) + 1;
-      versions.set(id, versionId);
-      const lastUpdated = new Date(1_700_000_000_000 + ++seq).toISOString();
-      return index ? { kind: 'put', resourceType: TYPE, id, versionId, lastUpdated, resource: { resourceType: TYPE, id } as never, index } : { kind: 'delete', resourceType: TYPE, id, versionId, lastUpdated };
-    });
-    const view = new BatchView(layout);
-    await planWrites(view, ops, () => ++seq);
-    await view.commit();
-  };
+/** One round of writes to up to 30 of 120 resources (a fifth of the existing ones deleted); `current` follows them. */
+function randomRound(random: () => number, current: Map<string, IndexEntries>): Array<[string, IndexEntries | undefined]> {
+  const changes: Array<[string, IndexEntries | undefined]> = [];
+  const touched = new Set<string>();
+  for (let step = 0; step < 30; step++) {
+    const id = `o${Math.floor(random() * 120)}`;
+    if (touched.has(id)) continue;
+    touched.add(id);
+    const deleting = current.has(id) && random() < 0.2;
+    const index = deleting ? undefined : randomEntries(random);
+    changes.push([id, index]);
+    if (index) current.set(id, index);
+    else current.delete(id);
+  }
+  return changes;
 }
 
 /** Conjuncts of every kind: proven by a key, by a plan's range, by an id list, and only by the evaluation. */
@@ -134,24 +111,12 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
   it('answers exactly what the filter evaluation answers, through updates and deletions, in every read path', async () => {
     const random = seeded(19);
     const layout = freshLayout();
-    const write = writer(layout);
+    const write = indexWriter(layout);
     const current = new Map<string, IndexEntries>();
     let compared = 0;
     let matched = 0;
     for (let round = 0; round < 25; round++) {
-      const changes: Array<[string, IndexEntries | undefined]> = [];
-      const touched = new Set<string>();
-      for (let step = 0; step < 30; step++) {
-        const id = `o${Math.floor(random() * 120)}`;
-        if (touched.has(id)) continue;
-        touched.add(id);
-        const deleting = current.has(id) && random() < 0.2;
-        const index = deleting ? undefined : randomEntries(random);
-        changes.push([id, index]);
-        if (index) current.set(id, index);
-        else current.delete(id);
-      }
-      await write(changes);
+      await write(randomRound(random, current));
       const transaction = layout.env.useReadTransaction();
       try {
         for (let n = 0; n < 40; n++) {
@@ -193,19 +158,12 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
     // (key order for one exactly indexed condition, else id order), after any writes since.
     const random = seeded(23);
     const layout = freshLayout();
-    const write = writer(layout);
+    const write = indexWriter(layout);
+    const current = new Map<string, IndexEntries>();
     const snapshots: Array<{ round: number; position: ReturnType<typeof historyPosition>; filter: Filter; listed: string[] }> = [];
     let checked = 0;
     for (let round = 0; round < 12; round++) {
-      const changes: Array<[string, IndexEntries | undefined]> = [];
-      const touched = new Set<string>();
-      for (let step = 0; step < 30; step++) {
-        const id = `o${Math.floor(random() * 120)}`;
-        if (touched.has(id)) continue;
-        touched.add(id);
-        changes.push([id, random() < 0.15 ? undefined : randomEntries(random)]);
-      }
-      await write(changes);
+      await write(randomRound(random, current));
       const transaction = layout.env.useReadTransaction();
       try {
         // Snapshots of earlier rounds, rebuilt now (one to three rounds of writes since).
