@@ -126,35 +126,4 @@ describe('AuditEvents in the embedded store, compact heads', () => {
     expect(await layoutOf(dir)).toMatchObject({ compactHeads: 2, heads: 14 });
     expect(await trailAnswers(await opened(new EmbeddedStore({ directory: dir })))).toEqual(answers);
   });
-
-  it('stores AuditEvent bodies uncompressed beside compressed bodies of other types in one database, and reads both back as written', async () => {
-    const dir = tempDir();
-    const ctx = await opened(new EmbeddedStore({ directory: dir }));
-    await writeTrail(ctx);
-    await reviseTrail(ctx);
-    // A Patient over lmdb-js' 1 KiB compression threshold, written the ordinary way.
-    const patient = { resourceType: 'Patient' as const, id: 'big', name: [{ family: 'Dupont', given: ['Jeanne'] }], address: Array.from({ length: 12 }, (_, i) => ({ line: [`${i} rue de la République`], city: 'Lyon', postalCode: '69001' })) };
-    await ctx.store.write([{ kind: 'put', resourceType: 'Patient', id: 'big', resource: patient, index: ctx.engine.facts.extractor.extract(patient), expect: 'absent' }]);
-    const events = auditEvents();
-    for (const event of events) {
-      const stored = await ctx.store.readVersion('AuditEvent', event.id!, 1);
-      expect(stored?.resource).toMatchObject({ ...event, meta: { versionId: '1' } });
-    }
-    expect((await ctx.store.readCurrent('Patient', 'big'))?.resource).toMatchObject(patient);
-    await closed(ctx);
-    const layout = openLayout(dir, true);
-    try {
-      // Raw bytes (a handle without compression returns them as stored): '{' for an AuditEvent, lmdb-js' LZ4 marker (254) for the Patient.
-      const first = (type: string, id: string) => layout.versionsUncompressed.getBinary([type, id, 1])![0];
-      for (const event of events) expect(first('AuditEvent', event.id!)).toBe('{'.charCodeAt(0));
-      expect(first('Patient', 'big')).toBe(254);
-    } finally {
-      await layout.env.close();
-    }
-    // And again after a restart, through every reader (read, version, history, search).
-    const again = await opened(new EmbeddedStore({ directory: dir }));
-    expect((await again.store.readVersion('AuditEvent', 'ae-03', 1))?.resource).toMatchObject({ ...events[2], meta: { versionId: '1' } });
-    expect((await again.store.readCurrent('Patient', 'big'))?.resource).toMatchObject(patient);
-    expect(await trailAnswers(again)).toEqual(expected);
-  });
 });

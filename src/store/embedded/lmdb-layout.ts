@@ -47,15 +47,13 @@
  *   each: 20,000 random reads of a 265 MiB store grew the file-backed RSS by 240 MiB with
  *   read-ahead, by 32 MiB without (measured).
  * - `compression` on bodies: LZ4 (lmdb-js' own) of values over 1 KiB, a smaller file
- *   and fewer pages mapped into memory — except the bodies of write-once types (AuditEvent),
- *   written through `versionsUncompressed`, a second handle on the same `versions` database
- *   without compression. lmdb-js queues each compressed value as an async work item of its
- *   own (a Napi AsyncWorker created, queued and completed on the event loop, then an LZ4
- *   dictionary loaded per value): 30 µs of event loop and 20 µs more in the pool for each
- *   AuditEvent of an audited read, whose body is 1.5–2 KiB (scripts/bench-audit-write.ts,
- *   issue 17). Reads need no flag: lmdb-js decompresses a value only when its first byte is
- *   its compression marker (254 or 255; its own writes compress any value starting so), and a
- *   JSON body starts with `{`; both kinds live side by side in the one database.
+ *   and fewer pages mapped into memory. AuditEvents too, although lmdb-js compresses each
+ *   value in an async work item of its own (about 30 µs of event loop and 20 µs in its pool
+ *   per AuditEvent of an audited read, issue 17): uncompressed, a read's AuditEvent (1.6 KB of
+ *   JSON) fits only two to a 4 KiB page, and B-tree pages split in the middle as the
+ *   time-ordered ids append, so each took a page of its own — 4,172 bytes per AuditEvent on
+ *   disk against 1,392 compressed (20,000 AuditEvents written both ways, measured). For a trail
+ *   that grows with every access, three times the disk is not worth 50 µs.
  */
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
@@ -88,8 +86,6 @@ export interface Layout {
   env: RootDatabase;
   heads: Database<HeadRecord, [string, string]>;
   versions: Database<VersionRecord, [string, string, number]>;
-  /** The same database, written without compression (bodies of write-once types, above); read through `versions`. */
-  versionsUncompressed: Database<VersionRecord, [string, string, number]>;
   entries: Database<IndexEntries, [string, string, number]>;
   current: Database<unknown[], [string, string, string]>;
   keys: Database<null, Array<string | number>>;
@@ -125,7 +121,6 @@ export function openLayout(directory: string, readOnly = false): Layout {
     env,
     heads: env.openDB({ name: 'heads' }),
     versions: env.openDB({ name: 'versions', encoding: 'json', compression: { threshold: 1024 } }),
-    versionsUncompressed: env.openDB({ name: 'versions', encoding: 'json' }),
     entries: env.openDB({ name: 'entries', encoding: 'json' }),
     current: env.openDB({ name: 'current', encoding: 'json' }),
     keys: env.openDB({ name: 'keys' }),

@@ -235,11 +235,9 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
     const deleted = op.kind === 'delete';
     const record: VersionRecord = { lu: op.lastUpdated, ...(deleted ? { d: true as const } : {}) };
     if (op.resource) record.r = withVersionMeta(op.resource, op.id, op.versionId, op.lastUpdated);
-    // A compact head (lmdb-layout.ts) has, and a compact one gets, no per-parameter copies; its body is not compressed.
-    const compact = !deleted && view.writeOnceTypes.has(op.resourceType);
     // The pacer is consulted between the encodings of one resource too: those of a 9 MB resource (its version,
     // entries, keys, per-parameter entries) held the event loop 0.4 s in one piece (issue 18's hostile probe).
-    view.put((compact ? layout.versionsUncompressed : layout.versions) as never, [op.resourceType, op.id, op.versionId], record);
+    view.put(layout.versions as never, [op.resourceType, op.id, op.versionId], record);
     await between();
     // Each version keeps the entries it was written with (a deletion: those of what it deleted), for filtered history.
     const versionEntries = deleted ? currentEntries : op.index;
@@ -247,6 +245,8 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
     await between();
     replaceKeys(view, op.resourceType, op.id, currentEntries, deleted ? undefined : op.index);
     await between();
+    // A compact head (lmdb-layout.ts) has, and a compact one gets, no per-parameter copies.
+    const compact = !deleted && view.writeOnceTypes.has(op.resourceType);
     await view.replaceCurrent(op.resourceType, op.id, head?.c ? undefined : currentEntries, deleted || compact ? undefined : op.index, between);
 
     let guardKey = head?.g;
