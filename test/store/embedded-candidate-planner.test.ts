@@ -5,11 +5,13 @@
  * brute-force evaluation of the same conditions over random entries — and only
  * the keys in range (it is an index, not a scan).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
 import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
 import { planCandidates } from '../../src/store/embedded/candidate-planner.js';
 import { keyReader } from '../../src/store/embedded/document-reader.js';
+import type { Pacer } from '../../src/store/embedded/pacer.js';
 import { prefixRange } from '../../src/store/embedded/index-keys.js';
 import type { Layout } from '../../src/store/embedded/lmdb-layout.js';
 import type { IndexEntries } from '../../src/store/resource-store.js';
@@ -45,7 +47,7 @@ function writer(layout: Layout) {
     write(changes.map(([id, entries, code = 'value']) => [id, entries && (code === '*' ? (entries[0] as IndexEntries) : { [code]: entries })]));
 }
 
-const candidates = (layout: Layout, cond: Cond, code = 'value') => planCandidates(keyReader(layout), 'Observation', { [`idx.${code}`]: { $elemMatch: cond } });
+const candidates = async (layout: Layout, cond: Cond, code = 'value') => planCandidates(keyReader(layout), 'Observation', { [`idx.${code}`]: { $elemMatch: cond } });
 
 describe('embedded candidate planner', () => {
   it('never misses a match of number, canonical quantity and date ranges through writes, updates and deletes', async () => {
@@ -90,7 +92,7 @@ describe('embedded candidate planner', () => {
       for (const cond of conditions()) {
         const { $or, ...plain } = cond as Cond & { $or?: Cond[] };
         const expected = [...current].filter(([, entries]) => entries.some((e) => entryMeets(e, plain) && (!$or || $or.some((b) => entryMeets(e, b))))).map(([i]) => i);
-        const found = candidates(layout, cond);
+        const found = await candidates(layout, cond);
         expect(found, JSON.stringify(cond)).toBeDefined();
         for (const match of expected) expect(found!.has(match), `${match} for ${JSON.stringify(cond)}`).toBe(true);
         checked += expected.length;
@@ -103,17 +105,17 @@ describe('embedded candidate planner', () => {
     const layout = freshLayout();
     const write = writer(layout);
     await write(Array.from({ length: 2000 }, (_, i): [string, Entry[]] => [`o${i}`, [{ n: i } as Entry]]));
-    expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.size).toBe(10); // 100..109: a strict bound excludes its value
-    expect(candidates(layout, { n: { $gt: 100, $lte: 110 } })?.size).toBe(10); // 101..110
-    expect(candidates(layout, { n: { $gt: 100, $gte: 100, $lt: 103 } })?.size).toBe(2); // the tighter bound: strict on a tie
+    expect((await candidates(layout, { n: { $gte: 100, $lt: 110 } }))?.size).toBe(10); // 100..109: a strict bound excludes its value
+    expect((await candidates(layout, { n: { $gt: 100, $lte: 110 } }))?.size).toBe(10); // 101..110
+    expect((await candidates(layout, { n: { $gt: 100, $gte: 100, $lt: 103 } }))?.size).toBe(2); // the tighter bound: strict on a tie
     await write([['o105', [{ n: 5000 } as Entry]]]);
-    const after = candidates(layout, { n: { $gte: 100, $lt: 110 } })!;
+    const after = (await candidates(layout, { n: { $gte: 100, $lt: 110 } }))!;
     expect(after.has('o105')).toBe(false);
     expect(after.size).toBe(9);
-    expect(candidates(layout, { n: { $gt: 4999 } })?.has('o105')).toBe(true);
+    expect((await candidates(layout, { n: { $gt: 4999 } }))?.has('o105')).toBe(true);
     await write([['o106', undefined]]);
-    expect(candidates(layout, { n: { $gte: 100, $lt: 110 } })?.has('o106')).toBe(false);
-    expect(candidates(layout, { e: 'x' })).toBeUndefined(); // nothing indexable: the store scans the type
+    expect((await candidates(layout, { n: { $gte: 100, $lt: 110 } }))?.has('o106')).toBe(false);
+    expect((await candidates(layout, { e: 'x' }))).toBeUndefined(); // nothing indexable: the store scans the type
   });
 
   it('finds references, codes, systems and string prefixes by key, and picks the narrowest conjunct', async () => {
@@ -128,20 +130,20 @@ describe('embedded candidate planner', () => {
         '*',
       ]),
     );
-    expect(candidates(layout, { r: 'Patient/p7' }, 'subject')?.size).toBe(10);
-    expect(candidates(layout, { r: { $in: ['Patient/p7', 'Patient/p8'] } }, 'subject')?.size).toBe(20);
-    expect(candidates(layout, { s: loinc, c: '8480-6' }, 'code')?.size).toBe(100);
-    expect(candidates(layout, { c: { $in: ['8480-6'] } }, 'code')?.size).toBe(100);
-    expect(candidates(layout, { s: loinc }, 'code')?.size).toBe(300);
-    expect([...candidates(layout, { v: { $regex: '^lefe' } }, 'family')!].sort()).toEqual(['o1', 'o2']);
-    expect([...candidates(layout, { v: 'martin' }, 'family')!]).toEqual(['o3']);
-    expect(candidates(layout, { v: { $regex: 'fev' } }, 'family')).toBeUndefined(); // not anchored: no prefix to read
+    expect((await candidates(layout, { r: 'Patient/p7' }, 'subject'))?.size).toBe(10);
+    expect((await candidates(layout, { r: { $in: ['Patient/p7', 'Patient/p8'] } }, 'subject'))?.size).toBe(20);
+    expect((await candidates(layout, { s: loinc, c: '8480-6' }, 'code'))?.size).toBe(100);
+    expect((await candidates(layout, { c: { $in: ['8480-6'] } }, 'code'))?.size).toBe(100);
+    expect((await candidates(layout, { s: loinc }, 'code'))?.size).toBe(300);
+    expect([...(await candidates(layout, { v: { $regex: '^lefe' } }, 'family'))!].sort()).toEqual(['o1', 'o2']);
+    expect([...(await candidates(layout, { v: 'martin' }, 'family'))!]).toEqual(['o3']);
+    expect((await candidates(layout, { v: { $regex: 'fev' } }, 'family'))).toBeUndefined(); // not anchored: no prefix to read
     // A conjunction reads the narrowest part only: 10 subjects rather than 100 codes.
-    const both = planCandidates(keyReader(layout), 'Observation', { 'idx.code': { $elemMatch: { s: loinc, c: '8480-6' } }, 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } });
+    const both = await planCandidates(keyReader(layout), 'Observation', { 'idx.code': { $elemMatch: { s: loinc, c: '8480-6' } }, 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } });
     expect(both?.size).toBe(10);
     // An $or needs every branch indexable.
-    expect(planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { id: 'o5' }] })?.size).toBe(11);
-    expect(planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { 'idx.code': { $exists: false } }] })).toBeUndefined();
+    expect((await planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { id: 'o5' }] }))?.size).toBe(11);
+    expect((await planCandidates(keyReader(layout), 'Observation', { $or: [{ 'idx.subject': { $elemMatch: { r: 'Patient/p7' } } }, { 'idx.code': { $exists: false } }] }))).toBeUndefined();
   });
 });
 
@@ -152,14 +154,44 @@ describe('keyReader.count', () => {
     await write(Array.from({ length: 12_000 }, (_, i): [string, Array<Record<string, unknown>>, string] => [`o${String(i).padStart(5, '0')}`, [{ value: [{ n: i }], rank: [{ n: i % 1000 === 0 ? 1 : 0 }] }], '*']));
     const range = prefixRange(['Observation', 'value', 'n']);
     // Small limits read keys; a limit above READ_TO_COUNT counts natively.
-    expect(keyReader(layout).count(range, 100)).toBe(100);
-    expect(keyReader(layout).count(range, 20_000)).toBe(12_000);
-    expect(keyReader(layout).count(range, 10_000)).toBe(10_001);
+    expect(await keyReader(layout).count(range, 100)).toBe(100);
+    expect(await keyReader(layout).count(range, 20_000)).toBe(12_000);
+    expect(await keyReader(layout).count(range, 10_000)).toBe(10_001);
     // With a cap below the range's size, a huge limit gets the lower bound cap + 1.
-    expect(keyReader(layout, undefined, 9_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(9_001);
-    expect(keyReader(layout, undefined, 12_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(12_000);
+    expect(await keyReader(layout, undefined, 9_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(9_001);
+    expect(await keyReader(layout, undefined, 12_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(12_000);
     // The planner still picks the narrower conjunct when the broad one is only bounded: 12 ranks ≥ 1 rather than 12,000 values ≥ 0.
     const both = { 'idx.value': { $elemMatch: { n: { $gte: 0 } } }, 'idx.rank': { $elemMatch: { n: { $gte: 1 } } } };
-    expect(planCandidates(keyReader(layout, undefined, 9_000), 'Observation', both)?.size).toBe(12);
+    expect((await planCandidates(keyReader(layout, undefined, 9_000), 'Observation', both))?.size).toBe(12);
+  });
+
+  it('skips a broad range in steps, with turns of the event loop between them, and counts the same at every step boundary', async () => {
+    const layout = freshLayout();
+    const write = writer(layout);
+    await write(Array.from({ length: 20_000 }, (_, i): [string, Array<Record<string, unknown>>] => [`o${String(i).padStart(5, '0')}`, [{ n: i }]]));
+    const range = prefixRange(['Observation', 'value', 'n']);
+    // Caps around the steps of 8,192 keys: the reader's answer is cap + 1 above the range's size, its size otherwise.
+    for (const cap of [8_191, 8_192, 8_193, 16_383, 16_384, 16_385, 19_999, 20_000, 20_001, 24_576]) {
+      expect(await keyReader(layout, undefined, cap).count(range, Number.MAX_SAFE_INTEGER), `cap ${cap}`).toBe(cap < 20_000 ? cap + 1 : 20_000);
+    }
+    // A count that yields between its steps, within a read transaction, while writes land in those turns:
+    // it counts the transaction's snapshot, neither the keys added nor those deleted meanwhile.
+    let turns = 0;
+    const concurrentWrites = () =>
+      write([
+        ...Array.from({ length: 5_000 }, (_, i): [string, Array<Record<string, unknown>>] => [`p${String(i).padStart(5, '0')}`, [{ n: 30_000 + i }]]),
+        ...Array.from({ length: 3_000 }, (_, i): [string, undefined] => [`o${String(i).padStart(5, '0')}`, undefined]),
+      ]);
+    // The writes are committed in the count's first turn, before its second step.
+    const pacer = { paceCostly: async () => (++turns === 1 ? concurrentWrites() : nextTurn()) } as unknown as Pacer;
+    const transaction = layout.env.useReadTransaction();
+    try {
+      expect(await keyReader(layout, transaction, 30_000, pacer).count(range, Number.MAX_SAFE_INTEGER)).toBe(20_000);
+    } finally {
+      transaction.done();
+    }
+    expect(turns).toBeGreaterThanOrEqual(2);
+    // The writes did land: a new count sees them.
+    expect(await keyReader(layout, undefined, 30_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(22_000);
   });
 });

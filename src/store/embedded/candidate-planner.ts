@@ -23,9 +23,10 @@ export interface KeyReader {
   /**
    * How many keys are in the range, counting at most `limit` (more than that: any number above it).
    * A reader may stop counting a very broad range early and report a lower bound above its own cap
-   * (document-reader.ts, COUNT_AT_MOST): plans are then compared on that bound.
+   * (document-reader.ts, COUNT_AT_MOST): plans are then compared on that bound. Asynchronous: a
+   * reader may give the event loop turns while it counts (pacer.ts).
    */
-  count(range: KeyRange, limit: number): number;
+  count(range: KeyRange, limit: number): Promise<number>;
   /** Adds the id (last key element) of every key in the range. */
   collectIds(range: KeyRange, into: Set<string>): void;
   /** The ids of a range `count` has already read to its end (the planner's narrow plans), so that they are not read twice. */
@@ -50,17 +51,17 @@ export interface Plan {
 }
 
 /** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
-export function planFor(reader: KeyReader, resourceType: string, filter: Filter): Plan | undefined {
+export async function planFor(reader: KeyReader, resourceType: string, filter: Filter): Promise<Plan | undefined> {
   // A single condition has no rival plan to be compared with: its keys need not be counted first.
-  if (isExactlyIndexed(filter)) return planFilter({ ...reader, count: () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER);
+  if (isExactlyIndexed(filter)) return planFilter({ ...reader, count: async () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER);
   // First look for a narrow plan only, so that a broad conjunct listed first (a common code) is not
   // counted in full when a selective one (a patient reference) follows; then accept any.
-  return planFilter(reader, resourceType, filter, NARROW) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);
+  return (await planFilter(reader, resourceType, filter, NARROW)) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);
 }
 
 /** A superset of the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
-export function planCandidates(reader: KeyReader, resourceType: string, filter: Filter): Set<string> | undefined {
-  const plan = planFor(reader, resourceType, filter);
+export async function planCandidates(reader: KeyReader, resourceType: string, filter: Filter): Promise<Set<string> | undefined> {
+  const plan = await planFor(reader, resourceType, filter);
   if (!plan) return undefined;
   const ids = new Set<string>(plan.ids);
   for (const range of plan.ranges) {
@@ -149,10 +150,10 @@ function texts(operand: unknown): string[] | undefined {
   return list && list.length > 0 && list.length <= POINTS_AT_MOST && list.every(heldWhole) ? (list as string[]) : undefined;
 }
 
-function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Plan | undefined {
+async function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Promise<Plan | undefined> {
   let size = 0;
   for (const range of ranges) {
-    size += reader.count(range, limit - size + 1);
+    size += await reader.count(range, limit - size + 1);
     if (size > limit) return undefined;
   }
   return { size, ids: [], ranges };
@@ -169,18 +170,18 @@ function better(best: Plan | undefined, candidate: Plan | undefined): Plan | und
 }
 
 /** The narrowest plan for a filter (a conjunction of its keys), under `limit` keys, or undefined. */
-function planFilter(reader: KeyReader, resourceType: string, filter: Filter, limit: number): Plan | undefined {
+async function planFilter(reader: KeyReader, resourceType: string, filter: Filter, limit: number): Promise<Plan | undefined> {
   let best: Plan | undefined;
   const bound = () => Math.min(limit, best ? best.size : limit);
   for (const [key, value] of Object.entries(filter)) {
     if (key === '$and' && Array.isArray(value)) {
-      for (const part of value as Filter[]) best = better(best, planFilter(reader, resourceType, part, bound()));
+      for (const part of value as Filter[]) best = better(best, await planFilter(reader, resourceType, part, bound()));
     } else if (key === '$or' && Array.isArray(value) && value.length > 0) {
       // Every branch must be indexable, and together under the bound.
       const branches: Plan[] = [];
       let size = 0;
       for (const part of value as Filter[]) {
-        const branch = planFilter(reader, resourceType, part, bound() - size);
+        const branch = await planFilter(reader, resourceType, part, bound() - size);
         if (!branch) break;
         branches.push(branch);
         size += branch.size;
@@ -191,7 +192,7 @@ function planFilter(reader: KeyReader, resourceType: string, filter: Filter, lim
       if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [], source: { key, value } });
     } else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
       const cond = (value as { $elemMatch: unknown }).$elemMatch;
-      const plan = cond && typeof cond === 'object' ? planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()) : undefined;
+      const plan = cond && typeof cond === 'object' ? await planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()) : undefined;
       if (plan) best = better(best, { ...plan, source: { key, value } });
     }
   }
@@ -199,47 +200,47 @@ function planFilter(reader: KeyReader, resourceType: string, filter: Filter, lim
 }
 
 /** The narrowest plan for one `$elemMatch` condition on the entries of a parameter (`head` = [type, code]). */
-function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: number): Plan | undefined {
+async function planEntry(reader: KeyReader, head: IndexKey, cond: Filter, limit: number): Promise<Plan | undefined> {
   let best: Plan | undefined;
-  const consider = (ranges: KeyRange[] | undefined) => {
-    if (ranges) best = better(best, rangesPlan(reader, ranges, Math.min(limit, best ? best.size : limit)));
+  const consider = async (ranges: KeyRange[] | undefined) => {
+    if (ranges) best = better(best, await rangesPlan(reader, ranges, Math.min(limit, best ? best.size : limit)));
   };
   const bound = () => Math.min(limit, best ? best.size : limit);
 
   // Texts are looked up as the keys hold them, clipped (a longer text then reads a superset).
   const r = cond.r;
-  if (typeof r === 'string') consider([prefixRange([...head, 'r', clip(r)])]);
-  else if (inList(r)) consider(inList(r)!.map((ref) => prefixRange([...head, 'r', clip(String(ref))])));
+  if (typeof r === 'string') await consider([prefixRange([...head, 'r', clip(r)])]);
+  else if (inList(r)) await consider(inList(r)!.map((ref) => prefixRange([...head, 'r', clip(String(ref))])));
 
   const v = cond.v;
-  if (typeof v === 'string') consider([prefixRange([...head, 'v', clip(v)])]);
+  if (typeof v === 'string') await consider([prefixRange([...head, 'v', clip(v)])]);
   else if (v && typeof v === 'object' && typeof (v as Filter).$regex === 'string' && !(v as Filter).$options) {
     const literal = anchoredLiteral((v as Filter).$regex as string);
-    if (literal) consider([startsWithRange([...head, 'v'], literal)]);
+    if (literal) await consider([startsWithRange([...head, 'v'], literal)]);
   }
 
   const c = cond.c;
   const system = typeof cond.s === 'string' ? cond.s : undefined;
   const codes = typeof c === 'string' ? [c] : inList(c)?.map(String);
-  if (codes) consider(codes.map((code) => prefixRange(system !== undefined ? [...head, 'sc', clip(system), clip(code)] : [...head, 'c', clip(code)])));
-  else if (system !== undefined && c === undefined) consider([prefixRange([...head, 'sc', clip(system)])]);
+  if (codes) await consider(codes.map((code) => prefixRange(system !== undefined ? [...head, 'sc', clip(system), clip(code)] : [...head, 'c', clip(code)])));
+  else if (system !== undefined && c === undefined) await consider([prefixRange([...head, 'sc', clip(system)])]);
 
   const n = boundsOf(cond.n, 'number');
-  if (n) consider([valueRange([...head, 'n'], n[0], n[1])]);
+  if (n) await consider([valueRange([...head, 'n'], n[0], n[1])]);
   const cn = typeof cond.k === 'string' ? boundsOf(cond.cn, 'number') : undefined;
-  if (cn) consider([valueRange([...head, 'cn', clip(cond.k as string)], cn[0], cn[1])]);
+  if (cn) await consider([valueRange([...head, 'cn', clip(cond.k as string)], cn[0], cn[1])]);
   for (const field of ['lo', 'hi'] as const) {
     const range = boundsOf(cond[field], 'string');
-    if (range) consider([valueRange([...head, field], range[0], range[1])]);
+    if (range) await consider([valueRange([...head, field], range[0], range[1])]);
   }
 
   // Inside the entry condition: an $and part is a superset on its own; an $or needs every branch (dates ge/le).
-  if (Array.isArray(cond.$and)) for (const part of cond.$and as Filter[]) best = better(best, planEntry(reader, head, part, bound()));
+  if (Array.isArray(cond.$and)) for (const part of cond.$and as Filter[]) best = better(best, await planEntry(reader, head, part, bound()));
   if (Array.isArray(cond.$or) && cond.$or.length > 0) {
     const branches: Plan[] = [];
     let size = 0;
     for (const part of cond.$or as Filter[]) {
-      const branch = planEntry(reader, head, part, bound() - size);
+      const branch = await planEntry(reader, head, part, bound() - size);
       if (!branch) break;
       branches.push(branch);
       size += branch.size;

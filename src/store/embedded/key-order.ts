@@ -18,7 +18,7 @@
 import type { Transaction } from 'lmdb';
 import type { MatchRef } from '../resource-store.js';
 import { isExactlyIndexed, planFor, type Plan } from './candidate-planner.js';
-import { keyReader } from './document-reader.js';
+import { COUNT_AT_MOST, keyReader } from './document-reader.js';
 import type { Layout } from './lmdb-layout.js';
 import type { Pacer } from './pacer.js';
 
@@ -53,11 +53,11 @@ const KEYS_PER_PACE = 256;
  */
 export async function listExactMatches(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, pacer: Pacer): Promise<MatchRef[] | undefined> {
   if (!isExactlyIndexed(filter)) return undefined;
-  const reader = keyReader(layout, transaction);
+  const reader = keyReader(layout, transaction, COUNT_AT_MOST, pacer);
   const refs: MatchRef[] = [];
   let read = 0;
   for (const resourceType of [...resourceTypes].sort()) {
-    const plan = planFor(reader, resourceType, filter);
+    const plan = await planFor(reader, resourceType, filter);
     if (!plan) return undefined;
     const seen = new Set<string>(plan.ids);
     for (const range of plan.ranges) {

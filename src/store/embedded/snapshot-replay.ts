@@ -23,7 +23,7 @@
 import { compareKeys, type Transaction } from 'lmdb';
 import type { IndexEntries, MatchRef } from '../resource-store.js';
 import { isExactlyIndexed, planFor, type Plan } from './candidate-planner.js';
-import { keyReader, matchingDocuments } from './document-reader.js';
+import { COUNT_AT_MOST, keyReader, matchingDocuments } from './document-reader.js';
 import { filterTest } from './filter-test.js';
 import { HIGHEST, indexKeysOf, type IndexKey } from './index-keys.js';
 import type { Layout, LogKey } from './lmdb-layout.js';
@@ -45,11 +45,11 @@ interface Placed {
 /** The refs of the matches of `filter` as they were at `position`, in the order of their first page. */
 export async function replayMatches(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, position: LogKey | undefined, pacer: Pacer): Promise<MatchRef[]> {
   const exact = isExactlyIndexed(filter);
-  const reader = keyReader(layout, transaction);
+  const reader = keyReader(layout, transaction, COUNT_AT_MOST, pacer);
   const refs: MatchRef[] = [];
   for (const resourceType of [...resourceTypes].sort()) {
     const changed = await versionsAt(layout, transaction, resourceType, position, pacer);
-    const plan = exact ? planFor(reader, resourceType, filter) : undefined;
+    const plan = exact ? await planFor(reader, resourceType, filter) : undefined;
     const current: Placed[] = [];
     if (plan) {
       const seen = new Set<string>();
