@@ -88,7 +88,7 @@ export function buildContext(config: RelaisConfig, store?: ResourceStore, option
     searchParameters,
     { ...limits, maxSortKeys: config.LIMIT_SORT_KEYS, maxIncludes: config.LIMIT_INCLUDES, baseUrl: baseUrlOf(config) },
     profileValidation.terminology,
-    (type, code) => extractor.indexedCodes(type).has(code),
+    (type, code) => extractor.indexes(type, code),
   );
   // Subscriptions plug in as a decorator of the store the engine writes through: the notifications a
   // write triggers join that write (the outbox); the engine knows nothing of them.

@@ -112,6 +112,8 @@ function splitTopLevelUnion(expression: string): string[] {
 
 export class IndexExtractor {
   private readonly compiled = new Map<string, CompiledParameter[]>();
+  /** Per type, each parameter's compiled evaluation (null: it cannot be indexed). */
+  private readonly compiledOne = new Map<string, Map<SearchParameter, CompiledParameter | null>>();
   private readonly relative = new Map<string, Evaluator | null>();
   private readonly codes = new Map<string, Set<string>>();
   private readonly baseUrl: string | undefined;
@@ -128,6 +130,7 @@ export class IndexExtractor {
   /** Forgets compiled expressions (after SearchParameters were added). */
   reset(): void {
     this.compiled.clear();
+    this.compiledOne.clear();
     this.relative.clear();
     this.codes.clear();
   }
@@ -153,8 +156,12 @@ export class IndexExtractor {
 
   /** The index entries of one parameter only (used by _include on the resources of a page). */
   extractParameter(resource: Resource, code: string): unknown[] {
-    const compiled = this.compiledFor(resource.resourceType).find((c) => c.parameter.code === code);
-    return compiled ? dedupe(this.valuesOf(compiled, resource)) : [];
+    // The first of the type's parameters with that code that compiles (as in compiledFor), compiling no other.
+    for (const parameter of this.registry.indexedFor(resource.resourceType)) {
+      const compiled = parameter.code === code ? this.compiledParameter(resource.resourceType, parameter) : undefined;
+      if (compiled) return dedupe(this.valuesOf(compiled, resource));
+    }
+    return [];
   }
 
   private valuesOf(compiled: CompiledParameter, resource: Resource): unknown[] {
@@ -212,31 +219,55 @@ export class IndexExtractor {
     if (list) return list;
     list = [];
     for (const parameter of this.registry.indexedFor(resourceType)) {
-      const expression = expressionFor(resourceType, parameter.expression!);
-      if (!expression) continue;
-      // Bundle.composition and Bundle.message name a resource inside the Bundle (entry[0].resource), not a
-      // reference: no reference entry can stand for it, so they are not indexed (and reported as unsupported).
-      if (parameter.type === 'reference' && /\.resource$/.test(expression.trim())) continue;
-      let components: CompiledParameter['components'];
-      if (parameter.type === 'composite') {
-        components = (parameter.component ?? []).map((c) => ({ parameter: this.registry.byCanonical(c.definition)!, expression: c.expression }));
-        if (components.length < 2 || components.some((c) => !c.parameter)) continue; // a component we cannot type cannot be matched
-      }
-      const simple = this.simplePaths && !components && SIMPLE_PATH_TYPES.has(parameter.type) ? compileSimplePath(resourceType, expression) : undefined;
-      if (simple) {
-        list.push({ parameter, evaluate: simple });
-        continue;
-      }
-      try {
-        const fn = fhirpath.compile(expression, r4model, { resolveInternalTypes: false });
-        list.push({ parameter, evaluate: (resource) => fn(resource as never) as unknown[], ...(components ? { components } : {}) });
-      } catch {
-        // An expression fhirpath.js cannot compile is skipped; the CapabilityStatement
-        // only lists parameters that compiled (see indexedCodes).
-      }
+      const compiled = this.compiledParameter(resourceType, parameter);
+      if (compiled) list.push(compiled);
     }
     this.compiled.set(resourceType, list);
     return list;
+  }
+
+  /**
+   * One parameter's evaluation, compiled on first use. Per parameter, not per type: compiling every
+   * parameter of a type at its first search held the event loop 60–110 ms (Patient, Location: a
+   * FHIRPath parse of a few ms each, CPU-profiled in bench-search at 1,000,000 resources), where the
+   * search needs only its own parameters (`indexes`).
+   */
+  private compiledParameter(resourceType: string, parameter: SearchParameter): CompiledParameter | undefined {
+    let ofType = this.compiledOne.get(resourceType);
+    if (!ofType) this.compiledOne.set(resourceType, (ofType = new Map()));
+    let compiled = ofType.get(parameter);
+    if (compiled === undefined) ofType.set(parameter, (compiled = this.compile(resourceType, parameter) ?? null));
+    return compiled ?? undefined;
+  }
+
+  private compile(resourceType: string, parameter: SearchParameter): CompiledParameter | undefined {
+    const expression = expressionFor(resourceType, parameter.expression!);
+    if (!expression) return undefined;
+    // Bundle.composition and Bundle.message name a resource inside the Bundle (entry[0].resource), not a
+    // reference: no reference entry can stand for it, so they are not indexed (and reported as unsupported).
+    if (parameter.type === 'reference' && /\.resource$/.test(expression.trim())) return undefined;
+    let components: CompiledParameter['components'];
+    if (parameter.type === 'composite') {
+      components = (parameter.component ?? []).map((c) => ({ parameter: this.registry.byCanonical(c.definition)!, expression: c.expression }));
+      if (components.length < 2 || components.some((c) => !c.parameter)) return undefined; // a component we cannot type cannot be matched
+    }
+    const simple = this.simplePaths && !components && SIMPLE_PATH_TYPES.has(parameter.type) ? compileSimplePath(resourceType, expression) : undefined;
+    if (simple) return { parameter, evaluate: simple };
+    try {
+      const fn = fhirpath.compile(expression, r4model, { resolveInternalTypes: false });
+      return { parameter, evaluate: (resource) => fn(resource as never) as unknown[], ...(components ? { components } : {}) };
+    } catch {
+      // An expression fhirpath.js cannot compile is skipped; the CapabilityStatement
+      // only lists parameters that compiled (see indexedCodes).
+      return undefined;
+    }
+  }
+
+  /** Whether a type's parameter really gets index entries (the same answer as `indexedCodes(type).has(code)`), compiling that parameter only. */
+  indexes(resourceType: string, code: string): boolean {
+    if (this.codes.has(resourceType)) return this.codes.get(resourceType)!.has(code);
+    if (FULL_TEXT_PARAMETERS.has(code) && this.registry.get(resourceType, code)) return true;
+    return this.registry.indexedFor(resourceType).some((parameter) => parameter.code === code && this.compiledParameter(resourceType, parameter) !== undefined);
   }
 
   /** Codes that really get indexed for a type (for the CapabilityStatement). */
