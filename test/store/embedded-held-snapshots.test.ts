@@ -111,6 +111,26 @@ describe('paging snapshots kept from the first page read', () => {
     expect(result).toMatchObject({ snapshotKept: true, total: 10 });
     expect(await load(store, 's')).toEqual(ids(10).reverse());
   });
+
+  it('an explicit sort of thousands of matches (its copies paced) keeps the order and the state it was read in, writes landing meanwhile', async () => {
+    const store = await fresh();
+    const n = 12_000; // the order's copy and the snapshot's refs give the pacer a look every 4,096 matches
+    const id = (i: number) => `q${String(i).padStart(5, '0')}`;
+    const family = (i: number) => `F${String((i * 7919) % 97).padStart(2, '0')}`;
+    for (let start = 0; start < n; start += 2000) await store.write(Array.from({ length: 2000 }, (_, k) => patient(id(start + k), family(start + k))));
+    // Family descending, then type and id ascending (the store's tie-breakers).
+    const expected = Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => (family(a) === family(b) ? (id(a) < id(b) ? -1 : 1) : family(a) < family(b) ? 1 : -1))
+      .map(id);
+    const searching = store.search({ resourceTypes: ['Patient'], filter: {}, sort: [{ path: 'idx.family.v', direction: -1 }], offset: 0, count: 25, withTotal: false, keepSnapshot: { cursor: 'big', owner: 'me' } });
+    // Written while the search reads (in its turns, if it yields before they commit): none of it is seen.
+    await Promise.all([store.write([patient('a-new', 'Zzz')]), store.write([{ kind: 'delete', resourceType: 'Patient', id: expected[0] }])]);
+    const result = await searching;
+    expect(result).toMatchObject({ snapshotKept: true, total: n });
+    expect(result.versions.map((v) => v.id)).toEqual(expected.slice(0, 25));
+    const snapshot = await store.loadResultSet('big', 'me', 0, n + 10);
+    expect(snapshot?.refs.map((r) => r.id)).toEqual(expected);
+  }, 60_000);
 });
 
 describe('first pages of broad conditions (a walk in id order, else the candidates)', () => {
