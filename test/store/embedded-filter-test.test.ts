@@ -67,3 +67,64 @@ describe('kept filter tests', () => {
     }
   });
 });
+
+/**
+ * Comparisons on entry fields (date, number and quantity prefixes: `lo`, `hi`, `n`, `cn` in an
+ * $elemMatch, alone or in $or/$and) are evaluated without mingo: the answers must be mingo's for
+ * every value an entry may hold — strings, numbers, a field missing or of another type, equal
+ * bounds, -0, and the shapes left to mingo (a field holding an array, an entry that is not an object).
+ */
+describe('entry comparisons', () => {
+  const values: unknown[] = ['1940-01-01T00:00:00.000Z', '1950-06-15T00:00:00.000Z', '1960-01-01T00:00:00.000Z', '1939-12-31T23:59:59.999Z', 5, -0, 0, 39.5, 40, 12, null, true, { a: 1 }, ['1950-01-01T00:00:00.000Z'], [41, 2]];
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)];
+  const entry = (): unknown => {
+    if (random() < 0.04) return pick(['text', 3, null, [{ lo: 5 }]]);
+    const e: Record<string, unknown> = {};
+    for (const field of ['lo', 'hi', 'n']) if (random() < 0.75) e[field] = pick(values);
+    return e;
+  };
+  const docs = Array.from({ length: 400 }, (_, i) => ({
+    id: `d${i}`,
+    type: 'Patient',
+    idx: i % 25 === 0 ? {} : { birthdate: i % 31 === 0 ? [] : i % 97 === 0 ? 'not a list' : Array.from({ length: 1 + (i % 3) }, entry) },
+  }));
+  const operand = () => pick<string | number>(['1940-01-01T00:00:00.000Z', '1950-06-15T00:00:00.000Z', '1960-01-01T00:00:00.000Z', 0, 5, 39.5, 40]);
+  const comparison = (): Record<string, unknown> => {
+    const ops: Record<string, unknown> = {};
+    for (const op of ['$gt', '$gte', '$lt', '$lte']) if (random() < 0.4) ops[op] = operand();
+    if (Object.keys(ops).length === 0) ops.$gte = operand();
+    return { [pick(['lo', 'hi', 'n'])]: ops };
+  };
+  const condition = (depth: number): Record<string, unknown> => {
+    const roll = random();
+    if (depth < 2 && roll < 0.3) return { $or: [condition(depth + 1), condition(depth + 1)] };
+    if (depth < 2 && roll < 0.4) return { $and: [condition(depth + 1), condition(depth + 1)] };
+    return roll < 0.7 ? comparison() : { ...comparison(), ...comparison() };
+  };
+
+  it('answer as mingo does on random conditions and entries of every shape', () => {
+    let matched = 0;
+    for (let n = 0; n < 120; n++) {
+      const filter = n % 5 === 0 ? { $and: [{ 'idx.birthdate': { $elemMatch: condition(0) } }, { 'idx.birthdate': { $elemMatch: condition(0) } }] } : { 'idx.birthdate': { $elemMatch: condition(0) } };
+      const query = new Query(filter);
+      const expected = docs.filter((d) => query.test(d)).map((d) => d.id);
+      matched += expected.length;
+      expect(docs.filter((d) => filterTest(filter)(d)).map((d) => d.id), JSON.stringify(filter)).toEqual(expected);
+    }
+    expect(matched).toBeGreaterThan(0);
+  });
+
+  it('answer as mingo does on the compiler\'s date prefixes (ge as an $or, lt, a range)', () => {
+    const ge = { 'idx.birthdate': { $elemMatch: { $or: [{ hi: { $gt: '1940-12-31T23:59:59.999Z' } }, { lo: { $gte: '1940-01-01T00:00:00.000Z' }, hi: { $lte: '1940-12-31T23:59:59.999Z' } }] } } };
+    const lt = { 'idx.birthdate': { $elemMatch: { lo: { $lt: '1960-01-01T00:00:00.000Z' } } } };
+    for (const filter of [ge, lt, { $and: [ge, lt] }]) {
+      const query = new Query(filter);
+      const expected = docs.filter((d) => query.test(d)).map((d) => d.id);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(expected.length).toBeLessThan(docs.length);
+      expect(docs.filter((d) => filterTest(filter)(d)).map((d) => d.id)).toEqual(expected);
+    }
+  });
+});

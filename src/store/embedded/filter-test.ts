@@ -7,7 +7,9 @@
  * `:above`) and $or/$nor of such conjuncts — which become Set lookups. mingo's `$in` walks its whole list for
  * every document tested, so thousands of ids tested against thousands of
  * candidates grew quadratically (a `_has` matching 14 k patients took seconds).
- * The semantics are the same: membership of a string in a list of strings.
+ * The semantics are the same: membership of a string in a list of strings. Comparisons on an
+ * entry's fields in an $elemMatch (date, number and quantity prefixes) are evaluated natively
+ * too, with mingo's type bracketing (see comparisons).
  */
 import { LRUCache } from 'lru-cache';
 import { Context } from 'mingo/core';
@@ -54,6 +56,111 @@ function codeMembership(cond: Filter): ((entry: Filter) => boolean) | undefined 
   return (e) => typeof e.c === 'string' && codeSet.has(e.c) && (typeof e.s === 'string' ? systemSet.has(e.s) : orAbsent && (e.s === undefined || e.s === null));
 }
 
+/** The comparison operators evaluated natively (comparisons), as mingo evaluates them on one value of the operand's type. */
+const COMPARISONS: Record<string, (a: string | number, b: string | number) => boolean> = {
+  $gt: (a, b) => a > b,
+  $gte: (a, b) => a >= b,
+  $lt: (a, b) => a < b,
+  $lte: (a, b) => a <= b,
+};
+
+/** Field names the search compiler writes in an entry condition (`lo`, `hi`, `n`, `cn`…): plain own properties. */
+const ENTRY_FIELD = /^[a-z][a-z0-9]*$/i;
+
+/** An entry test that answers true or false, or undefined when the entry's shape is one mingo must judge. */
+type EntryTest = (entry: Record<string, unknown>) => boolean | undefined;
+
+/**
+ * The comparisons on an index entry's fields inside an $elemMatch — `{ hi: { $gt: … } }`,
+ * `{ lo: { $gte: …, $lt: … } }`, `$or`/`$and` of such (date, number and quantity prefixes, written by
+ * src/search/parameter-clauses.ts) — as a plain test, or undefined when the condition holds anything
+ * else. mingo's answer, for the values an entry holds: a comparison holds when the field's value has
+ * the operand's type (string or number: mingo's `typeOf` bracketing) and compares as `<`/`>` do
+ * (mingo's `simpleCmp`); a missing field or another type fails it. A field holding an array (which
+ * mingo would unwrap) is left to mingo: the test answers undefined. Evaluating these through mingo was
+ * most of the CPU of judging a date-range candidate (family + birthdate range, profiled), and mingo's
+ * generic path is slowest in a process that has run few searches (bench-search's warm-up of three).
+ */
+function comparisons(cond: Filter): EntryTest | undefined {
+  const keys = Object.keys(cond);
+  if (keys.length === 0) return undefined;
+  const parts: EntryTest[] = [];
+  for (const key of keys) {
+    const value = cond[key];
+    if (key === '$or' || key === '$and') {
+      if (!Array.isArray(value) || value.length === 0) return undefined;
+      const branches: EntryTest[] = [];
+      for (const branch of value) {
+        const test = branch && typeof branch === 'object' && !Array.isArray(branch) ? comparisons(branch as Filter) : undefined;
+        if (!test) return undefined;
+        branches.push(test);
+      }
+      parts.push(key === '$or' ? anyOf(branches) : allOf(branches));
+      continue;
+    }
+    if (!ENTRY_FIELD.test(key) || !value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    const ops = Object.entries(value as Filter);
+    if (ops.length === 0) return undefined;
+    const checks: Array<{ compare: (a: string | number, b: string | number) => boolean; operand: string | number; type: 'string' | 'number' }> = [];
+    for (const [op, operand] of ops) {
+      const compare = COMPARISONS[op];
+      if (!Object.hasOwn(COMPARISONS, op) || !(typeof operand === 'string' || (typeof operand === 'number' && Number.isFinite(operand)))) return undefined;
+      checks.push({ compare, operand, type: typeof operand as 'string' | 'number' });
+    }
+    parts.push((entry) => {
+      const field = Object.hasOwn(entry, key) ? entry[key] : undefined;
+      if (Array.isArray(field)) return undefined;
+      for (const { compare, operand, type } of checks) if (typeof field !== type || !compare(field as string | number, operand)) return false;
+      return true;
+    });
+  }
+  return allOf(parts);
+}
+
+/** True when every test does; undefined as soon as one cannot tell (before any false). */
+function allOf(tests: EntryTest[]): EntryTest {
+  return (entry) => {
+    for (const test of tests) {
+      const answer = test(entry);
+      if (answer !== true) return answer;
+    }
+    return true;
+  };
+}
+
+/** True when one test does; undefined as soon as one cannot tell (before any true). */
+function anyOf(tests: EntryTest[]): EntryTest {
+  return (entry) => {
+    for (const test of tests) {
+      const answer = test(entry);
+      if (answer !== false) return answer;
+    }
+    return false;
+  };
+}
+
+/**
+ * `{ 'idx.<code>': { $elemMatch: <comparisons> } }` as a predicate: some entry passes the comparisons
+ * ($elemMatch: a non-empty array of them). An entry that is not a plain object, or a shape the test
+ * cannot tell, sends the document to mingo, compiled on first need.
+ */
+function entryComparisons(code: string, conjunct: Filter, test: EntryTest): Predicate {
+  let viaMingo: Query | undefined;
+  return (doc) => {
+    const idx = doc.idx;
+    const entries = idx !== null && typeof idx === 'object' && !Array.isArray(idx) ? (idx as Record<string, unknown>)[code] : null;
+    // No entry of the parameter: no element to match. Anything but an array of entries: mingo's answer.
+    if (entries === undefined) return false;
+    if (!Array.isArray(entries)) return (viaMingo ??= compile(conjunct)).test(doc);
+    for (const entry of entries) {
+      const answer = entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? test(entry as Record<string, unknown>) : undefined;
+      if (answer === undefined) return (viaMingo ??= compile(conjunct)).test(doc);
+      if (answer) return true;
+    }
+    return false;
+  };
+}
+
 /** A Set-based predicate for one conjunct, or undefined when mingo must evaluate it. */
 function membership(conjunct: Filter): Predicate | undefined {
   const keys = Object.keys(conjunct);
@@ -84,6 +191,8 @@ function membership(conjunct: Filter): Predicate | undefined {
         return Array.isArray(entries) && entries.some((e) => e !== null && typeof e === 'object' && entryTest(e as Filter));
       };
     }
+    const compared = comparisons(cond as Filter);
+    if (compared) return entryComparisons(code, conjunct, compared);
     if (Object.keys(cond).length !== 1) return undefined;
     const list = stringList((cond as Filter).r);
     if (!list) return undefined;
