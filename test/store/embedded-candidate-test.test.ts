@@ -142,6 +142,12 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
           // A sort path: its entries are read even when the keys prove every condition.
           const sorted = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date.hi'] });
           for (const m of sorted) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
+          // A distinct's read (entriesOnly): the same matches, each with its current entries of the path,
+          // read from the per-parameter copies when the keys prove every condition (a deleted or updated
+          // resource's old copies must not answer).
+          const entriesOnly = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date'], entriesOnly: true });
+          expect(entriesOnly.map((m) => m.id).sort(), label).toEqual(expected);
+          for (const m of entriesOnly) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
           compared++;
           matched += expected.length;
         }

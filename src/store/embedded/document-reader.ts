@@ -119,6 +119,14 @@ export interface MatchOptions {
   idsOnly?: boolean;
   /** Only type and id are needed (listing a held snapshot): with an exactly indexed filter, heads are not read either (`head` is then NO_HEAD). */
   refsOnly?: boolean;
+  /**
+   * Only the documents' entries of `paths` are needed (distinct: a chain's or `_has`'s sub-query): a
+   * candidate whose keys prove the whole filter is read from the per-parameter copies of its current
+   * entries, its head unread (`head` is then NO_HEAD and `lastUpdated` empty). Those copies exist only
+   * for a live current version (unit-writer.ts writes and removes them with the keys): a candidate
+   * with none of them is read through its head as before (a compact head, no such entry, deleted).
+   */
+  entriesOnly?: boolean;
   /** Compiled filter evaluations kept across searches (the store's). */
   tests?: FilterTests;
 }
@@ -182,6 +190,20 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head, judge.codes) };
       return judge.passesEntries(doc) ? { resourceType, id, head, doc } : undefined;
     };
+    /** As `judged`, for `entriesOnly` reads of candidates the keys prove whole: the head read only when no copy of the entries is found. */
+    const judgedFromEntries = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
+      if (!judge.passesKeys(resourceType, id)) return undefined;
+      const idx: IndexEntries = {};
+      let live = false;
+      for (const code of judge.codes!) {
+        const entries = layout.current.get([resourceType, id, code], inTxn);
+        if (entries) {
+          idx[code] = entries;
+          live = true;
+        }
+      }
+      return live ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judged(judge, id, layout.heads.get([resourceType, id], inTxn));
+    };
     /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged. */
     const unplanned = judgeFor(undefined);
     /**
@@ -219,6 +241,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     // Listing refs only, from key ranges (live, current versions) that prove every condition: heads are not read either.
     const fromKeys = options.refsOnly === true && plan !== undefined && plan.ids.length === 0 && planned.keysOnly;
     const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
+    const fromEntries = options.entriesOnly === true && !fromKeys && planned.keysOnly && planned.codes !== undefined && planned.codes.size > 0;
     await pacer.paceCostly();
     if (plan && options.ordered && isExactlyIndexed(filter)) {
       // One exactly indexed condition: its matches in the keys' order (key-order.ts), read up to the page's end.
@@ -263,6 +286,9 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
         if (matches.length >= limit) break;
         if (fromKeys) {
           if (planned.passesKeys(resourceType, id)) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
+        } else if (fromEntries) {
+          const match = judgedFromEntries(planned, id);
+          if (match) matches.push(match);
         } else {
           const match = judged(planned, id, layout.heads.get([resourceType, id], inTxn));
           if (match) matches.push(match);

@@ -434,7 +434,7 @@ export class EmbeddedStore implements ResourceStore {
     return this.reading(async (layout, transaction) => {
       const values = new Set<unknown>();
       const segments = path.split('.');
-      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, { paths: [path], tests: this.filterTests })) collectAt(doc, segments, values);
+      for (const { doc } of await matchingDocuments(layout, transaction, query.resourceTypes, query.filter, { paths: [path], entriesOnly: true, tests: this.filterTests })) collectAt(doc, segments, values);
       return [...values];
     });
   }
