@@ -50,10 +50,10 @@ export interface Plan {
   source?: { key: string; value: unknown };
 }
 
-/** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
-export async function planFor(reader: KeyReader, resourceType: string, filter: Filter): Promise<Plan | undefined> {
+/** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type); `exact`: isExactlyIndexed(filter), when the caller knows it. */
+export async function planFor(reader: KeyReader, resourceType: string, filter: Filter, exact = isExactlyIndexed(filter)): Promise<Plan | undefined> {
   // A single condition has no rival plan to be compared with: its keys need not be counted first.
-  if (isExactlyIndexed(filter)) return planFilter({ ...reader, count: async () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER);
+  if (exact) return planFilter({ ...reader, count: async () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER);
   // First look for a narrow plan only, so that a broad conjunct listed first (a common code) is not
   // counted in full when a selective one (a patient reference) follows; then accept any.
   return (await planFilter(reader, resourceType, filter, NARROW)) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);

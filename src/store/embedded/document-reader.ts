@@ -158,7 +158,11 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
   const judgeFor = candidateJudges(filter, (key) => layout.keys.get(key, inTxn) !== undefined, options.paths ?? [], options.tests);
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
   const matches: MatchedDocument[] = [];
-  const types = options.ordered ? [...resourceTypes].sort() : resourceTypes;
+  /** The judge of heads no plan proposed (a walk, a scan): made only when one is read. */
+  let unplannedJudge: CandidateJudge | undefined;
+  const types = options.ordered && resourceTypes.length > 1 ? [...resourceTypes].sort() : resourceTypes;
+  // Known once for the search (it is the same for every type): keyProof twice per type was measurable in a one-key lookup.
+  const exact = isExactlyIndexed(filter);
   for (const resourceType of types) {
     if (matches.length >= limit) break;
     // A system-level search names every type, most of them empty here: planning the filter of a
@@ -205,7 +209,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       return live ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judged(judge, id, layout.heads.get([resourceType, id], inTxn));
     };
     /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged. */
-    const unplanned = judgeFor(undefined);
+    const unplanned = (): CandidateJudge => (unplannedJudge ??= judgeFor(undefined));
     /**
      * A broad condition (a gender, a status: half of the type) has more candidates than a first page
      * needs by far: walking the heads in id order and testing each finds the page's matches after a
@@ -228,7 +232,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
           return false;
         }
         // Judged on every condition, even the plan's (a head is not a key of the condition).
-        const match = judged(unplanned, key[1], value);
+        const match = judged(unplanned(), key[1], value);
         if (match) matches.push(match);
         await pacer.pace();
       }
@@ -236,14 +240,14 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       return true;
     };
     const wanted = limit - matches.length;
-    const plan = await planFor(reader, resourceType, filter);
+    const plan = await planFor(reader, resourceType, filter, exact);
     const planned = judgeFor(plan);
     // Listing refs only, from key ranges (live, current versions) that prove every condition: heads are not read either.
     const fromKeys = options.refsOnly === true && plan !== undefined && plan.ids.length === 0 && planned.keysOnly;
     const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     const fromEntries = options.entriesOnly === true && !fromKeys && planned.keysOnly && planned.codes !== undefined && planned.codes.size > 0;
     await pacer.paceCostly();
-    if (plan && options.ordered && isExactlyIndexed(filter)) {
+    if (plan && options.ordered && exact) {
       // One exactly indexed condition: its matches in the keys' order (key-order.ts), read up to the page's end.
       for (const id of distinctIdsInKeyOrder(layout, transaction, plan)) {
         if (matches.length >= limit) break;
@@ -297,7 +301,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       }
     } else {
       // Every head of the type, in id order (the heads' keys are ordered): the plan's candidates, or all of them.
-      const judge = candidates ? planned : unplanned;
+      const judge = candidates ? planned : unplanned();
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
         if (matches.length >= limit) break;
         if (!candidates || candidates.has(key[1])) {
