@@ -28,8 +28,8 @@ export function temporaryLayouts(prefix: string): () => Layout {
   };
 }
 
-/** Writes `[id, index]` changes (undefined: a deletion) of one type, each a new version, in one transaction. */
-export function indexWriter(layout: Layout, resourceType = 'Observation'): (changes: Array<[string, IndexEntries | undefined]>) => Promise<void> {
+/** Writes `[id, index]` changes (undefined: a deletion) of one type, each a new version, in one transaction (`writeOnceTypes`: types written with compact heads, as the store writes its audit trail). */
+export function indexWriter(layout: Layout, resourceType = 'Observation', writeOnceTypes?: ReadonlySet<string>): (changes: Array<[string, IndexEntries | undefined]>) => Promise<void> {
   const versions = new Map<string, number>();
   let seq = 0;
   return async (changes) => {
@@ -39,7 +39,7 @@ export function indexWriter(layout: Layout, resourceType = 'Observation'): (chan
       const lastUpdated = new Date(1_700_000_000_000 + ++seq).toISOString();
       return index ? { kind: 'put', resourceType, id, versionId, lastUpdated, resource: { resourceType, id } as never, index } : { kind: 'delete', resourceType, id, versionId, lastUpdated };
     });
-    const view = new BatchView(layout);
+    const view = new BatchView(layout, writeOnceTypes);
     await planWrites(view, ops, () => ++seq);
     await view.commit();
   };

@@ -6,7 +6,7 @@
  * a resource whose entries no longer match (updated), a deleted one, two conditions on one entry that
  * hold on two different entries, an equality on a text the keys hold clipped, strict and inclusive
  * bounds on the values they compare, -0, a filter only partly provable by keys — in every way the store reads (candidates, ordered first pages and walks, listing
- * from keys alone).
+ * from keys alone, entries read before heads, a distinct's entries), over ordinary and compact heads.
  */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
@@ -109,54 +109,11 @@ function randomFilter(random: () => number): Filter {
 
 describe('embedded candidate judgement (keys proving conditions)', () => {
   it('answers exactly what the filter evaluation answers, through updates and deletions, in every read path', async () => {
-    const random = seeded(19);
-    const layout = freshLayout();
-    const write = indexWriter(layout);
-    const current = new Map<string, IndexEntries>();
-    let compared = 0;
-    let matched = 0;
-    for (let round = 0; round < 25; round++) {
-      await write(randomRound(random, current));
-      const transaction = layout.env.useReadTransaction();
-      try {
-        for (let n = 0; n < 40; n++) {
-          const filter = randomFilter(random);
-          const evaluate = filterTest(filter);
-          const expected = [...current].filter(([id, idx]) => evaluate({ id, type: TYPE, idx })).map(([id]) => id).sort();
-          const label = JSON.stringify(filter);
-          const found = await matchingDocuments(layout, transaction, [TYPE], filter);
-          expect(found.map((m) => m.id).sort(), label).toEqual(expected);
-          // A held snapshot's listing: refs only, from keys alone when they prove every condition; in the
-          // default order — id order, or key order for one exactly indexed condition (key-order.ts).
-          const refs = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
-          const exact = isExactlyIndexed(filter);
-          if (exact) expect(refs.map((m) => m.id).sort(), label).toEqual(expected);
-          else expect(refs.map((m) => m.id), label).toEqual(expected);
-          // The store lists an exactly indexed snapshot from its keys: the same list.
-          const listed = await listExactMatches(layout, transaction, [TYPE], filter, new Pacer());
-          expect(listed === undefined, label).toBe(!exact);
-          if (listed) expect(listed.map((r) => r.id), label).toEqual(refs.map((m) => m.id));
-          // The default order, a first page (small enough to walk the heads when candidates are many): the listing's start.
-          const page = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, limit: 3 });
-          expect(page.map((m) => m.id), label).toEqual(refs.slice(0, 3).map((m) => m.id));
-          // A sort path: its entries are read even when the keys prove every condition.
-          const sorted = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date.hi'] });
-          for (const m of sorted) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
-          // A distinct's read (entriesOnly): the same matches, each with its current entries of the path,
-          // read from the per-parameter copies when the keys prove every condition (a deleted or updated
-          // resource's old copies must not answer).
-          const entriesOnly = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date'], entriesOnly: true });
-          expect(entriesOnly.map((m) => m.id).sort(), label).toEqual(expected);
-          for (const m of entriesOnly) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
-          compared++;
-          matched += expected.length;
-        }
-      } finally {
-        transaction.done();
-      }
-    }
-    expect(compared).toBe(1000);
-    expect(matched).toBeGreaterThan(2000);
+    await compareEveryReadPath(seeded(19), 25, undefined, 2000);
+  });
+
+  it('answers the same over compact heads (write-once types: entries decoded whole, no per-parameter copies)', async () => {
+    await compareEveryReadPath(seeded(29), 6, new Set([TYPE]), 400);
   });
 
   it('rebuilds a released snapshot from the history exactly as its first page listed it, for every kind of filter', async () => {
@@ -218,3 +175,54 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
     expect(keyProof('idx.subject', { $exists: true })).toBeUndefined();
   });
 });
+
+/** Random writes in `rounds` commits, 40 random filters after each, every read path compared with the filter evaluation. */
+async function compareEveryReadPath(random: () => number, rounds: number, writeOnceTypes: ReadonlySet<string> | undefined, minMatched: number): Promise<void> {
+  const layout = freshLayout();
+  const write = indexWriter(layout, TYPE, writeOnceTypes);
+  const current = new Map<string, IndexEntries>();
+  let compared = 0;
+  let matched = 0;
+  for (let round = 0; round < rounds; round++) {
+    await write(randomRound(random, current));
+    const transaction = layout.env.useReadTransaction();
+    try {
+      for (let n = 0; n < 40; n++) {
+        const filter = randomFilter(random);
+        const evaluate = filterTest(filter);
+        const expected = [...current].filter(([id, idx]) => evaluate({ id, type: TYPE, idx })).map(([id]) => id).sort();
+        const label = JSON.stringify(filter);
+        const found = await matchingDocuments(layout, transaction, [TYPE], filter);
+        expect(found.map((m) => m.id).sort(), label).toEqual(expected);
+        // A held snapshot's listing: refs only, from keys alone when they prove every condition; in the
+        // default order — id order, or key order for one exactly indexed condition (key-order.ts).
+        const refs = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
+        const exact = isExactlyIndexed(filter);
+        if (exact) expect(refs.map((m) => m.id).sort(), label).toEqual(expected);
+        else expect(refs.map((m) => m.id), label).toEqual(expected);
+        // The store lists an exactly indexed snapshot from its keys: the same list.
+        const listed = await listExactMatches(layout, transaction, [TYPE], filter, new Pacer());
+        expect(listed === undefined, label).toBe(!exact);
+        if (listed) expect(listed.map((r) => r.id), label).toEqual(refs.map((m) => m.id));
+        // The default order, a first page (small enough to walk the heads when candidates are many): the listing's start.
+        const page = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, limit: 3 });
+        expect(page.map((m) => m.id), label).toEqual(refs.slice(0, 3).map((m) => m.id));
+        // A sort path: its entries are read even when the keys prove every condition.
+        const sorted = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date.hi'] });
+        for (const m of sorted) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
+        // A distinct's read (entriesOnly): the same matches, each with its current entries of the path,
+        // read from the per-parameter copies when the keys prove every condition (a deleted or updated
+        // resource's old copies must not answer).
+        const entriesOnly = await matchingDocuments(layout, transaction, [TYPE], filter, { paths: ['idx.date'], entriesOnly: true });
+        expect(entriesOnly.map((m) => m.id).sort(), label).toEqual(expected);
+        for (const m of entriesOnly) expect(m.doc.idx.date, label).toEqual(current.get(m.id)!.date);
+        compared++;
+        matched += expected.length;
+      }
+    } finally {
+      transaction.done();
+    }
+  }
+  expect(compared).toBe(rounds * 40);
+  expect(matched).toBeGreaterThan(minMatched);
+}

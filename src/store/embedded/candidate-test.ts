@@ -44,6 +44,8 @@ export interface CandidateJudge {
   keysOnly: boolean;
   /** The parameter codes whose entries `passesEntries` reads (undefined: all of them). */
   codes: Set<string> | undefined;
+  /** `passesEntries` reads some entries and neither the document's `lastUpdated` nor `idx` as a whole: it can judge entries read before the head. */
+  entriesFirst: boolean;
   /** The conjuncts proven by an id list or a key lookup. */
   passesKeys(resourceType: string, id: string): boolean;
   /** The other conjuncts, evaluated on `{ id, type, lastUpdated, idx }` holding the entries of `codes`. */
@@ -100,12 +102,21 @@ function makeJudge(conjuncts: Conjunct[], exists: KeyExists, paths: string[], te
   const residual: Filter | undefined = rest.length === 0 ? undefined : rest.length === 1 ? { [rest[0].key]: rest[0].value } : { $and: rest.map((c) => ({ [c.key]: c.value })) };
   // Compiled when a candidate first needs it (a search whose candidates all fail the keys compiles nothing).
   let compiled: ((doc: Doc) => boolean) | undefined;
+  const codes = residual === undefined && paths.length === 0 ? new Set<string>() : namedCodes(residual ?? {}, paths);
   return {
     keysOnly: residual === undefined,
-    codes: residual === undefined && paths.length === 0 ? new Set() : namedCodes(residual ?? {}, paths),
+    codes,
+    entriesFirst: residual !== undefined && codes !== undefined && codes.size > 0 && !names(residual, 'lastUpdated'),
     passesKeys: (resourceType, id) => idSets.every((ids) => ids.has(id)) && points.every((prefixes) => prefixes.some((prefix) => exists([resourceType, ...prefix, id]))),
     passesEntries: (doc) => residual === undefined || (compiled ??= tests ? tests.get(residual) : filterTest(residual))(doc),
   };
+}
+
+/** True when `key` is a key anywhere in the filter. */
+function names(filter: unknown, key: string): boolean {
+  if (Array.isArray(filter)) return filter.some((item) => names(item, key));
+  if (!filter || typeof filter !== 'object') return false;
+  return Object.entries(filter).some(([k, value]) => k === key || names(value, key));
 }
 
 /** The parameter codes a filter or path names (`idx.<code>...`), or undefined when it names `idx` as a whole. */
