@@ -194,40 +194,35 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head, judge.codes) };
       return judge.passesEntries(doc) ? { resourceType, id, head, doc } : undefined;
     };
+    /**
+     * The per-parameter copies of `codes`' current entries, or undefined when there is none. They exist
+     * only for a live current version (unit-writer.ts writes and removes them with the keys, in the same
+     * transaction): a candidate without any is read through its head (a compact head, no such entry, deleted).
+     */
+    const copiesOf = (id: string, codes: Set<string>): IndexEntries | undefined => {
+      let idx: IndexEntries | undefined;
+      for (const code of codes) {
+        const entries = layout.current.get([resourceType, id, code], inTxn);
+        if (entries) (idx ??= {})[code] = entries;
+      }
+      return idx;
+    };
     /** As `judged`, for `entriesOnly` reads of candidates the keys prove whole: the head read only when no copy of the entries is found. */
     const judgedFromEntries = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
       if (!judge.passesKeys(resourceType, id)) return undefined;
-      const idx: IndexEntries = {};
-      let live = false;
-      for (const code of judge.codes!) {
-        const entries = layout.current.get([resourceType, id, code], inTxn);
-        if (entries) {
-          idx[code] = entries;
-          live = true;
-        }
-      }
-      return live ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judged(judge, id, layout.heads.get([resourceType, id], inTxn));
+      const idx = copiesOf(id, judge.codes!);
+      return idx ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judged(judge, id, layout.heads.get([resourceType, id], inTxn));
     };
     /**
      * A planned candidate: as `judged`, but when the judge can (entriesFirst) its entries are read and
      * judged before its head, which is read for the matches only (family + birthdate range: most
      * candidates fail the date, and decoding their heads was a sixth of the search's CPU, profiled).
-     * The per-parameter copies exist only for a live current version; with none of them, the
-     * candidate is read through its head as before (a compact head, no such entries, deleted).
      */
     const judgedCandidate = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
       if (!judge.entriesFirst) return judged(judge, id, layout.heads.get([resourceType, id], inTxn));
       if (!judge.passesKeys(resourceType, id)) return undefined;
-      const idx: IndexEntries = {};
-      let live = false;
-      for (const code of judge.codes!) {
-        const entries = layout.current.get([resourceType, id, code], inTxn);
-        if (entries) {
-          idx[code] = entries;
-          live = true;
-        }
-      }
-      if (!live) return judged(judge, id, layout.heads.get([resourceType, id], inTxn));
+      const idx = copiesOf(id, judge.codes!);
+      if (!idx) return judged(judge, id, layout.heads.get([resourceType, id], inTxn));
       if (!judge.passesEntries({ id, type: resourceType, lastUpdated: '', idx })) return undefined;
       const head = layout.heads.get([resourceType, id], inTxn);
       return head && !head.d ? { resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx } } : undefined;
