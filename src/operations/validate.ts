@@ -6,6 +6,10 @@
  * with an OperationOutcome; the R4 spec says the operation succeeds when the
  * validation could be performed, whatever the verdict. At instance level with no
  * resource given, the stored resource is validated (and mode=delete checks it exists).
+ * Input that is not a resource at all (a JSON value without a string `resourceType`) is
+ * not something validation can be performed on: 400, as for any other malformed body —
+ * the operation's `resource` parameter is typed Resource, and the OpenAPI document says
+ * so (a schemathesis run flagged the 200 as a schema-violating request accepted).
  */
 import type { OperationOutcome, Parameters, QuestionnaireResponse, Resource } from 'fhir/r4';
 import { errors, type Issue } from '../errors.js';
@@ -30,6 +34,11 @@ async function questionnaireIssues(request: OperationRequest, resource: unknown,
 }
 
 const MODES = new Set(['create', 'update', 'delete']);
+
+/** An object naming its type: what can be validated (anything else is a malformed request, not an invalid resource). */
+function isResourceShaped(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { resourceType?: unknown }).resourceType === 'string';
+}
 
 function input(request: OperationRequest): { resource?: unknown; profile?: string; mode?: string } {
   const body = request.body as (Resource & Parameters) | undefined;
@@ -67,6 +76,7 @@ export function validateOperation(validation: ValidationService, limits: Pick<En
         resource ??= stored.resource;
       }
       if (resource === undefined) throw errors.invalidParameter('resource', 'No resource to validate: give it as the body or as the Parameters "resource"');
+      if (!isResourceShaped(resource)) throw errors.invalidParameter('resource', 'Not a FHIR resource: a JSON object whose resourceType is a string is expected');
       const issues: Issue[] = [];
       const r = resource as { resourceType?: unknown; id?: unknown };
       if (r.resourceType !== request.resourceType) issues.push({ severity: 'error', code: 'invalid', diagnostics: `Expected a ${request.resourceType}, got ${String(r.resourceType)}`, expression: ['resourceType'] });

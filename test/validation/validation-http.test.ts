@@ -60,6 +60,17 @@ describe('validation over HTTP', () => {
     expect(unknown.statusCode).toBe(400);
   });
 
+  it('$validate answers 400 to a body that is not a resource, and 200 with the verdict to a resource of another type', async () => {
+    for (const payload of [{ resourceType: {} }, { resourceType: 7 }, {}, { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { name: 'x' } }] }]) {
+      const res = await server.app.inject({ method: 'POST', url: '/fhir/Patient/$validate', headers: FHIR_JSON, payload });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', expression: ['resource'] }] });
+    }
+    const otherType = await server.app.inject({ method: 'POST', url: '/fhir/Patient/$validate', headers: FHIR_JSON, payload: { resourceType: 'Observation' } });
+    expect(otherType.statusCode).toBe(200);
+    expect(otherType.json().issue).toContainEqual(expect.objectContaining({ severity: 'error', expression: ['resourceType'] }));
+  });
+
   it('$validate at instance level validates the stored resource; mode=delete checks existence', async () => {
     const ok = await server.app.inject({ method: 'GET', url: '/fhir/Patient/patient-ins-durand/$validate' });
     expect(ok.statusCode).toBe(200);
