@@ -164,6 +164,13 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
     return sendFhir(request, reply, result.status, result.resource);
   }
 
+  /** `[type]/[id]/$name`, GET or POST: the third segment must name an operation (anything else there is no route). */
+  const instanceOperation: Handler = async (request, reply) => {
+    const { type, id, operation } = request.params;
+    if (!isOperation(operation)) throw errors.routeNotFound(request.method, request.url.split('?')[0]);
+    return runOperation(request, reply, 'instance', operation!, type, id);
+  };
+
   const routes: RouteSpec[] = [
     {
       method: 'GET',
@@ -349,11 +356,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       url: '/:type/:id/:operation',
       label: 'operation',
       dispatches: 'instance',
-      handler: async (request, reply) => {
-        const { type, id, operation } = request.params;
-        if (!isOperation(operation)) throw errors.routeNotFound(request.method, request.url.split('?')[0]);
-        return runOperation(request, reply, 'instance', operation!, type, id);
-      },
+      handler: instanceOperation,
     },
     {
       method: 'POST',
@@ -361,11 +364,7 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       label: 'operation',
       dispatches: 'instance',
       accepts: [...RESOURCE_TYPES, ...FORM_TYPES],
-      handler: async (request, reply) => {
-        const { type, id, operation } = request.params;
-        if (!isOperation(operation)) throw errors.routeNotFound(request.method, request.url.split('?')[0]);
-        return runOperation(request, reply, 'instance', operation!, type, id);
-      },
+      handler: instanceOperation,
     },
     {
       method: 'GET',
