@@ -103,7 +103,8 @@ export async function guardListing<T = Bundle<Resource>>(
     return result;
   };
   const distinct: ResourceStore['distinct'] = async (q, path) => inner.distinct(await restrict(q), path);
-  const owner = snapshotOwner(caller, await filterFor(all ? deps.ctx.definitions.resourceTypes : types));
+  const listingFilter = await filterFor(all ? deps.ctx.definitions.resourceTypes : types);
+  const owner = () => snapshotOwner(caller, listingFilter);
   // Bulk reads (export): restricted like a search, each version judged on its own entries (see ScanQuery).
   const scan: ResourceStore['scan'] = (q) => restrictedScan(inner, q, filterFor, (content) => patientsOf(deps, content).forEach((p) => patients.add(p)));
   const bundle = await run({ ...deps.ctx, store: storeView(inner, { search, distinct, scan }, owner) });
