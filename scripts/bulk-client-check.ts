@@ -93,9 +93,9 @@ function inCompartmentOf(resource: Resource, ids: string[]): boolean {
   if (resource.resourceType === 'Patient') return ids.includes(resource.id!);
   return ids.some((id) => JSON.stringify(resource).includes(`"Patient/${id}"`));
 }
-async function compartment(ids: string[], types: string[]): Promise<string[]> {
+async function compartment(ids: string[], types: string[], params: Array<[string, string]> = []): Promise<string[]> {
   const found: string[] = [];
-  for (const type of types.filter(isCompartmentType)) for (const e of (await server.search(type, [['_count', '1000']])).entry ?? []) if (inCompartmentOf(e.resource!, ids)) found.push(`${type}/${e.resource!.id}`);
+  for (const type of types.filter(isCompartmentType)) for (const e of (await server.search(type, [...params, ['_count', '1000']])).entry ?? []) if (inCompartmentOf(e.resource!, ids)) found.push(`${type}/${e.resource!.id}`);
   return found.sort();
 }
 
@@ -112,15 +112,24 @@ const scenarios: Scenario[] = [
   {
     name: '_since with a change and a deletion after it',
     args: [],
-    expected: async () => [`Patient/${patients[0]}`],
+    // The update made here, and whatever the server itself wrote since (the coordination of the loaded
+    // discharges keeps writing its Communications and Tasks for a moment after the load).
+    expected: async () => {
+      const changed = await compartment(patients, ['Patient', 'Communication'], [['_lastUpdated', `gt${sinceInstant}`]]);
+      if (!changed.includes(`Patient/${patients[0]}`)) throw new Error('the update made after _since is not found by a search');
+      return changed;
+    },
     deleted: [],
   },
 ];
 
-// Prepare the _since scenario: an instant, then one update and one deletion after it.
+// Prepare the _since scenario: an instant, then one update and one deletion after it. The client
+// sends `-s` at second precision (moment's format() drops the milliseconds): the instant is the next
+// whole second, waited for, so that what was loaded before it is not "changed since" on the wire.
 async function prepareSince(): Promise<void> {
-  sinceInstant = new Date().toISOString();
-  await new Promise((done) => setTimeout(done, 20));
+  const nextSecond = Math.ceil((Date.now() + 1) / 1000) * 1000;
+  sinceInstant = new Date(nextSecond).toISOString();
+  await new Promise((done) => setTimeout(done, nextSecond - Date.now() + 20));
   const patient = (await server.read('Patient', patients[0])).resource!;
   await server.update('Patient', patients[0], { ...patient, active: true } as Resource);
   const flag = ((await server.search('Communication', [['_count', '1']])).entry ?? [])[0]?.resource;
