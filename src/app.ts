@@ -88,9 +88,11 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   if (options.tracing) await app.register(options.tracing.fastifyPlugin);
   // Hooks run on every request are written with callbacks, not async: an async hook costs a promise and a
   // microtask turn per request (issue 17, per-request costs).
-  app.addHook('onSend', (request, reply, payload, done) => {
+  // Set on arrival (headers set in onRequest stay on error replies and 404s too): with no onSend hook at
+  // all, Fastify skips its onSend hook runner for every reply.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
-    done(null, payload);
+    done();
   });
   installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS, ctx.bodyWork);
   await installRequestDecompression(app);

@@ -76,6 +76,22 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('echoes X-Request-Id (or the id it gave the request) on answers, refusals, unknown routes and unreadable bodies', async () => {
+    const requests: Array<{ method: 'GET' | 'POST'; url: string; payload?: string }> = [
+      { method: 'GET', url: '/fhir/metadata' },
+      { method: 'GET', url: '/fhir/Patient/x' },
+      { method: 'GET', url: '/nowhere' },
+      { method: 'POST', url: '/fhir/Patient', payload: '{not json' },
+    ];
+    for (const { method, url, payload } of requests) {
+      const response = await server.app.inject({ method, url, headers: { 'x-request-id': 'trace-7', 'content-type': 'application/fhir+json' }, ...(payload ? { payload } : {}) });
+      expect(response.statusCode, url).not.toBe(500);
+      expect(response.headers['x-request-id'], `${method} ${url}`).toBe('trace-7');
+    }
+    const generated = await server.app.inject({ method: 'GET', url: '/nowhere' });
+    expect(generated.headers['x-request-id']).toMatch(/^\S+$/);
+  });
+
   it('answers a CORS preflight from a configured origin without a token', async () => {
     const preflight = await server.app.inject({
       method: 'OPTIONS',
