@@ -189,8 +189,11 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       return idx;
     };
     /** The document of a live head when `judge` finds it a match, else undefined. */
-    const judged = (judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined => {
-      if (!head || head.d || !judge.passesKeys(resourceType, id)) return undefined;
+    const judged = (judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined =>
+      head && !head.d && judge.passesKeys(resourceType, id) ? judgedOnEntries(judge, id, head) : undefined;
+    /** As `judged`, for a candidate whose keys `judge` has already found passing. */
+    const judgedOnEntries = (judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined => {
+      if (!head || head.d) return undefined;
       const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head, judge.codes) };
       return judge.passesEntries(doc) ? { resourceType, id, head, doc } : undefined;
     };
@@ -211,18 +214,21 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     const judgedFromEntries = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
       if (!judge.passesKeys(resourceType, id)) return undefined;
       const idx = copiesOf(id, judge.codes!);
-      return idx ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judged(judge, id, layout.heads.get([resourceType, id], inTxn));
+      return idx ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judgedOnEntries(judge, id, layout.heads.get([resourceType, id], inTxn));
     };
     /**
      * A planned candidate: as `judged`, but when the judge can (entriesFirst) its entries are read and
      * judged before its head, which is read for the matches only (family + birthdate range: most
      * candidates fail the date, and decoding their heads was a sixth of the search's CPU, profiled).
+     * Its keys are looked up before anything is decoded: one patient's weights (`patient=…&code=…`)
+     * has a candidate per observation of the patient, most of another code, whose heads were read
+     * only to be refused by the code's key.
      */
     const judgedCandidate = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
-      if (!judge.entriesFirst) return judged(judge, id, layout.heads.get([resourceType, id], inTxn));
       if (!judge.passesKeys(resourceType, id)) return undefined;
+      if (!judge.entriesFirst) return judgedOnEntries(judge, id, layout.heads.get([resourceType, id], inTxn));
       const idx = copiesOf(id, judge.codes!);
-      if (!idx) return judged(judge, id, layout.heads.get([resourceType, id], inTxn));
+      if (!idx) return judgedOnEntries(judge, id, layout.heads.get([resourceType, id], inTxn));
       if (!judge.passesEntries({ id, type: resourceType, lastUpdated: '', idx })) return undefined;
       const head = layout.heads.get([resourceType, id], inTxn);
       return head && !head.d ? { resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx } } : undefined;
