@@ -147,6 +147,39 @@ describe('embedded candidate planner', () => {
   });
 });
 
+describe('embedded candidate planner: tiny plans', () => {
+  it('takes a plan of at most 8 keys without counting its rivals, and still proposes every match', async () => {
+    for (const perSubject of [8, 9]) {
+      const layout = freshLayout();
+      const write = writer(layout);
+      // perSubject observations for each of 5 subjects; one observation (o0, of subject p0) has the rare code.
+      await write(
+        Array.from({ length: 5 * perSubject }, (_, i): [string, Array<Record<string, unknown>>, string] => [
+          `o${i}`,
+          [{ code: [{ c: i === 0 ? 'rare' : 'common' }], subject: [{ r: `Patient/p${i % 5}` }] }],
+          '*',
+        ]),
+      );
+      const reader = keyReader(layout);
+      const counted: string[] = [];
+      const counting = { ...reader, count: (range: Parameters<typeof reader.count>[0], limit: number) => (counted.push(String(range.start[1])), reader.count(range, limit)) };
+      const subject = { 'idx.subject': { $elemMatch: { r: 'Patient/p0' } } };
+      const rare = { 'idx.code': { $elemMatch: { c: 'rare' } } };
+      const found = await planCandidates(counting, 'Observation', { $and: [subject, rare] });
+      expect(found?.has('o0')).toBe(true);
+      if (perSubject === 8) {
+        // The subject's 8 keys are taken: the code's range is not read to learn it is narrower.
+        expect(counted).toEqual(['subject']);
+        expect(found?.size).toBe(8);
+      } else {
+        // 9 keys: the rival is counted, and its one key wins.
+        expect(counted).toEqual(['subject', 'code']);
+        expect([...found!]).toEqual(['o0']);
+      }
+    }
+  });
+});
+
 describe('keyReader.count', () => {
   it('counts a range exactly up to its cap, and reports a broader range as cap + 1 without counting it to its end', async () => {
     const layout = freshLayout();

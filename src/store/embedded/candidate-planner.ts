@@ -150,7 +150,18 @@ function texts(operand: unknown): string[] | undefined {
   return list && list.length > 0 && list.length <= POINTS_AT_MOST && list.every(heldWhole) ? (list as string[]) : undefined;
 }
 
+/**
+ * A plan of at most this many keys is taken without counting its rivals: reading another range to learn
+ * whether it is narrower (a cursor opened, keys decoded) cost more than judging so few candidates by
+ * key lookups (one patient's weights, `patient=…&code=…`: 6 candidates, and 7 keys of the code read to
+ * find it broader; profiled). Plans are alternatives, each a superset of the matches: which one is
+ * read changes the work, never the answer.
+ */
+const UNCHALLENGED = 8;
+
 async function rangesPlan(reader: KeyReader, ranges: KeyRange[], limit: number): Promise<Plan | undefined> {
+  // (`limit` is the size to beat, or what is left of the bound in a union: too small either way.)
+  if (limit <= UNCHALLENGED) return undefined;
   let size = 0;
   for (const range of ranges) {
     size += await reader.count(range, limit - size + 1);
