@@ -128,3 +128,87 @@ export async function trailAnswers(ctx: RelaisContext): Promise<Record<string, u
   answers['instance history'] = { total: instance.total, versions: (instance.entry ?? []).map((e) => `${e.resource?.meta?.versionId ?? e.request?.url}`) };
   return answers;
 }
+
+/**
+ * Searches on the AuditEvent parameters the embedded store writes without keys (lmdb-layout.ts,
+ * UNKEYED_PARAMETERS: action, outcome, type, subtype, entity-type, entity-role): alone, with a
+ * system, combined with keyed ones, negated, missing, sorted, paged, counted.
+ */
+export const UNKEYED_QUERIES: string[] = [
+  'action=R',
+  'action=E',
+  'action=C,U,D',
+  'action:not=R',
+  'action:missing=true',
+  'action:missing=false',
+  'outcome=0',
+  'outcome=4',
+  'outcome=4,8',
+  'outcome:not=0',
+  'outcome:missing=false',
+  'type=rest',
+  'type=http://terminology.hl7.org/CodeSystem/audit-event-type|rest',
+  'type=http://terminology.hl7.org/CodeSystem/audit-event-type|',
+  'type:not=rest',
+  'subtype=read',
+  'subtype=read,create',
+  'subtype=http://hl7.org/fhir/restful-interaction|search-type',
+  'subtype=http://dicom.nema.org/resources/ontology/DCM|110127',
+  'subtype=http://dicom.nema.org/resources/ontology/DCM|',
+  'subtype:not=read',
+  'subtype:missing=true',
+  'entity-type=1',
+  'entity-type=http://terminology.hl7.org/CodeSystem/audit-entity-type|2',
+  'entity-type:missing=true',
+  'entity-role=1',
+  'entity-role=http://terminology.hl7.org/CodeSystem/object-role|24',
+  'entity-role=http://terminology.hl7.org/CodeSystem/object-role|4,http://terminology.hl7.org/CodeSystem/object-role|13',
+  'entity-role:not=1',
+  'subtype=read&patient=Patient/p1',
+  'outcome=0&agent:identifier=https://rpps.esante.gouv.fr|10000000001',
+  'action=R&date=ge2026-11-02',
+  'outcome:not=0&date=lt2026-11-04',
+  'type=rest&entity=Patient/p1',
+  'action=R,C&altid=chu-client',
+  'entity-type=1&entity-role=1&subtype=read',
+  'outcome=0&site=req-05',
+  'action:not=R&patient=Patient/p2',
+  'subtype:missing=false&address=10.0.0.1',
+  '_id=ae-01,ae-04,ae-08&outcome=0',
+  '_lastUpdated=gt2000-01-01&action=R',
+  'outcome=0&_sort=-date',
+  'action=R&_sort=date&_count=2',
+  'outcome=0,4&_count=3',
+  'subtype=read&_count=2&_total=accurate',
+  'outcome:not=0&_total=accurate',
+  'entity-type=1&_sort=-date&_count=4&_total=accurate',
+  'type=rest&_count=5&_sort=_id',
+];
+
+/**
+ * Each query's answer, every page followed: the ids (in the order answered when sorted, else as a
+ * sorted list: without `_sort` the order is the server's, R4 search 3.1.1.4), each page's size,
+ * the total where `_total=accurate` asks for it, and whether an id came twice across the pages.
+ */
+export async function queryAnswers(ctx: RelaisContext, queries: string[]): Promise<Record<string, unknown>> {
+  const session = ctx.engine.asServer('test: reading the audit trail');
+  const answers: Record<string, unknown> = {};
+  for (const query of queries) {
+    const all: string[] = [];
+    const sizes: number[] = [];
+    const totals: unknown[] = [];
+    let params = [...new URLSearchParams(query).entries()];
+    for (let page = 0; page < 20; page++) {
+      const bundle = await session.search('AuditEvent', params);
+      const found = ids(bundle);
+      all.push(...found);
+      sizes.push(found.length);
+      if (query.includes('_total=accurate')) totals.push(bundle.total);
+      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+      if (!next) break;
+      params = [...new URL(next).searchParams.entries()];
+    }
+    answers[query] = { ids: query.includes('_sort') ? all : [...all].sort(), sizes, totals, repeated: new Set(all).size !== all.length };
+  }
+  return answers;
+}

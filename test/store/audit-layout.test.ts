@@ -20,9 +20,9 @@ import { loadConfig } from '../../src/config.js';
 import { buildContext, type RelaisContext } from '../../src/context.js';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
 import { HIGHEST } from '../../src/store/embedded/index-keys.js';
-import { openLayout } from '../../src/store/embedded/lmdb-layout.js';
+import { openLayout, UNKEYED_PARAMETERS } from '../../src/store/embedded/lmdb-layout.js';
 import type { ResourceStore } from '../../src/store/resource-store.js';
-import { auditEvents, reviseTrail, trailAnswers, writeTrail } from './audit-layout-scenario.js';
+import { auditEvents, queryAnswers, reviseTrail, trailAnswers, UNKEYED_QUERIES, writeTrail } from './audit-layout-scenario.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'audit-full-layout');
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Record<string, unknown>;
@@ -52,8 +52,10 @@ async function closed(ctx: RelaisContext): Promise<void> {
   await ctx.store.close();
 }
 
-/** The full layout, as before compact heads: no type written compact. */
-const fullLayout = (directory: string) => new EmbeddedStore({ directory, writeOnceTypes: new Set() });
+/** The full layout, as before compact heads: no type written compact, every parameter keyed. */
+const fullLayout = (directory: string) => new EmbeddedStore({ directory, writeOnceTypes: new Set(), unkeyedParameters: new Map() });
+/** Compact heads, every parameter keyed: the layout between compact heads and the key policy. */
+const everyKey = (directory: string) => new EmbeddedStore({ directory, unkeyedParameters: new Map() });
 
 /** A data folder holding the fixture's store, as the earlier code left it. */
 function fixtureFolder(): string {
@@ -125,5 +127,100 @@ describe('AuditEvents in the embedded store, compact heads', () => {
     // ae-13 and the new version of ae-05 are compact; ae-06 and ae-14 are deleted; the other old heads keep their copies.
     expect(await layoutOf(dir)).toMatchObject({ compactHeads: 2, heads: 14 });
     expect(await trailAnswers(await opened(new EmbeddedStore({ directory: dir })))).toEqual(answers);
+  });
+});
+
+/** AuditEvent keys of the parameters the policy leaves unkeyed, and of the others. */
+async function auditKeys(directory: string): Promise<{ unkeyed: number; keyed: number }> {
+  const layout = openLayout(directory, true);
+  try {
+    const all = layout.keys.getKeysCount({ start: ['AuditEvent'], end: ['AuditEvent', HIGHEST] });
+    let unkeyed = 0;
+    for (const code of UNKEYED_PARAMETERS.get('AuditEvent')!) unkeyed += layout.keys.getKeysCount({ start: ['AuditEvent', code], end: ['AuditEvent', code, HIGHEST] });
+    return { unkeyed, keyed: all - unkeyed };
+  } finally {
+    await layout.env.close();
+  }
+}
+
+/** Reindexes every current AuditEvent (what `relais reindex AuditEvent` does, through the store port). */
+async function reindexTrail(ctx: RelaisContext): Promise<number> {
+  const { versions } = await ctx.store.search({ resourceTypes: ['AuditEvent'], filter: {}, sort: [{ path: 'id', direction: 1 }], offset: 0, count: 500, withTotal: false });
+  return ctx.store.reindex(versions.map((v) => ({ resourceType: 'AuditEvent', id: v.id, versionId: v.versionId, index: ctx.engine.facts.extractor.extract(v.resource!) })));
+}
+
+describe('AuditEvents in the embedded store, shared codes without keys', () => {
+  /** The answers of a store keying every parameter (as before the policy) after the whole scenario. */
+  async function referenceAnswers(): Promise<{ queries: Record<string, unknown>; trail: Record<string, unknown> }> {
+    const ctx = await opened(everyKey(tempDir()));
+    await writeTrail(ctx);
+    await reviseTrail(ctx);
+    await moreWrites(ctx);
+    const answers = { queries: await queryAnswers(ctx, UNKEYED_QUERIES), trail: await trailAnswers(ctx) };
+    await closed(ctx);
+    return answers;
+  }
+
+  it('writes no keys for action, outcome, type, subtype, entity-type and entity-role, and answers every search on them as a store keying them does', async () => {
+    const reference = await referenceAnswers();
+    const queries = reference.queries as Record<string, { ids: string[]; sizes: number[]; totals: unknown[]; repeated: boolean }>;
+    // The scenario asks what it means to (otherwise the comparison would prove little).
+    expect(queries['outcome=4'].ids).toEqual(['ae-04']);
+    expect(queries['action=R&date=ge2026-11-02'].ids).toEqual(['ae-04', 'ae-07', 'ae-10', 'ae-13']);
+    expect(queries['subtype=read&_count=2&_total=accurate']).toMatchObject({ sizes: [2, 2, 2], totals: [6, 6, 6], repeated: false });
+    expect(queries['outcome=0&_sort=-date'].ids.slice(0, 2)).toEqual(['ae-13', 'ae-12']);
+
+    const dir = tempDir();
+    const ctx = await opened(new EmbeddedStore({ directory: dir }));
+    await writeTrail(ctx);
+    await reviseTrail(ctx);
+    await moreWrites(ctx);
+    expect(await queryAnswers(ctx, UNKEYED_QUERIES)).toEqual(reference.queries);
+    expect(await trailAnswers(ctx)).toEqual(reference.trail);
+    await closed(ctx);
+    expect(await auditKeys(dir)).toMatchObject({ unkeyed: 0, keyed: expect.any(Number) });
+    expect((await auditKeys(dir)).keyed).toBeGreaterThan(100);
+  });
+
+  it('a folder holding keys of every parameter answers the same, with AuditEvents written under the policy after it, across a restart, and `reindex` drops the old keys', async () => {
+    const reference = await referenceAnswers();
+    const dir = tempDir();
+    const before = await opened(everyKey(dir));
+    await writeTrail(before, auditEvents().slice(0, 6));
+    await closed(before);
+    const oldKeys = (await auditKeys(dir)).unkeyed;
+    expect(oldKeys).toBeGreaterThan(40);
+
+    let ctx = await opened(new EmbeddedStore({ directory: dir }));
+    await writeTrail(ctx, auditEvents().slice(6));
+    // ae-02 and ae-05 (old keys) get a new version and ae-06 (old keys) is deleted: their old keys go with them.
+    await reviseTrail(ctx);
+    await moreWrites(ctx);
+    expect(await queryAnswers(ctx, UNKEYED_QUERIES)).toEqual(reference.queries);
+    expect(await trailAnswers(ctx)).toEqual(reference.trail);
+    await closed(ctx);
+    const left = (await auditKeys(dir)).unkeyed;
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(oldKeys);
+
+    ctx = await opened(new EmbeddedStore({ directory: dir }));
+    expect(await queryAnswers(ctx, UNKEYED_QUERIES)).toEqual(reference.queries);
+    expect(await reindexTrail(ctx)).toBe(12);
+    expect(await queryAnswers(ctx, UNKEYED_QUERIES)).toEqual(reference.queries);
+    expect(await trailAnswers(ctx)).toEqual(reference.trail);
+    await closed(ctx);
+    expect((await auditKeys(dir)).unkeyed).toBe(0);
+  });
+
+  it('the folder written before compact heads answers the searches on those parameters as a store keying them does', async () => {
+    const referenceCtx = await opened(fullLayout(tempDir()));
+    await writeTrail(referenceCtx);
+    await reviseTrail(referenceCtx);
+    const reference = await queryAnswers(referenceCtx, UNKEYED_QUERIES);
+    const dir = fixtureFolder();
+    const ctx = await opened(new EmbeddedStore({ directory: dir }));
+    expect(await queryAnswers(ctx, UNKEYED_QUERIES)).toEqual(reference);
+    await closed(ctx);
+    expect((await auditKeys(dir)).unkeyed).toBeGreaterThan(100);
   });
 });

@@ -13,6 +13,10 @@
  * counted first (LMDB counts keys without decoding them, and the count stops
  * at the smallest candidate set found so far), and only the narrowest plan is
  * read.
+ *
+ * The parameters a type has no keys for (lmdb-layout.ts, UNKEYED_PARAMETERS; `unkeyed` below) are
+ * never planned nor proven by keys: their keys may exist in a folder written before the policy, not
+ * for what is written since, so reading them would miss matches. Their conditions are evaluated.
  */
 import { clip, heldWhole as keyHoldsWhole, HIGHEST, MAX_VALUE_CHARS, prefixRange, startsWithRange, valueRange, type Bound, type IndexKey, type KeyRange } from './index-keys.js';
 
@@ -50,18 +54,21 @@ export interface Plan {
   source?: { key: string; value: unknown };
 }
 
-/** The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type); `exact`: isExactlyIndexed(filter), when the caller knows it. */
-export async function planFor(reader: KeyReader, resourceType: string, filter: Filter, exact = isExactlyIndexed(filter)): Promise<Plan | undefined> {
+/**
+ * The narrowest plan for the ids of `resourceType` that can match `filter`, or undefined (scan the type).
+ * `unkeyed`: the type's parameters without keys; `exact`: isExactlyIndexed(filter, unkeyed), when the caller knows it.
+ */
+export async function planFor(reader: KeyReader, resourceType: string, filter: Filter, unkeyed?: ReadonlySet<string>, exact = isExactlyIndexed(filter, unkeyed)): Promise<Plan | undefined> {
   // A single condition has no rival plan to be compared with: its keys need not be counted first.
-  if (exact) return planFilter({ ...reader, count: async () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER);
+  if (exact) return planFilter({ ...reader, count: async () => 0 }, resourceType, filter, Number.MAX_SAFE_INTEGER, unkeyed);
   // First look for a narrow plan only, so that a broad conjunct listed first (a common code) is not
   // counted in full when a selective one (a patient reference) follows; then accept any.
-  return (await planFilter(reader, resourceType, filter, NARROW)) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER);
+  return (await planFilter(reader, resourceType, filter, NARROW, unkeyed)) ?? planFilter(reader, resourceType, filter, Number.MAX_SAFE_INTEGER, unkeyed);
 }
 
 /** A superset of the ids of `resourceType` that can match `filter`, or undefined (scan the type). */
-export async function planCandidates(reader: KeyReader, resourceType: string, filter: Filter): Promise<Set<string> | undefined> {
-  const plan = await planFor(reader, resourceType, filter);
+export async function planCandidates(reader: KeyReader, resourceType: string, filter: Filter, unkeyed?: ReadonlySet<string>): Promise<Set<string> | undefined> {
+  const plan = await planFor(reader, resourceType, filter, unkeyed);
   if (!plan) return undefined;
   const ids = new Set<string>(plan.ids);
   for (const range of plan.ranges) {
@@ -77,9 +84,9 @@ export async function planCandidates(reader: KeyReader, resourceType: string, fi
  * that testing each candidate would change nothing: the filter is one conjunct whose keys prove it
  * (keyProof). Keys exist only for current, live versions, so such a candidate is a match.
  */
-export function isExactlyIndexed(filter: Filter): boolean {
+export function isExactlyIndexed(filter: Filter, unkeyed?: ReadonlySet<string>): boolean {
   const names = Object.keys(filter);
-  return names.length === 1 && names[0].startsWith('idx.') && keyProof(names[0], filter[names[0]]) !== undefined;
+  return names.length === 1 && names[0].startsWith('idx.') && keyProof(names[0], filter[names[0]], unkeyed) !== undefined;
 }
 
 /** How the index keys prove one conjunct `{ [key]: value }` of a filter, for a candidate id. */
@@ -106,11 +113,12 @@ const POINTS_AT_MOST = 8;
  * value would equal a text of exactly MAX_VALUE_CHARS), at most that for a starts-with, and has no
  * NUL (FHIR strings cannot hold one: structure-validator.ts refuses control characters, so no entry
  * has a NUL that a key would hold as a space). The `s` + `c` key pairs the system and code of one
- * entry, as the `$elemMatch` does.
+ * entry, as the `$elemMatch` does. A parameter of `unkeyed` (without keys) has no proof.
  */
-export function keyProof(key: string, value: unknown): KeyProof | undefined {
+export function keyProof(key: string, value: unknown, unkeyed?: ReadonlySet<string>): KeyProof | undefined {
   if (!key.startsWith('idx.') || !value || typeof value !== 'object' || Object.keys(value).length !== 1) return undefined;
   const code = key.slice(4);
+  if (unkeyed?.has(code)) return undefined;
   const cond = (value as Filter).$elemMatch;
   if (!cond || typeof cond !== 'object' || Array.isArray(cond)) return undefined;
   const fields = Object.keys(cond).sort().join(',');
@@ -180,19 +188,19 @@ function better(best: Plan | undefined, candidate: Plan | undefined): Plan | und
   return candidate && (!best || candidate.size < best.size) ? candidate : best;
 }
 
-/** The narrowest plan for a filter (a conjunction of its keys), under `limit` keys, or undefined. */
-async function planFilter(reader: KeyReader, resourceType: string, filter: Filter, limit: number): Promise<Plan | undefined> {
+/** The narrowest plan for a filter (a conjunction of its keys), under `limit` keys, or undefined; the parameters of `unkeyed` are not planned. */
+async function planFilter(reader: KeyReader, resourceType: string, filter: Filter, limit: number, unkeyed: ReadonlySet<string> | undefined): Promise<Plan | undefined> {
   let best: Plan | undefined;
   const bound = () => Math.min(limit, best ? best.size : limit);
   for (const [key, value] of Object.entries(filter)) {
     if (key === '$and' && Array.isArray(value)) {
-      for (const part of value as Filter[]) best = better(best, await planFilter(reader, resourceType, part, bound()));
+      for (const part of value as Filter[]) best = better(best, await planFilter(reader, resourceType, part, bound(), unkeyed));
     } else if (key === '$or' && Array.isArray(value) && value.length > 0) {
       // Every branch must be indexable, and together under the bound.
       const branches: Plan[] = [];
       let size = 0;
       for (const part of value as Filter[]) {
-        const branch = await planFilter(reader, resourceType, part, bound() - size);
+        const branch = await planFilter(reader, resourceType, part, bound() - size, unkeyed);
         if (!branch) break;
         branches.push(branch);
         size += branch.size;
@@ -201,7 +209,7 @@ async function planFilter(reader: KeyReader, resourceType: string, filter: Filte
     } else if (key === 'id') {
       const ids = idList(value);
       if (ids && ids.length <= bound()) best = better(best, { size: ids.length, ids, ranges: [], source: { key, value } });
-    } else if (key.startsWith('idx.') && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
+    } else if (key.startsWith('idx.') && !unkeyed?.has(key.slice(4)) && value && typeof value === 'object' && '$elemMatch' in (value as Filter)) {
       const cond = (value as { $elemMatch: unknown }).$elemMatch;
       const plan = cond && typeof cond === 'object' ? await planEntry(reader, [resourceType, key.slice(4)], cond as Filter, bound()) : undefined;
       if (plan) best = better(best, { ...plan, source: { key, value } });

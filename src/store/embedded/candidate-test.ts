@@ -19,6 +19,9 @@
  * whole (keyProof admits only strings a key cannot have clipped), and the `s` + `c` key pairs one
  * entry's system and code as `$elemMatch` pairs them (test/store/embedded-candidate-test.test.ts
  * checks every judgement against the full evaluation, through updates and deletions).
+ *
+ * A parameter its type has no keys for (lmdb-layout.ts, UNKEYED_PARAMETERS) is never proven by a key:
+ * its conjuncts are evaluated on the entries.
  */
 import { keyProof, type KeyProof, type Plan } from './candidate-planner.js';
 import { filterTest, type FilterTests } from './filter-test.js';
@@ -71,25 +74,28 @@ function idsOf(value: unknown): ReadonlySet<string> | undefined {
 }
 
 /**
- * The judges of one search's filter: one per plan source (the conjunct a plan's candidates prove),
- * made once per search and shared by the types it reads (keys are prefixed with the type at lookup).
- * `paths` are what else the documents must hold (sort keys, a distinct path); `tests` keeps
- * compiled evaluations across searches.
+ * The judges of one search's filter: one per plan source (the conjunct a plan's candidates prove)
+ * and key policy (`unkeyed`, the parameters of the type read without keys), made once per search and
+ * shared by the types it reads (keys are prefixed with the type at lookup). `paths` are what else the
+ * documents must hold (sort keys, a distinct path); `tests` keeps compiled evaluations across searches.
  */
-export function candidateJudges(filter: Filter, exists: KeyExists, paths: string[] = [], tests?: FilterTests): (plan: Plan | undefined) => CandidateJudge {
+export function candidateJudges(filter: Filter, exists: KeyExists, paths: string[] = [], tests?: FilterTests): (plan: Plan | undefined, unkeyed?: ReadonlySet<string>) => CandidateJudge {
   const conjuncts: Conjunct[] = conjunctsOf(filter).map(({ key, value }) => {
     const ids = key === 'id' ? idsOf(value) : undefined;
     return { key, value, proof: ids ? undefined : keyProof(key, value), ...(ids ? { ids } : {}) };
   });
-  const judges = new Map<number, CandidateJudge>();
-  return (plan) => {
-    // The conjunct the plan's candidates came from, when its candidates are exactly its matches.
+  const judges = new Map<ReadonlySet<string> | undefined, Map<number, CandidateJudge>>();
+  return (plan, unkeyed) => {
+    // The conjunct the plan's candidates came from, when its candidates are exactly its matches (never an unkeyed one: not planned).
     const source = plan?.source;
     const proven = source ? conjuncts.findIndex((c) => c.key === source.key && c.value === source.value && (c.ids !== undefined || c.proof !== undefined)) : -1;
-    let judge = judges.get(proven);
+    let byProven = judges.get(unkeyed);
+    if (!byProven) judges.set(unkeyed, (byProven = new Map()));
+    let judge = byProven.get(proven);
     if (!judge) {
-      judge = makeJudge(conjuncts.filter((_, i) => i !== proven), exists, paths, tests);
-      judges.set(proven, judge);
+      const judged = conjuncts.filter((_, i) => i !== proven).map((c) => (c.proof && unkeyed?.has(c.key.slice(4)) ? { ...c, proof: undefined } : c));
+      judge = makeJudge(judged, exists, paths, tests);
+      byProven.set(proven, judge);
     }
     return judge;
   };

@@ -158,8 +158,6 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
   const judgeFor = candidateJudges(filter, (key) => layout.keys.get(key, inTxn) !== undefined, options.paths ?? [], options.tests);
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
   const matches: MatchedDocument[] = [];
-  /** The judge of heads no plan proposed (a walk, a scan): made only when one is read. */
-  let unplannedJudge: CandidateJudge | undefined;
   const types = options.ordered && resourceTypes.length > 1 ? [...resourceTypes].sort() : resourceTypes;
   // Known once for the search (it is the same for every type): keyProof twice per type was measurable in a one-key lookup.
   const exact = isExactlyIndexed(filter);
@@ -171,6 +169,9 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     // (A search of one type plans it anyway: an empty type's ranges are empty.)
     if (types.length > 1 && isEmptyType(layout, transaction, resourceType)) continue;
     await pacer.paceCostly();
+    // The parameters this type has no keys for (lmdb-layout.ts, UNKEYED_PARAMETERS) are evaluated, never read from keys.
+    const unkeyed = layout.unkeyed.get(resourceType);
+    const exactHere = unkeyed ? isExactlyIndexed(filter, unkeyed) : exact;
     const entriesOf = (id: string, head: HeadRecord, codes: Set<string> | undefined): IndexEntries => {
       if (codes && codes.size === 0) return {};
       if (!codes || head.c) {
@@ -234,7 +235,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       return head && !head.d ? { resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx } } : undefined;
     };
     /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged. */
-    const unplanned = (): CandidateJudge => (unplannedJudge ??= judgeFor(undefined));
+    const unplanned = (): CandidateJudge => judgeFor(undefined, unkeyed);
     /**
      * A broad condition (a gender, a status: half of the type) has more candidates than a first page
      * needs by far: walking the heads in id order and testing each finds the page's matches after a
@@ -265,14 +266,14 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       return true;
     };
     const wanted = limit - matches.length;
-    const plan = await planFor(reader, resourceType, filter, exact);
-    const planned = judgeFor(plan);
+    const plan = await planFor(reader, resourceType, filter, unkeyed, exactHere);
+    const planned = judgeFor(plan, unkeyed);
     // Listing refs only, from key ranges (live, current versions) that prove every condition: heads are not read either.
     const fromKeys = options.refsOnly === true && plan !== undefined && plan.ids.length === 0 && planned.keysOnly;
     const mayWalk = options.ordered === true && !fromKeys && wanted <= WALK_PAGE_AT_MOST;
     const fromEntries = options.entriesOnly === true && !fromKeys && planned.keysOnly && planned.codes !== undefined && planned.codes.size > 0;
     await pacer.paceCostly();
-    if (plan && options.ordered && exact) {
+    if (plan && options.ordered && exactHere) {
       // One exactly indexed condition: its matches in the keys' order (key-order.ts), read up to the page's end.
       for (const id of distinctIdsInKeyOrder(layout, transaction, plan)) {
         if (matches.length >= limit) break;

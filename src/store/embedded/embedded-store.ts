@@ -48,6 +48,7 @@ import { historyPosition, replayMatches } from './snapshot-replay.js';
 import { listExactMatches } from './key-order.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
+import type { UnkeyedParameters } from './index-keys.js';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
 import { LmdbOutbox } from './lmdb-outbox.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
@@ -77,6 +78,8 @@ export interface EmbeddedStoreOptions {
   resultSetChunkSize?: number;
   /** Types written with compact heads (lmdb-layout.ts; default WRITE_ONCE_TYPES: AuditEvent). */
   writeOnceTypes?: ReadonlySet<string>;
+  /** Parameters written without search keys (lmdb-layout.ts; default UNKEYED_PARAMETERS: AuditEvent's shared codes). */
+  unkeyedParameters?: UnkeyedParameters;
 }
 
 const LOCK_FILE = 'relais.lock';
@@ -181,7 +184,7 @@ export class EmbeddedStore implements ResourceStore {
       const fault = storageFault(error);
       if (!fault || fault.code === 'EMFILE' || fault.code === 'ENFILE' || !existsSync(join(this.directory, STORE_FOLDER, 'data.mdb'))) throw error;
       try {
-        this.layout = openLayout(this.directory, true);
+        this.layout = openLayout(this.directory, true, this.options.unkeyedParameters);
       } catch {
         throw error;
       }
@@ -208,7 +211,7 @@ export class EmbeddedStore implements ResourceStore {
   private async openWritable(): Promise<void> {
     this.acquireLock();
     try {
-      const layout = openLayout(this.directory);
+      const layout = openLayout(this.directory, false, this.options.unkeyedParameters);
       this.layout = layout;
       this.readCounters(layout);
       const migrated = await migrateLegacyJournal(layout, this.directory, () => ++this.seq);
@@ -236,9 +239,9 @@ export class EmbeddedStore implements ResourceStore {
     // Its close settles within microtasks (no write transaction can be pending on it), so no request runs in between.
     await readOnlyLayout.env.close();
     try {
-      this.layout = openLayout(this.directory);
+      this.layout = openLayout(this.directory, false, this.options.unkeyedParameters);
     } catch (error) {
-      this.layout = openLayout(this.directory, true);
+      this.layout = openLayout(this.directory, true, this.options.unkeyedParameters);
       this.releaseLock();
       throw error;
     }

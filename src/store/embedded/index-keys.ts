@@ -17,6 +17,10 @@
  * Keys are limited to LMDB's 1978 bytes, so long strings are indexed by their
  * first MAX_VALUE_CHARS characters: a lookup then proposes a superset, which the
  * filter evaluation (filter-test.ts) narrows, as it does for every candidate.
+ *
+ * Some parameters of a type get no keys at all (UnkeyedParameters, the policy in
+ * lmdb-layout.ts): their entries are still written, and a search on them is
+ * answered by the filter evaluation, never by keys (candidate-planner.ts).
  */
 import type { IndexEntries } from '../resource-store.js';
 
@@ -28,8 +32,20 @@ export const MAX_VALUE_CHARS = 200;
 /** Above every string a key can hold (ids are [A-Za-z0-9\-.]; values are UTF-8 text): the end of a prefix range. */
 export const HIGHEST = '\u{10ffff}';
 
-/** The keys one resource's index entries contribute (duplicates removed). */
-export function indexKeysOf(resourceType: string, id: string, index: IndexEntries | undefined): IndexKey[] {
+/**
+ * The parameters of each type that get no search keys (lmdb-layout.ts, UNKEYED_PARAMETERS): the
+ * writer writes none for them, and the planner, the key judge and key order never read keys of them
+ * (folders written before hold such keys: they are left unread, and removed with their resource's
+ * next write or by `relais reindex`).
+ */
+export type UnkeyedParameters = ReadonlyMap<string, ReadonlySet<string>>;
+
+/**
+ * The keys one resource's index entries contribute (duplicates removed), except those of the
+ * `unkeyed` parameters (undefined: every parameter's, which is what a folder written before may
+ * hold, and what a write removes).
+ */
+export function indexKeysOf(resourceType: string, id: string, index: IndexEntries | undefined, unkeyed?: ReadonlySet<string>): IndexKey[] {
   if (!index) return [];
   const seen = new Set<string>();
   const keys: IndexKey[] = [];
@@ -40,7 +56,7 @@ export function indexKeysOf(resourceType: string, id: string, index: IndexEntrie
     keys.push(key);
   };
   for (const [code, entries] of Object.entries(index)) {
-    if (!Array.isArray(entries)) continue;
+    if (!Array.isArray(entries) || unkeyed?.has(code)) continue;
     for (const entry of entries as Array<Record<string, unknown>>) {
       if (!entry || typeof entry !== 'object') continue;
       if (typeof entry.r === 'string') add([resourceType, code, 'r', clip(entry.r), id]);

@@ -2,7 +2,8 @@
  * The default order of a search with one exactly indexed condition (candidate-planner.ts,
  * isExactlyIndexed: a string equal to or starting with a text, a code, a system|code, a
  * reference): the order of the condition's index keys, i.e. by the matching value, then by id —
- * each resource at its first (smallest) matching key. FHIR R4 fixes no order for a search
+ * each resource at its first (smallest) matching key (never for a parameter its type has no keys
+ * for, lmdb-layout.ts UNKEYED_PARAMETERS: the default order then). FHIR R4 fixes no order for a search
  * without `_sort` ("the order of the results is up to the server", search page, _sort), and
  * this one can be read straight from the keys: a first page reads the keys up to its end,
  * whereas the id order had to collect and sort every match first (a 3-letter `name` prefix at
@@ -57,7 +58,10 @@ export async function listExactMatches(layout: Layout, transaction: Transaction,
   const refs: MatchRef[] = [];
   let read = 0;
   for (const resourceType of [...resourceTypes].sort()) {
-    const plan = await planFor(reader, resourceType, filter);
+    // A parameter the type has no keys for (lmdb-layout.ts) has no key order: the caller lists its matches otherwise.
+    const unkeyed = layout.unkeyed.get(resourceType);
+    if (unkeyed && !isExactlyIndexed(filter, unkeyed)) return undefined;
+    const plan = await planFor(reader, resourceType, filter, unkeyed);
     if (!plan) return undefined;
     const seen = new Set<string>(plan.ids);
     for (const range of plan.ranges) {

@@ -11,7 +11,7 @@
  * | versions | [type, id, versionId] | { lu, d?, r? } (the body, meta included; none for a deletion) |
  * | entries | [type, id, versionId] | the index entries written with that version (a deletion: those it deleted) |
  * | current | [type, id, code] | the current live version's entries of one parameter: a search decodes only the parameters its filter names (none for a head flagged `c`) |
- * | keys | [type, code, field, ...value, id] | null: the search index of current versions (index-keys.ts) |
+ * | keys | [type, code, field, ...value, id] | null: the search index of current versions (index-keys.ts), none for the parameters of UNKEYED_PARAMETERS |
  * | log | [lastUpdated, seq] | [type, id, versionId]: system history in commit order |
  * | typeLog | [type, lastUpdated, seq] | [id, versionId]: type history |
  * | guards | guard key | [type, id]: conditional-create guards of live resources |
@@ -25,6 +25,18 @@
  * A search reads such a head's entries from `entries` (document-reader.ts); a later version of
  * the resource, if there is one, is written in whichever form its type calls for, the head saying
  * which. Heads written before this flag existed have none: their copies are in `current`, as then.
+ *
+ * Parameters without keys (UNKEYED_PARAMETERS): the AuditEvent parameters whose values nearly every
+ * AuditEvent shares — action (R), outcome (0), type (rest), subtype (read, search-type…),
+ * entity-type, entity-role, each a code and most also a system|code — were 10 of the 21 search keys
+ * of a read's AuditEvent: each a put encoded on the event loop, a B-tree insert on lmdb-js' write
+ * thread and bytes on disk for every access, in long runs of equal values that narrow no search.
+ * Their entries are written as before; a search naming them is answered by the filter evaluation,
+ * on the candidates of its keyed conditions (date, agent, patient, entity, altid, address, site…)
+ * or, when it names only these, by a scan of the trail (paced like every scan). So an auditor's
+ * `AuditEvent?outcome=4` alone reads every AuditEvent (README, "What access control and audit
+ * cost"). Folders written before hold keys for them: those are never read, and go with their
+ * resource's next write or `relais reindex` (unit-writer.ts removes every key a resource may hold).
  *
  * Options, each for a reason:
  * - `overlappingSync: false`: a commit's promise then resolves only once the
@@ -58,6 +70,7 @@
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
+import type { UnkeyedParameters } from './index-keys.js';
 import type { Resource } from 'fhir/r4';
 
 export interface HeadRecord {
@@ -96,6 +109,8 @@ export interface Layout {
   /** The subscription outbox (lmdb-outbox.ts): numbered entries by [queue, seq], and each queue's { head, acked }. */
   outbox: Database<unknown, [string, number]>;
   outboxQueues: Database<{ head: number; acked: number }, string>;
+  /** The parameters written without search keys, per type (UNKEYED_PARAMETERS, above): writers and searches read it here. */
+  unkeyed: UnkeyedParameters;
 }
 
 /**
@@ -110,11 +125,17 @@ const MAP_SIZE = 256 * 1024 ** 3;
 /** The types whose resources are written once (compact heads, above): the audit trail. */
 export const WRITE_ONCE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
+/** The parameters of each type written without search keys (above). */
+export const UNKEYED_PARAMETERS: UnkeyedParameters = new Map([['AuditEvent', new Set(['action', 'outcome', 'type', 'subtype', 'entity-type', 'entity-role'])]]);
+
 /** The folder of the resources' environment inside the data folder. */
 export const STORE_FOLDER = 'store';
 
-/** `readOnly`: for a data folder that cannot be written (the store then serves reads only, see embedded-store.ts). */
-export function openLayout(directory: string, readOnly = false): Layout {
+/**
+ * `readOnly`: for a data folder that cannot be written (the store then serves reads only, see embedded-store.ts).
+ * `unkeyed`: the key policy (tests pass an empty one to write and search every parameter's keys, as before the policy).
+ */
+export function openLayout(directory: string, readOnly = false, unkeyed: UnkeyedParameters = UNKEYED_PARAMETERS): Layout {
   const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, noReadAhead: true, mapSize: MAP_SIZE, useRecords: false, maxDbs: 14, ...(readOnly ? { readOnly } : {}) };
   const env = open(options as RootDatabaseOptionsWithPath);
   return {
@@ -130,5 +151,6 @@ export function openLayout(directory: string, readOnly = false): Layout {
     meta: env.openDB({ name: 'meta' }),
     outbox: env.openDB({ name: 'outbox', encoding: 'json' }),
     outboxQueues: env.openDB({ name: 'outbox-queues', encoding: 'json' }),
+    unkeyed,
   };
 }

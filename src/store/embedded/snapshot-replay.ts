@@ -44,12 +44,13 @@ interface Placed {
 
 /** The refs of the matches of `filter` as they were at `position`, in the order of their first page. */
 export async function replayMatches(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, position: LogKey | undefined, pacer: Pacer): Promise<MatchRef[]> {
-  const exact = isExactlyIndexed(filter);
   const reader = keyReader(layout, transaction, COUNT_AT_MOST, pacer);
   const refs: MatchRef[] = [];
   for (const resourceType of [...resourceTypes].sort()) {
     const changed = await versionsAt(layout, transaction, resourceType, position, pacer);
-    const plan = exact ? await planFor(reader, resourceType, filter) : undefined;
+    // Key order only where the type has keys for the condition (lmdb-layout.ts, UNKEYED_PARAMETERS), as the first page had it (document-reader.ts).
+    const unkeyed = layout.unkeyed.get(resourceType);
+    const plan = isExactlyIndexed(filter, unkeyed) ? await planFor(reader, resourceType, filter, unkeyed) : undefined;
     const current: Placed[] = [];
     if (plan) {
       const seen = new Set<string>();

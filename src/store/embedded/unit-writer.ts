@@ -276,15 +276,20 @@ export async function planWrites(view: BatchView, operations: CommittedOperation
   return { created, reindexed };
 }
 
-/** Swaps the search keys of a resource's current entries for those of its next ones (only the difference is written). */
+/**
+ * Swaps the search keys of a resource's current entries for those of its next ones (only the difference is written).
+ * The next keys leave out the type's unkeyed parameters (lmdb-layout.ts); the keys removed are all those the
+ * current entries may have (a version written before the policy has keys for those parameters too: they go now).
+ */
 function replaceKeys(view: BatchView, resourceType: string, id: string, before: IndexEntries | undefined, after: IndexEntries | undefined): void {
+  const unkeyed = view.layout.unkeyed.get(resourceType);
   if (!before) {
     // Nothing to compare with (a creation, an AuditEvent): every key is new (indexKeysOf has removed duplicates).
-    for (const key of indexKeysOf(resourceType, id, after)) view.put(view.layout.keys as never, key, null);
+    for (const key of indexKeysOf(resourceType, id, after, unkeyed)) view.put(view.layout.keys as never, key, null);
     return;
   }
   const old = keyMap(indexKeysOf(resourceType, id, before));
-  const next = keyMap(indexKeysOf(resourceType, id, after));
+  const next = keyMap(indexKeysOf(resourceType, id, after, unkeyed));
   for (const [text, key] of old) if (!next.has(text)) view.remove(view.layout.keys as never, key);
   // The value must not be undefined (that would mean a removal): keys carry null.
   for (const [text, key] of next) if (!old.has(text)) view.put(view.layout.keys as never, key, null);
