@@ -6,14 +6,19 @@
  * (all threads: the event loop, lmdb-js' commits and fsyncs in libuv's pool) and
  * the event loop's share, round after round as the store grows.
  *
- *   npx tsx scripts/bench-audit-write.ts [--events 10000] [--rounds 4] [--ids ordered|random] [--layout compact|full]
+ *   npx tsx scripts/bench-audit-write.ts [--events 10000] [--rounds 4] [--ids ordered|random] [--layout compact|full] [--keys policy|all] [--queries]
  *
  * `--ids random` gives the AuditEvents version 4 UUIDs (as before issue 17's second pass),
- * `--layout full` writes them with per-parameter copies (writeOnceTypes empty, the earlier layout):
- * the two choices the second pass made, measured against their alternatives in the same process run.
+ * `--layout full` writes them with per-parameter copies (writeOnceTypes empty, the earlier layout),
+ * `--keys all` writes search keys for every parameter (no key policy, as before lmdb-layout.ts'
+ * UNKEYED_PARAMETERS): the choices the passes made, measured against their alternatives in the
+ * same process run. Each round also prints data.mdb's growth per AuditEvent. One AuditEvent in
+ * 100 records a denied read (outcome 4); `--queries` then runs an auditor's searches over the
+ * whole trail and prints their time, CPU and the event loop's longest delay meanwhile.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAuditEvent } from '../src/audit/audit-event.js';
@@ -24,6 +29,7 @@ import type { EngineContext } from '../src/engine/engine-context.js';
 import { serverRecordOperation } from '../src/engine/write-operations.js';
 import type { Principal } from '../src/identity/principal.js';
 import { EmbeddedStore } from '../src/store/embedded/embedded-store.js';
+import type { Layout } from '../src/store/embedded/lmdb-layout.js';
 import { parseFlags } from './network-dataset.js';
 
 const argv = process.argv.slice(2);
@@ -35,6 +41,9 @@ const choice = (name: string, values: string[]) => {
 };
 const ids = choice('--ids', ['ordered', 'random']);
 const layout = choice('--layout', ['compact', 'full']);
+const keys = choice('--keys', ['policy', 'all']);
+const queries = argv.includes('--queries');
+if (queries) argv.splice(argv.indexOf('--queries'), 1);
 const flags = parseFlags(argv, { events: 10_000, rounds: 4, concurrency: 32 });
 
 /** CPU milliseconds of this process (all threads) and of its main thread, from /proc. */
@@ -47,7 +56,8 @@ function cpuMs(): { all: number; main: number } {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'relais-bench-audit-'));
-const store = new EmbeddedStore({ directory: dir, ...(layout === 'full' ? { writeOnceTypes: new Set<string>() } : {}) });
+const store = new EmbeddedStore({ directory: dir, ...(layout === 'full' ? { writeOnceTypes: new Set<string>() } : {}), ...(keys === 'all' ? { unkeyedParameters: new Map() } : {}) });
+const fileBytes = () => statSync(join(dir, 'store', 'data.mdb')).size;
 const ctx = buildContext(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }), store);
 await ctx.store.open();
 const principal = { kind: 'coordinator', subject: 'bench-coordinator', issuer: 'relais-dev', role: 'coordinator', name: 'Coordinatrice' } as Principal;
@@ -55,15 +65,17 @@ const ordered = new TimeOrderedIds();
 let n = 0;
 const operation = () => {
   const patient = `patient-${n % 1000}`;
-  const event = buildAuditEvent({ principal, interaction: 'read', resourceType: 'Patient', id: patient, patients: [patient], outcome: 'success', clientAddress: '127.0.0.1', requestId: randomUUID() }, 'Relais');
+  const outcome = n % 100 === 99 ? 'denied' : 'success';
+  const event = buildAuditEvent({ principal, interaction: 'read', resourceType: 'Patient', id: patient, patients: [patient], outcome, clientAddress: '127.0.0.1', requestId: randomUUID() }, 'Relais');
   n++;
   // serverRecordOperation reads the engine's facts only (its types, its index extractor).
   return serverRecordOperation(ctx.engine.facts as EngineContext, event, ids === 'ordered' ? ordered.next() : randomUUID());
 };
 
-process.stdout.write(`AuditEvents: ids ${ids}, layout ${layout}, ${flags.concurrency} per commit\n`);
+process.stdout.write(`AuditEvents: ids ${ids}, layout ${layout}, keys ${keys}, ${flags.concurrency} per commit\n`);
 for (let round = 0; round <= flags.rounds; round++) {
   const before = cpuMs();
+  const bytesBefore = fileBytes();
   const started = Date.now();
   const events = round === 0 ? Math.min(2000, flags.events) : flags.events; // round 0: warm-up
   for (let done = 0; done < events; done += flags.concurrency) {
@@ -72,7 +84,37 @@ for (let round = 0; round <= flags.rounds; round++) {
   const after = cpuMs();
   const perEvent = (ms: number) => ((ms * 1000) / events).toFixed(0);
   if (round > 0) {
-    process.stdout.write(`round ${round}: ${n} AuditEvents stored, ${perEvent(after.all - before.all)} µs CPU per AuditEvent (event loop ${perEvent(after.main - before.main)}), ${Math.round(events / ((Date.now() - started) / 1000))}/s\n`);
+    const bytes = Math.round((fileBytes() - bytesBefore) / events);
+    process.stdout.write(`round ${round}: ${n} AuditEvents stored, ${perEvent(after.all - before.all)} µs CPU per AuditEvent (event loop ${perEvent(after.main - before.main)}), ${Math.round(events / ((Date.now() - started) / 1000))}/s, data.mdb +${bytes} bytes per AuditEvent\n`);
+  }
+}
+process.stdout.write(`data.mdb: ${fileBytes()} bytes for ${n} AuditEvents, ${Math.round(fileBytes() / n)} each\n`);
+{
+  // The pages each B-tree holds (free pages and the file's growth steps left out): what the trail itself takes.
+  const opened = (store as unknown as { layout: Layout }).layout;
+  const trees = { heads: opened.heads, versions: opened.versions, entries: opened.entries, keys: opened.keys, log: opened.log, typeLog: opened.typeLog };
+  let total = 0;
+  const parts: string[] = [];
+  for (const [name, db] of Object.entries(trees)) {
+    const stats = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+    const bytes = (stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages) * stats.pageSize;
+    total += bytes;
+    parts.push(`${name} ${Math.round(bytes / n)}`);
+  }
+  process.stdout.write(`B-tree pages: ${Math.round(total / n)} bytes per AuditEvent (${parts.join(', ')})\n`);
+}
+if (queries) {
+  const session = ctx.engine.asServer('bench: an auditor reading the trail');
+  for (const query of ['outcome=4', 'outcome=4&_total=accurate', 'outcome=0', 'action=R&_count=50', 'patient=Patient/patient-7&outcome=4', 'outcome:not=0&_count=50']) {
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    const before = cpuMs();
+    const started = process.hrtime.bigint();
+    const bundle = await session.search('AuditEvent', [...new URLSearchParams(query).entries()]);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const after = cpuMs();
+    delay.disable();
+    process.stdout.write(`${query}: ${bundle.entry?.length ?? 0} on the first page${bundle.total !== undefined ? ` (total ${bundle.total})` : ''}, ${ms.toFixed(0)} ms, CPU ${after.all - before.all} ms, longest event-loop delay ${(delay.max / 1e6).toFixed(0)} ms\n`);
   }
 }
 await ctx.store.close();
