@@ -6,7 +6,8 @@
  * a resource whose entries no longer match (updated), a deleted one, two conditions on one entry that
  * hold on two different entries, an equality on a text the keys hold clipped, strict and inclusive
  * bounds on the values they compare, -0, a filter only partly provable by keys — in every way the store reads (candidates, ordered first pages and walks, listing
- * from keys alone, entries read before heads, a distinct's entries), over ordinary and compact heads.
+ * from keys alone, entries read before heads, a distinct's entries), over ordinary and compact heads, and for
+ * parameters without keys (lmdb-layout.ts, UNKEYED_PARAMETERS) over keys written before the policy and after it.
  */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
@@ -18,6 +19,7 @@ import { Pacer } from '../../src/store/embedded/pacer.js';
 import { historyPosition, replayMatches } from '../../src/store/embedded/snapshot-replay.js';
 import { filterTest } from '../../src/store/embedded/filter-test.js';
 import { MAX_VALUE_CHARS } from '../../src/store/embedded/index-keys.js';
+import type { Layout } from '../../src/store/embedded/lmdb-layout.js';
 import type { IndexEntries } from '../../src/store/resource-store.js';
 
 const seeded = seededRandom;
@@ -116,37 +118,18 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
     await compareEveryReadPath(seeded(29), 6, new Set([TYPE]), 400);
   });
 
+  it('answers the same for parameters without keys (lmdb-layout.ts, UNKEYED_PARAMETERS), over keys written before the policy and after it', async () => {
+    // status and code unkeyed: the first rounds are written with their keys (a folder from before), the later ones without.
+    await compareEveryReadPath(seeded(31), 8, undefined, 1000, { unkeyed: new Set(['status', 'code']), keyedRounds: 3 });
+    await compareEveryReadPath(seeded(37), 6, new Set([TYPE]), 400, { unkeyed: new Set(['status', 'code', 'family']), keyedRounds: 2 });
+  });
+
+  it('rebuilds a released snapshot exactly as its first page listed it for parameters without keys, over keys written before the policy and after it', async () => {
+    await compareReplays(seeded(41), { unkeyed: new Set(['status', 'code', 'family']), keyedRounds: 4 });
+  });
+
   it('rebuilds a released snapshot from the history exactly as its first page listed it, for every kind of filter', async () => {
-    // snapshot-replay.ts: the list as of a past place in the history, in the first page's order
-    // (key order for one exactly indexed condition, else id order), after any writes since.
-    const random = seeded(23);
-    const layout = freshLayout();
-    const write = indexWriter(layout);
-    const current = new Map<string, IndexEntries>();
-    const snapshots: Array<{ round: number; position: ReturnType<typeof historyPosition>; filter: Filter; listed: string[] }> = [];
-    let checked = 0;
-    for (let round = 0; round < 12; round++) {
-      await write(randomRound(random, current));
-      const transaction = layout.env.useReadTransaction();
-      try {
-        // Snapshots of earlier rounds, rebuilt now (one to three rounds of writes since).
-        for (const snapshot of snapshots.filter((s) => s.round < round)) {
-          const rebuilt = await replayMatches(layout, transaction, [TYPE], snapshot.filter, snapshot.position, new Pacer());
-          expect(rebuilt.map((r) => r.id), JSON.stringify(snapshot.filter)).toEqual(snapshot.listed);
-          checked++;
-        }
-        snapshots.splice(0, snapshots.length, ...snapshots.filter((s) => s.round > round - 3));
-        const position = historyPosition(layout, transaction);
-        for (let n = 0; n < 15; n++) {
-          const filter = randomFilter(random);
-          const listed = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
-          snapshots.push({ round, position, filter, listed: listed.map((m) => m.id) });
-        }
-      } finally {
-        transaction.done();
-      }
-    }
-    expect(checked).toBeGreaterThan(400);
+    await compareReplays(seeded(23));
   });
 
   it('takes as proven by keys only conditions the keys hold whole', () => {
@@ -177,13 +160,14 @@ describe('embedded candidate judgement (keys proving conditions)', () => {
 });
 
 /** Random writes in `rounds` commits, 40 random filters after each, every read path compared with the filter evaluation. */
-async function compareEveryReadPath(random: () => number, rounds: number, writeOnceTypes: ReadonlySet<string> | undefined, minMatched: number): Promise<void> {
-  const layout = freshLayout();
-  const write = indexWriter(layout, TYPE, writeOnceTypes);
+async function compareEveryReadPath(random: () => number, rounds: number, writeOnceTypes: ReadonlySet<string> | undefined, minMatched: number, policy?: Unkeyed): Promise<void> {
+  const { layout, writing, writeRound } = layoutsFor(policy);
+  const write = indexWriter(writing, TYPE, writeOnceTypes);
   const current = new Map<string, IndexEntries>();
   let compared = 0;
   let matched = 0;
   for (let round = 0; round < rounds; round++) {
+    writeRound(round);
     await write(randomRound(random, current));
     const transaction = layout.env.useReadTransaction();
     try {
@@ -197,7 +181,7 @@ async function compareEveryReadPath(random: () => number, rounds: number, writeO
         // A held snapshot's listing: refs only, from keys alone when they prove every condition; in the
         // default order — id order, or key order for one exactly indexed condition (key-order.ts).
         const refs = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
-        const exact = isExactlyIndexed(filter);
+        const exact = isExactlyIndexed(filter, layout.unkeyed.get(TYPE));
         if (exact) expect(refs.map((m) => m.id).sort(), label).toEqual(expected);
         else expect(refs.map((m) => m.id), label).toEqual(expected);
         // The store lists an exactly indexed snapshot from its keys: the same list.
@@ -225,4 +209,56 @@ async function compareEveryReadPath(random: () => number, rounds: number, writeO
   }
   expect(compared).toBe(rounds * 40);
   expect(matched).toBeGreaterThan(minMatched);
+}
+
+/** Key policy of a comparison: these parameters of TYPE without keys, written with their keys in the first `keyedRounds` rounds (a folder from before the policy). */
+interface Unkeyed {
+  unkeyed: ReadonlySet<string>;
+  keyedRounds: number;
+}
+
+/**
+ * A layout reading under the policy, and the one its writer writes through, over the same environment
+ * (one writer: versions and history go on): `writeRound(round)` sets its policy for that round's writes.
+ */
+function layoutsFor(policy: Unkeyed | undefined): { layout: Layout; writing: Layout; writeRound: (round: number) => void } {
+  const fresh = freshLayout();
+  const unkeyed = policy ? new Map([[TYPE, policy.unkeyed]]) : fresh.unkeyed;
+  const writing = { ...fresh };
+  return { layout: { ...fresh, unkeyed }, writing, writeRound: (round) => (writing.unkeyed = round < (policy?.keyedRounds ?? 0) ? fresh.unkeyed : unkeyed) };
+}
+
+/**
+ * snapshot-replay.ts: the list as of a past place in the history, in the first page's order (key order
+ * for one exactly indexed condition, else id order), after any writes since.
+ */
+async function compareReplays(random: () => number, policy?: Unkeyed): Promise<void> {
+  const { layout, writing, writeRound } = layoutsFor(policy);
+  const write = indexWriter(writing);
+  const current = new Map<string, IndexEntries>();
+  const snapshots: Array<{ round: number; position: ReturnType<typeof historyPosition>; filter: Filter; listed: string[] }> = [];
+  let checked = 0;
+  for (let round = 0; round < 12; round++) {
+    writeRound(round);
+    await write(randomRound(random, current));
+    const transaction = layout.env.useReadTransaction();
+    try {
+      // Snapshots of earlier rounds, rebuilt now (one to three rounds of writes since).
+      for (const snapshot of snapshots.filter((s) => s.round < round)) {
+        const rebuilt = await replayMatches(layout, transaction, [TYPE], snapshot.filter, snapshot.position, new Pacer());
+        expect(rebuilt.map((r) => r.id), JSON.stringify(snapshot.filter)).toEqual(snapshot.listed);
+        checked++;
+      }
+      snapshots.splice(0, snapshots.length, ...snapshots.filter((s) => s.round > round - 3));
+      const position = historyPosition(layout, transaction);
+      for (let n = 0; n < 15; n++) {
+        const filter = randomFilter(random);
+        const listed = await matchingDocuments(layout, transaction, [TYPE], filter, { ordered: true, refsOnly: true });
+        snapshots.push({ round, position, filter, listed: listed.map((m) => m.id) });
+      }
+    } finally {
+      transaction.done();
+    }
+  }
+  expect(checked).toBeGreaterThan(400);
 }
