@@ -234,8 +234,9 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
       const head = layout.heads.get([resourceType, id], inTxn);
       return head && !head.d ? { resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx } } : undefined;
     };
-    /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged. */
-    const unplanned = (): CandidateJudge => judgeFor(undefined, unkeyed);
+    /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged (the judge made only when one is read). */
+    let unplannedJudge: CandidateJudge | undefined;
+    const unplanned = (): CandidateJudge => (unplannedJudge ??= judgeFor(undefined, unkeyed));
     /**
      * A broad condition (a gender, a status: half of the type) has more candidates than a first page
      * needs by far: walking the heads in id order and testing each finds the page's matches after a
