@@ -131,7 +131,7 @@ export async function trailAnswers(ctx: RelaisContext): Promise<Record<string, u
 
 /**
  * Searches on the AuditEvent parameters the embedded store writes without keys (lmdb-layout.ts,
- * UNKEYED_PARAMETERS: action, outcome, type, subtype, entity-type, entity-role): alone, with a
+ * UNKEYED_PARAMETERS: action, type, subtype, entity-type, entity-role; and outcome, keyed): alone, with a
  * system, combined with keyed ones, negated, missing, sorted, paged, counted.
  */
 export const UNKEYED_QUERIES: string[] = [

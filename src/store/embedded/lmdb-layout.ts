@@ -27,16 +27,21 @@
  * which. Heads written before this flag existed have none: their copies are in `current`, as then.
  *
  * Parameters without keys (UNKEYED_PARAMETERS): the AuditEvent parameters whose values nearly every
- * AuditEvent shares — action (R), outcome (0), type (rest), subtype (read, search-type…),
- * entity-type, entity-role, each a code and most also a system|code — were 10 of the 21 search keys
- * of a read's AuditEvent: each a put encoded on the event loop, a B-tree insert on lmdb-js' write
- * thread and bytes on disk for every access, in long runs of equal values that narrow no search.
- * Their entries are written as before; a search naming them is answered by the filter evaluation,
- * on the candidates of its keyed conditions (date, agent, patient, entity, altid, address, site…)
- * or, when it names only these, by a scan of the trail (paced like every scan). So an auditor's
- * `AuditEvent?outcome=4` alone reads every AuditEvent (README, "What access control and audit
- * cost"). Folders written before hold keys for them: those are never read, and go with their
- * resource's next write or `relais reindex` (unit-writer.ts removes every key a resource may hold).
+ * AuditEvent shares — action (R), type (rest), subtype (read, search-type…), entity-type,
+ * entity-role, each a code and most also a system|code — were 9 of the 21 search keys of a read's
+ * AuditEvent: each a put encoded on the event loop, a B-tree insert on lmdb-js' write thread and
+ * bytes on disk for every access, in long runs of equal values that narrow no search. Their entries
+ * are written as before; a search naming them is answered by the filter evaluation, on the
+ * candidates of its keyed conditions (date, agent, patient, entity, altid, address, site…) or, when
+ * it names only these, by a scan of the trail (paced like every scan). `outcome` keeps its key (one,
+ * a code without system): "every refused access" (`AuditEvent?outcome=4`) is the audit trail's
+ * first security question, and without its key it read the whole trail — 1.3 s at 100,000
+ * AuditEvents with `_total=accurate`, growing with every access (README, "What access control and
+ * audit cost"). Folders written before hold keys for the others: those are never read, and go with
+ * their resource's next write or `relais reindex` (unit-writer.ts removes every key a resource may
+ * hold). Changing this set for a type whose folder was written under another set needs
+ * `relais reindex <type>` (a parameter moved to the keyed side has no keys for what was written
+ * without them).
  *
  * Options, each for a reason:
  * - `overlappingSync: false`: a commit's promise then resolves only once the
@@ -126,7 +131,7 @@ const MAP_SIZE = 256 * 1024 ** 3;
 export const WRITE_ONCE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
 /** The parameters of each type written without search keys (above). */
-export const UNKEYED_PARAMETERS: UnkeyedParameters = new Map([['AuditEvent', new Set(['action', 'outcome', 'type', 'subtype', 'entity-type', 'entity-role'])]]);
+export const UNKEYED_PARAMETERS: UnkeyedParameters = new Map([['AuditEvent', new Set(['action', 'type', 'subtype', 'entity-type', 'entity-role'])]]);
 
 /** The folder of the resources' environment inside the data folder. */
 export const STORE_FOLDER = 'store';
