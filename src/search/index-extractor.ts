@@ -116,6 +116,9 @@ export class IndexExtractor {
   private readonly compiledOne = new Map<string, Map<SearchParameter, CompiledParameter | null>>();
   private readonly relative = new Map<string, Evaluator | null>();
   private readonly codes = new Map<string, Set<string>>();
+  /** `indexes(type, code)` answers, with the registry generation they were computed at (asked once per criterion of every search). */
+  private readonly indexedAnswers = new Map<string, boolean>();
+  private answersGeneration = -1;
   private readonly baseUrl: string | undefined;
   private readonly simplePaths: boolean;
 
@@ -133,6 +136,7 @@ export class IndexExtractor {
     this.compiledOne.clear();
     this.relative.clear();
     this.codes.clear();
+    this.indexedAnswers.clear();
   }
 
   extract(resource: Resource): IndexEntries {
@@ -266,8 +270,21 @@ export class IndexExtractor {
   /** Whether a type's parameter really gets index entries (the same answer as `indexedCodes(type).has(code)`), compiling that parameter only. */
   indexes(resourceType: string, code: string): boolean {
     if (this.codes.has(resourceType)) return this.codes.get(resourceType)!.has(code);
-    if (FULL_TEXT_PARAMETERS.has(code) && this.registry.get(resourceType, code)) return true;
-    return this.registry.indexedFor(resourceType).some((parameter) => parameter.code === code && this.compiledParameter(resourceType, parameter) !== undefined);
+    // Kept: registry.indexedFor copies every parameter of the type into fresh arrays, for each criterion
+    // of each search (1 % of a practitioner-by-RPPS search's CPU, with its garbage, profiled).
+    if (this.answersGeneration !== this.registry.generation) {
+      this.indexedAnswers.clear();
+      this.answersGeneration = this.registry.generation;
+    }
+    const key = `${resourceType}\u0000${code}`;
+    let answer = this.indexedAnswers.get(key);
+    if (answer === undefined) {
+      answer =
+        (FULL_TEXT_PARAMETERS.has(code) && this.registry.get(resourceType, code) !== undefined) ||
+        this.registry.indexedFor(resourceType).some((parameter) => parameter.code === code && this.compiledParameter(resourceType, parameter) !== undefined);
+      this.indexedAnswers.set(key, answer);
+    }
+    return answer;
   }
 
   /** Codes that really get indexed for a type (for the CapabilityStatement). */

@@ -34,6 +34,7 @@ export class SearchParameterRegistry {
   private readonly byUrl = new Map<string, SearchParameter>();
 
   private readonly resourceTypes: Set<string>;
+  private changes = 0;
 
   /** @param nonDomainTypes the resource types that do not derive from DomainResource (R4: Binary, Bundle, Parameters). */
   constructor(definitions: readonly SearchParameterDefinition[], resourceTypes: readonly string[], nonDomainTypes: readonly string[] = ['Binary', 'Bundle', 'Parameters']) {
@@ -42,7 +43,16 @@ export class SearchParameterRegistry {
     for (const definition of definitions) this.add(definition, resourceTypes);
   }
 
+  /**
+   * How many times parameters were added: what was derived from the registry before (a cached parsed
+   * search, search-query-cache.ts) is stale once this moves.
+   */
+  get generation(): number {
+    return this.changes;
+  }
+
   add(definition: SearchParameterDefinition, resourceTypes: readonly string[]): void {
+    this.changes++;
     for (const base of definition.base) {
       const parameter: SearchParameter = {
         url: definition.url,

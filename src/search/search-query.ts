@@ -36,6 +36,7 @@ import { splitOr } from './search-values.js';
 import { FULL_TEXT_PARAMETERS, fullTextCondition } from './full-text.js';
 import { TERMINOLOGY_MODIFIERS, TerminologyModifiers } from './terminology-modifiers.js';
 import type { TerminologyService } from '../validation/terminology.js';
+import { SearchQueryCache, type SearchQueryCacheLimits } from './search-query-cache.js';
 
 export type { Filter } from './parameter-clauses.js';
 export { splitOr } from './search-values.js';
@@ -82,6 +83,8 @@ export type SubQueryStore = Pick<ResourceStore, 'search' | 'distinct'>;
 interface Scope {
   strict: boolean;
   store: SubQueryStore;
+  /** False once the parse asked the store, a terminology service or the clock: its result is not the text's alone. */
+  cacheable: boolean;
   ignored: string[];
   options: ClauseOptions;
 }
@@ -96,6 +99,7 @@ const SORT_FIELD: Partial<Record<SearchParameter['type'], string>> = { string: '
 
 export class SearchCompiler {
   private readonly terminologyModifiers: TerminologyModifiers;
+  private readonly parsed: SearchQueryCache;
 
   /**
    * @param terminology resolves the token modifiers :in, :not-in, :below and :above (without it they are refused).
@@ -107,8 +111,10 @@ export class SearchCompiler {
     private readonly limits: { defaultCount: number; maxCount: number; baseUrl?: string; maxSortKeys?: number; maxIncludes?: number },
     terminology?: TerminologyService,
     private readonly indexed?: (resourceType: string, code: string) => boolean,
+    cacheLimits?: SearchQueryCacheLimits,
   ) {
     this.terminologyModifiers = new TerminologyModifiers(terminology, (limits.baseUrl ?? '').replace(/\/$/, ''));
+    this.parsed = new SearchQueryCache(() => registry.generation, cacheLimits);
   }
 
   /**
@@ -116,12 +122,39 @@ export class SearchCompiler {
    * @param strict Prefer: handling=strict: unknown parameters are an error.
    * @param store resolves chains, `_has` and `near` (sub-queries returning ids).
    */
-  async parse(resourceTypes: string[], params: Array<[string, string]>, strict: boolean, store: SubQueryStore): Promise<ParsedSearch> {
+  async parse(resourceTypes: string[], params: Array<[string, string]>, strict: boolean, store: SubQueryStore): Promise<Readonly<ParsedSearch>> {
+    const key = this.parsed.keyOf(resourceTypes, params, strict);
+    const kept = key === undefined ? undefined : this.parsed.get(key);
+    if (kept) return kept;
+    const { result, cacheable } = await this.parseAfresh(resourceTypes, params, strict, store);
+    if (key !== undefined && cacheable) this.parsed.set(key, result);
+    return result;
+  }
+
+  private async parseAfresh(resourceTypes: string[], params: Array<[string, string]>, strict: boolean, store: SubQueryStore): Promise<{ result: ParsedSearch; cacheable: boolean }> {
     const clauses: Filter[] = [];
     const used: Array<[string, string]> = [];
     const ignored: string[] = [];
     const result: ParsedSearch = { filter: {}, used, ignored, offset: 0, sort: [], include: [], revinclude: [] };
-    const scope: Scope = { strict, store, ignored, options: { baseUrl: (this.limits.baseUrl ?? '').replace(/\/$/, ''), now: Date.now() } };
+    const baseUrl = (this.limits.baseUrl ?? '').replace(/\/$/, '');
+    let now: number | undefined;
+    const scope: Scope = {
+      strict,
+      ignored,
+      cacheable: true,
+      // Whatever a sub-query or the clock gives may differ next time: a parse that used them is not kept.
+      store: {
+        search: (query) => ((scope.cacheable = false), store.search(query)),
+        distinct: (query, path) => ((scope.cacheable = false), store.distinct(query, path)),
+      },
+      options: {
+        baseUrl,
+        get now() {
+          scope.cacheable = false;
+          return (now ??= Date.now());
+        },
+      },
+    };
     for (const [rawName, rawValue] of params) {
       const bare = rawName.split(':')[0];
       if (CONTROL_PARAMETERS.has(bare)) {
@@ -135,7 +168,7 @@ export class SearchCompiler {
       used.push([rawName, rawValue]);
     }
     result.filter = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses };
-    return result;
+    return { result, cacheable: scope.cacheable };
   }
 
   /** The parameter `code` on every one of `types` (they must agree on its type), or undefined. */
@@ -247,6 +280,7 @@ export class SearchCompiler {
       if (values.some((v) => /(^|[^\\])\|/.test(v))) throw errors.invalidParameter(rawName, `_id takes resource ids, not system|code tokens`);
     }
     if (parameter.type === 'token' && modifier !== undefined && TERMINOLOGY_MODIFIERS.has(modifier) && resourceField === undefined) {
+      scope.cacheable = false; // a value set's expansion can change
       return this.terminologyModifiers.filter(field, modifier, values, rawName, scope.store);
     }
     if (parameter.type === 'token' && modifier === 'not') {
