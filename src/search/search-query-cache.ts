@@ -36,7 +36,8 @@ export class SearchQueryCache {
   ) {
     this.generation = generationOf();
     this.kept = new LRUCache<string, ParsedSearch>({ max: limits.entries, maxSize: limits.chars, sizeCalculation: (_value, key) => 4 * key.length + 1 });
-    this.seen = new LRUCache<string, true>({ max: limits.entries, maxSize: limits.chars, sizeCalculation: (_value, key) => key.length + 1 });
+    // Keys alone, at most `longestText` characters each: bounded by entries × longestText without sizing each.
+    this.seen = new LRUCache<string, true>({ max: limits.entries });
   }
 
   /** The key of a parse, or undefined when it is not to be kept (too long, or paging with a cursor: never asked twice). */

@@ -80,14 +80,48 @@ export interface ParsedSearch {
 /** What the compiler needs from a store to resolve sub-queries (a narrow view of the port). */
 export type SubQueryStore = Pick<ResourceStore, 'search' | 'distinct'>;
 
-interface Scope {
-  strict: boolean;
-  store: SubQueryStore;
-  /** False once the parse asked the store, a terminology service or the clock: its result is not the text's alone. */
-  cacheable: boolean;
-  ignored: string[];
-  options: ClauseOptions;
+/**
+ * What one parse carries, and whether its result is the text's alone (cacheable): it is not once the
+ * parse asked the store (a sub-query), a terminology service or the clock (`ap`), whose answers may
+ * differ next time. A class rather than closures made per parse: they showed in a profile of a
+ * one-patient search (their creation, under tsx's keepNames, and their garbage).
+ */
+class ParseScope implements SubQueryStore, ClauseOptions {
+  cacheable = true;
+  private clock: number | undefined;
+
+  constructor(
+    readonly strict: boolean,
+    private readonly subQueries: SubQueryStore,
+    readonly ignored: string[],
+    readonly baseUrl: string,
+  ) {}
+
+  get store(): SubQueryStore {
+    return this;
+  }
+
+  get options(): ClauseOptions {
+    return this;
+  }
+
+  get now(): number {
+    this.cacheable = false;
+    return (this.clock ??= Date.now());
+  }
+
+  search(query: Parameters<SubQueryStore['search']>[0]): ReturnType<SubQueryStore['search']> {
+    this.cacheable = false;
+    return this.subQueries.search(query);
+  }
+
+  distinct(query: Parameters<SubQueryStore['distinct']>[0], path: string): ReturnType<SubQueryStore['distinct']> {
+    this.cacheable = false;
+    return this.subQueries.distinct(query, path);
+  }
 }
+
+type Scope = ParseScope;
 
 /** Parameters with a value of their own that are not search criteria on the index. */
 const RESOURCE_FIELDS: Record<string, { type: SearchParameter['type']; field: string }> = {
@@ -136,25 +170,7 @@ export class SearchCompiler {
     const used: Array<[string, string]> = [];
     const ignored: string[] = [];
     const result: ParsedSearch = { filter: {}, used, ignored, offset: 0, sort: [], include: [], revinclude: [] };
-    const baseUrl = (this.limits.baseUrl ?? '').replace(/\/$/, '');
-    let now: number | undefined;
-    const scope: Scope = {
-      strict,
-      ignored,
-      cacheable: true,
-      // Whatever a sub-query or the clock gives may differ next time: a parse that used them is not kept.
-      store: {
-        search: (query) => ((scope.cacheable = false), store.search(query)),
-        distinct: (query, path) => ((scope.cacheable = false), store.distinct(query, path)),
-      },
-      options: {
-        baseUrl,
-        get now() {
-          scope.cacheable = false;
-          return (now ??= Date.now());
-        },
-      },
-    };
+    const scope = new ParseScope(strict, store, ignored, (this.limits.baseUrl ?? '').replace(/\/$/, ''));
     for (const [rawName, rawValue] of params) {
       const bare = rawName.split(':')[0];
       if (CONTROL_PARAMETERS.has(bare)) {
