@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.js';
 import { buildContext } from '../../src/context.js';
 import { definitionOf, loadProfileSearchParameters } from '../../src/search/profile-search-parameters.js';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
+import { BIRTH_CITY } from '../helpers/birth-city-parameter.js';
 
 const folders: string[] = [];
 const folder = () => {
@@ -22,16 +23,6 @@ const folder = () => {
 afterAll(() => {
   for (const f of folders) rmSync(f, { recursive: true, force: true });
 });
-
-const BIRTH_CITY = {
-  resourceType: 'SearchParameter' as const,
-  url: 'https://relais-sante.fr/fhir/SearchParameter/patient-birth-city',
-  code: 'birth-city',
-  base: ['Patient'],
-  type: 'string',
-  status: 'active',
-  expression: "Patient.extension.where(url='http://hl7.org/fhir/StructureDefinition/patient-birthPlace').value.city",
-};
 
 describe('network SearchParameters and reindexing', () => {
   it('loads SearchParameter resources and Bundles of them from a profiles folder', () => {

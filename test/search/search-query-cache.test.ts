@@ -12,18 +12,10 @@ import { SearchQueryCache } from '../../src/search/search-query-cache.js';
 import { SearchCompiler, type SubQueryStore } from '../../src/search/search-query.js';
 import { SearchParameterRegistry } from '../../src/search/search-parameters.js';
 import type { SearchParameterDefinition } from '../../src/fhir/definitions.js';
+import { BIRTH_CITY } from '../helpers/birth-city-parameter.js';
 
 const definitions = loadDefinitions();
 const base = 'http://relais.test/fhir';
-const BIRTH_CITY = {
-  resourceType: 'SearchParameter' as const,
-  url: 'https://relais-sante.fr/fhir/SearchParameter/patient-birth-city',
-  code: 'birth-city',
-  base: ['Patient'],
-  type: 'string',
-  status: 'active',
-  expression: "Patient.extension.where(url='http://hl7.org/fhir/StructureDefinition/patient-birthPlace').value.city",
-};
 
 /** A store that must not be asked (the searches here have no sub-query). */
 const noStore: SubQueryStore = {
