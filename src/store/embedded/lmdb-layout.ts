@@ -63,19 +63,22 @@
  *   and the kernel's read-ahead mapped whole neighbourhoods of the file into the process for
  *   each: 20,000 random reads of a 265 MiB store grew the file-backed RSS by 240 MiB with
  *   read-ahead, by 32 MiB without (measured).
- * - `compression` on bodies: LZ4 (lmdb-js' own) of values over 1 KiB, a smaller file
- *   and fewer pages mapped into memory. AuditEvents too, although lmdb-js compresses each
- *   value in an async work item of its own (about 30 µs of event loop and 20 µs in its pool
- *   per AuditEvent of an audited read, issue 17): uncompressed, a read's AuditEvent (1.6 KB of
- *   JSON) fits only two to a 4 KiB page, and B-tree pages split in the middle as the
- *   time-ordered ids append, so each took a page of its own — 4,172 bytes per AuditEvent on
- *   disk against 1,392 compressed (20,000 AuditEvents written both ways, measured). For a trail
- *   that grows with every access, three times the disk is not worth 50 µs.
+ * - Compressed bodies, and index entries of the write-once types (stored-value-codec.ts): LZ4
+ *   with a dictionary, done by the writer on the event loop (4–9 µs an AuditEvent) instead of
+ *   lmdb-js' own compression (an asynchronous work item per value: ~30 µs of event loop and
+ *   20 µs in its pool per AuditEvent, issue 17), which stays configured only to read the values
+ *   it compressed before. Uncompressed, a read's AuditEvent (1.6 KB of JSON) fits only two to a
+ *   4 KiB page, and B-tree pages split in the middle as the time-ordered ids append, so each took
+ *   a page of its own — 4,172 bytes per AuditEvent on disk against 1,392 with lmdb-js' LZ4
+ *   (20,000 AuditEvents written both ways, measured); LZ4 with the dictionary makes the body
+ *   ~195 bytes. Other types' entries stay uncompressed: every search's filter evaluation reads
+ *   them, where decompressing would add 1–3 µs per candidate.
  */
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
 import type { UnkeyedParameters } from './index-keys.js';
+import { storedJsonEncoder } from './stored-value-codec.js';
 import type { Resource } from 'fhir/r4';
 
 export interface HeadRecord {
@@ -133,6 +136,9 @@ export const WRITE_ONCE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 /** The parameters of each type written without search keys (above). */
 export const UNKEYED_PARAMETERS: UnkeyedParameters = new Map([['AuditEvent', new Set(['action', 'type', 'subtype', 'entity-type', 'entity-role'])]]);
 
+/** lmdb-js' compression threshold (a uint32 in its native part) above any value's size. */
+const LMDB_NEVER_COMPRESSES = 0xffffffff;
+
 /** The folder of the resources' environment inside the data folder. */
 export const STORE_FOLDER = 'store';
 
@@ -146,8 +152,10 @@ export function openLayout(directory: string, readOnly = false, unkeyed: Unkeyed
   return {
     env,
     heads: env.openDB({ name: 'heads' }),
-    versions: env.openDB({ name: 'versions', encoding: 'json', compression: { threshold: 1024 } }),
-    entries: env.openDB({ name: 'entries', encoding: 'json' }),
+    // Values packed by stored-value-codec.ts; `compression` only so that lmdb-js still decompresses the values it
+    // compressed itself before (it never compresses a value again: no value reaches its threshold).
+    versions: env.openDB({ name: 'versions', encoder: storedJsonEncoder, compression: { threshold: LMDB_NEVER_COMPRESSES } } as never),
+    entries: env.openDB({ name: 'entries', encoder: storedJsonEncoder } as never),
     current: env.openDB({ name: 'current', encoding: 'json' }),
     keys: env.openDB({ name: 'keys' }),
     log: env.openDB({ name: 'log' }),

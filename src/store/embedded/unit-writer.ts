@@ -31,6 +31,7 @@ import { withVersionMeta } from '../version-meta.js';
 import { indexKeysOf, type IndexKey } from './index-keys.js';
 import { WRITE_ONCE_TYPES, type HeadRecord, type Layout, type VersionRecord } from './lmdb-layout.js';
 import { Pacer } from './pacer.js';
+import { COMPRESS_AT_LEAST, packJson } from './stored-value-codec.js';
 
 /** An operation whose checks passed (or that the old journal recorded), ready to write. */
 export interface CommittedOperation {
@@ -103,7 +104,23 @@ export class BatchView {
   }
 
   put(db: Database<never, never>, key: unknown, value: unknown): void {
-    this.writes.push({ db, key: this.keyToQueue(key), value: value === null ? null : asBinary(Buffer.from(encoderOf(db).encode(value))) });
+    this.writes.push({ db, key: this.keyToQueue(key), value: value === null ? null : asBinary(this.encode(db, key, value)) });
+  }
+
+  /**
+   * A value's stored bytes. Versions and entries are packed here (stored-value-codec.ts): bodies
+   * compressed from COMPRESS_AT_LEAST bytes, entries only those of write-once types (rarely read;
+   * other types' entries are read by every search's filter evaluation). Other values: their
+   * database's encoder, copied (the encoders reuse their buffers).
+   */
+  private encode(db: Database<never, never>, key: unknown, value: unknown): Buffer {
+    const { versions, entries } = this.layout;
+    if (db === (versions as unknown) || db === (entries as unknown)) {
+      const json = JSON.stringify(value);
+      const compress = json.length >= COMPRESS_AT_LEAST && (db === (versions as unknown) || this.writeOnceTypes.has((key as [string])[0]));
+      return packJson(json, compress);
+    }
+    return Buffer.from(encoderOf(db).encode(value));
   }
 
   remove(db: Database<never, never>, key: unknown): void {

@@ -14,15 +14,17 @@ import { attachStoredJson } from '../stored-json.js';
 import type { StoredVersion } from '../resource-store.js';
 import type { VersionRecord } from './lmdb-layout.js';
 import { storedVersion } from './unit-writer.js';
+import { unpackText } from './stored-value-codec.js';
 
 const PREFIX = '{"lu":"';
 const BEFORE_BODY = '","r":';
 /** lastUpdated as the store writes it (an ISO instant: no character JSON would escape). */
 const INSTANT = /^[0-9T:.+\-Z]+$/;
 
-/** lmdb-js' text read (the record's JSON as stored, decompressed), which its types do not declare. */
+/** The record's JSON text (stored-value-codec.ts), from lmdb-js' raw read (reused buffer, read at once), which its types do not declare. */
 function textOf(db: Database<VersionRecord, [string, string, number]>, key: [string, string, number]): string | undefined {
-  return (db as unknown as { getString(key: unknown): string | undefined }).getString(key) || undefined;
+  const bytes = (db as unknown as { getBinaryFast(key: unknown): Uint8Array | undefined }).getBinaryFast(key);
+  return bytes && bytes.length > 0 ? unpackText(bytes) : undefined;
 }
 
 export function readVersionRecord(db: Database<VersionRecord, [string, string, number]>, resourceType: string, id: string, versionId: number): StoredVersion | undefined {
