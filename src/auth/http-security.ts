@@ -79,7 +79,7 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
   app.decorateRequest('principal', undefined);
   app.decorateRequest('breakTheGlass', undefined);
 
-  // A JSON API: no inline content to protect, but helmet's defaults are harmless and cover error pages.
+  // The OWASP REST set on every answer (security-headers.ts); the docs page adds helmet's document set.
   installSecurityHeaders(app);
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (origins.length > 0) {

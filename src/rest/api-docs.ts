@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { helmetHeaders } from '../auth/security-headers.js';
 
 export const OPENAPI_PATH = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
@@ -33,6 +34,7 @@ export async function installApiDocs(app: FastifyInstance, document: () => Recor
   app.get(OPENAPI_PATH, async (request, reply) => send(request, reply));
   // Static mode wants a document at registration; the real one is answered by the hook below.
   await app.register(swagger, { mode: 'static', specification: { document: { openapi: '3.1.0', info: { title: 'Relais FHIR R4 API', version: '' }, paths: {} } } });
+  const documentHeaders = helmetHeaders().set;
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     uiConfig: { docExpansion: 'none', deepLinking: true, filter: true, defaultModelsExpandDepth: 0 },
@@ -46,6 +48,8 @@ export async function installApiDocs(app: FastifyInstance, document: () => Recor
         .join(';'),
     uiHooks: {
       onRequest: (request, reply, done) => {
+        // An HTML page and its scripts: helmet's document headers (CSP, frame and cross-origin policies) over the API's set.
+        reply.headers(documentHeaders);
         if (request.url.split('?')[0] === `${DOCS_PREFIX}/json`) {
           void send(request, reply);
           return;

@@ -56,22 +56,30 @@ describe('HTTP security (AUTH_MODE=dev)', () => {
     const allowed = await server.app.inject({ method: 'GET', url: '/fhir/metadata', headers: { origin: 'https://app.example' } });
     expect(allowed.headers['x-content-type-options']).toBe('nosniff');
     expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example');
-    // helmet's default set, on answers, refusals and unknown routes alike; the docs page drops upgrade-insecure-requests.
+    // The OWASP REST set on answers, refusals and unknown routes alike (an API serves no HTML document: nothing
+    // framed, nothing loaded, nothing cached); helmet's document-only headers are not sent there.
     const expected = {
-      'content-security-policy': "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
       'strict-transport-security': 'max-age=31536000; includeSubDomains',
-      'x-frame-options': 'SAMEORIGIN',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
       'cross-origin-resource-policy': 'same-origin',
       'referrer-policy': 'no-referrer',
-      'x-xss-protection': '0',
     };
-    for (const url of ['/fhir/metadata', '/fhir/Patient/x', '/nowhere']) {
-      const response = await server.app.inject({ method: 'GET', url });
+    const token = await mintDevToken({ role: 'coordinator', sub: 'coord-headers', ttlSeconds: 60 }, devAuthEnv(server.dataDir));
+    for (const [url, headers] of [['/fhir/metadata', {}], ['/fhir/Patient/x', {}], ['/fhir/Patient/x', bearer(token)], ['/nowhere', {}], ['/fhir/Patient?_count=1', bearer(token)]] as const) {
+      const response = await server.app.inject({ method: 'GET', url, headers });
       expect(response.headers, url).toMatchObject(expected);
-      expect(response.headers['x-powered-by']).toBeUndefined();
+      for (const documentOnly of ['x-powered-by', 'x-xss-protection', 'x-dns-prefetch-control', 'cross-origin-opener-policy', 'origin-agent-cluster']) expect(response.headers[documentOnly], `${url} ${documentOnly}`).toBeUndefined();
     }
+    // A route that may be cached says so itself.
+    expect((await server.app.inject({ method: 'GET', url: '/openapi.json' })).headers['cache-control']).toBe('public, max-age=300');
+    // The docs page (HTML and scripts) gets helmet's document set, without upgrade-insecure-requests (plain-HTTP deployments).
     const docs = await server.app.inject({ method: 'GET', url: '/docs/' });
-    expect(docs.headers['content-security-policy']).toBe(expected['content-security-policy'].replace(';upgrade-insecure-requests', ''));
+    expect(docs.headers['content-security-policy']).toBe("default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline'");
+    expect(docs.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(docs.headers['cross-origin-opener-policy']).toBe('same-origin');
     const other = await server.app.inject({ method: 'GET', url: '/fhir/metadata', headers: { origin: 'https://evil.example' } });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
