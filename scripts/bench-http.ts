@@ -16,11 +16,14 @@
  *   npx tsx scripts/bench-http.ts [--patients 1000] [--duration 10] [--connections 32] [--rounds 1]
  *   npx tsx scripts/bench-http.ts --scaling 1000,100000 [--duration 10]   # name-prefix search at two sizes
  *   BENCH_CPU_PROF=/tmp/prof npx tsx scripts/bench-http.ts ...             # plus a CPU profile of each server
+ *   BENCH_FROM_SOURCE=1 npx tsx scripts/bench-http.ts ...                  # Relais from src/ through tsx (see RELAIS)
+ *
+ * Relais runs as deployed: the build in dist/ (`node dist/cli.js serve`), made first when the sources changed.
  *
  * On a shared machine wall-clock rates follow whatever else runs: the runs of
  * one round go back to back, and the CPU time per request is the steadier figure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -121,7 +124,8 @@ async function startServer(entry: string, env: Record<string, string>): Promise<
   const port = await freePort();
   // BENCH_CPU_PROF=<folder>: each server writes a V8 CPU profile there when it stops (for finding where the time goes).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+  const command = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry, 'serve'];
+  const child = spawn(process.execPath, [...profile, ...command], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), HOST: '127.0.0.1', BASE_URL, RATE_LIMIT_MAX: '1000000000', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -243,7 +247,19 @@ async function drive(server: Server, phase: Phase, token: string | undefined): P
   return { rate: result.requests.average, p50: result.latency.p50, cpuMsPerRequest: perRequest(cpu), mainThreadMsPerRequest: perRequest(main), failures: result.non2xx + result.errors + result.timeouts };
 }
 
-const RELAIS = 'src/server.ts';
+/**
+ * Relais as it is deployed (`npm start`, the image): the build in dist/ (made first if the sources changed,
+ * scripts/build-if-stale.mjs), run by node. BENCH_FROM_SOURCE=1 runs src/ through tsx instead, as this script
+ * did before 2026-12-07: tsx's esbuild transform keeps function names (keepNames), wrapping every closure
+ * created at run time in a __name() call (about 0.3 µs each, measured), so it measured slower code than what
+ * runs, while the bare Fastify baseline's hot path is Fastify's own untransformed JavaScript.
+ */
+const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1';
+const RELAIS = FROM_SOURCE ? 'src/server.ts' : 'dist/cli.js';
+if (!FROM_SOURCE) {
+  const build = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error('the build failed (scripts/build-if-stale.mjs)');
+}
 
 /** One server started on a fresh copy of the dataset, every phase driven against it. */
 async function runRelais(data: Dataset, caller: Caller, only?: string[]): Promise<Map<string, PhaseResult>> {
