@@ -131,6 +131,22 @@ describe('stored values (stored-value-codec.ts)', () => {
     }
   });
 
+  it('read back large bodies whole, compressible or not, through reads, version reads and history', async () => {
+    const dir = tempDir();
+    const ctx = await opened(dir);
+    // Larger than lmdb-js' reused read buffers: read through its large-value path.
+    const compressible: Patient = { ...bigPatient('p-large'), address: Array.from({ length: 4000 }, (_, i) => ({ line: [`${i} avenue de la République`], city: 'Lyon' })) };
+    const noisy: Patient = { ...bigPatient('p-large'), text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${randomBytes(400_000).toString('base64')}</div>` } };
+    await writePatient(ctx, compressible);
+    await writePatient(ctx, noisy);
+    // The store adds meta (versionId, lastUpdated): the rest comes back as written.
+    const withoutMeta = (resource: unknown) => ({ ...(resource as Patient), meta: undefined });
+    expect(withoutMeta((await ctx.store.readCurrent('Patient', 'p-large'))?.resource)).toEqual({ ...noisy, meta: undefined });
+    expect(withoutMeta((await ctx.store.readVersion('Patient', 'p-large', 1))?.resource)).toEqual({ ...compressible, meta: undefined });
+    const history = await ctx.store.history({ resourceType: 'Patient', id: 'p-large', offset: 0, count: 10 });
+    expect(history.versions.map((v) => withoutMeta(v.resource))).toEqual([{ ...noisy, meta: undefined }, { ...compressible, meta: undefined }]);
+  });
+
   it('answer on a folder written before (bodies compressed by lmdb-js, entries plain) exactly as on the same data written now, and keep answering after new writes', async () => {
     const dir = tempDir();
     let ctx = await opened(dir);
