@@ -9,7 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
 import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
-import { planCandidates } from '../../src/store/embedded/candidate-planner.js';
+import { exactPlan, isExactlyIndexed, planCandidates, planFor } from '../../src/store/embedded/candidate-planner.js';
 import { keyReader } from '../../src/store/embedded/document-reader.js';
 import type { Pacer } from '../../src/store/embedded/pacer.js';
 import { prefixRange } from '../../src/store/embedded/index-keys.js';
@@ -226,5 +226,33 @@ describe('keyReader.count', () => {
     expect(turns).toBeGreaterThanOrEqual(2);
     // The writes did land: a new count sees them.
     expect(await keyReader(layout, undefined, 30_000).count(range, Number.MAX_SAFE_INTEGER)).toBe(22_000);
+  });
+});
+
+describe('exactPlan', () => {
+  it('gives an exactly indexed filter the plan the counting planner makes of it, ranges in the same order', async () => {
+    // The planner weighing every alternative with each count 0: its first alternative wins, as it did for these filters before exactPlan.
+    const uncounted = { count: async () => 0, collectIds: () => undefined };
+    const conditions: Array<[string, Cond]> = [
+      ['subject', { r: 'Patient/p1' }],
+      ['subject', { r: { $in: ['Patient/p2', 'Patient/p1'] } }],
+      ['status', { c: 'final' }],
+      ['status', { c: { $in: ['final', 'amended'] } }],
+      ['identifier', { s: 'urn:oid:1.2.250.1.213.1.4.8', c: '1850775123456' }],
+      ['identifier', { s: 'urn:oid:1.2.250.1.71.4.2.1', c: { $in: ['810002', '810001'] } }],
+      ['family', { v: 'dupont' }],
+      ['family', { v: { $regex: '^dup' } }],
+      ['value', { n: { $gte: 3, $lt: 9 } }],
+      ['value-quantity', { k: 'mm[Hg]', cn: { $gt: 175 } }],
+      ['date', { lo: { $gte: '2024-01-01' } }],
+      ['date', { hi: { $lt: '2024-01-01T00:00:00Z' } }],
+    ];
+    for (const [code, cond] of conditions) {
+      const filter = { [`idx.${code}`]: { $elemMatch: cond } };
+      expect(isExactlyIndexed(filter)).toBe(true);
+      const planned = await planFor(uncounted, 'Observation', filter, undefined, false);
+      expect(planned).toBeDefined();
+      expect(exactPlan('Observation', filter)).toEqual(planned);
+    }
   });
 });

@@ -25,6 +25,9 @@ export interface SearchOptions {
   strict?: boolean;
 }
 
+/** What a search without _include or _revinclude includes. */
+const NOTHING_INCLUDED: { readonly included: readonly StoredVersion[]; readonly truncated: false } = Object.freeze({ included: Object.freeze([]), truncated: false });
+
 /** Upper bound of one snapshot (the refs of every match of a paged search). */
 const MAX_SNAPSHOT = 5_000_000;
 
@@ -68,7 +71,8 @@ export async function search(
   if (page.hasMore) links.push({ relation: 'next', url: pageUrl(base, at(page.offset + count)) });
   if (page.offset > 0) links.push({ relation: 'previous', url: pageUrl(base, at(Math.max(0, page.offset - count))) });
 
-  const { included, truncated } = await resolveIncludes(ctx, page.versions, parsed);
+  // Without _include or _revinclude there is nothing to follow (resolveIncludes would still key every match of the page).
+  const { included, truncated } = parsed.include.length > 0 || parsed.revinclude.length > 0 ? await resolveIncludes(ctx, page.versions, parsed) : NOTHING_INCLUDED;
   const shape = (version: StoredVersion, elements: string[] | undefined): Resource =>
     applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements);
   const entries: BundleEntry<Resource>[] = [

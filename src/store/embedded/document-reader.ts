@@ -18,7 +18,7 @@
  */
 import type { Transaction } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
-import { isExactlyIndexed, planFor, type KeyReader } from './candidate-planner.js';
+import { exactPlan, isExactlyIndexed, planFor, type KeyReader, type Plan } from './candidate-planner.js';
 import { candidateJudges, type CandidateJudge } from './candidate-test.js';
 import type { FilterTests } from './filter-test.js';
 import { HIGHEST, type KeyRange } from './index-keys.js';
@@ -152,6 +152,12 @@ const WALK_FIRST = 64;
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
 export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
   const pacer = new Pacer();
+  // Known once for the search (it is the same for every type): keyProof twice per type was measurable in a one-key lookup.
+  const exact = isExactlyIndexed(filter);
+  if (exact && options.ordered && !options.paths?.length) {
+    const found = await exactMatchesInKeyOrder(layout, transaction, resourceTypes, filter, options, pacer);
+    if (found) return found;
+  }
   const reader = keyReader(layout, transaction, COUNT_AT_MOST, pacer);
   const inTxn = { transaction };
   // Conditions the index keys prove are judged by key lookups, the rest on the entries it names (candidate-test.ts).
@@ -159,8 +165,6 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
   const limit = options.ordered && options.limit !== undefined ? options.limit : Number.POSITIVE_INFINITY;
   const matches: MatchedDocument[] = [];
   const types = options.ordered && resourceTypes.length > 1 ? [...resourceTypes].sort() : resourceTypes;
-  // Known once for the search (it is the same for every type): keyProof twice per type was measurable in a one-key lookup.
-  const exact = isExactlyIndexed(filter);
   for (const resourceType of types) {
     if (matches.length >= limit) break;
     // A system-level search names every type, most of them empty here: planning the filter of a
@@ -337,6 +341,51 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
         }
         await pacer.pace();
       }
+    }
+  }
+  return matches;
+}
+
+/**
+ * The matches of an exactly indexed filter (candidate-planner.ts, isExactlyIndexed: one condition its
+ * keys prove, an identifier, a code, a reference, a string or its start) in key order (key-order.ts), up
+ * to the page's end, for a read that wants no entries (no sort path): what matchingDocuments' ordered
+ * read of such a filter does, without what it makes for judging candidates, which an exact filter never
+ * needs — the keys prove the whole filter, so a key's id is a match when its head is live (keys exist
+ * only for current, live versions; the head is read as there, for its version). A patient by INS or a
+ * practitioner by RPPS is one key and one head: per search, the general path built a key reader,
+ * the filter's judges (each conjunct's keyProof again), a dozen closures per type and its plan
+ * through a chain of asynchronous steps, for one candidate (about 10 µs of such a lookup's CPU,
+ * measured in loops under tsx; README, "Lookups, sixth pass"). Undefined, before anything is read,
+ * when a type has the filter's parameter unkeyed (lmdb-layout.ts) or no plan: the general path then
+ * reads the search.
+ */
+async function exactMatchesInKeyOrder(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions, pacer: Pacer): Promise<MatchedDocument[] | undefined> {
+  const types = resourceTypes.length > 1 ? [...resourceTypes].sort() : resourceTypes;
+  const plans: Plan[] = [];
+  for (const resourceType of types) {
+    const unkeyed = layout.unkeyed.get(resourceType);
+    if (unkeyed && !isExactlyIndexed(filter, unkeyed)) return undefined;
+    const plan = exactPlan(resourceType, filter);
+    if (!plan) return undefined;
+    plans.push(plan);
+  }
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const inTxn = { transaction };
+  const matches: MatchedDocument[] = [];
+  for (let t = 0; t < types.length && matches.length < limit; t++) {
+    const resourceType = types[t];
+    // As matchingDocuments: one key lookup skips an empty type of a system-level search.
+    if (types.length > 1 && isEmptyType(layout, transaction, resourceType)) continue;
+    await pacer.paceCostly();
+    for (const id of distinctIdsInKeyOrder(layout, transaction, plans[t])) {
+      if (matches.length >= limit) break;
+      if (options.refsOnly) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
+      else {
+        const head = layout.heads.get([resourceType, id], inTxn);
+        if (head && !head.d) matches.push({ resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx: {} } });
+      }
+      await pacer.pace();
     }
   }
   return matches;
