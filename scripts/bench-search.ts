@@ -29,6 +29,12 @@
  * swept: its figures are then not printed), as for the journal store of the in-heap baseline, which
  * exposes none, and to rerun queries over a loaded folder quickly.
  *
+ * `--only N` runs the N-th query of the list alone (1-based; 0, the default: all of them), and
+ * `--profile 1` records a V8 CPU profile of each query's measured runs (node:inspector, sampling every
+ * 100 µs) into a `.cpuprofile` file of the temporary folder, whose path is printed: what a query's
+ * time goes to, without the load or the warm-up in the profile. CPU figures of a profiled run include
+ * the profiler's own cost: compare them only with other profiled runs.
+ *
  * Event-loop stalls are measured with perf_hooks.monitorEventLoopDelay (10 ms
  * resolution). The loader yields to the event loop every few resources, so the
  * longest stall it reports is the store's, not the benchmark's own index extraction.
@@ -37,7 +43,8 @@
  * between two ticks of a 10 ms timer (Linux /proc/<pid>/task/<pid>/schedstat)
  * is the part the process itself is responsible for (its synchronous work + GC).
  */
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -48,7 +55,7 @@ import { buildContext } from '../src/context.js';
 import type { ResourceStore, WriteOperation } from '../src/store/resource-store.js';
 import { generateNetwork, NIR_SYSTEM, parseFlags, RPPS_SYSTEM, seededRandom, type NetworkIndex } from './network-dataset.js';
 
-const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, warmup: 1, seed: 42, batch: 500, restart: 1, load: 1, maintenance: 1 });
+const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, warmup: 1, seed: 42, batch: 500, restart: 1, load: 1, maintenance: 1, only: 0, profile: 0 });
 const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-'));
 // Paging snapshots expire after 10 s here, so that the maintenance phase has expired ones to drop.
 const config = loadConfig({ LOG_LEVEL: 'silent', SEARCH_RESULT_SET_IDLE_SECONDS: '10', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
@@ -221,8 +228,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const rows: string[] = [];
+const profiles: string[] = [];
+const profiler = flags.profile ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+}
 const queryWatch = await watchingLoop(async () => {
-  for (const query of QUERIES) {
+  for (const [n, query] of QUERIES.entries()) {
+    if (flags.only && flags.only !== n + 1) continue;
     const times: number[] = [];
     let hits = 0;
     // Warm-up runs (compile FHIRPath/regexes, fill caches, let the JIT optimise the search path: with
@@ -234,6 +249,7 @@ const queryWatch = await watchingLoop(async () => {
       await yieldToLoop();
       await ctx.engine.asServer('benchmark').search(query.type, [...new URLSearchParams(query.params()).entries()]);
     }
+    if (profiler) await profiler.post('Profiler.start');
     const start = performance.now();
     const cpuStart = process.cpuUsage();
     for (let i = 0; i < flags.iterations; i++) {
@@ -246,12 +262,19 @@ const queryWatch = await watchingLoop(async () => {
     }
     const elapsed = (performance.now() - start) / 1000;
     const cpu = process.cpuUsage(cpuStart);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      const file = join(tmpdir(), `bench-search-q${n + 1}-${process.pid}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      profiles.push(`${query.name}: ${file}`);
+    }
     times.sort((a, b) => a - b);
     rows.push(
       `| ${query.name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${(flags.iterations / elapsed).toFixed(0)} | ${((cpu.user + cpu.system) / 1000 / flags.iterations).toFixed(2)} | ${(hits / flags.iterations).toFixed(1)} |`,
     );
   }
 });
+profiler?.disconnect();
 const rssAfterQueries = process.memoryUsage().rss;
 const rssAfterQueriesSplit = rssSplit();
 await ctx.store.close();
@@ -280,5 +303,6 @@ console.log('');
 console.log('| query | p50 ms | p95 ms | p99 ms | queries/s | CPU ms/query | mean total |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);
+if (profiles.length > 0) console.log(`\nCPU profiles of the measured runs:\n${profiles.join('\n')}`);
 
 if (ownFolder) rmSync(ownFolder, { recursive: true, force: true });
