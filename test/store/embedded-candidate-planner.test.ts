@@ -9,7 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
 import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
-import { exactPlan, isExactlyIndexed, planCandidates, planFor } from '../../src/store/embedded/candidate-planner.js';
+import { exactPlan, isExactlyIndexed, planCandidates, planFor, type KeyReader } from '../../src/store/embedded/candidate-planner.js';
 import { keyReader } from '../../src/store/embedded/document-reader.js';
 import type { Pacer } from '../../src/store/embedded/pacer.js';
 import { prefixRange } from '../../src/store/embedded/index-keys.js';
@@ -162,7 +162,11 @@ describe('embedded candidate planner: tiny plans', () => {
       );
       const reader = keyReader(layout);
       const counted: string[] = [];
-      const counting = { ...reader, count: (range: Parameters<typeof reader.count>[0], limit: number) => (counted.push(String(range.start[1])), reader.count(range, limit)) };
+      const counting: KeyReader = {
+        count: (range, limit) => (counted.push(String(range.start[1])), reader.count(range, limit)),
+        collectIds: (range, into) => reader.collectIds(range, into),
+        idsRead: (range) => reader.idsRead?.(range),
+      };
       const subject = { 'idx.subject': { $elemMatch: { r: 'Patient/p0' } } };
       const rare = { 'idx.code': { $elemMatch: { c: 'rare' } } };
       const found = await planCandidates(counting, 'Observation', { $and: [subject, rare] });

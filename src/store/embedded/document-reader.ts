@@ -57,45 +57,64 @@ export const COUNT_AT_MOST = 100_000;
 const SKIP_STEP = 8192;
 
 export function keyReader(layout: Layout, transaction?: Transaction, countAtMost = COUNT_AT_MOST, pacer = new Pacer()): KeyReader {
-  const inTxn = transaction ? { transaction } : {};
+  return new TransactionKeyReader(layout, transaction ? { transaction } : {}, countAtMost, pacer);
+}
+
+/**
+ * keyReader's reader: a class rather than an object of closures, so that a search makes one object and
+ * no functions (run under tsx, as the benchmarks are, each named closure made per call costs about
+ * 0.3 µs: esbuild's keepNames names it with Object.defineProperty; measured in a loop).
+ */
+class TransactionKeyReader implements KeyReader {
+  /** The ids of the ranges counted by reading them whole (at most READ_TO_COUNT each, for this reader's one search). */
+  private readonly read = new Map<KeyRange, string[]>();
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly inTxn: { transaction?: Transaction },
+    private readonly countAtMost: number,
+    private readonly pacer: Pacer,
+  ) {}
+
   /**
    * True when the range holds more than `n` keys (a key exists at offset n), skipped natively in steps
    * (SKIP_STEP), each from the key the last one reached, with a turn for the event loop between them.
    */
-  const holdsMoreThan = async (range: KeyRange, n: number): Promise<boolean> => {
+  private async holdsMoreThan(range: KeyRange, n: number): Promise<boolean> {
     let start = range.start;
     for (let left = n; ; ) {
       const step = Math.min(left, SKIP_STEP);
       let reached: KeyRange['start'] | undefined;
-      for (const key of layout.keys.getKeys({ start, end: range.end, offset: step, limit: 1, ...inTxn })) reached = key as KeyRange['start'];
+      for (const key of this.layout.keys.getKeys({ start, end: range.end, offset: step, limit: 1, ...this.inTxn })) reached = key as KeyRange['start'];
       if (reached === undefined) return false;
       left -= step;
       if (left === 0) return true;
       // The key reached is at offset 0 of the next step (start is inclusive).
       start = reached;
-      await pacer.paceCostly();
+      await this.pacer.paceCostly();
     }
-  };
-  // The ids of the ranges counted by reading them whole (at most READ_TO_COUNT each, for this reader's one search).
-  const read = new Map<KeyRange, string[]>();
-  return {
-    async count(range, limit) {
-      if (limit <= READ_TO_COUNT) {
-        const ids: string[] = [];
-        for (const key of layout.keys.getKeys({ start: range.start, end: range.end, limit, ...inTxn })) ids.push(String(key[key.length - 1]));
-        if (ids.length < limit) read.set(range, ids);
-        return ids.length;
-      }
-      const bound = Math.min(limit, countAtMost);
-      if (await holdsMoreThan(range, bound)) return bound + 1;
-      // At most `bound` keys, whose pages the skip has just read: one native count.
-      return layout.keys.getKeysCount({ start: range.start, end: range.end, ...inTxn });
-    },
-    collectIds(range, into) {
-      for (const key of layout.keys.getKeys({ start: range.start, end: range.end, ...inTxn })) into.add(String(key[key.length - 1]));
-    },
-    idsRead: (range) => read.get(range),
-  };
+  }
+
+  async count(range: KeyRange, limit: number): Promise<number> {
+    if (limit <= READ_TO_COUNT) {
+      const ids: string[] = [];
+      for (const key of this.layout.keys.getKeys({ start: range.start, end: range.end, limit, ...this.inTxn })) ids.push(String(key[key.length - 1]));
+      if (ids.length < limit) this.read.set(range, ids);
+      return ids.length;
+    }
+    const bound = Math.min(limit, this.countAtMost);
+    if (await this.holdsMoreThan(range, bound)) return bound + 1;
+    // At most `bound` keys, whose pages the skip has just read: one native count.
+    return this.layout.keys.getKeysCount({ start: range.start, end: range.end, ...this.inTxn });
+  }
+
+  collectIds(range: KeyRange, into: Set<string>): void {
+    for (const key of this.layout.keys.getKeys({ start: range.start, end: range.end, ...this.inTxn })) into.add(String(key[key.length - 1]));
+  }
+
+  idsRead(range: KeyRange): readonly string[] | undefined {
+    return this.read.get(range);
+  }
 }
 
 /** No head at all for this type (never written). */
@@ -176,100 +195,8 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     // The parameters this type has no keys for (lmdb-layout.ts, UNKEYED_PARAMETERS) are evaluated, never read from keys.
     const unkeyed = layout.unkeyed.get(resourceType);
     const exactHere = unkeyed ? isExactlyIndexed(filter, unkeyed) : exact;
-    const entriesOf = (id: string, head: HeadRecord, codes: Set<string> | undefined): IndexEntries => {
-      if (codes && codes.size === 0) return {};
-      if (!codes || head.c) {
-        // A compact head (lmdb-layout.ts) has no per-parameter copies: its entries are decoded whole.
-        const all = layout.entries.get([resourceType, id, head.v], inTxn) ?? {};
-        if (!codes) return all;
-        const idx: IndexEntries = {};
-        for (const code of codes) if (all[code]) idx[code] = all[code];
-        return idx;
-      }
-      const idx: IndexEntries = {};
-      for (const code of codes) {
-        const entries = layout.current.get([resourceType, id, code], inTxn);
-        if (entries) idx[code] = entries;
-      }
-      return idx;
-    };
-    /** The document of a live head when `judge` finds it a match, else undefined. */
-    const judged = (judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined =>
-      head && !head.d && judge.passesKeys(resourceType, id) ? judgedOnEntries(judge, id, head) : undefined;
-    /** As `judged`, for a candidate whose keys `judge` has already found passing. */
-    const judgedOnEntries = (judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined => {
-      if (!head || head.d) return undefined;
-      const doc = { id, type: resourceType, lastUpdated: head.lu, idx: entriesOf(id, head, judge.codes) };
-      return judge.passesEntries(doc) ? { resourceType, id, head, doc } : undefined;
-    };
-    /**
-     * The per-parameter copies of `codes`' current entries, or undefined when there is none. They exist
-     * only for a live current version (unit-writer.ts writes and removes them with the keys, in the same
-     * transaction): a candidate without any is read through its head (a compact head, no such entry, deleted).
-     */
-    const copiesOf = (id: string, codes: Set<string>): IndexEntries | undefined => {
-      let idx: IndexEntries | undefined;
-      for (const code of codes) {
-        const entries = layout.current.get([resourceType, id, code], inTxn);
-        if (entries) (idx ??= {})[code] = entries;
-      }
-      return idx;
-    };
-    /** As `judged`, for `entriesOnly` reads of candidates the keys prove whole: the head read only when no copy of the entries is found. */
-    const judgedFromEntries = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
-      if (!judge.passesKeys(resourceType, id)) return undefined;
-      const idx = copiesOf(id, judge.codes!);
-      return idx ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : judgedOnEntries(judge, id, layout.heads.get([resourceType, id], inTxn));
-    };
-    /**
-     * A planned candidate: as `judged`, but when the judge can (entriesFirst) its entries are read and
-     * judged before its head, which is read for the matches only (family + birthdate range: most
-     * candidates fail the date, and decoding their heads was a sixth of the search's CPU, profiled).
-     * Its keys are looked up before anything is decoded: one patient's weights (`patient=…&code=…`)
-     * has a candidate per observation of the patient, most of another code, whose heads were read
-     * only to be refused by the code's key.
-     */
-    const judgedCandidate = (judge: CandidateJudge, id: string): MatchedDocument | undefined => {
-      if (!judge.passesKeys(resourceType, id)) return undefined;
-      if (!judge.entriesFirst) return judgedOnEntries(judge, id, layout.heads.get([resourceType, id], inTxn));
-      const idx = copiesOf(id, judge.codes!);
-      if (!idx) return judgedOnEntries(judge, id, layout.heads.get([resourceType, id], inTxn));
-      if (!judge.passesEntries({ id, type: resourceType, lastUpdated: '', idx })) return undefined;
-      const head = layout.heads.get([resourceType, id], inTxn);
-      return head && !head.d ? { resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx } } : undefined;
-    };
-    /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged (the judge made only when one is read). */
-    let unplannedJudge: CandidateJudge | undefined;
-    const unplanned = (): CandidateJudge => (unplannedJudge ??= judgeFor(undefined, unkeyed));
-    /**
-     * A broad condition (a gender, a status: half of the type) has more candidates than a first page
-     * needs by far: walking the heads in id order and testing each finds the page's matches after a
-     * few dozen, where collecting and sorting the candidates costs in proportion to all of them. So
-     * when a page is wanted and the candidates pass BROAD, a bounded walk is tried (it succeeds when
-     * at least one head in WALK_PER_MATCH matches); if it does not fill the page, its matches are
-     * dropped and the candidates are read as usual.
-     */
-    const walkInOrder = async (wanted: number): Promise<boolean> => {
-      const before = matches.length;
-      let walked = 0;
-      for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
-        const found = matches.length - before;
-        if (found >= wanted) return true;
-        // Too sparse for a walk (fewer than one match in WALK_PER_MATCH heads after a first stretch): give up. A walk of
-        // 32 heads per match (about 5 µs each) costs less than collecting and sorting more than BROAD candidates (about 0.4 µs a key) once
-        // these are a few times BROAD: the larger the type, the more the walk wins.
-        if (++walked > WALK_FIRST && found * WALK_PER_MATCH < walked) {
-          matches.length = before;
-          return false;
-        }
-        // Judged on every condition, even the plan's (a head is not a key of the condition).
-        const match = judged(unplanned(), key[1], value);
-        if (match) matches.push(match);
-        await pacer.pace();
-      }
-      // The whole type was walked: every match is in.
-      return true;
-    };
+    // The candidates' judgement and reads for this type (a class: no closures made per type and search).
+    const reads = new TypeReads(layout, inTxn, resourceType, () => judgeFor(undefined, unkeyed));
     const wanted = limit - matches.length;
     const plan = await planFor(reader, resourceType, filter, unkeyed, exactHere);
     const planned = judgeFor(plan, unkeyed);
@@ -284,7 +211,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
         if (matches.length >= limit) break;
         if (fromKeys) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
         else {
-          const match = judged(planned, id, layout.heads.get([resourceType, id], inTxn));
+          const match = reads.judged(planned, id, layout.heads.get([resourceType, id], inTxn));
           if (match) matches.push(match);
         }
         await pacer.pace();
@@ -311,7 +238,7 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
         return true;
       };
       if (!(await collect(mayWalk ? BROAD : Number.POSITIVE_INFINITY))) {
-        if (await walkInOrder(wanted)) continue;
+        if (await reads.walkInOrder(matches, wanted, pacer)) continue;
         await collect(Number.POSITIVE_INFINITY);
       }
     }
@@ -322,21 +249,21 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
         if (fromKeys) {
           if (planned.passesKeys(resourceType, id)) matches.push({ resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx: {} } });
         } else if (fromEntries) {
-          const match = judgedFromEntries(planned, id);
+          const match = reads.judgedFromEntries(planned, id);
           if (match) matches.push(match);
         } else {
-          const match = judgedCandidate(planned, id);
+          const match = reads.judgedCandidate(planned, id);
           if (match) matches.push(match);
         }
         await pacer.pace();
       }
     } else {
       // Every head of the type, in id order (the heads' keys are ordered): the plan's candidates, or all of them.
-      const judge = candidates ? planned : unplanned();
+      const judge = candidates ? planned : reads.unplanned();
       for (const { key, value } of layout.heads.getRange({ start: [resourceType], end: [resourceType, HIGHEST], ...inTxn })) {
         if (matches.length >= limit) break;
         if (!candidates || candidates.has(key[1])) {
-          const match = judged(judge, key[1], value);
+          const match = reads.judged(judge, key[1], value);
           if (match) matches.push(match);
         }
         await pacer.pace();
@@ -344,6 +271,134 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     }
   }
   return matches;
+}
+
+/**
+ * How matchingDocuments judges and reads the candidates of one type: methods of one object per type
+ * and search rather than a dozen closures made for each (run under tsx, as the benchmarks are, each
+ * named closure made per call costs about 0.3 µs: esbuild's keepNames names it with
+ * Object.defineProperty; measured in a loop).
+ */
+class TypeReads {
+  /** Heads not proposed by a plan (a walk, a scan) prove no condition: every one is judged (the judge made only when one is read). */
+  private unplannedJudge: CandidateJudge | undefined;
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly inTxn: { transaction: Transaction },
+    private readonly resourceType: string,
+    private readonly makeUnplanned: () => CandidateJudge,
+  ) {}
+
+  unplanned(): CandidateJudge {
+    return (this.unplannedJudge ??= this.makeUnplanned());
+  }
+
+  private entriesOf(id: string, head: HeadRecord, codes: Set<string> | undefined): IndexEntries {
+    if (codes && codes.size === 0) return {};
+    if (!codes || head.c) {
+      // A compact head (lmdb-layout.ts) has no per-parameter copies: its entries are decoded whole.
+      const all = this.layout.entries.get([this.resourceType, id, head.v], this.inTxn) ?? {};
+      if (!codes) return all;
+      const idx: IndexEntries = {};
+      for (const code of codes) if (all[code]) idx[code] = all[code];
+      return idx;
+    }
+    const idx: IndexEntries = {};
+    for (const code of codes) {
+      const entries = this.layout.current.get([this.resourceType, id, code], this.inTxn);
+      if (entries) idx[code] = entries;
+    }
+    return idx;
+  }
+
+  /** The document of a live head when `judge` finds it a match, else undefined. */
+  judged(judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined {
+    return head && !head.d && judge.passesKeys(this.resourceType, id) ? this.judgedOnEntries(judge, id, head) : undefined;
+  }
+
+  /** As `judged`, for a candidate whose keys `judge` has already found passing. */
+  private judgedOnEntries(judge: CandidateJudge, id: string, head: HeadRecord | undefined): MatchedDocument | undefined {
+    if (!head || head.d) return undefined;
+    const resourceType = this.resourceType;
+    const doc = { id, type: resourceType, lastUpdated: head.lu, idx: this.entriesOf(id, head, judge.codes) };
+    return judge.passesEntries(doc) ? { resourceType, id, head, doc } : undefined;
+  }
+
+  private head(id: string): HeadRecord | undefined {
+    return this.layout.heads.get([this.resourceType, id], this.inTxn);
+  }
+
+  /**
+   * The per-parameter copies of `codes`' current entries, or undefined when there is none. They exist
+   * only for a live current version (unit-writer.ts writes and removes them with the keys, in the same
+   * transaction): a candidate without any is read through its head (a compact head, no such entry, deleted).
+   */
+  private copiesOf(id: string, codes: Set<string>): IndexEntries | undefined {
+    let idx: IndexEntries | undefined;
+    for (const code of codes) {
+      const entries = this.layout.current.get([this.resourceType, id, code], this.inTxn);
+      if (entries) (idx ??= {})[code] = entries;
+    }
+    return idx;
+  }
+
+  /** As `judged`, for `entriesOnly` reads of candidates the keys prove whole: the head read only when no copy of the entries is found. */
+  judgedFromEntries(judge: CandidateJudge, id: string): MatchedDocument | undefined {
+    if (!judge.passesKeys(this.resourceType, id)) return undefined;
+    const idx = this.copiesOf(id, judge.codes!);
+    const resourceType = this.resourceType;
+    return idx ? { resourceType, id, head: NO_HEAD, doc: { id, type: resourceType, lastUpdated: '', idx } } : this.judgedOnEntries(judge, id, this.head(id));
+  }
+
+  /**
+   * A planned candidate: as `judged`, but when the judge can (entriesFirst) its entries are read and
+   * judged before its head, which is read for the matches only (family + birthdate range: most
+   * candidates fail the date, and decoding their heads was a sixth of the search's CPU, profiled).
+   * Its keys are looked up before anything is decoded: one patient's weights (`patient=…&code=…`)
+   * has a candidate per observation of the patient, most of another code, whose heads were read
+   * only to be refused by the code's key.
+   */
+  judgedCandidate(judge: CandidateJudge, id: string): MatchedDocument | undefined {
+    const resourceType = this.resourceType;
+    if (!judge.passesKeys(resourceType, id)) return undefined;
+    if (!judge.entriesFirst) return this.judgedOnEntries(judge, id, this.head(id));
+    const idx = this.copiesOf(id, judge.codes!);
+    if (!idx) return this.judgedOnEntries(judge, id, this.head(id));
+    if (!judge.passesEntries({ id, type: resourceType, lastUpdated: '', idx })) return undefined;
+    const head = this.head(id);
+    return head && !head.d ? { resourceType, id, head, doc: { id, type: resourceType, lastUpdated: head.lu, idx } } : undefined;
+  }
+
+  /**
+   * A broad condition (a gender, a status: half of the type) has more candidates than a first page
+   * needs by far: walking the heads in id order and testing each finds the page's matches after a
+   * few dozen, where collecting and sorting the candidates costs in proportion to all of them. So
+   * when a page is wanted and the candidates pass BROAD, a bounded walk is tried (it succeeds when
+   * at least one head in WALK_PER_MATCH matches); if it does not fill the page, its matches are
+   * dropped (from `matches`) and the candidates are read as usual.
+   */
+  async walkInOrder(matches: MatchedDocument[], wanted: number, pacer: Pacer): Promise<boolean> {
+    const before = matches.length;
+    let walked = 0;
+    for (const { key, value } of this.layout.heads.getRange({ start: [this.resourceType], end: [this.resourceType, HIGHEST], ...this.inTxn })) {
+      const found = matches.length - before;
+      if (found >= wanted) return true;
+      // Too sparse for a walk (fewer than one match in WALK_PER_MATCH heads after a first stretch): give up. A walk of
+      // 32 heads per match (about 5 µs each) costs less than collecting and sorting more than BROAD candidates (about 0.4 µs a key) once
+      // these are a few times BROAD: the larger the type, the more the walk wins.
+      if (++walked > WALK_FIRST && found * WALK_PER_MATCH < walked) {
+        matches.length = before;
+        return false;
+      }
+      // Judged on every condition, even the plan's (a head is not a key of the condition).
+      const match = this.judged(this.unplanned(), key[1], value);
+      if (match) matches.push(match);
+      await pacer.pace();
+    }
+    // The whole type was walked: every match is in.
+    return true;
+  }
 }
 
 /**
