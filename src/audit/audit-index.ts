@@ -29,7 +29,7 @@
 import type { AuditEvent, Coding, Reference } from 'fhir/r4';
 import { dateRange } from '../search/date-range.js';
 import { fullTextEntries } from '../search/full-text.js';
-import { dedupe, referenceObjectEntries, type IndexExtractor } from '../search/index-extractor.js';
+import { referenceObjectEntries, type IndexExtractor } from '../search/index-extractor.js';
 import { normaliseText } from '../search/normalise-text.js';
 import type { SearchParameter, SearchParameterRegistry } from '../search/search-parameters.js';
 import type { IndexEntries } from '../store/resource-store.js';
@@ -48,6 +48,11 @@ const DIRECT_CONTENT_CHARS = 50_000;
 
 export class AuditEventIndexer {
   private readonly memo = new Map<string, string>();
+  /** Coding entries by system, code and display; reference entries by parameter and reference (each bounded by MEMO_SIZE). */
+  private readonly codings = new Map<string | undefined, Map<string | undefined, Map<string | undefined, Entry>>>();
+  private codingCount = 0;
+  private readonly references = new Map<string, Map<string, Entry[]>>();
+  private readonly entryKeys = new WeakMap<Entry, string>();
   private readonly baseUrl: string | undefined;
   /** The registry's AuditEvent parameters the handlers were checked against, and the handlers in their order. */
   private known: { parameters: SearchParameter[]; handlers: Handler[] | undefined } | undefined;
@@ -67,7 +72,7 @@ export class AuditEventIndexer {
     const entries: IndexEntries = {};
     const parameters = this.known!.parameters;
     for (let i = 0; i < handlers.length; i++) {
-      const values = dedupe(handlers[i](event as Event, parameters[i]));
+      const values = dedupeEntries(handlers[i](event as Event, parameters[i]), this.entryKeys);
       if (values.length > 0) entries[parameters[i].code] = values;
     }
     if (this.registry.get('AuditEvent', '_content')) {
@@ -75,6 +80,13 @@ export class AuditEventIndexer {
       if (content.length > 0) entries._content = content;
     }
     return entries;
+  }
+
+  /** How many normalised texts, coding entries and reference entries are kept (each table bounded by MEMO_SIZE). */
+  keptCounts(): { texts: number; codings: number; references: number } {
+    let references = 0;
+    for (const byText of this.references.values()) references += byText.size;
+    return { texts: this.memo.size, codings: this.codingCount, references };
   }
 
   /** The handlers, in the registry's order, or undefined when its AuditEvent parameters are not exactly the known ones. */
@@ -93,6 +105,10 @@ export class AuditEventIndexer {
     }
     // `_text` is the narrative's (none in a built AuditEvent, which entries() checks).
     this.known = { parameters, handlers };
+    // Entries kept for the parameters before (their targets may differ) are not these parameters' entries.
+    this.codings.clear();
+    this.codingCount = 0;
+    this.references.clear();
     return handlers;
   }
 
@@ -104,7 +120,7 @@ export class AuditEventIndexer {
       address: ['string', 'AuditEvent.agent.network.address', (e) => agents(e).flatMap((a) => this.stringEntries(a.network?.address))],
       'agent-name': ['string', 'AuditEvent.agent.name', (e) => agents(e).flatMap((a) => this.stringEntries(a.name))],
       'agent-role': ['token', 'AuditEvent.agent.role', (e) => agents(e).flatMap((a) => (a.role ?? []).flatMap((r) => [...(r.coding ?? []).map((c) => this.coding(c)), ...(typeof r.text === 'string' ? [{ t: this.normalise(r.text) }] : [])]))],
-      agent: ['reference', 'AuditEvent.agent.who', (e, p) => agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets))],
+      agent: ['reference', 'AuditEvent.agent.who', (e, p) => agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets, 'agent'))],
       altid: ['token', 'AuditEvent.agent.altId', (e) => agents(e).flatMap((a) => codeEntries(a.altId))],
       date: ['date', 'AuditEvent.recorded', (e) => {
         const range = e.recorded === undefined ? undefined : dateRange('instant', e.recorded);
@@ -113,12 +129,12 @@ export class AuditEventIndexer {
       'entity-name': ['string', 'AuditEvent.entity.name', (e) => entities(e).flatMap((n) => this.stringEntries(n.name))],
       'entity-role': ['token', 'AuditEvent.entity.role', (e) => entities(e).flatMap((n) => (n.role ? [this.coding(n.role)] : []))],
       'entity-type': ['token', 'AuditEvent.entity.type', (e) => entities(e).flatMap((n) => (n.type ? [this.coding(n.type)] : []))],
-      entity: ['reference', 'AuditEvent.entity.what', (e, p) => entities(e).flatMap((n) => this.referenceEntries(n.what, p.targets))],
+      entity: ['reference', 'AuditEvent.entity.what', (e, p) => entities(e).flatMap((n) => this.referenceEntries(n.what, p.targets, 'entity'))],
       outcome: ['token', 'AuditEvent.outcome', (e) => codeEntries(e.outcome)],
       patient: [
         'reference',
         'AuditEvent.agent.who.where(resolve() is Patient) | AuditEvent.entity.what.where(resolve() is Patient)',
-        (e, p) => [...agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets)), ...entities(e).flatMap((n) => this.referenceEntries(n.what, p.targets))],
+        (e, p) => [...agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets, 'patient')), ...entities(e).flatMap((n) => this.referenceEntries(n.what, p.targets, 'patient'))],
       ],
       policy: ['uri', 'AuditEvent.agent.policy', (e) => agents(e).flatMap((a) => (a.policy ?? []).filter((v) => typeof v === 'string').map((v) => ({ v })))],
       site: ['token', 'AuditEvent.source.site', (e) => codeEntries(e.source?.site)],
@@ -149,7 +165,33 @@ export class AuditEventIndexer {
     return typeof value === 'string' ? [{ v: this.normalise(value), e: value }] : [];
   }
 
+  /**
+   * A coding's entry; the same (frozen) object for the same system, code and display while it is
+   * kept. Looked up through a Map per field: the strings are the constants of audit-event.ts, whose
+   * hashes V8 keeps, where a joined key would be built and hashed for every coding.
+   */
   private coding(coding: Coding): Entry {
+    const { system, code, display } = coding;
+    const simple = (system === undefined || typeof system === 'string') && (code === undefined || typeof code === 'string') && (display === undefined || typeof display === 'string');
+    if (!simple) return this.codingEntry(coding);
+    let bySystem = this.codings.get(system);
+    if (!bySystem) this.codings.set(system, (bySystem = new Map()));
+    let byCode = bySystem.get(code);
+    if (!byCode) bySystem.set(code, (byCode = new Map()));
+    let entry = byCode.get(display);
+    if (!entry) {
+      if (++this.codingCount > MEMO_SIZE) {
+        this.codings.clear();
+        this.codingCount = 0;
+        return this.codingEntry(coding);
+      }
+      entry = Object.freeze(this.codingEntry(coding));
+      byCode.set(display, entry);
+    }
+    return entry;
+  }
+
+  private codingEntry(coding: Coding): Entry {
     const entry: Entry = {};
     if (typeof coding.system === 'string') entry.s = coding.system;
     if (typeof coding.code === 'string') entry.c = coding.code;
@@ -157,10 +199,24 @@ export class AuditEventIndexer {
     return entry;
   }
 
-  /** The extractor's own entries of a Reference. */
-  private referenceEntries(reference: Reference | undefined, targets: string[] | undefined): Entry[] {
+  /**
+   * The extractor's own entries of a Reference; those of a reference by `reference` alone (every
+   * entity and patient of an AuditEvent) kept per parameter, as (frozen) objects shared across events.
+   */
+  private referenceEntries(reference: Reference | undefined, targets: string[] | undefined, parameter?: string): Entry[] {
     if (!reference || typeof reference !== 'object') return [];
-    return referenceObjectEntries(reference as Record<string, unknown>, targets, this.baseUrl);
+    const text = reference.reference;
+    const only = parameter !== undefined && typeof text === 'string' && text.length <= MEMO_LENGTH && reference.identifier === undefined;
+    if (!only) return referenceObjectEntries(reference as Record<string, unknown>, targets, this.baseUrl);
+    let byText = this.references.get(parameter);
+    if (!byText) this.references.set(parameter, (byText = new Map()));
+    let kept = byText.get(text);
+    if (!kept) {
+      if (byText.size >= MEMO_SIZE) byText.clear();
+      kept = referenceObjectEntries({ reference: text }, targets, this.baseUrl).map((entry) => Object.freeze(entry));
+      byText.set(text, kept);
+    }
+    return kept;
   }
 
   /** `_content` as full-text.ts computes it: every string in document order ('data' and resourceType aside), normalised, joined. */
@@ -182,6 +238,46 @@ export class AuditEventIndexer {
     const x = parts.join(' ');
     return x ? [{ x }] : [];
   }
+}
+
+/**
+ * The extractor's dedupe (equal JSON texts, the first kept), without JSON.stringify for the flat
+ * entries of strings an AuditEvent gives: a search naming twenty patients repeats each entity's
+ * type and role twenty times, and stringifying every entry was a quarter of the indexer's time
+ * (profile of scripts/bench-http.ts, name-prefix search). The same object is the same entry (the
+ * kept codings and references); two flat entries of strings have equal JSON texts exactly when
+ * they have the same keys in the same order with the same values, which the length-prefixed key
+ * below encodes without ambiguity; anything else is keyed by its JSON text (which starts with
+ * `{`, never with a digit). `keys` holds the keys of kept (frozen) entries.
+ */
+export function dedupeEntries(values: Entry[], keys?: WeakMap<Entry, string>): Entry[] {
+  if (values.length < 2) return values;
+  const seenEntries = new Set<Entry>();
+  const seenKeys = new Set<string>();
+  const kept: Entry[] = [];
+  for (const value of values) {
+    if (seenEntries.has(value)) continue;
+    seenEntries.add(value);
+    let key = keys?.get(value);
+    if (key === undefined) {
+      key = flatKey(value);
+      if (keys && Object.isFrozen(value)) keys.set(value, key);
+    }
+    if (seenKeys.has(key)) continue;
+    seenKeys.add(key);
+    kept.push(value);
+  }
+  return kept;
+}
+
+function flatKey(entry: Entry): string {
+  let key = '';
+  for (const name of Object.keys(entry)) {
+    const value: unknown = entry[name];
+    if (typeof value !== 'string') return JSON.stringify(entry);
+    key += `${name.length}:${name}${value.length}:${value}`;
+  }
+  return key;
 }
 
 function codeEntries(value: unknown): Entry[] {

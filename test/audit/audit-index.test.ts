@@ -9,11 +9,12 @@
 import type { AuditEvent } from 'fhir/r4';
 import { describe, expect, it } from 'vitest';
 import { buildAuditEvent, type AuditRecord } from '../../src/audit/audit-event.js';
-import { AuditEventIndexer } from '../../src/audit/audit-index.js';
+import { AuditEventIndexer, dedupeEntries } from '../../src/audit/audit-index.js';
 import { loadConfig } from '../../src/config.js';
 import { buildContext } from '../../src/context.js';
 import { withClientMeta } from '../../src/engine/resource-checks.js';
 import type { Principal } from '../../src/identity/principal.js';
+import { dedupe } from '../../src/search/index-extractor.js';
 import { normaliseText } from '../../src/search/normalise-text.js';
 import { AUDIT_RECORDS } from '../store/audit-layout-scenario.js';
 
@@ -72,6 +73,75 @@ describe('AuditEvent index entries from the audit trail', () => {
     const entries = indexer.entries(event);
     expect(entries['outcome-desc']).toEqual([{ v: normaliseText(MORE_RECORDS[1].outcomeDetail!), e: MORE_RECORDS[1].outcomeDetail }]);
     expect(JSON.stringify(entries)).toBe(JSON.stringify(facts.extractor.extract(event)));
+  });
+
+  it('dedupe entries as the extractor does (equal JSON texts), whatever their keys and values', () => {
+    // The indexer's dedupe keys flat entries by their keys and values, length-prefixed: a key that only
+    // joined them would take {a: 'b'} for {ab: ''}, or {s: 'x', c: 'y'} for {s: 'xc', '': 'y'}.
+    const texts = ['', 'a', 'b', 'ab', 'a:b', '1:a', 'x', 'xc', 'c', 'y', 's', '2:ab', 'é'];
+    const names = ['', 'a', 'ab', 'b', 's', 'c', 'sc', 't', '1'];
+    let seed = 5;
+    const random = (n: number) => Math.floor(((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * n);
+    const randomEntry = () => {
+      const entry: Record<string, string> = {};
+      for (let k = random(4); k > 0; k--) entry[names[random(names.length)]] = texts[random(texts.length)];
+      return entry;
+    };
+    expect(dedupeEntries([{ a: 'b' }, { ab: '' }])).toHaveLength(2);
+    expect(dedupeEntries([{ s: 'x', c: 'y' }, { s: 'xc', '': 'y' }])).toHaveLength(2);
+    for (let n = 0; n < 2000; n++) {
+      const values = Array.from({ length: 2 + random(6) }, randomEntry);
+      // Some twice, as the same object (kept entries) and as equal copies.
+      if (random(2)) values.push(values[0], { ...values[1] });
+      expect(JSON.stringify(dedupeEntries(values, new WeakMap()))).toBe(JSON.stringify(dedupe(values)));
+    }
+    // Entries that are not flat strings (a date's range) are keyed by their JSON text.
+    expect(dedupeEntries([{ lo: 1, hi: 2 } as never, { lo: 1, hi: 2 } as never, { lo: '1', hi: '2' }])).toHaveLength(2);
+  });
+
+  it('keep coding and reference entries for the parameters as they are, and a bounded number of them', () => {
+    const facts = context().engine.facts;
+    const indexer = new AuditEventIndexer(facts.searchParameters, facts.extractor, facts.baseUrl);
+    const record: AuditRecord = { principal: doctor, interaction: 'read', resourceType: 'Observation', id: 'o1', patients: ['p1'], outcome: 'success' };
+    const event = stored(record, 'z');
+    expect(indexer.entries(event).entity).toEqual([{ r: 'Patient/p1', t: 'Patient', i: 'p1' }, { r: 'Observation/o1', t: 'Observation', i: 'o1' }]);
+    // The same code, type and expression, other targets (only Patient): the entries kept for the former
+    // parameter are not this one's.
+    const entity = facts.searchParameters.get('AuditEvent', 'entity')!;
+    facts.searchParameters.add(
+      { resourceType: 'SearchParameter', url: 'https://relais.test/SearchParameter/audit-entity-patients', name: 'entity', status: 'active', description: 'entity, patients only', code: 'entity', base: ['AuditEvent'], type: 'reference', expression: entity.expression, target: ['Patient'] } as never,
+      facts.definitions.resourceTypes,
+    );
+    facts.extractor.reset();
+    const expected = facts.extractor.extract(event);
+    expect(expected.entity).toEqual([{ r: 'Patient/p1', t: 'Patient', i: 'p1' }]);
+    expect(JSON.stringify(indexer.entries(event))).toBe(JSON.stringify(expected));
+
+    // Every patient another reference: what is kept stays under its bound, and the entries stay exact.
+    const other = context().engine.facts;
+    const fresh = new AuditEventIndexer(other.searchParameters, other.extractor, other.baseUrl);
+    for (let i = 0; i < 10_000; i++) {
+      const many = stored({ ...record, patients: [`p-${i}`], requestId: `r-${i}` }, `id-${i}`);
+      const entries = fresh.entries(many);
+      if (i % 2500 === 0) expect(JSON.stringify(entries)).toBe(JSON.stringify(other.extractor.extract(many)));
+    }
+    const kept = fresh.keptCounts();
+    expect(kept.references).toBeGreaterThan(0);
+    expect(kept.references).toBeLessThanOrEqual(3 * 4096);
+    expect(kept.codings).toBeLessThanOrEqual(4096);
+    expect(kept.texts).toBeLessThanOrEqual(4096);
+  });
+
+  it('give entries no later index can change through another AuditEvent', () => {
+    const facts = context().engine.facts;
+    const indexer = new AuditEventIndexer(facts.searchParameters, facts.extractor, facts.baseUrl);
+    const first = indexer.entries(stored(MORE_RECORDS[5], 'a'));
+    const second = indexer.entries(stored(MORE_RECORDS[5], 'b'));
+    // Kept entries are shared between AuditEvents; they cannot be changed in place.
+    expect(() => {
+      (first['entity-type'][0] as Record<string, string>).c = 'changed';
+    }).toThrow(TypeError);
+    expect(second['entity-type']).toEqual(facts.extractor.extract(stored(MORE_RECORDS[5], 'b'))['entity-type']);
   });
 
   it('normalise the text of _content string by string as full-text.ts does on the joined text', () => {
