@@ -221,23 +221,32 @@ export class AuditEventIndexer {
 
   /** `_content` as full-text.ts computes it: every string in document order ('data' and resourceType aside), normalised, joined. */
   private content(event: AuditEvent): Array<{ x: string }> {
-    const parts: string[] = [];
-    let length = 0;
-    const collect = (value: unknown, key: string) => {
-      if (typeof value === 'string') {
-        if (key === 'data' || key === 'resourceType') return;
-        length += value.length + 1;
-        const normalised = this.normalise(value);
-        if (normalised.length > 0) parts.push(normalised);
-      } else if (Array.isArray(value)) for (const item of value) collect(item, key);
-      else if (value && typeof value === 'object') for (const k in value) collect((value as Record<string, unknown>)[k], k);
-    };
-    collect(event, '');
+    const text: ContentText = { parts: [], length: 0 };
+    this.collectText(event, '', text);
     // Long texts are bounded by full-text.ts (MAX_INDEXED_CHARS); an AuditEvent is a few hundred characters.
-    if (length > DIRECT_CONTENT_CHARS) return fullTextEntries(event as unknown as Record<string, unknown>)._content ?? [];
-    const x = parts.join(' ');
+    if (text.length > DIRECT_CONTENT_CHARS) return fullTextEntries(event as unknown as Record<string, unknown>)._content ?? [];
+    const x = text.parts.join(' ');
     return x ? [{ x }] : [];
   }
+
+  /** Every string under `value` in document order, normalised (a method, not a closure made for each AuditEvent). */
+  private collectText(value: unknown, key: string, text: ContentText): void {
+    if (typeof value === 'string') {
+      if (key === 'data' || key === 'resourceType') return;
+      text.length += value.length + 1;
+      const normalised = this.normalise(value);
+      if (normalised.length > 0) text.parts.push(normalised);
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) this.collectText(value[i], key, text);
+    } else if (value !== null && typeof value === 'object') {
+      for (const k in value) this.collectText((value as Record<string, unknown>)[k], k, text);
+    }
+  }
+}
+
+interface ContentText {
+  parts: string[];
+  length: number;
 }
 
 /**
