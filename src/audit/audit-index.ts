@@ -123,7 +123,7 @@ export class AuditEventIndexer {
       agent: ['reference', 'AuditEvent.agent.who', (e, p) => agents(e).flatMap((a) => this.referenceEntries(a.who, p.targets, 'agent'))],
       altid: ['token', 'AuditEvent.agent.altId', (e) => agents(e).flatMap((a) => codeEntries(a.altId))],
       date: ['date', 'AuditEvent.recorded', (e) => {
-        const range = e.recorded === undefined ? undefined : dateRange('instant', e.recorded);
+        const range = e.recorded === undefined ? undefined : instantRange(e.recorded);
         return range ? [range as unknown as Entry] : [];
       }],
       'entity-name': ['string', 'AuditEvent.entity.name', (e) => entities(e).flatMap((n) => this.stringEntries(n.name))],
@@ -287,6 +287,23 @@ function flatKey(entry: Entry): string {
     key += `${name.length}:${name}${value.length}:${value}`;
   }
   return key;
+}
+
+/** The instants toISOString() writes (years 1000–9999, milliseconds, UTC): `recorded` as the trail builds it. */
+const CANONICAL_INSTANT = /^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
+
+/**
+ * dateRange('instant', value), without its two date conversions for the instant the trail writes:
+ * an instant to the millisecond is its own range (lo = hi = the instant as toISOString() writes it),
+ * so a value that is exactly what toISOString() writes of it is both bounds. Anything else (another
+ * precision, an offset, a date that is not one) goes through dateRange.
+ */
+function instantRange(value: unknown): ReturnType<typeof dateRange> {
+  if (typeof value === 'string' && CANONICAL_INSTANT.test(value)) {
+    const time = Date.parse(value);
+    if (!Number.isNaN(time) && new Date(time).toISOString() === value) return { lo: value, hi: value };
+  }
+  return dateRange('instant', value);
 }
 
 function codeEntries(value: unknown): Entry[] {

@@ -75,6 +75,18 @@ describe('AuditEvent index entries from the audit trail', () => {
     expect(JSON.stringify(entries)).toBe(JSON.stringify(facts.extractor.extract(event)));
   });
 
+  it('give the date entry of any recorded instant as the extractor does', () => {
+    // The instant the trail writes (toISOString) is its own range; every other form goes through the
+    // extractor's date rules: another precision, an offset, a year below 1000, a day the month lacks.
+    const facts = context().engine.facts;
+    const indexer = new AuditEventIndexer(facts.searchParameters, facts.extractor, facts.baseUrl);
+    const recorded = ['2026-12-07T17:12:03.150Z', '1999-12-31T23:59:59.999Z', '2024-02-29T00:00:00.000Z', '0950-06-01T12:00:00.000Z', '0050-01-01T00:00:00.000Z', '2026-02-30T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-12-07T24:00:00.000Z', '2026-12-07T17:12:03Z', '2026-12-07T17:12:03.1Z', '2026-12-07T17:12:03.1234Z', '2026-12-07T17:12:03.150+02:00', '2026-12-07', '+002026-12-07T17:12:03.150Z', 'not a date'];
+    for (const value of recorded) {
+      const event = { ...stored(MORE_RECORDS[0], 'd'), recorded: value };
+      expect([value, indexer.entries(event).date]).toEqual([value, facts.extractor.extract(event).date]);
+    }
+  });
+
   it('dedupe entries as the extractor does (equal JSON texts), whatever their keys and values', () => {
     // The indexer's dedupe keys flat entries by their keys and values, length-prefixed: a key that only
     // joined them would take {a: 'b'} for {ab: ''}, or {s: 'x', c: 'y'} for {s: 'xc', '': 'y'}.
