@@ -9,48 +9,23 @@
  * (a new version of an old AuditEvent, deletions) — and on MongoDB
  * (mongo-audit-layout.test.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from 'fhir/r4';
-import { loadConfig } from '../../src/config.js';
-import { buildContext, type RelaisContext } from '../../src/context.js';
+import type { RelaisContext } from '../../src/context.js';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
 import { HIGHEST } from '../../src/store/embedded/index-keys.js';
 import { openLayout, UNKEYED_PARAMETERS } from '../../src/store/embedded/lmdb-layout.js';
-import type { ResourceStore } from '../../src/store/resource-store.js';
+import { storeContexts } from '../helpers/store-contexts.js';
 import { auditEvents, queryAnswers, reviseTrail, trailAnswers, UNKEYED_QUERIES, writeTrail } from './audit-layout-scenario.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'audit-full-layout');
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Record<string, unknown>;
 
-const dirs: string[] = [];
-const contexts: RelaisContext[] = [];
-afterEach(async () => {
-  for (const ctx of contexts.splice(0)) await ctx.store.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'relais-audit-layout-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function opened(store: ResourceStore): Promise<RelaisContext> {
-  const ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', LOG_LEVEL: 'silent', BASE_URL: 'http://relais.test/fhir' }), store);
-  await ctx.store.open();
-  contexts.push(ctx);
-  return ctx;
-}
-
-async function closed(ctx: RelaisContext): Promise<void> {
-  contexts.splice(contexts.indexOf(ctx), 1);
-  await ctx.store.close();
-}
+const { tempDir, opened, closed } = storeContexts('relais-audit-layout-');
 
 /** The full layout, as before compact heads: no type written compact, every parameter keyed. */
 const fullLayout = (directory: string) => new EmbeddedStore({ directory, writeOnceTypes: new Set(), unkeyedParameters: new Map() });

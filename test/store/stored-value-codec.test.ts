@@ -6,44 +6,21 @@
  * dictionary never changes under data written with it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Patient } from 'fhir/r4';
 import { open } from 'lmdb';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { buildContext, type RelaisContext } from '../../src/context.js';
+import { describe, expect, it } from 'vitest';
+import type { RelaisContext } from '../../src/context.js';
 import { DICTIONARY_1, DICTIONARY_1_SHA256 } from '../../src/store/embedded/compression-dictionary.js';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.js';
 import { openLayout, STORE_FOLDER } from '../../src/store/embedded/lmdb-layout.js';
 import { COMPRESS_AT_LEAST, packJson, storedJsonEncoder, unpackText } from '../../src/store/embedded/stored-value-codec.js';
+import { storeContexts } from '../helpers/store-contexts.js';
 import { trailAnswers, writeTrail } from './audit-layout-scenario.js';
 
-const dirs: string[] = [];
-const contexts: RelaisContext[] = [];
-afterEach(async () => {
-  for (const ctx of contexts.splice(0)) await ctx.store.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'relais-codec-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function opened(directory: string): Promise<RelaisContext> {
-  const ctx = buildContext(loadConfig({ DATA_DIR: '/nonexistent', LOG_LEVEL: 'silent', BASE_URL: 'http://relais.test/fhir' }), new EmbeddedStore({ directory }));
-  await ctx.store.open();
-  contexts.push(ctx);
-  return ctx;
-}
-
-async function closed(ctx: RelaisContext): Promise<void> {
-  contexts.splice(contexts.indexOf(ctx), 1);
-  await ctx.store.close();
-}
+const contexts = storeContexts('relais-codec-');
+const { tempDir, closed } = contexts;
+const opened = (directory: string) => contexts.opened(new EmbeddedStore({ directory }));
 
 /** A Patient over the compression threshold, with text outside ASCII. */
 function bigPatient(id: string): Patient {
