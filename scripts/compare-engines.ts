@@ -1,6 +1,6 @@
 /**
  * LMDB (lmdb-js) against SQLite (better-sqlite3) on the embedded store's
- * workload, to choose its engine (README, "Storage"): the same generated
+ * workload, to choose its engine (docs/storage.md, "Why LMDB rather than SQLite"): the same generated
  * network (scripts/network-dataset.ts), the same writes per resource (body,
  * index entries, current head, history log, ordered index keys from
  * src/store/embedded/index-keys.ts), durable commits grouped the same way
@@ -8,7 +8,7 @@
  * of writers in flight as a server has. Measured: load rate, longest
  * event-loop stall while loading, size on disk, point reads, index range reads.
  *
- *   npm install --no-save better-sqlite3@12.11.1   # not a dependency of Relais (see README)
+ *   npm install --no-save better-sqlite3@12.11.1   # not a dependency of Relais (see docs/storage.md)
  *   npx tsx scripts/compare-engines.ts [--patients 2000] [--unit 1] [--inflight 16]
  */
 import { createRequire } from 'node:module';

@@ -7,7 +7,7 @@
  * It is de.bwaldvogel:mongo-java-server (Maven Central, memory backend), started
  * by scripts/test-mongo-server/MongoTestServer.java through Java's single-file
  * source launcher. What it lacks compared with MongoDB is listed in
- * README-storage ("Test server"); the store detects it rather than assuming.
+ * docs/storage.md ("Test server"); the store detects it rather than assuming.
  *
  *   node scripts/test-mongo-server.mjs install   fetch the jars (Maven) if missing
  *   node scripts/test-mongo-server.mjs start     start in the background, print the URI

@@ -12,7 +12,7 @@
  * written to FILE (mode 0600; the client signs its assertions with it) and
  * the public key registered. Same DATA_DIR (or AUTH_DEV_DIR) as the server; no
  * restart needed. With an OpenID Connect provider (AUTH_MODE=oidc), register
- * the client there instead (see the README, "Regional platforms").
+ * the client there instead (see docs/access-control.md, "Regional platforms").
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

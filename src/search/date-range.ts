@@ -2,7 +2,7 @@
  * The instant range a FHIR date-like value covers (R4 search page, "date"):
  * "2024" covers the whole year, "2024-03-05" the whole day, a dateTime with
  * seconds that second; a Period covers start..end (open ends unbounded).
- * Values without a time zone are taken as UTC (documented in the README).
+ * Values without a time zone are taken as UTC (documented in docs/search.md).
  */
 const MIN_INSTANT = '0001-01-01T00:00:00.000Z';
 const MAX_INSTANT = '9999-12-31T23:59:59.999Z';

@@ -2,7 +2,7 @@
  * The special `near` parameter of Location (R4 search page, "Special
  * parameters"): `near=[latitude]|[longitude]|[distance]|[units]`; the units
  * are UCUM (km when omitted), the distance is the server's choice when
- * omitted (DEFAULT_NEAR_KM, documented in the README).
+ * omitted (DEFAULT_NEAR_KM, documented in docs/search.md).
  *
  * Evaluation is two-stage so that it works on any store, including MongoDB
  * deployments without geospatial indexes (FerretDB, mongo-java-server): a

@@ -47,7 +47,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 function mongoForHttpTests(): { env: Record<string, string>; drop(): Promise<void> } | undefined {
   if (process.env.RELAIS_TEST_STORE !== 'mongodb') return undefined;
   const uri = inject('mongoUri');
-  if (!uri) throw new Error('RELAIS_TEST_STORE=mongodb, but no MongoDB server is available (see the storage section of the README)');
+  if (!uri) throw new Error('RELAIS_TEST_STORE=mongodb, but no MongoDB server is available (see docs/storage.md)');
   const database = `relais_http_${randomBytes(6).toString('hex')}`;
   return {
     env: { MONGODB_URI: uri, MONGODB_DATABASE: database },

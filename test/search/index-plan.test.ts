@@ -10,7 +10,7 @@
  * bounds instead of scanning the type.
  *
  * This is a static check because the test server (mongo-java-server) has no
- * query planner: `explain` is only meaningful on a real MongoDB (see README).
+ * query planner: `explain` is only meaningful on a real MongoDB (see docs/storage.md).
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -117,7 +117,7 @@ describe('MongoDB index plan serves the compiled searches', () => {
     });
   }
 
-  // Documented limits (README, storage): these bound no leading index field and scan the type's index keys or documents.
+  // Documented limits (docs/storage.md): these bound no leading index field and scan the type's index keys or documents.
   for (const [type, query] of [
     ['Patient', 'gender=female'], // not in the plan: low selectivity
     ['Patient', 'birthdate=gt1950'], // gt/ge/sa bound only the end of the range

@@ -418,7 +418,7 @@ export function searchConformanceSuite(name: string, factory: StoreFactory): voi
         expect((await run('Patient', '_total=none')).total).toBeUndefined();
         expect((await run('Patient', '_total=accurate&_count=2')).total).toBe(5);
       });
-      it('_total=estimate gives the exact total (it costs nothing more: see README, search)', async () => {
+      it('_total=estimate gives the exact total (it costs nothing more: see docs/search.md)', async () => {
         expect((await run('Patient', '_total=estimate&_count=2')).total).toBe(5); // several pages: the snapshot's size
         expect((await run('Patient', '_total=estimate&gender=female')).total).toBe(2); // one page: the matches read
         expect((await run('Patient', 'gender=female&_offset=1&_count=1')).total).toBe(2); // one page after an offset: counted

@@ -5,7 +5,7 @@
  * one the reference recorded in hl7-verdicts.json (scripts/validation-differential.ts
  * --record). The verdicts must agree on at least 98 % of the cases, and every
  * remaining disagreement must be one of those listed and explained in
- * known-disagreements.json (also in the README): a new disagreement, or a listed
+ * known-disagreements.json (also in docs/validation.md): a new disagreement, or a listed
  * one that no longer happens, fails the test.
  */
 import { readFileSync } from 'node:fs';
