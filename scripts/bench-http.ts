@@ -17,6 +17,7 @@
  *   npx tsx scripts/bench-http.ts --scaling 1000,100000 [--duration 10]   # name-prefix search at two sizes
  *   BENCH_CPU_PROF=/tmp/prof npx tsx scripts/bench-http.ts ...             # plus a CPU profile of each server
  *   BENCH_FROM_SOURCE=1 npx tsx scripts/bench-http.ts ...                  # Relais from src/ through tsx (see RELAIS)
+ *   BENCH_RELAIS_ENV='LOG_LEVEL=warn METRICS_ENABLED=false' npx tsx ...    # extra variables for Relais (what a part costs)
  *
  * Relais runs as deployed: the build in dist/ (`node dist/cli.js serve`), made first when the sources changed.
  *
@@ -261,11 +262,19 @@ if (!FROM_SOURCE) {
   if (build.status !== 0) throw new Error('the build failed (scripts/build-if-stale.mjs)');
 }
 
+/** BENCH_RELAIS_ENV="NAME=value NAME=value": variables added to Relais' environment (to measure what a part costs by turning it off). */
+const RELAIS_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_RELAIS_ENV ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+
 /** One server started on a fresh copy of the dataset, every phase driven against it. */
 async function runRelais(data: Dataset, caller: Caller, only?: string[]): Promise<Map<string, PhaseResult>> {
   const dir = mkdtempSync(join(tmpdir(), 'relais-bench-run-'));
   cpSync(data.dir, dir, { recursive: true });
-  const env = { DATA_DIR: dir, AUTH_MODE: caller === 'off' ? 'none' : 'dev' };
+  const env = { DATA_DIR: dir, AUTH_MODE: caller === 'off' ? 'none' : 'dev', ...RELAIS_ENV };
   let token: string | undefined;
   if (caller === 'coordinator') token = await mintDevToken({ role: 'coordinator', sub: 'bench-coordinator', ttlSeconds: 3600 }, { ...env, BASE_URL });
   if (caller === 'nurse') token = await mintDevToken({ role: 'nurse', rpps: NURSE_RPPS, ttlSeconds: 3600 }, { ...env, BASE_URL });
@@ -277,7 +286,7 @@ async function runRelais(data: Dataset, caller: Caller, only?: string[]): Promis
       if (onlyPhases && !onlyPhases.some((prefix) => phase.name.startsWith(prefix))) continue;
       const result = await drive(server, phase, token);
       results.set(phase.name, result);
-      process.stderr.write(`  ${caller.padEnd(11)} ${phase.name.padEnd(22)} ${result.rate.toFixed(0).padStart(6)}/s  p50 ${String(result.p50).padStart(5)} ms  CPU ${result.cpuMsPerRequest.toFixed(2)} ms/req (event loop ${result.mainThreadMsPerRequest.toFixed(2)})${result.failures ? `  (${result.failures} failed)` : ''}\n`);
+      process.stderr.write(`  ${caller.padEnd(11)} ${phase.name.padEnd(22)} ${result.rate.toFixed(0).padStart(6)}/s  p50 ${String(result.p50).padStart(5)} ms  CPU ${result.cpuMsPerRequest.toFixed(3)} ms/req (event loop ${result.mainThreadMsPerRequest.toFixed(3)})${result.failures ? `  (${result.failures} failed)` : ''}\n`);
     }
   } finally {
     await server.stop();

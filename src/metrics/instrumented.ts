@@ -6,6 +6,7 @@
 import { GuardConflict, VersionConflict, type ResourceStore } from '../store/resource-store.js';
 import type { StructureValidator } from '../validation/structure-validator.js';
 import type { ValidationService } from '../validation/validation-service.js';
+import type { HistogramSeries } from './aggregated-series.js';
 import type { RelaisMetrics } from './relais-metrics.js';
 import { timedProxy } from './timed-proxy.js';
 
@@ -16,7 +17,11 @@ function writeOutcome(error: unknown): 'ok' | 'conflict' | 'error' {
 
 export function measuredStore(store: ResourceStore, metrics: RelaisMetrics): ResourceStore {
   const name = store.capabilities.name;
-  const read = (operation: string) => (seconds: number) => metrics.storeReadDuration.observe({ store: name, operation }, seconds);
+  // Each series found once, at its first read (a series appears in /metrics once something was observed in it).
+  const read = (operation: string) => {
+    let series: HistogramSeries | undefined;
+    return (seconds: number) => (series ??= metrics.storeReadDuration.series(name, operation)).observe(seconds);
+  };
   return timedProxy(store, {
     write: (seconds, error) => metrics.storeWriteDuration.observe({ store: name, outcome: writeOutcome(error) }, seconds),
     readCurrent: read('read'),

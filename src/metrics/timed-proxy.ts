@@ -14,30 +14,32 @@ export type Observe = (seconds: number, error: unknown) => void;
 
 type Method = (...args: unknown[]) => unknown;
 
+/** Seconds since `started` (performance.now(): a double, where hrtime.bigint() allocated two BigInts a call). */
+const secondsSince = (started: number) => (performance.now() - started) / 1000;
+
 function timed(object: object, method: Method, observe: Observe): Method {
   return (...args: unknown[]) => {
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const started = performance.now();
     let result: unknown;
     try {
       result = method.apply(object, args);
     } catch (error) {
-      observe(seconds(), error);
+      observe(secondsSince(started), error);
       throw error;
     }
     if (result instanceof Promise) {
       return result.then(
         (resolved: unknown) => {
-          observe(seconds(), undefined);
+          observe(secondsSince(started), undefined);
           return resolved;
         },
         (error: unknown) => {
-          observe(seconds(), error);
+          observe(secondsSince(started), error);
           throw error;
         },
       );
     }
-    observe(seconds(), undefined);
+    observe(secondsSince(started), undefined);
     return result;
   };
 }

@@ -34,8 +34,9 @@ export function installHttpMetrics(app: FastifyInstance, metrics: RelaisMetrics,
     const type = (request.params as { type?: unknown } | undefined)?.type;
     const resourceType = typeof type === 'string' && request.fhirInteraction && definitions.isResourceType(type) ? type : '';
     const statusClass = statusClassOf(reply.statusCode);
-    metrics.httpRequests.inc({ interaction, resource_type: resourceType, status_class: statusClass });
-    metrics.httpDuration.observe({ interaction, status_class: statusClass }, reply.elapsedTime / 1000);
+    // Counted in place (src/metrics/aggregated-series.ts), the same series as prom-client's inc/observe made.
+    metrics.httpRequests.series(interaction, resourceType, statusClass).value += 1;
+    metrics.httpDuration.series(interaction, statusClass).observe(reply.elapsedTime / 1000);
     done();
   });
   app.get(METRICS_PATH, { config: { rateLimit: false } }, async (request, reply) => {
