@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import type { EngineSession } from './engine/engine-session.js';
 import { buildAuthenticator, type AuthenticatorOverrides } from './auth/authenticator.js';
 import { installHttpSecurity, REALM } from './auth/http-security.js';
+import { setApiSecurityHeaders } from './auth/security-headers.js';
 import { workCharger } from './auth/work-charge.js';
 import { capabilitySecurity } from './auth/smart-configuration.js';
 import type { RelaisContext } from './context.js';
@@ -23,7 +24,7 @@ import { registerOperationalRoutes } from './rest/operational-routes.js';
 import { Readiness } from './rest/readiness.js';
 import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
-import { RequestLogging } from './rest/request-logging.js';
+import { RequestLogging, requestLoggerFactory } from './rest/request-logging.js';
 import websocket from '@fastify/websocket';
 import { BULK_FILE_ROUTE, BULK_STATUS_ROUTE } from './bulk/bulk-routes.js';
 import { SUBSCRIPTION_WEBSOCKET_PATH } from './subscriptions/subscription-service.js';
@@ -33,24 +34,36 @@ const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 const REQUEST_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
 
+/** A request's path: its URL without the query string. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
 /**
  * Log lines carry method, path (never the query string: it can hold patient
- * identifiers), status and timing; never bodies.
+ * identifiers), status and timing; never bodies, never headers. The `req`
+ * serialiser is what keeps headers (Authorization, Cookie) out: pino applies it
+ * to every `req` logged, so the redaction of `req.headers.*` configured here
+ * before had nothing left to remove, and cost 1.4 % of a read (its profile,
+ * issue 17). test/http/request-logging.test.ts checks that no header is logged.
  */
-function loggerOptions(level: string): FastifyServerOptions['logger'] {
+function loggerOptions(level: string, stream: BuildAppOptions['logStream']): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(stream ? { stream } : {}),
     serializers: {
-      req: (request: { method: string; url: string; id: string }) => ({ method: request.method, path: request.url.split('?')[0], id: request.id }),
+      req: (request: { method: string; url: string; id: string }) => ({ method: request.method, path: pathOf(request.url), id: request.id }),
       res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
     },
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
   };
 }
 
 export interface BuildAppOptions {
   /** Pass false in tests to keep output quiet. */
   logger?: boolean;
+  /** Tests: where the log lines go (one JSON line per write), instead of stdout. */
+  logStream?: { write(line: string): void };
   /** Tests: authentication tuning (e.g. a short JWKS refetch cooldown). */
   auth?: AuthenticatorOverrides;
   /** Start-up state (server.ts listens before the store is open); default: ready while the store is open. */
@@ -67,9 +80,12 @@ function tracedSessions(sessionOf: (request: FastifyRequest) => EngineSession, t
 
 export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger === false ? false : loggerOptions(ctx.config.LOG_LEVEL),
+    logger: options.logger === false ? false : loggerOptions(ctx.config.LOG_LEVEL, options.logStream),
     // One line per request at info level, once answered, instead of two (src/rest/request-logging.ts).
     logController: new RequestLogging(),
+    // request.log made when something logs through it (most requests never do; src/rest/request-logging.ts).
+    // Without a logger Fastify makes no child at all (its own shortcut, kept).
+    ...(options.logger === false ? {} : { childLoggerFactory: requestLoggerFactory }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: ctx.config.REQUEST_TIMEOUT_MS,
     requestIdHeader: 'x-request-id',
@@ -86,26 +102,30 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
   if (onRoute) app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
   // First, so that its request span encloses every hook and handler.
   if (options.tracing) await app.register(options.tracing.fastifyPlugin);
-  // Hooks run on every request are written with callbacks, not async: an async hook costs a promise and a
-  // microtask turn per request (issue 17, per-request costs).
-  // Set on arrival (headers set in onRequest stay on error replies and 404s too): with no onSend hook at
-  // all, Fastify skips its onSend hook runner for every reply.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('X-Request-Id', request.id);
-    done();
-  });
-  installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS, ctx.bodyWork);
-  await installRequestDecompression(app);
-  installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES, { storeReady: () => ctx.store.isReady() });
   // Shutting down: requests still arriving (keep-alive connections) get an OperationOutcome 503 with
   // Retry-After rather than Fastify's own 503 body, while those in flight finish (issue 18).
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', (_request, _reply, done) => {
+  // Hooks run on every request are written with callbacks, not async: an async hook costs a promise and a
+  // microtask turn per request (issue 17, per-request costs); and what needs no hook of its own shares one.
+  // What every answer carries is set on arrival (headers set in onRequest stay on error replies and 404s
+  // too): the request id, the API's security headers (security-headers.ts; the docs page replaces them).
+  // With no onSend hook at all, Fastify skips its onSend hook runner for every reply.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('X-Request-Id', request.id);
+    setApiSecurityHeaders(reply);
     done(closing ? errors.serviceUnavailable('The server is shutting down', RETRY_AFTER_SECONDS) : undefined);
   });
+  installBodyParsers(app, ctx.definitions, ctx.config.LIMIT_QUERY_PARAMETERS, ctx.bodyWork);
+  // No answer is compressed here (left to the reverse proxy): without this, @fastify/compress gives every
+  // route an onRequest hook that only decorates the reply with a compress() nobody calls.
+  app.addHook('onRoute', (route) => {
+    route.compress ??= false;
+  });
+  await installRequestDecompression(app);
+  installErrorHandler(app, ctx.config.BODY_LIMIT_BYTES, { storeReady: () => ctx.store.isReady() });
   if (ctx.config.METRICS_ENABLED) installHttpMetrics(app, ctx.metrics, ctx.definitions, ctx.config.METRICS_TOKEN);
   const authenticator = await buildAuthenticator(ctx.config, options.auth);
   await installHttpSecurity(app, { config: ctx.config, authenticator });

@@ -1,6 +1,6 @@
 /**
- * The HTTP side of security, installed once on the app: security headers
- * (helmet's, security-headers.ts), CORS from configuration, URL length limit, bearer authentication,
+ * The HTTP side of security, installed once on the app (the security headers
+ * are set by the app's first hook: security-headers.ts): CORS from configuration, URL length limit, bearer authentication,
  * the break-the-glass header, rate limiting per client (token subject, else
  * IP) and the SMART discovery document. What a principal may do is decided
  * by the engine's access guard (src/access), for every interaction and
@@ -16,7 +16,6 @@ import { registerBackendServicesToken } from './backend-services-token.js';
 import { readDevClients } from './dev-clients.js';
 import { devAuthDirectory, ensureDevKeys } from './dev-keys.js';
 import { rateLimitsFromConfig } from './rate-limits.js';
-import { installSecurityHeaders } from './security-headers.js';
 import { devTokenEndpointUrl } from './smart-configuration.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
 import type { Principal } from '../identity/principal.js';
@@ -79,8 +78,7 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
   app.decorateRequest('principal', undefined);
   app.decorateRequest('breakTheGlass', undefined);
 
-  // The OWASP REST set on every answer (security-headers.ts); the docs page adds helmet's document set.
-  installSecurityHeaders(app);
+  // The OWASP REST set on every answer is set by the app's first hook (src/app.ts, security-headers.ts).
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (origins.length > 0) {
     await app.register(cors, {

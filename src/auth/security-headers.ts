@@ -17,7 +17,7 @@
  * once: helmet's middleware run at start against a recording response (@fastify/helmet, used
  * before, built the middleware again for every request: 7 % of a read's CPU, profiled).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -53,10 +53,11 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.fre
   'cross-origin-resource-policy': 'same-origin',
 });
 
-export function installSecurityHeaders(app: FastifyInstance): void {
-  // onRequest: error replies and 404s carry them too; a route may replace one (its own Cache-Control). (Fastify sends no X-Powered-By.)
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(API_SECURITY_HEADERS);
-    done();
-  });
+/**
+ * Sets them on a reply: called on arrival by the app's first onRequest hook (src/app.ts), so that error
+ * replies and 404s carry them too; a route may replace one (its own Cache-Control). (Fastify sends no
+ * X-Powered-By.)
+ */
+export function setApiSecurityHeaders(reply: FastifyReply): void {
+  reply.headers(API_SECURITY_HEADERS);
 }
