@@ -24,6 +24,11 @@ export interface Authenticator {
   audience?: string;
   /** Undefined principal = no authentication in this mode. Throws AuthenticationError. */
   authenticate(authorization: string | undefined): Promise<Principal | undefined>;
+  /**
+   * The principal of a token verified before and still valid (the token cache), at once; undefined
+   * otherwise (then authenticate() decides). What authenticate() would answer for it, without a promise.
+   */
+  remembered?(authorization: string | undefined): Principal | undefined;
 }
 
 /** Why a request is not authenticated; `missing` = no token at all. */
@@ -91,16 +96,27 @@ export async function buildAuthenticator(config: RelaisConfig, overrides: Authen
   }
   const remembered = tokenCache(config.AUTH_TOKEN_CACHE_SECONDS);
   const verifier = new TokenVerifier({ issuer, audience, algorithms, clockToleranceSeconds: config.AUTH_CLOCK_SKEW_SECONDS, maxLifetimeSeconds: config.AUTH_MAX_TOKEN_LIFETIME_SECONDS, keys });
+  /** The token of a well-formed header, or undefined. */
+  const tokenOf = (authorization: string | undefined): string | undefined => (authorization ? BEARER.exec(authorization.trim())?.[1] : undefined);
+  /** A remembered principal whose token has not expired. */
+  const rememberedFor = (token: string): Principal | undefined => {
+    const known = remembered?.get(token);
+    return known && known.exp * 1000 > Date.now() ? known.principal : undefined;
+  };
   return {
     mode: config.AUTH_MODE,
     issuer,
     audience,
+    remembered(authorization) {
+      const token = remembered ? tokenOf(authorization) : undefined;
+      return token === undefined ? undefined : rememberedFor(token);
+    },
     async authenticate(authorization) {
       if (authorization === undefined || authorization === '') throw new AuthenticationError('no bearer token', true);
       const match = BEARER.exec(authorization.trim());
       if (!match) throw new AuthenticationError('the Authorization header is not "Bearer <JWT>"');
-      const known = remembered?.get(match[1]);
-      if (known && known.exp * 1000 > Date.now()) return known.principal;
+      const known = rememberedFor(match[1]);
+      if (known) return known;
       try {
         const payload = (await verifier.verify(match[1])) as Record<string, unknown> & { exp: number };
         const principal = principalFromClaims(payload, mapping);

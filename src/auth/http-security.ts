@@ -38,8 +38,18 @@ export interface HttpSecurityOptions {
   authenticator: Authenticator;
 }
 
+/** The request's path without its query string and trailing slashes (no array or regular expression: run on every request). */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  let end = query < 0 ? url.length : query;
+  while (end > 0 && url.charCodeAt(end - 1) === 0x2f) end--;
+  return end === url.length ? url : url.slice(0, end);
+}
+
 function isPublic(request: FastifyRequest): boolean {
-  const path = request.url.split('?')[0].replace(/\/+$/, '');
+  const path = pathOf(request.url);
+  // FHIR requests (all but /fhir/metadata and the SMART document) are not public: decided on the first letters.
+  if (path.startsWith('/fhir/') && path !== '/fhir/metadata' && path !== '/fhir/.well-known/smart-configuration') return false;
   return (
     path === '/healthz' ||
     path === '/readyz' ||
@@ -95,11 +105,22 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
     return error.missing ? errors.missingToken(REALM) : errors.unauthenticated(error.reason, REALM);
   };
   // A callback hook (an async one costs a promise and a microtask turn on every request, issue 17).
+  const maxUrlBytes = config.MAX_URL_BYTES;
+  const authenticationOff = authenticator.mode === 'none';
   app.addHook('onRequest', (request, _reply, done) => {
-    if (Buffer.byteLength(request.url) > config.MAX_URL_BYTES) return done(errors.uriTooLong(config.MAX_URL_BYTES));
-    if (isPublic(request)) return done();
+    // A UTF-8 byte is at most 3 per UTF-16 unit: only a URL that long is measured.
+    if (request.url.length * 3 > maxUrlBytes && Buffer.byteLength(request.url) > maxUrlBytes) return done(errors.uriTooLong(maxUrlBytes));
+    // AUTH_MODE=none: no principal, whatever the request (authenticate() answers undefined): no promise made for it.
+    if (authenticationOff || isPublic(request)) return done();
     const header = request.headers.authorization;
-    authenticator.authenticate(Array.isArray(header) ? header[0] : header).then(
+    const authorization = Array.isArray(header) ? header[0] : header;
+    // A token verified before and still valid (the token cache): answered at once, without a promise.
+    const known = authenticator.remembered?.(authorization);
+    if (known) {
+      request.principal = known;
+      return done();
+    }
+    authenticator.authenticate(authorization).then(
       (principal) => {
         request.principal = principal;
         done();
@@ -111,7 +132,8 @@ export async function installHttpSecurity(app: FastifyInstance, options: HttpSec
   // authentication (a caller without a valid token learns nothing but 401).
   app.addHook('preHandler', (request, _reply, done) => {
     try {
-      if (!isPublic(request)) request.breakTheGlass = breakTheGlassOf(request);
+      // Without the header there is nothing to read (breakTheGlassOf gives undefined): the path is not looked at.
+      if (request.headers[BREAK_THE_GLASS_HEADER] !== undefined && !isPublic(request)) request.breakTheGlass = breakTheGlassOf(request);
     } catch (error) {
       done(error as Error);
       return;
