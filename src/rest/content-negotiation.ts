@@ -30,8 +30,20 @@ function answerFor(wanted: string): MediaType | undefined {
   return undefined;
 }
 
+/**
+ * The answer for an Accept header naming one format, as clients send it on every request
+ * ("application/fhir+json"): what the parse below gives for it, found without splitting, mapping and
+ * sorting the header (negotiation runs on every request, up to twice). A fixed table: nothing a client
+ * sends is added to it.
+ */
+const SINGLE_ACCEPT: ReadonlyMap<string, MediaType> = new Map([...JSON_FORMATS, ...XML_FORMATS].map((format) => [format, answerFor(format)!]));
+
 /** Returns the media type to answer with. */
 export function negotiate(accept: string | undefined, format: string | undefined): MediaType {
+  if (format === undefined && accept !== undefined) {
+    const single = SINGLE_ACCEPT.get(accept);
+    if (single !== undefined) return single;
+  }
   if (format !== undefined) {
     // An unencoded `_format=application/fhir+json` arrives with its '+' decoded as a space.
     const wanted = format.split(';')[0].trim().toLowerCase().replace(/ /g, '+');

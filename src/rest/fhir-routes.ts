@@ -47,12 +47,14 @@ const FORM_TYPES = ['application/x-www-form-urlencoded'];
 
 /** The query string as ordered name/value pairs (repeats kept: they mean AND). */
 function queryPairs(request: FastifyRequest): Array<[string, string]> {
-  const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-  return [...new URLSearchParams(raw).entries()];
+  const query = request.url.indexOf('?');
+  // Most reads have none: no URLSearchParams made for nothing.
+  return query < 0 ? [] : [...new URLSearchParams(request.url.slice(query + 1)).entries()];
 }
 
 function rawQuery(request: FastifyRequest): string {
-  return request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+  const query = request.url.indexOf('?');
+  return query < 0 ? '' : request.url.slice(query + 1);
 }
 
 function controlValue(pairs: Array<[string, string]>, name: string): string | undefined {
@@ -98,8 +100,11 @@ function refuseOperationMethod(request: FastifyRequest<{ Params: Params }>): voi
 
 /** `_pretty` is true or false (R4 http page); anything else is refused before any work is done. */
 function checkPretty(pairs: Array<[string, string]>): void {
-  const values = pairs.filter(([name]) => name === '_pretty').map(([, value]) => value);
-  if (values.length > 1 || values.some((v) => v !== 'true' && v !== 'false')) throw errors.invalidParameter('_pretty', '_pretty must be given once, as true or false');
+  let given = 0;
+  for (const [name, value] of pairs) {
+    if (name !== '_pretty') continue;
+    if (++given > 1 || (value !== 'true' && value !== 'false')) throw errors.invalidParameter('_pretty', '_pretty must be given once, as true or false');
+  }
 }
 
 export interface FhirRoutesOptions {
@@ -386,8 +391,8 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
 
   /** read/vread with conditional read (If-None-Match, If-Modified-Since → 304), _summary, _elements. */
   async function sendVersion(request: FastifyRequest, reply: FastifyReply, version: import('../store/resource-store.js').StoredVersion) {
+    // (An unproducible format was refused with 406 by the route wrapper below, before anything was read.)
     const pairs = queryPairs(request);
-    negotiate(request.headers.accept, controlValue(pairs, '_format'));
     versionHeaders(reply, version);
     const ifNoneMatch = request.headers['if-none-match'];
     if (ifNoneMatch && String(ifNoneMatch).split(',').some((tag) => tag.trim().replace(/^W\//, '') === `"${version.versionId}"` || tag.trim() === '*')) {
@@ -428,11 +433,14 @@ export function registerFhirRoutes(app: FastifyInstance, options: FhirRoutesOpti
       const methodsByUrl = new Map<string, HTTPMethods[]>();
       for (const route of routes) {
         methodsByUrl.set(route.url, [...(methodsByUrl.get(route.url) ?? []), route.method]);
+        const interaction = route.label ?? (typeof route.interaction === 'string' ? route.interaction : 'other');
         fhir.route({
           method: route.method,
           url: route.url,
-          handler: async (request, reply) => {
-            request.fhirInteraction = route.label ?? (typeof route.interaction === 'string' ? route.interaction : 'other');
+          // Not async: it returns the route handler's promise (one promise a request, not two); what it throws
+          // before is sent as the error, as a rejection would be (Fastify catches a handler's throw).
+          handler: (request, reply) => {
+            request.fhirInteraction = interaction;
             refuseOperationMethod(request as FastifyRequest<{ Params: Params }>);
             const hasBody = request.headers['content-type'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
             if (route.accepts && hasBody && !route.accepts.includes(contentTypeOf(request))) {

@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Resource } from 'fhir/r4';
 import { informational } from '../fhir/operation-outcome.js';
 import type { StoredVersion } from '../store/resource-store.js';
-import { isXml, negotiate } from './content-negotiation.js';
+import { isXml, negotiate, type MediaType } from './content-negotiation.js';
 
 export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -69,13 +69,21 @@ export function versionHeaders(reply: FastifyReply, version: StoredVersion): voi
   reply.header('Last-Modified', httpDate(version.lastUpdated));
 }
 
+/** The Content-Type of an answer in each media type (made once, not per answer). */
+const CONTENT_TYPES: Readonly<Record<MediaType, string>> = {
+  'application/fhir+json': 'application/fhir+json; charset=utf-8',
+  'application/json': 'application/json; charset=utf-8',
+  'application/fhir+xml': 'application/fhir+xml; charset=utf-8',
+  'application/xml': 'application/xml; charset=utf-8',
+};
+
 /** Serialises a FHIR body with the negotiated media type and _pretty. */
 export function sendFhir(request: FastifyRequest, reply: FastifyReply, status: number, body: Resource | undefined): FastifyReply {
   const mediaType = negotiate(request.headers.accept, firstQueryValue(request, '_format'));
   reply.code(status);
   if (body === undefined) return reply.send();
   const pretty = firstQueryValue(request, '_pretty') === 'true';
-  return reply.type(`${mediaType}; charset=utf-8`).send(serialise(request, mediaType, body, pretty));
+  return reply.type(CONTENT_TYPES[mediaType]).send(serialise(request, mediaType, body, pretty));
 }
 
 /**
@@ -85,7 +93,7 @@ export function sendFhir(request: FastifyRequest, reply: FastifyReply, status: n
 export function sendStoredJson(request: FastifyRequest, reply: FastifyReply, status: number, json: string): boolean {
   const mediaType = negotiate(request.headers.accept, firstQueryValue(request, '_format'));
   if (isXml(mediaType) || firstQueryValue(request, '_pretty') === 'true') return false;
-  reply.code(status).type(`${mediaType}; charset=utf-8`).send(json);
+  reply.code(status).type(CONTENT_TYPES[mediaType]).send(json);
   return true;
 }
 
