@@ -20,22 +20,28 @@
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 
-type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type Level = (typeof LEVELS)[number];
+type PinoParent = FastifyBaseLogger & { isLevelEnabled(level: string): boolean };
 
-/** A request's logger: the pino child with its bindings, made at the first line written through it at an enabled level. */
-export class RequestLogger implements FastifyBaseLogger {
+/**
+ * A request's logger: the pino child with its bindings (`reqId`), made at the first line written through it
+ * at an enabled level. Its log methods live on the prototype (below): made per request as closures, they
+ * cost more than the child they spare (measured: 2 µs a request).
+ */
+export class RequestLogger {
   private made: FastifyBaseLogger | undefined;
 
   constructor(
-    private readonly parent: FastifyBaseLogger & { isLevelEnabled(level: string): boolean },
-    private readonly bindings: Bindings,
+    private readonly parent: PinoParent,
+    private readonly bindings: { reqId: unknown },
   ) {}
 
   private get logger(): FastifyBaseLogger {
     return (this.made ??= this.parent.child(this.bindings));
   }
 
-  private logAt(level: Level, args: unknown[]): void {
+  logAt(level: Level, args: unknown[]): void {
     // A level the server does not log (the arrival line at debug): nothing to make.
     if (this.made === undefined && !this.parent.isLevelEnabled(level)) return;
     (this.logger[level] as (...values: unknown[]) => void)(...args);
@@ -49,34 +55,38 @@ export class RequestLogger implements FastifyBaseLogger {
     this.logger.level = level;
   }
 
-  fatal: LogFn = (...args: unknown[]) => this.logAt('fatal', args);
-  error: LogFn = (...args: unknown[]) => this.logAt('error', args);
-  warn: LogFn = (...args: unknown[]) => this.logAt('warn', args);
-  info: LogFn = (...args: unknown[]) => this.logAt('info', args);
-  debug: LogFn = (...args: unknown[]) => this.logAt('debug', args);
-  trace: LogFn = (...args: unknown[]) => this.logAt('trace', args);
-  silent: LogFn = () => undefined;
+  silent(): void {}
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.logger.child(bindings, options);
   }
 
   /**
-   * Writes an info line as the child would (its bindings first, then `fields`), without making the child
-   * when it was not made: a pino child's line is its parent's with the child's bindings before the fields.
+   * The line of a request answered, as the child writes it — its bindings (`reqId`) first, then the fields —
+   * without making the child when it was not made (a pino child's line is its parent's with the child's
+   * bindings before the fields). An object literal: spreading the bindings into the fields was 2.5 times slower.
    */
-  infoAsChild(fields: Record<string, unknown>, message: string): void {
-    if (this.made !== undefined) this.made.info(fields, message);
-    else this.parent.info({ ...this.bindings, ...fields }, message);
+  requestCompleted(req: unknown, res: unknown, responseTime: number): void {
+    if (this.made !== undefined) this.made.info({ req, res, responseTime }, 'request completed');
+    else this.parent.info({ reqId: this.bindings.reqId, req, res, responseTime }, 'request completed');
   }
 }
 
-/** Fastify's childLoggerFactory: a RequestLogger, or the child at once when the route sets its own level or serialisers. */
+export interface RequestLogger extends Pick<FastifyBaseLogger, Level> {}
+for (const level of LEVELS) {
+  RequestLogger.prototype[level] = function (this: RequestLogger, ...args: unknown[]) {
+    this.logAt(level, args);
+  } as LogFn;
+}
+
+/**
+ * Fastify's childLoggerFactory: a RequestLogger; or the child at once, as Fastify makes it, when the parent
+ * is not a pino logger, the route sets its own level or serialisers, or the request id has another label.
+ */
 export const requestLoggerFactory: NonNullable<FastifyServerOptions['childLoggerFactory']> = function (logger, bindings, options) {
   const parent = logger as FastifyBaseLogger & { isLevelEnabled?(level: string): boolean };
-  // Not a pino logger (Fastify's own when logging is off), or a route's own level or serialisers: as Fastify does.
-  if (typeof parent.isLevelEnabled !== 'function' || options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options);
-  return new RequestLogger(parent as FastifyBaseLogger & { isLevelEnabled(level: string): boolean }, bindings);
+  if (typeof parent.isLevelEnabled !== 'function' || options.level !== undefined || options.serializers !== undefined || !('reqId' in bindings)) return logger.child(bindings, options);
+  return new RequestLogger(parent as PinoParent, bindings as { reqId: unknown }) as unknown as FastifyBaseLogger;
 };
 
 export class RequestLogging extends LogController {
@@ -86,7 +96,7 @@ export class RequestLogging extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
-    else if (reply.log instanceof RequestLogger) reply.log.infoAsChild({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else if (reply.log instanceof RequestLogger) reply.log.requestCompleted(request, reply, reply.elapsedTime);
     else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
 }
