@@ -24,7 +24,7 @@ import { registerOperationalRoutes } from './rest/operational-routes.js';
 import { Readiness } from './rest/readiness.js';
 import { requestSessions } from './rest/request-session.js';
 import { installRequestDecompression } from './rest/request-decompression.js';
-import { RequestLogging, requestLoggerFactory } from './rest/request-logging.js';
+import { RequestLogging } from './rest/request-logging.js';
 import websocket from '@fastify/websocket';
 import { BULK_FILE_ROUTE, BULK_STATUS_ROUTE } from './bulk/bulk-routes.js';
 import { SUBSCRIPTION_WEBSOCKET_PATH } from './subscriptions/subscription-service.js';
@@ -83,9 +83,6 @@ export async function buildApp(ctx: RelaisContext, options: BuildAppOptions = {}
     logger: options.logger === false ? false : loggerOptions(ctx.config.LOG_LEVEL, options.logStream),
     // One line per request at info level, once answered, instead of two (src/rest/request-logging.ts).
     logController: new RequestLogging(),
-    // request.log made when something logs through it (most requests never do; src/rest/request-logging.ts).
-    // Without a logger Fastify makes no child at all (its own shortcut, kept).
-    ...(options.logger === false ? {} : { childLoggerFactory: requestLoggerFactory }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: ctx.config.REQUEST_TIMEOUT_MS,
     requestIdHeader: 'x-request-id',
