@@ -33,7 +33,7 @@ const ROOM_FOR_A_KEY = 4096;
 const ARENA_BYTES = 256 * 1024;
 
 export class KeyEncoder {
-  private arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+  private arena = Buffer.alloc(0);
   private used = 0;
 
   /** The key's bytes, as lmdb-js would write them (a view of this encoder's arena: never changed afterwards). */

@@ -76,10 +76,17 @@ export class BatchView {
     private readonly keys: KeyEncoder = new KeyEncoder(),
   ) {}
 
+  /**
+   * The resource's head, as the batch leaves it so far. A committed head read is kept (absent ones too): the checks
+   * and then the planning of each operation both ask, and nothing else writes heads while a batch is planned.
+   */
   head(resourceType: string, id: string): HeadRecord | undefined {
     const key = `${resourceType}/${id}`;
     const known = this.heads.get(key);
-    return known === undefined ? this.layout.heads.get([resourceType, id]) : (known ?? undefined);
+    if (known !== undefined) return known ?? undefined;
+    const committed = this.layout.heads.get([resourceType, id]);
+    this.heads.set(key, committed ?? null);
+    return committed;
   }
 
   guard(guardKey: string): [string, string] | undefined {
