@@ -1,7 +1,7 @@
 /**
  * What one AuditEvent costs to write through the embedded store (issue 17): the
- * AuditEvents of an audited read (a coordinator's), built, indexed and written
- * the way the audit trail writes them, 32 at a time as concurrent requests do
+ * AuditEvents of an audited read (a coordinator's), built, indexed (by the audit
+ * trail's indexer, audit-index.ts) and written the way the audit trail writes them, 32 at a time as concurrent requests do
  * (one group commit), in rounds, printing the process's CPU time per AuditEvent
  * (all threads: the event loop, lmdb-js' commits and fsyncs in libuv's pool) and
  * the event loop's share, round after round as the store grows.
@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAuditEvent } from '../src/audit/audit-event.js';
 import { TimeOrderedIds } from '../src/audit/audit-ids.js';
+import { AuditEventIndexer } from '../src/audit/audit-index.js';
 import { loadConfig } from '../src/config.js';
 import { buildContext } from '../src/context.js';
 import type { EngineContext } from '../src/engine/engine-context.js';
@@ -62,14 +63,16 @@ const ctx = buildContext(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }), sto
 await ctx.store.open();
 const principal = { kind: 'coordinator', subject: 'bench-coordinator', issuer: 'relais-dev', role: 'coordinator', name: 'Coordinatrice' } as Principal;
 const ordered = new TimeOrderedIds();
+const facts = ctx.engine.facts as EngineContext;
+const indexer = new AuditEventIndexer(facts.searchParameters, facts.extractor, facts.baseUrl);
 let n = 0;
 const operation = () => {
   const patient = `patient-${n % 1000}`;
   const outcome = n % 100 === 99 ? 'denied' : 'success';
   const event = buildAuditEvent({ principal, interaction: 'read', resourceType: 'Patient', id: patient, patients: [patient], outcome, clientAddress: '127.0.0.1', requestId: randomUUID() }, 'Relais');
   n++;
-  // serverRecordOperation reads the engine's facts only (its types, its index extractor).
-  return serverRecordOperation(ctx.engine.facts as EngineContext, event, ids === 'ordered' ? ordered.next() : randomUUID());
+  // serverRecordOperation reads the engine's facts only (its types); the entries are the audit trail's (audit-index.ts).
+  return serverRecordOperation(ctx.engine.facts as EngineContext, event, ids === 'ordered' ? ordered.next() : randomUUID(), (stored) => indexer.entries(stored));
 };
 
 process.stdout.write(`AuditEvents: ids ${ids}, layout ${layout}, keys ${keys}, ${flags.concurrency} per commit\n`);

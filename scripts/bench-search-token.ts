@@ -5,7 +5,7 @@
  * practitioner decided on her consents, care teams and agreement), 32 in
  * flight, on the same generated network (1,000 patients), and printed as CPU
  * time per search (the whole process: the event loop, lmdb-js' write thread,
- * the collector) for each of
+ * the collector; then the event loop's thread alone) for each of
  *   - without a token (AUTH_MODE=none's anonymous caller: no decision, no audit),
  *   - with the token as it runs (decision, access filter, AuditEvent built,
  *     indexed and written durably before the search answers),
@@ -16,9 +16,11 @@
  * decision, of building and indexing the AuditEvent, and of its store write.
  * Modes run in alternating order, round after round; medians are printed.
  *
- *   npx tsx scripts/bench-search-token.ts [--searches 2000] [--rounds 5] [--patients 1000]
+ *   npx tsx scripts/bench-search-token.ts [--searches 2000] [--rounds 5] [--patients 1000] [--phases read,ins,name] [--callers coordinator,nurse]
+ *
+ * `--phases`: a Patient read by id, the INS search, the name-prefix search (default: the two searches).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from 'fhir/r4';
@@ -29,7 +31,14 @@ import type { AuditTrail } from '../src/audit/audit-trail.js';
 import type { WriteOperation } from '../src/store/resource-store.js';
 import { generateNetwork, NIR_SYSTEM, parseFlags, seededRandom, type NetworkIndex } from './network-dataset.js';
 
-const flags = parseFlags(process.argv.slice(2), { searches: 2000, rounds: 5, patients: 1000 });
+const argv = process.argv.slice(2);
+const phasesAt = argv.indexOf('--phases');
+/** `--phases read,ins,name`: which requests (default: the two searches). */
+const phases = phasesAt >= 0 ? argv.splice(phasesAt, 2)[1].split(',') : ['ins', 'name'];
+const callersAt = argv.indexOf('--callers');
+const callers = callersAt >= 0 ? argv.splice(callersAt, 2)[1].split(',') : ['coordinator', 'nurse'];
+for (const phase of phases) if (!['read', 'ins', 'name'].includes(phase)) throw new Error(`--phases: read, ins, name`);
+const flags = parseFlags(argv, { searches: 2000, rounds: 5, patients: 1000 });
 
 const dir = mkdtempSync(join(tmpdir(), 'relais-bench-search-token-'));
 const ctx = buildContext(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', BASE_URL: 'http://127.0.0.1/fhir', AUTH_MODE: 'dev' }));
@@ -68,8 +77,14 @@ const modes: Record<string, () => void> = {
 const pos = new Map(index.patientIds.map((id, i) => [id, i]));
 const N = flags.searches;
 const results = new Map<string, number[]>();
-const combos: Array<[string, string, string]> = [['off', 'ins', 'audited'], ['off', 'name', 'audited']];
-for (const w of ['coordinator', 'nurse']) for (const phase of ['ins', 'name']) for (const mode of Object.keys(modes)) combos.push([w, phase, mode]);
+/** The event loop's own CPU per search (its thread's utime + stime in /proc, 10 ms ticks: runs of a second or more). */
+const loopResults = new Map<string, number[]>();
+function eventLoopCpuMs(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+const combos: Array<[string, string, string]> = phases.map((phase) => ['off', phase, 'audited']);
+for (const w of callers) for (const phase of phases) for (const mode of Object.keys(modes)) combos.push([w, phase, mode]);
 for (let round = 0; round < flags.rounds; round++) {
   for (const [w, phase, mode] of round % 2 ? [...combos].reverse() : combos) {
     modes[mode]();
@@ -81,25 +96,37 @@ for (let round = 0; round < flags.rounds; round++) {
       const family = index.families[pos.get(p)!].replace(/[^A-Za-zÀ-ÿ]/g, '');
       const params: Array<[string, string]> = phase === 'ins' ? [['identifier', `${NIR_SYSTEM}|${index.nirs[pos.get(p)!]}`]] : [['name', family.slice(0, 3 + Math.floor(random() * 3))]];
       const session = w === 'off' ? ctx.engine.asAnonymous({}) : ctx.engine.as({ kind: 'client', principal: principals[w as keyof typeof principals], clientAddress: '127.0.0.1', requestId: `req-${round}-${i}` });
-      await session.search('Patient', params);
+      if (phase === 'read') await session.read('Patient', p);
+      else await session.search('Patient', params);
     };
     const t0 = process.cpuUsage();
+    const loop0 = eventLoopCpuMs();
     await Promise.all(Array.from({ length: 32 }, async () => { while (next < N) await one(next++); }));
     const u = process.cpuUsage(t0);
     const key = `${w} ${phase} ${mode}`;
     // Round 0 warms up: not counted.
     if (round > 0) results.set(key, [...(results.get(key) ?? []), (u.user + u.system) / N]);
+    if (round > 0) loopResults.set(key, [...(loopResults.get(key) ?? []), ((eventLoopCpuMs() - loop0) * 1000) / N]);
   }
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const at = (w: string, phase: string, mode: string) => median(results.get(`${w} ${phase} ${mode}`)!);
+const loopAt = (w: string, phase: string, mode: string) => median(loopResults.get(`${w} ${phase} ${mode}`)!);
 process.stdout.write(`\n${flags.patients} patients, ${N} searches per run, 32 in flight, ${flags.rounds - 1} rounds counted; µs of CPU per search (medians)\n`);
 process.stdout.write('| caller, search | no token | token, no AuditEvent | + AuditEvent built and indexed | + its store write (as it runs) | token / no token |\n|---|---:|---:|---:|---:|---:|\n');
-for (const w of ['coordinator', 'nurse']) {
-  for (const phase of ['ins', 'name']) {
+for (const w of callers) {
+  for (const phase of phases) {
     const off = at('off', phase, 'audited');
     const [none, built, audited] = [at(w, phase, 'no-audit'), at(w, phase, 'no-write'), at(w, phase, 'audited')];
-    process.stdout.write(`| ${w}, ${phase === 'ins' ? 'INS' : 'name prefix'} | ${off.toFixed(0)} | ${none.toFixed(0)} | ${built.toFixed(0)} | ${audited.toFixed(0)} | ${(audited / off).toFixed(1)} |\n`);
+    process.stdout.write(`| ${w}, ${phase === 'ins' ? 'INS' : phase === 'read' ? 'read' : 'name prefix'} | ${off.toFixed(0)} | ${none.toFixed(0)} | ${built.toFixed(0)} | ${audited.toFixed(0)} | ${(audited / off).toFixed(1)} |\n`);
+  }
+}
+process.stdout.write('\nThe event loop alone (µs of its thread\'s CPU per search, medians)\n');
+process.stdout.write('| caller, search | no token | token, no AuditEvent | + AuditEvent built and indexed | + its store write (as it runs) |\n|---|---:|---:|---:|---:|\n');
+for (const w of callers) {
+  for (const phase of phases) {
+    const cells = [loopAt('off', phase, 'audited'), loopAt(w, phase, 'no-audit'), loopAt(w, phase, 'no-write'), loopAt(w, phase, 'audited')].map((v) => v.toFixed(0));
+    process.stdout.write(`| ${w}, ${phase === 'ins' ? 'INS' : phase === 'read' ? 'read' : 'name prefix'} | ${cells.join(' | ')} |\n`);
   }
 }
 modes.audited();

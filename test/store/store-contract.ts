@@ -584,6 +584,21 @@ export function describeStoreContract(name: string, harness: () => StoreHarness)
         expect(total).toBe(1);
       });
 
+      it('20 concurrent creates of one new id, each expecting it absent: one winner, the others conflict', async () => {
+        const store = await open();
+        const others = h.sibling ? [await h.sibling(store)] : [];
+        const stores = [store, ...others];
+        // A write in flight first, so that on a store with group commit the 20 wait and are checked in one batch.
+        const first = store.write([put(patient('first'))]);
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) => stores[i % stores.length].write([put(patient('new', `W${i}`), { expect: 'absent' })])),
+        );
+        await first;
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ name: 'VersionConflict', expected: 'absent', actual: 1 });
+        expect((await store.readCurrent('Patient', 'new'))!.versionId).toBe(1);
+      });
+
       it('20 concurrent writes expecting the same version: one winner, the others conflict', async () => {
         const store = await open();
         const others = h.sibling ? [await h.sibling(store)] : [];

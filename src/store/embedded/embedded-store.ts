@@ -49,6 +49,7 @@ import { listExactMatches } from './key-order.js';
 import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import type { UnkeyedParameters } from './index-keys.js';
+import { KeyEncoder } from './key-encoder.js';
 import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
 import { LmdbOutbox } from './lmdb-outbox.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
@@ -150,6 +151,8 @@ export class EmbeddedStore implements ResourceStore {
   /** Compiled filter evaluations, kept across searches (filter-test.ts). */
   private readonly filterTests = new FilterTests();
   private readonly opening = randomUUID();
+  /** The writer's key encoder, kept across batches (key-encoder.ts: its arenas are reused until full). */
+  private readonly keyEncoder = new KeyEncoder();
   /** Commits made and units of work they carried (scripts/bench-store.ts: writes per fsync). */
   private readonly committed = { commits: 0, units: 0 };
   private lastTimestamp = 0;
@@ -515,7 +518,7 @@ export class EmbeddedStore implements ResourceStore {
 
   private async flushBatch(batch: PendingUnit[]): Promise<void> {
     // Not opened(): the units of a batch were accepted while the store was open, and close() waits for them.
-    const view = new BatchView(this.layout!, this.options.writeOnceTypes);
+    const view = new BatchView(this.layout!, this.options.writeOnceTypes, this.keyEncoder);
     const pacer = new Pacer();
     const accepted: Array<{ unit: PendingUnit; result: UnitResult }> = [];
     const changedTypes = new Set<string>();

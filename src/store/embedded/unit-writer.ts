@@ -12,23 +12,21 @@
  * instead took 100–300 ms for a unit of 500 resources (measured), longer than
  * this store may block.
  *
- * Values (and the keys of a large batch) are encoded as they are planned,
- * operation by operation, with the event loop given a turn every 10 ms
- * (pacer.ts: nothing else writes the environment meanwhile, the flush loop
- * being its only writer), so that the one synchronous step left, queuing the
- * writes, is a copy per write (plus the encoding of at most RAW_KEYS_AT_MOST
- * keys, BatchView.keyToQueue).
+ * Values and keys are encoded as they are planned, operation by operation,
+ * with the event loop given a turn every 10 ms (pacer.ts: nothing else writes
+ * the environment meanwhile, the flush loop being its only writer), so that
+ * the one synchronous step left, queuing the writes, is a copy per write.
  *
  * A failed check throws before anything of its unit is queued; a batch commits
  * whole or not at all. The committed operations are the shape the old journal
  * recorded, so the migration (journal-migration.ts) replays them through here too.
  */
 import type { Resource } from 'fhir/r4';
-import * as lmdb from 'lmdb';
 import { asBinary, type Database } from 'lmdb';
 import { GuardConflict, VersionConflict, type IndexEntries, type StoredVersion, type WriteOperation } from '../resource-store.js';
 import { withVersionMeta } from '../version-meta.js';
 import { indexKeysOf, type IndexKey } from './index-keys.js';
+import { KeyEncoder } from './key-encoder.js';
 import { WRITE_ONCE_TYPES, type HeadRecord, type Layout, type VersionRecord } from './lmdb-layout.js';
 import { Pacer } from './pacer.js';
 import { COMPRESS_AT_LEAST, packJson } from './stored-value-codec.js';
@@ -46,27 +44,16 @@ export interface CommittedOperation {
   guardKey?: string;
 }
 
-/** One queued write, its value already encoded (its key too beyond the first RAW_KEYS_AT_MOST): a put, or a removal when `value` is undefined. */
+/** One queued write, its key and value already encoded: a put, or a removal when `value` is undefined. */
 interface Write {
   db: Database<never, never>;
-  key: unknown;
+  key: Buffer;
   value?: unknown;
 }
-
-/** Keys lmdb-js encodes when a batch is queued (BatchView.keyToQueue): about 1 µs each, so a few ms at most on the event loop. */
-const RAW_KEYS_AT_MOST = 4096;
 
 /** lmdb-js' value encoder of a database (msgpackr), which its types do not declare. */
 function encoderOf(db: Database<never, never>): { encode(value: unknown): Buffer } {
   return (db as unknown as { encoder: { encode(value: unknown): Buffer } }).encoder;
-}
-
-/** lmdb-js' own key encoder (ordered-binary), exported but not declared in its types. */
-const keyValueToBuffer = (lmdb as unknown as { keyValueToBuffer: (key: unknown) => Buffer }).keyValueToBuffer;
-
-/** Encoded the way lmdb-js would encode it at put() time; copied, as the encoders reuse their buffers. */
-function encodedKey(key: unknown): Buffer {
-  return Buffer.from(keyValueToBuffer(key));
 }
 
 /**
@@ -79,16 +66,27 @@ export class BatchView {
   private readonly guards = new Map<string, [string, string] | null>();
   readonly writes: Write[] = [];
 
-  /** `writeOnceTypes`: types whose heads are written compact (lmdb-layout.ts). */
+  /**
+   * `writeOnceTypes`: types whose heads are written compact (lmdb-layout.ts).
+   * `keys`: the encoder of the keys (key-encoder.ts; the store passes its own, kept across batches).
+   */
   constructor(
     readonly layout: Layout,
     readonly writeOnceTypes: ReadonlySet<string> = WRITE_ONCE_TYPES,
+    private readonly keys: KeyEncoder = new KeyEncoder(),
   ) {}
 
+  /**
+   * The resource's head, as the batch leaves it so far. A committed head read is kept (absent ones too): the checks
+   * and then the planning of each operation both ask, and nothing else writes heads while a batch is planned.
+   */
   head(resourceType: string, id: string): HeadRecord | undefined {
     const key = `${resourceType}/${id}`;
     const known = this.heads.get(key);
-    return known === undefined ? this.layout.heads.get([resourceType, id]) : (known ?? undefined);
+    if (known !== undefined) return known ?? undefined;
+    const committed = this.layout.heads.get([resourceType, id]);
+    this.heads.set(key, committed ?? null);
+    return committed;
   }
 
   guard(guardKey: string): [string, string] | undefined {
@@ -104,7 +102,7 @@ export class BatchView {
   }
 
   put(db: Database<never, never>, key: unknown, value: unknown): void {
-    this.writes.push({ db, key: this.keyToQueue(key), value: value === null ? null : asBinary(this.encode(db, key, value)) });
+    this.writes.push({ db, key: this.keys.encode(key), value: value === null ? null : asBinary(this.encode(db, key, value)) });
   }
 
   /**
@@ -124,18 +122,7 @@ export class BatchView {
   }
 
   remove(db: Database<never, never>, key: unknown): void {
-    this.writes.push({ db, key: this.keyToQueue(key) });
-  }
-
-  /**
-   * The first RAW_KEYS_AT_MOST keys of a batch are queued as they are and encoded by lmdb-js when
-   * commit() queues them, once, straight into its write buffer; encoding them here as well (then
-   * copying them there) was a quarter of the event loop's time writing AuditEvents (25 keys each,
-   * profiled in issue 17). Beyond, keys are encoded here, paced, so that a large unit still holds
-   * the event loop for one copy per write only when it is queued.
-   */
-  private keyToQueue(key: unknown): unknown {
-    return this.writes.length < RAW_KEYS_AT_MOST ? key : encodedKey(key);
+    this.writes.push({ db, key: this.keys.encode(key) });
   }
 
   setHead(resourceType: string, id: string, head: HeadRecord, entries: IndexEntries | undefined): void {
