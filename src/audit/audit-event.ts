@@ -11,7 +11,7 @@
  * may name patients: it lives in the audit trail, never in the logs.
  */
 import type { AuditEvent, AuditEventEntity, Coding } from 'fhir/r4';
-import { principalIdentifier, type Principal } from '../identity/principal.js';
+import { principalIdentifier, principalReferenceType, type Principal } from '../identity/principal.js';
 
 export const AUDIT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
 export const RESTFUL_INTERACTION_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
@@ -163,7 +163,7 @@ export function buildAuditEvent(record: AuditRecord, serverName: string): AuditE
         ? {
             type: { coding: [{ system: PARTICIPATION_SYSTEM, code: 'IRCP', display: 'information recipient' }] },
             role: [{ text: principal.role }],
-            who: { identifier: principalIdentifier(principal), ...(principal.name ? { display: principal.name } : {}) },
+            who: { type: principalReferenceType(principal), identifier: principalIdentifier(principal), ...(principal.name ? { display: principal.name } : {}) },
             altId: principal.subject,
             requestor: true,
             ...(record.clientAddress ? { network: { address: record.clientAddress, type: isIp(record.clientAddress) ? '2' : '1' } } : {}),

@@ -47,3 +47,16 @@ export function principalIdentifier(principal: Principal): { system: string; val
   if (principal.rpps) return { system: RPPS_SYSTEM, value: principal.rpps };
   return { system: principal.issuer, value: principal.subject };
 }
+
+/**
+ * The type of what principalIdentifier names, for `Reference.type` (R4: "the expected type of the
+ * target of the reference"): a hospital's software by its FINESS is the Organization, a regional
+ * platform's client a Device, a person a Practitioner (BALP's user agent). An identifier-only
+ * reference with a type is not taken for another type's: the search parameters that keep only
+ * `resolve() is Patient` (AuditEvent's `patient`) do not index the caller's own identifier.
+ */
+export function principalReferenceType(principal: Principal): 'Organization' | 'Device' | 'Practitioner' {
+  if (principal.kind === 'system' && principal.finess) return 'Organization';
+  if (principal.rpps) return 'Practitioner';
+  return principal.kind === 'system' || principal.kind === 'platform' ? 'Device' : 'Practitioner';
+}

@@ -456,6 +456,10 @@ function referenceEntries(type: string, data: unknown, targets: string[] | undef
  * audit trail's indexer (src/audit/audit-index.ts), which must give exactly these entries.
  */
 export function referenceObjectEntries(record: Record<string, unknown>, targets: string[] | undefined, ownBase: string | undefined): Record<string, string>[] {
+  // An identifier-only reference whose `type` names a type the parameter does not allow (`.where(resolve() is
+  // Patient)`) is no reference to one of its targets: R4 Reference.type is the target's type. This
+  // is what keeps an identifier-only reference to a Practitioner out of a `patient` parameter.
+  if (targets && targets.length > 0 && typeof record.reference !== 'string' && typeof record.type === 'string' && !targets.includes(record.type)) return [];
   const entries: Record<string, string>[] = [];
   const identifier = record.identifier as Record<string, unknown> | undefined;
   if (typeof record.reference === 'string') {

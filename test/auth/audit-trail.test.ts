@@ -52,6 +52,18 @@ describe('audit trail', () => {
     expect((await search([['agent:identifier', 'https://finess.esante.gouv.fr|750712184']])).length).toBe(1);
   });
 
+  it("names the caller's type, so that the caller is no patient: `patient:identifier` with an RPPS or a FINESS finds nothing", async () => {
+    const [event] = await search([['entity', 'Observation/o1']]);
+    expect(event.agent[0].who?.type).toBe('Practitioner');
+    expect((await search([['action', 'C']]))[0].agent[0].who?.type).toBe('Organization');
+    // AuditEvent `patient` is `agent.who.where(resolve() is Patient) | entity.what.where(resolve() is Patient)`:
+    // a reference typed Practitioner or Organization is not one, even by identifier alone.
+    expect(await search([['patient:identifier', 'https://rpps.esante.gouv.fr|10001234567']])).toHaveLength(0);
+    expect(await search([['patient:identifier', 'https://finess.esante.gouv.fr|750712184']])).toHaveLength(0);
+    expect((await search([['agent', 'Patient/p1']])).length).toBe(0);
+    expect((await search([['patient', 'Patient/p3']])).length).toBe(1);
+  });
+
   it('builds events the R4 rules and the network profiles accept, for every kind of record (they are written without re-validation)', () => {
     const facts = server.ctx.engine.facts;
     const records: AuditRecord[] = [

@@ -38,7 +38,21 @@ export const AUDIT_RECORDS: Array<[string, AuditRecord]> = [
 ];
 
 export function auditEvents(): AuditEvent[] {
-  return AUDIT_RECORDS.map(([id, record]) => ({ ...buildAuditEvent(record, 'Relais'), id }));
+  return AUDIT_RECORDS.map(([id, record]) => asBuiltAtFixture({ ...buildAuditEvent(record, 'Relais'), id }));
+}
+
+/**
+ * The trail as the fixture's code built it: agents named by identifier without `type` (the caller's
+ * Reference.type came later, test/auth/audit-trail.test.ts). This scenario compares store layouts
+ * on the same bodies, old folder and fresh stores alike, not the events' contents.
+ */
+function asBuiltAtFixture(event: AuditEvent): AuditEvent {
+  return { ...event, agent: event.agent.map((agent) => (agent.who?.identifier && agent.who.type ? { ...agent, who: withoutType(agent.who) } : agent)) };
+}
+
+function withoutType<T extends { type?: string }>(reference: T): Omit<T, 'type'> {
+  const { type: _type, ...rest } = reference;
+  return rest;
 }
 
 /** Writes the trail straight into the context's store, one write per event, with the server's index extraction. */
