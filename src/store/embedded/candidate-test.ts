@@ -56,7 +56,7 @@ export interface CandidateJudge {
 }
 
 /** The conjuncts `{ [key]: value }` of a filter: its keys, with `$and` parts flattened. */
-function conjunctsOf(filter: Filter, into: Array<{ key: string; value: unknown }> = []): Array<{ key: string; value: unknown }> {
+export function conjunctsOf(filter: Filter, into: Array<{ key: string; value: unknown }> = []): Array<{ key: string; value: unknown }> {
   for (const [key, value] of Object.entries(filter)) {
     if (key === '$and' && Array.isArray(value) && value.every((part) => part && typeof part === 'object' && !Array.isArray(part))) {
       for (const part of value as Filter[]) conjunctsOf(part, into);

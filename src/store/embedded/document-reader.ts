@@ -25,6 +25,7 @@ import { HIGHEST, type KeyRange } from './index-keys.js';
 import type { HeadRecord, Layout } from './lmdb-layout.js';
 import { distinctIdsInKeyOrder } from './key-order.js';
 import { Pacer } from './pacer.js';
+import { currentEntries, pointConditions, pointMatches } from './point-lookup.js';
 
 export interface MatchedDocument {
   resourceType: string;
@@ -177,6 +178,12 @@ export async function matchingDocuments(layout: Layout, transaction: Transaction
     const found = await exactMatchesInKeyOrder(layout, transaction, resourceTypes, filter, options, pacer);
     if (found) return found;
   }
+  // Conditions each proven at one point by keys, one of them with few keys (one patient's weights): point-lookup.ts.
+  if (resourceTypes.length === 1 && !options.refsOnly && !options.idsOnly && !options.entriesOnly) {
+    const conditions = pointConditions(filter);
+    const found = conditions && pointMatches(layout, transaction, resourceTypes[0], conditions, options);
+    if (found) return found;
+  }
   const reader = keyReader(layout, transaction, COUNT_AT_MOST, pacer);
   const inTxn = { transaction };
   // Conditions the index keys prove are judged by key lookups, the rest on the entries it names (candidate-test.ts).
@@ -295,21 +302,7 @@ class TypeReads {
   }
 
   private entriesOf(id: string, head: HeadRecord, codes: Set<string> | undefined): IndexEntries {
-    if (codes && codes.size === 0) return {};
-    if (!codes || head.c) {
-      // A compact head (lmdb-layout.ts) has no per-parameter copies: its entries are decoded whole.
-      const all = this.layout.entries.get([this.resourceType, id, head.v], this.inTxn) ?? {};
-      if (!codes) return all;
-      const idx: IndexEntries = {};
-      for (const code of codes) if (all[code]) idx[code] = all[code];
-      return idx;
-    }
-    const idx: IndexEntries = {};
-    for (const code of codes) {
-      const entries = this.layout.current.get([this.resourceType, id, code], this.inTxn);
-      if (entries) idx[code] = entries;
-    }
-    return idx;
+    return currentEntries(this.layout, this.inTxn, this.resourceType, id, head, codes);
   }
 
   /** The document of a live head when `judge` finds it a match, else undefined. */
