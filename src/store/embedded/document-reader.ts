@@ -171,17 +171,18 @@ const WALK_FIRST = 64;
 
 /** The current, non-deleted documents of `resourceTypes` that match `filter`, read within `transaction`. */
 export async function matchingDocuments(layout: Layout, transaction: Transaction, resourceTypes: string[], filter: Record<string, unknown>, options: MatchOptions = {}): Promise<MatchedDocument[]> {
+  // Conditions each proven at one point by keys, one of them with few keys (one patient's weights, a
+  // practitioner by RPPS): point-lookup.ts, synchronously, in the order the paths below would give.
+  if (resourceTypes.length === 1 && !options.refsOnly && !options.idsOnly && !options.entriesOnly) {
+    const conditions = pointConditions(filter);
+    const found = conditions && pointMatches(layout, transaction, resourceTypes[0], conditions, options);
+    if (found) return found;
+  }
   const pacer = new Pacer();
   // Known once for the search (it is the same for every type): keyProof twice per type was measurable in a one-key lookup.
   const exact = isExactlyIndexed(filter);
   if (exact && options.ordered && !options.paths?.length) {
     const found = await exactMatchesInKeyOrder(layout, transaction, resourceTypes, filter, options, pacer);
-    if (found) return found;
-  }
-  // Conditions each proven at one point by keys, one of them with few keys (one patient's weights): point-lookup.ts.
-  if (resourceTypes.length === 1 && !options.refsOnly && !options.idsOnly && !options.entriesOnly) {
-    const conditions = pointConditions(filter);
-    const found = conditions && pointMatches(layout, transaction, resourceTypes[0], conditions, options);
     if (found) return found;
   }
   const reader = keyReader(layout, transaction, COUNT_AT_MOST, pacer);

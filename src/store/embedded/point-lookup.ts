@@ -2,8 +2,10 @@
  * The embedded store's one-patient lookups: a search whose every condition its keys prove at one
  * point (candidate-planner.ts, keyProof kind `point`: a reference, a code, a system|code, a string,
  * or a short list of these), at least one of which has few keys — one patient's weights
- * (`patient=…&code=…`), open encounters (`patient=…&status=…`), active care plans. Such a search
- * is answered here, synchronously, instead of by matchingDocuments' general path:
+ * (`patient=…&code=…`), open encounters (`patient=…&status=…`), active care plans, and one
+ * identifier (a practitioner by RPPS: one key). Such a search is answered here, synchronously,
+ * instead of by matchingDocuments' general path (or its exact path for one condition, whose range
+ * it read through a generator and a set):
  *
  * - its plan is the first condition with at most FEW keys, read with that limit: the planner of the
  *   general path reaches the same plan for these filters (a plan of at most FEW keys is taken
