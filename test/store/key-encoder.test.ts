@@ -7,21 +7,10 @@ import * as lmdb from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { KeyEncoder } from '../../src/store/embedded/key-encoder.js';
 import { HIGHEST, clip, indexKeysOf } from '../../src/store/embedded/index-keys.js';
+import { seededRandom } from '../../scripts/network-dataset.js';
 
 const lmdbKey = (lmdb as unknown as { keyValueToBuffer: (key: unknown) => Buffer }).keyValueToBuffer;
 const bytesOf = (key: unknown) => Buffer.from(lmdbKey(key)).toString('hex');
-
-/** A seeded generator, so that a failure names a reproducible key. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Strings across ordered-binary's cases: empty, first character below 28, characters 0–4 (escaped), ASCII, 2- and 3-byte UTF-8, surrogate pairs and lone surrogates, shorter and longer than its 64-character fast path. */
 function randomString(next: () => number): string {
@@ -52,7 +41,7 @@ function randomNumber(next: () => number): number {
 
 describe('the writer key encoder', () => {
   it('gives the bytes lmdb-js gives, for 20,000 random keys of strings and numbers', () => {
-    const next = random(17);
+    const next = seededRandom(17); // seeded: a failure names a reproducible key
     const encoder = new KeyEncoder();
     for (let i = 0; i < 20_000; i++) {
       const length = 1 + Math.floor(next() * 6);
