@@ -11,9 +11,10 @@
  * "Server listening at" log line, and the server is used once it logged "ready".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -31,8 +32,22 @@ export interface SpawnedServer {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * Folders made by `freshDataDir`, removed once the test file's tests have run: several tests only
+ * need a folder for a server that refuses to start, and each run left dozens of them in the
+ * temporary directory. (A hook called while a test file is collected, as this module's import is,
+ * belongs to that file's root suite.)
+ */
+const madeDataDirs = new Set<string>();
+afterAll(() => {
+  for (const folder of madeDataDirs) rmSync(folder, { recursive: true, force: true });
+  madeDataDirs.clear();
+});
+
 export function freshDataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'relais-proc-'));
+  const folder = mkdtempSync(join(tmpdir(), 'relais-proc-'));
+  madeDataDirs.add(folder);
+  return folder;
 }
 
 export async function spawnServer(
