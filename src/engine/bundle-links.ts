@@ -8,7 +8,13 @@ import type { BundleLink } from 'fhir/r4';
  * unknown type.
  */
 export function pageUrl(base: string, params: Array<[string, string]>): string {
-  const query = params.map(([name, value]) => `${encodeURIComponent(name).replace(/%3A/g, ':')}=${encodeURIComponent(value).replace(/%2C/g, ',')}`).join('&');
+  let query = '';
+  for (const [name, value] of params) {
+    const encodedName = encodeURIComponent(name);
+    const encodedValue = encodeURIComponent(value);
+    // Most names and values have no colon or comma: no regular expression run for them (a search's links were 5 % of a one-key lookup's CPU).
+    query += `${query ? '&' : ''}${encodedName.includes('%3A') ? encodedName.replace(/%3A/g, ':') : encodedName}=${encodedValue.includes('%2C') ? encodedValue.replace(/%2C/g, ',') : encodedValue}`;
+  }
   return query ? `${base}?${query}` : base;
 }
 

@@ -13,6 +13,7 @@ import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from
 import { errors } from '../../errors.js';
 import type { ParsedSearch } from '../../search/search-query.js';
 import type { StoredVersion } from '../../store/resource-store.js';
+import { attachStoredJson, detachStoredJson, storedJsonOf } from '../../store/stored-json.js';
 import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType } from '../resource-checks.js';
@@ -73,11 +74,33 @@ export async function search(
 
   // Without _include or _revinclude there is nothing to follow (resolveIncludes would still key every match of the page).
   const { included, truncated } = parsed.include.length > 0 || parsed.revinclude.length > 0 ? await resolveIncludes(ctx, page.versions, parsed) : NOTHING_INCLUDED;
-  const shape = (version: StoredVersion, elements: string[] | undefined): Resource =>
-    applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements);
+  const entryOf = (version: StoredVersion, elements: string[] | undefined, mode: 'match' | 'include'): BundleEntry<Resource> => {
+    const fullUrl = `${ctx.baseUrl}/${version.resourceType}/${version.id}`;
+    const text = (summary === undefined || summary === 'false') && (elements === undefined || elements.length === 0) ? storedJsonOf(version) : undefined;
+    if (text === undefined) return { fullUrl, resource: applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements), search: { mode } };
+    // The body unchanged, whose stored text the store kept: the entry reads it only when asked (an own,
+    // enumerable accessor, seen by spreads and JSON.stringify as a value), and carries the text, so that
+    // the Bundle is written as JSON with the text spliced in, never parsed (src/rest/bundle-json.ts).
+    let replaced: Resource | undefined;
+    return attachStoredJson(
+      {
+        fullUrl,
+        get resource(): Resource {
+          return replaced ?? version.resource!;
+        },
+        // Nothing replaces a searchset entry's resource today; were something to, the text would no longer be its.
+        set resource(value: Resource) {
+          replaced = value;
+          detachStoredJson(this);
+        },
+        search: { mode },
+      },
+      text,
+    );
+  };
   const entries: BundleEntry<Resource>[] = [
-    ...page.versions.map((version) => ({ fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`, resource: shape(version, parsed.elements), search: { mode: 'match' as const } })),
-    ...included.map((version) => ({ fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`, resource: shape(version, undefined), search: { mode: 'include' as const } })),
+    ...page.versions.map((version) => entryOf(version, parsed.elements, 'match')),
+    ...included.map((version) => entryOf(version, undefined, 'include')),
     ...outcomeEntries(parsed, truncated),
   ];
   return bundle(wantTotal ? page.total : undefined, links, entries);
