@@ -127,7 +127,7 @@ async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: Parse
   // may leave Bundle.total out). Later pages give the snapshot's size.
   const accurate = parsed.total === 'accurate' || parsed.total === 'estimate';
   const keep = snapshotToKeep(ctx.store);
-  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: accurate || (wantTotal && parsed.offset > 0), keepSnapshot: keep });
+  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: accurate || (wantTotal && parsed.offset > 0), keepSnapshot: keep, bodiesAsText: true });
   if (first.versions.length <= count) {
     const total = first.total ?? (wantTotal ? parsed.offset + first.versions.length : undefined);
     return { versions: first.versions, offset: parsed.offset, hasMore: false, ...(total !== undefined ? { total } : {}) };
@@ -154,7 +154,7 @@ async function fetchInOrder(ctx: EngineContext, refs: Array<{ resourceType: stri
   }
   const found = new Map<string, StoredVersion>();
   for (const [resourceType, ids] of byType) {
-    const { versions } = await ctx.store.search({ resourceTypes: [resourceType], filter: { id: { $in: ids } }, offset: 0, count: ids.length, withTotal: false });
+    const { versions } = await ctx.store.search({ resourceTypes: [resourceType], filter: { id: { $in: ids } }, offset: 0, count: ids.length, withTotal: false, bodiesAsText: true });
     for (const version of versions) found.set(`${version.resourceType}/${version.id}`, version);
   }
   return refs.map((ref) => found.get(`${ref.resourceType}/${ref.id}`)).filter((v): v is StoredVersion => v !== undefined);
