@@ -79,7 +79,7 @@ async function forward(ctx: EngineContext, frontier: StoredVersion[], specs: Inc
   const result: StoredVersion[] = [];
   for (const [type, ids] of wanted) {
     if (!ctx.definitions.isResourceType(type)) continue;
-    const { versions } = await ctx.store.search({ resourceTypes: [type], filter: { id: { $in: [...ids] } }, offset: 0, count: Math.min(ids.size, MAX_INCLUDED + 1), withTotal: false, bodiesAsText: true });
+    const { versions } = await ctx.store.search({ resourceTypes: [type], filter: { id: { $in: [...ids] } }, offset: 0, count: Math.min(ids.size, MAX_INCLUDED + 1), withTotal: false });
     result.push(...versions);
   }
   return result;
@@ -93,6 +93,6 @@ async function reverse(ctx: EngineContext, frontier: StoredVersion[], spec: Incl
   if (codes.length === 0) return [];
   const clauses = codes.map((code) => ({ [`idx.${code}`]: { $elemMatch: { r: { $in: targets } } } }));
   const filter = clauses.length === 1 ? clauses[0] : { $or: clauses };
-  const { versions } = await ctx.store.search({ resourceTypes: [spec.sourceType], filter, offset: 0, count: MAX_INCLUDED + 1, withTotal: false, bodiesAsText: true });
+  const { versions } = await ctx.store.search({ resourceTypes: [spec.sourceType], filter, offset: 0, count: MAX_INCLUDED + 1, withTotal: false });
   return versions;
 }

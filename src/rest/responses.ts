@@ -8,7 +8,6 @@ import type { Resource } from 'fhir/r4';
 import { informational } from '../fhir/operation-outcome.js';
 import type { StoredVersion } from '../store/resource-store.js';
 import { isXml, negotiate, type MediaType } from './content-negotiation.js';
-import { bundleJson } from './bundle-json.js';
 
 export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -101,9 +100,7 @@ export function sendStoredJson(request: FastifyRequest, reply: FastifyReply, sta
 /** A resource as text in the negotiated format (FHIR XML or JSON). */
 export function serialise(request: FastifyRequest, mediaType: string, body: object, pretty: boolean): string {
   if (isXml(mediaType)) return request.server.fhirXml.write(body, pretty);
-  if (pretty) return JSON.stringify(body, null, 2);
-  // A search's matches keep their stored text: spliced in, not parsed and serialised again.
-  return (body as { resourceType?: unknown }).resourceType === 'Bundle' ? bundleJson(body) : JSON.stringify(body);
+  return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
 }
 
 /**

@@ -125,13 +125,6 @@ export interface StoreQuery {
    * first page of a broad search costs in proportion to the page. A store may ignore it.
    */
   keepSnapshot?: { cursor: string; owner: string };
-  /**
-   * The matches are a page to send (src/engine/interactions/search.ts): a store that keeps each body's
-   * JSON text may return versions holding it, their body parsed only if read (src/store/stored-json.ts),
-   * so that the page is written without parsing them. Sub-queries that read every body (near) leave it
-   * out: for them the text and its side table were extra work (measured: docs/performance.md).
-   */
-  bodiesAsText?: boolean;
 }
 
 /**

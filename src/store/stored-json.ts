@@ -6,35 +6,23 @@
  * src/store/embedded/version-text.ts). The text is kept beside the version object (a weak table: it
  * leaves the version's own members as they are), not in it:
  * a version rebuilt from it (a copy with another body) has none and is
- * serialised as before. A searchset entry made of such a version carries the
- * same text, so that a search's Bundle is written with its matches' texts
- * spliced in (src/rest/bundle-json.ts). Only stores that keep the exact text JSON.stringify
+ * serialised as before. Only stores that keep the exact text JSON.stringify
  * made of the body attach it (the embedded store), so the text is byte for
  * byte what serialising the body gives (test/http/stored-json.test.ts). A body
  * read through a store must not be changed in place (nothing on the read path
  * does: the access decision and the summary only read it).
  */
-/**
- * A holder is what carries a body as its `resource`: a StoredVersion, or a searchset entry built
- * from one (src/engine/interactions/search.ts), whose `resource` is that version's body unchanged.
- */
-type ResourceHolder = object;
+import type { StoredVersion } from './resource-store.js';
 
-/** A side table of holders (what a property of theirs would be), holding nothing once they are gone. */
-const storedJson = new WeakMap<ResourceHolder, string>();
+/** A side table of version objects (what a property of theirs would be), holding nothing once they are gone. */
+const storedJson = new WeakMap<StoredVersion, string>();
 
-/** Keeps `text`, the JSON text of `holder.resource`, with the holder. */
-export function attachStoredJson<T extends ResourceHolder>(holder: T, text: string): T {
-  storedJson.set(holder, text);
-  return holder;
+export function attachStoredJson(version: StoredVersion, text: string): StoredVersion {
+  storedJson.set(version, text);
+  return version;
 }
 
-/** The stored text of this very holder's `resource`, if its store kept it. */
-export function storedJsonOf(holder: ResourceHolder): string | undefined {
-  return storedJson.get(holder);
-}
-
-/** Forgets the text of `holder.resource` (its `resource` was replaced). */
-export function detachStoredJson(holder: ResourceHolder): void {
-  storedJson.delete(holder);
+/** The stored text of this very version's body, if its store kept it. */
+export function storedJsonOf(version: StoredVersion): string | undefined {
+  return storedJson.get(version);
 }

@@ -13,7 +13,6 @@ import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from
 import { errors } from '../../errors.js';
 import type { ParsedSearch } from '../../search/search-query.js';
 import type { StoredVersion } from '../../store/resource-store.js';
-import { attachStoredJson, detachStoredJson, storedJsonOf } from '../../store/stored-json.js';
 import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType } from '../resource-checks.js';
@@ -74,33 +73,11 @@ export async function search(
 
   // Without _include or _revinclude there is nothing to follow (resolveIncludes would still key every match of the page).
   const { included, truncated } = parsed.include.length > 0 || parsed.revinclude.length > 0 ? await resolveIncludes(ctx, page.versions, parsed) : NOTHING_INCLUDED;
-  const entryOf = (version: StoredVersion, elements: string[] | undefined, mode: 'match' | 'include'): BundleEntry<Resource> => {
-    const fullUrl = `${ctx.baseUrl}/${version.resourceType}/${version.id}`;
-    const text = (summary === undefined || summary === 'false') && (elements === undefined || elements.length === 0) ? storedJsonOf(version) : undefined;
-    if (text === undefined) return { fullUrl, resource: applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements), search: { mode } };
-    // The body unchanged, whose stored text the store kept: the entry reads it only when asked (an own,
-    // enumerable accessor, seen by spreads and JSON.stringify as a value), and carries the text, so that
-    // the Bundle is written as JSON with the text spliced in, never parsed (src/rest/bundle-json.ts).
-    let replaced: Resource | undefined;
-    return attachStoredJson(
-      {
-        fullUrl,
-        get resource(): Resource {
-          return replaced ?? version.resource!;
-        },
-        // Nothing replaces a searchset entry's resource today; were something to, the text would no longer be its.
-        set resource(value: Resource) {
-          replaced = value;
-          detachStoredJson(this);
-        },
-        search: { mode },
-      },
-      text,
-    );
-  };
+  const shape = (version: StoredVersion, elements: string[] | undefined): Resource =>
+    applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements);
   const entries: BundleEntry<Resource>[] = [
-    ...page.versions.map((version) => entryOf(version, parsed.elements, 'match')),
-    ...included.map((version) => entryOf(version, undefined, 'include')),
+    ...page.versions.map((version) => ({ fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`, resource: shape(version, parsed.elements), search: { mode: 'match' as const } })),
+    ...included.map((version) => ({ fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`, resource: shape(version, undefined), search: { mode: 'include' as const } })),
     ...outcomeEntries(parsed, truncated),
   ];
   return bundle(wantTotal ? page.total : undefined, links, entries);
@@ -127,7 +104,7 @@ async function pageOf(ctx: EngineContext, resourceTypes: string[], parsed: Parse
   // may leave Bundle.total out). Later pages give the snapshot's size.
   const accurate = parsed.total === 'accurate' || parsed.total === 'estimate';
   const keep = snapshotToKeep(ctx.store);
-  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: accurate || (wantTotal && parsed.offset > 0), keepSnapshot: keep, bodiesAsText: true });
+  const first = await ctx.store.search({ ...query, offset: parsed.offset, count: count + 1, withTotal: accurate || (wantTotal && parsed.offset > 0), keepSnapshot: keep });
   if (first.versions.length <= count) {
     const total = first.total ?? (wantTotal ? parsed.offset + first.versions.length : undefined);
     return { versions: first.versions, offset: parsed.offset, hasMore: false, ...(total !== undefined ? { total } : {}) };
@@ -154,7 +131,7 @@ async function fetchInOrder(ctx: EngineContext, refs: Array<{ resourceType: stri
   }
   const found = new Map<string, StoredVersion>();
   for (const [resourceType, ids] of byType) {
-    const { versions } = await ctx.store.search({ resourceTypes: [resourceType], filter: { id: { $in: ids } }, offset: 0, count: ids.length, withTotal: false, bodiesAsText: true });
+    const { versions } = await ctx.store.search({ resourceTypes: [resourceType], filter: { id: { $in: ids } }, offset: 0, count: ids.length, withTotal: false });
     for (const version of versions) found.set(`${version.resourceType}/${version.id}`, version);
   }
   return refs.map((ref) => found.get(`${ref.resourceType}/${ref.id}`)).filter((v): v is StoredVersion => v !== undefined);

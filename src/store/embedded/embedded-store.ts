@@ -425,13 +425,6 @@ export class EmbeddedStore implements ResourceStore {
         versions.push({ resourceType: match.resourceType, id: match.id, versionId: match.head.v, lastUpdated: match.head.lu, deleted: false });
         continue;
       }
-      if (query.bodiesAsText) {
-        // A page to send: read as text, parsed only if something reads the body (version-text.ts); a
-        // searchset sent as JSON splices the text in unparsed (src/rest/bundle-json.ts).
-        const version = readVersionRecord(layout.versions, match.resourceType, match.id, match.head.v, transaction);
-        if (version) versions.push(version);
-        continue;
-      }
       const record = layout.versions.get([match.resourceType, match.id, match.head.v], { transaction });
       if (record) versions.push(storedVersion(match.resourceType, match.id, match.head.v, record));
     }
