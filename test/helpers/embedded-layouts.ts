@@ -44,3 +44,27 @@ export function indexWriter(layout: Layout, resourceType = 'Observation', writeO
     await view.commit();
   };
 }
+
+/**
+ * One round of random writes: up to `steps` of the ids o0…o{ids-1} (a fifth of the existing ones
+ * deleted, the others given `entries(random)`); `current` follows them.
+ */
+export function randomRound(
+  random: () => number,
+  current: Map<string, IndexEntries>,
+  entries: (random: () => number) => IndexEntries,
+  { steps, ids }: { steps: number; ids: number },
+): Array<[string, IndexEntries | undefined]> {
+  const changes: Array<[string, IndexEntries | undefined]> = [];
+  const touched = new Set<string>();
+  for (let step = 0; step < steps; step++) {
+    const id = `o${Math.floor(random() * ids)}`;
+    if (touched.has(id)) continue;
+    touched.add(id);
+    const index = current.has(id) && random() < 0.2 ? undefined : entries(random);
+    changes.push([id, index]);
+    if (index) current.set(id, index);
+    else current.delete(id);
+  }
+  return changes;
+}

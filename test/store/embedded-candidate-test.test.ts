@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
-import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
+import { indexWriter, randomRound, temporaryLayouts } from '../helpers/embedded-layouts.js';
 import { isExactlyIndexed, keyProof } from '../../src/store/embedded/candidate-planner.js';
 import { matchingDocuments } from '../../src/store/embedded/document-reader.js';
 import { listExactMatches } from '../../src/store/embedded/key-order.js';
@@ -58,22 +58,8 @@ function randomEntries(random: () => number): IndexEntries {
   return index;
 }
 
-/** One round of writes to up to 30 of 120 resources (a fifth of the existing ones deleted); `current` follows them. */
-function randomRound(random: () => number, current: Map<string, IndexEntries>): Array<[string, IndexEntries | undefined]> {
-  const changes: Array<[string, IndexEntries | undefined]> = [];
-  const touched = new Set<string>();
-  for (let step = 0; step < 30; step++) {
-    const id = `o${Math.floor(random() * 120)}`;
-    if (touched.has(id)) continue;
-    touched.add(id);
-    const deleting = current.has(id) && random() < 0.2;
-    const index = deleting ? undefined : randomEntries(random);
-    changes.push([id, index]);
-    if (index) current.set(id, index);
-    else current.delete(id);
-  }
-  return changes;
-}
+/** Each round writes to up to 30 of 120 resources (randomRound, test/helpers/embedded-layouts.ts). */
+const ROUND = { steps: 30, ids: 120 };
 
 /** Conjuncts of every kind: proven by a key, by a plan's range, by an id list, and only by the evaluation. */
 function randomConjunct(random: () => number): Filter {
@@ -168,7 +154,7 @@ async function compareEveryReadPath(random: () => number, rounds: number, writeO
   let matched = 0;
   for (let round = 0; round < rounds; round++) {
     writeRound(round);
-    await write(randomRound(random, current));
+    await write(randomRound(random, current, randomEntries, ROUND));
     const transaction = layout.env.useReadTransaction();
     try {
       for (let n = 0; n < 40; n++) {
@@ -240,7 +226,7 @@ async function compareReplays(random: () => number, policy?: Unkeyed): Promise<v
   let checked = 0;
   for (let round = 0; round < 12; round++) {
     writeRound(round);
-    await write(randomRound(random, current));
+    await write(randomRound(random, current, randomEntries, ROUND));
     const transaction = layout.env.useReadTransaction();
     try {
       // Snapshots of earlier rounds, rebuilt now (one to three rounds of writes since).

@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../scripts/network-dataset.js';
-import { indexWriter, temporaryLayouts } from '../helpers/embedded-layouts.js';
+import { indexWriter, randomRound, temporaryLayouts } from '../helpers/embedded-layouts.js';
 import { filterTest } from '../../src/store/embedded/filter-test.js';
 import { matchingDocuments } from '../../src/store/embedded/document-reader.js';
 import { listExactMatches } from '../../src/store/embedded/key-order.js';
@@ -66,18 +66,7 @@ async function compare(seed: number, writeOnceTypes?: ReadonlySet<string>): Prom
   let taken = 0;
   let matched = 0;
   for (let round = 0; round < 12; round++) {
-    const changes: Array<[string, IndexEntries | undefined]> = [];
-    const touched = new Set<string>();
-    for (let step = 0; step < 40; step++) {
-      const id = `o${Math.floor(random() * 150)}`;
-      if (touched.has(id)) continue;
-      touched.add(id);
-      const index = current.has(id) && random() < 0.2 ? undefined : randomEntries(random);
-      changes.push([id, index]);
-      if (index) current.set(id, index);
-      else current.delete(id);
-    }
-    await write(changes);
+    await write(randomRound(random, current, randomEntries, { steps: 40, ids: 150 }));
     const transaction = layout.env.useReadTransaction();
     try {
       for (let n = 0; n < 40; n++) {
