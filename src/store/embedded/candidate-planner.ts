@@ -292,6 +292,10 @@ function entryAlternatives(head: IndexKey, cond: Filter): KeyRange[][] {
     const range = boundsOf(cond[field], 'string');
     if (range) alternatives.push([valueRange([...head, field], range[0], range[1])]);
   }
+  // A position's latitude band (a `near` box, search-query.ts): the keys hold the latitude of entries with both
+  // coordinates (index-keys.ts), a superset of the box; the longitude is judged on the candidates' entries.
+  const lat = boundsOf(cond.lat, 'number');
+  if (lat) alternatives.push([valueRange([...head, 'lat'], lat[0], lat[1])]);
   return alternatives;
 }
 

@@ -50,7 +50,8 @@ import { migrateLegacyJournal } from './journal-migration.js';
 import type { Transaction } from 'lmdb';
 import type { UnkeyedParameters } from './index-keys.js';
 import { KeyEncoder } from './key-encoder.js';
-import { openLayout, STORE_FOLDER, type Layout } from './lmdb-layout.js';
+import { openLayout, STORE_FOLDER, UNKEYED_PARAMETERS, type Layout } from './lmdb-layout.js';
+import { addMissingPositionKeys } from './position-keys.js';
 import { LmdbOutbox } from './lmdb-outbox.js';
 import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
@@ -222,6 +223,8 @@ export class EmbeddedStore implements ResourceStore {
         this.readCounters(layout);
         this.log.info({ units: migrated.units, operations: migrated.operations, movedTo: migrated.movedTo }, 'embedded store: old journal migrated to LMDB');
       }
+      const positioned = await addMissingPositionKeys(layout, this.keyPolicy());
+      if (positioned > 0) this.log.info({ locations: positioned }, 'embedded store: position keys added (near searches)');
       this.resultSets = new LmdbResultSets(join(this.directory, RESULT_SETS_FOLDER), this.limits, this.options.resultSetChunkSize);
     } catch (error) {
       await this.layout?.env.close().catch(() => undefined);
@@ -248,6 +251,8 @@ export class EmbeddedStore implements ResourceStore {
       this.releaseLock();
       throw error;
     }
+    // Reads go on meanwhile (writes wait: still read-only), `near` judged without keys until they are all there.
+    await addMissingPositionKeys(this.layout, this.keyPolicy());
     this.readOnly = false;
     this.readCounters(this.layout);
     await this.probe();
@@ -594,6 +599,11 @@ export class EmbeddedStore implements ResourceStore {
   private opened(): Layout {
     if (this.state !== 'open' || !this.layout) throw new Error(`embedded store is ${this.state}`);
     return this.layout;
+  }
+
+  /** The parameters written without keys, once the folder's positions have theirs (position-keys.ts). */
+  private keyPolicy(): UnkeyedParameters {
+    return this.options.unkeyedParameters ?? UNKEYED_PARAMETERS;
   }
 
   private acquireLock(): void {

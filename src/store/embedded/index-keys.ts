@@ -8,7 +8,8 @@
  * (`r`), a code (`c`), a system|code (`sc`, which also answers a system alone),
  * a string (`v`: equality and, as a prefix range, the anchored starts-with the
  * search compiler writes), a number (`n`), a UCUM canonical value per unit key
- * (`cn`) or the bounds of a date range (`lo`, `hi`). LMDB keeps them in
+ * (`cn`), the bounds of a date range (`lo`, `hi`) or the latitude of a position
+ * (`lat`: the `near` box's latitude band; position-keys.ts). LMDB keeps them in
  * order (lmdb-js' ordered-binary keys: numbers in numeric order before
  * strings, strings in UTF-8 byte order), so range searches read only the keys in
  * the range. This replaces the in-heap hash and sorted-array indexes the store
@@ -70,6 +71,8 @@ export function indexKeysOf(resourceType: string, id: string, index: IndexEntrie
       // Dates are ISO instants kept as strings and compared as strings, exactly as the filter evaluation does.
       if (typeof entry.lo === 'string') add([resourceType, code, 'lo', clip(entry.lo), id]);
       if (typeof entry.hi === 'string') add([resourceType, code, 'hi', clip(entry.hi), id]);
+      // A position's latitude (longitude in the entry only): a `near` box reads its latitude band, then judges the longitude.
+      if (isNumber(entry.lat) && isNumber(entry.lon)) add([resourceType, code, 'lat', keyNumber(entry.lat), id]);
     }
   }
   return keys;

@@ -11,11 +11,11 @@
  * | versions | [type, id, versionId] | { lu, d?, r? } (the body, meta included; none for a deletion) |
  * | entries | [type, id, versionId] | the index entries written with that version (a deletion: those it deleted) |
  * | current | [type, id, code] | the current live version's entries of one parameter: a search decodes only the parameters its filter names (none for a head flagged `c`) |
- * | keys | [type, code, field, ...value, id] | null: the search index of current versions (index-keys.ts), none for the parameters of UNKEYED_PARAMETERS |
+ * | keys | [type, code, field, ...value, id] | null: the search index of current versions (index-keys.ts), none for the parameters of UNKEYED_PARAMETERS (nor for positions until a folder written before they had keys gets them: position-keys.ts) |
  * | log | [lastUpdated, seq] | [type, id, versionId]: system history in commit order |
  * | typeLog | [type, lastUpdated, seq] | [id, versionId]: type history |
  * | guards | guard key | [type, id]: conditional-create guards of live resources |
- * | meta | name | format version, migration state, probe writes |
+ * | meta | name | migration state, whether positions have keys, probe writes |
  *
  * Compact heads (`c`): the resources of a type written once and never changed (AuditEvent:
  * the server writes each once; nobody updates them through the API) keep their current entries
@@ -78,6 +78,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import type { IndexEntries } from '../resource-store.js';
 import type { UnkeyedParameters } from './index-keys.js';
+import { positionsKeyed, withoutPositionKeys } from './position-keys.js';
 import { storedJsonEncoder } from './stored-value-codec.js';
 import type { Resource } from 'fhir/r4';
 
@@ -149,6 +150,7 @@ export const STORE_FOLDER = 'store';
 export function openLayout(directory: string, readOnly = false, unkeyed: UnkeyedParameters = UNKEYED_PARAMETERS): Layout {
   const options = { path: join(directory, STORE_FOLDER), overlappingSync: false, eventTurnBatching: false, noReadAhead: true, mapSize: MAP_SIZE, useRecords: false, maxDbs: 14, ...(readOnly ? { readOnly } : {}) };
   const env = open(options as RootDatabaseOptionsWithPath);
+  const meta: Database<unknown, string> = env.openDB({ name: 'meta' });
   return {
     env,
     heads: env.openDB({ name: 'heads' }),
@@ -161,9 +163,10 @@ export function openLayout(directory: string, readOnly = false, unkeyed: Unkeyed
     log: env.openDB({ name: 'log' }),
     typeLog: env.openDB({ name: 'type-log' }),
     guards: env.openDB({ name: 'guards' }),
-    meta: env.openDB({ name: 'meta' }),
+    meta,
     outbox: env.openDB({ name: 'outbox', encoding: 'json' }),
     outboxQueues: env.openDB({ name: 'outbox-queues', encoding: 'json' }),
-    unkeyed,
+    // Until a folder's positions have keys (position-keys.ts: added on its first opening for writing), `near` has none.
+    unkeyed: positionsKeyed({ meta }) ? unkeyed : withoutPositionKeys(unkeyed),
   };
 }
