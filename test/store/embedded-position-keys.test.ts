@@ -116,7 +116,7 @@ describe('position keys: near searches on the embedded store', () => {
   const put = (ctx: RelaisContext, location: Location) =>
     ctx.store.write([{ kind: 'put', resourceType: 'Location', id: location.id!, resource: location as Resource, index: ctx.engine.facts.extractor.extract(location as Resource) }]);
   const near = async (ctx: RelaisContext, query: string): Promise<string[]> => {
-    const bundle: Bundle = await ctx.engine.asServer('test setup').search('Location', [['near', query], ['_count', '1000']], { strict: true });
+    const bundle: Bundle<Resource> = await ctx.engine.asServer('test setup').search('Location', [['near', query], ['_count', '1000']], { strict: true });
     return (bundle.entry ?? []).map((entry) => entry.resource!.id!).sort();
   };
   const expected = (positions: Map<string, Position>, query: string) => {
