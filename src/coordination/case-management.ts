@@ -124,7 +124,8 @@ export class CaseManagementEscalation implements WriteExtension {
       const history = [...(episode.statusHistory ?? [])];
       const last = history.at(-1);
       if (status !== episode.status) {
-        if (last && !last.period.end) last.period = { ...last.period, end: now };
+        // A copy: the stored version's own history entry must not change (a body read through a store is never changed in place).
+        if (last && !last.period.end) history[history.length - 1] = { ...last, period: { ...last.period, end: now } };
         history.push({ status, period: { start: now } });
       }
       const closed = status === 'finished' || status === 'cancelled' || status === 'entered-in-error';
