@@ -32,6 +32,11 @@
  * CPU per query is printed to the microsecond (0.001 ms): the one-key lookups cost 0.05–0.1 ms, where
  * two decimals moved a ratio against the in-heap store by 0.1–0.2 with one digit.
  *
+ * `--rounds N` runs the whole list N times in the same process, each round's table printed: the later
+ * rounds measure a process that has run every query many times, as a long-running server has (the
+ * in-heap baseline of issue 19 was measured in rounds of one loaded process: its load takes 15 minutes
+ * at 1 M; at 100 k its one-patient lookups cost 0.13–0.18 ms in a first round, 0.05–0.10 in the next).
+ *
  * `--only N` runs the N-th query of the list alone (1-based; 0, the default: all of them), and
  * `--profile 1` records a V8 CPU profile of each query's measured runs (node:inspector, sampling every
  * 100 µs) into a `.cpuprofile` file of the temporary folder, whose path is printed: what a query's
@@ -58,7 +63,7 @@ import { buildContext } from '../src/context.js';
 import type { ResourceStore, WriteOperation } from '../src/store/resource-store.js';
 import { generateNetwork, NIR_SYSTEM, parseFlags, RPPS_SYSTEM, seededRandom, type NetworkIndex } from './network-dataset.js';
 
-const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, warmup: 1, seed: 42, batch: 500, restart: 1, load: 1, maintenance: 1, only: 0, profile: 0 });
+const flags = parseFlags(process.argv.slice(2), { patients: 500, observations: 6, encounters: 2, iterations: 30, warmup: 1, seed: 42, batch: 500, restart: 1, load: 1, maintenance: 1, only: 0, profile: 0, rounds: 1 });
 const ownFolder = process.env.DATA_DIR ? undefined : mkdtempSync(join(tmpdir(), 'relais-bench-'));
 // Paging snapshots expire after 10 s here, so that the maintenance phase has expired ones to drop.
 const config = loadConfig({ LOG_LEVEL: 'silent', SEARCH_RESULT_SET_IDLE_SECONDS: '10', ...process.env, ...(ownFolder ? { DATA_DIR: ownFolder } : {}) });
@@ -238,43 +243,48 @@ if (profiler) {
   await profiler.post('Profiler.enable');
   await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
 }
+/** The tables of the rounds before the last (`--rounds`), printed before the last round's. */
+const earlierRounds: string[][] = [];
 const queryWatch = await watchingLoop(async () => {
-  for (const [n, query] of QUERIES.entries()) {
-    if (flags.only && flags.only !== n + 1) continue;
-    const times: number[] = [];
-    let hits = 0;
-    // Warm-up runs (compile FHIRPath/regexes, fill caches, let the JIT optimise the search path: with
-    // one, the first queries' CPU swung by 1.5× between runs of the same code), then measured runs.
-    // Each query starts in a turn of its own, as a request does in the server (it arrives in an I/O
-    // callback): back to back, queries of a few ms each resolved within one chain of microtasks, and
-    // the longest stretch measured was a dozen of them together (CPU profile of the query phase).
-    for (let i = 0; i < flags.warmup; i++) {
-      await yieldToLoop();
-      await ctx.engine.asServer('benchmark').search(query.type, [...new URLSearchParams(query.params()).entries()]);
+  for (let round = 1; round <= flags.rounds; round++) {
+    if (round > 1) earlierRounds.push(rows.splice(0));
+    for (const [n, query] of QUERIES.entries()) {
+      if (flags.only && flags.only !== n + 1) continue;
+      const times: number[] = [];
+      let hits = 0;
+      // Warm-up runs (compile FHIRPath/regexes, fill caches, let the JIT optimise the search path: with
+      // one, the first queries' CPU swung by 1.5× between runs of the same code), then measured runs.
+      // Each query starts in a turn of its own, as a request does in the server (it arrives in an I/O
+      // callback): back to back, queries of a few ms each resolved within one chain of microtasks, and
+      // the longest stretch measured was a dozen of them together (CPU profile of the query phase).
+      for (let i = 0; i < flags.warmup; i++) {
+        await yieldToLoop();
+        await ctx.engine.asServer('benchmark').search(query.type, [...new URLSearchParams(query.params()).entries()]);
+      }
+      if (profiler) await profiler.post('Profiler.start');
+      const start = performance.now();
+      const cpuStart = process.cpuUsage();
+      for (let i = 0; i < flags.iterations; i++) {
+        const params = [...new URLSearchParams(query.params()).entries()];
+        await yieldToLoop();
+        const t0 = performance.now();
+        const bundle = await ctx.engine.asServer('benchmark').search(query.type, params);
+        times.push(performance.now() - t0);
+        hits += bundle.total ?? bundle.entry?.length ?? 0;
+      }
+      const elapsed = (performance.now() - start) / 1000;
+      const cpu = process.cpuUsage(cpuStart);
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        const file = join(tmpdir(), `bench-search-q${n + 1}-${process.pid}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profile));
+        profiles.push(`${query.name}: ${file}`);
+      }
+      times.sort((a, b) => a - b);
+      rows.push(
+        `| ${query.name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${(flags.iterations / elapsed).toFixed(0)} | ${((cpu.user + cpu.system) / 1000 / flags.iterations).toFixed(3)} | ${(hits / flags.iterations).toFixed(1)} |`,
+      );
     }
-    if (profiler) await profiler.post('Profiler.start');
-    const start = performance.now();
-    const cpuStart = process.cpuUsage();
-    for (let i = 0; i < flags.iterations; i++) {
-      const params = [...new URLSearchParams(query.params()).entries()];
-      await yieldToLoop();
-      const t0 = performance.now();
-      const bundle = await ctx.engine.asServer('benchmark').search(query.type, params);
-      times.push(performance.now() - t0);
-      hits += bundle.total ?? bundle.entry?.length ?? 0;
-    }
-    const elapsed = (performance.now() - start) / 1000;
-    const cpu = process.cpuUsage(cpuStart);
-    if (profiler) {
-      const { profile } = await profiler.post('Profiler.stop');
-      const file = join(tmpdir(), `bench-search-q${n + 1}-${process.pid}.cpuprofile`);
-      writeFileSync(file, JSON.stringify(profile));
-      profiles.push(`${query.name}: ${file}`);
-    }
-    times.sort((a, b) => a - b);
-    rows.push(
-      `| ${query.name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 95).toFixed(1)} | ${percentile(times, 99).toFixed(1)} | ${(flags.iterations / elapsed).toFixed(0)} | ${((cpu.user + cpu.system) / 1000 / flags.iterations).toFixed(3)} | ${(hits / flags.iterations).toFixed(1)} |`,
-    );
   }
 });
 profiler?.disconnect();
@@ -303,8 +313,10 @@ console.log(`longest event-loop stall: load ${stall(loadWatch)}, queries ${stall
 console.log(`restart (open the store again): ${restart}`);
 console.log('');
 // CPU ms per query: the process's CPU time (all threads) over the runs, less sensitive than wall time to other jobs.
-console.log('| query | p50 ms | p95 ms | p99 ms | queries/s | CPU ms/query | mean total |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+const header = ['| query | p50 ms | p95 ms | p99 ms | queries/s | CPU ms/query | mean total |', '|---|---:|---:|---:|---:|---:|---:|'];
+for (const [i, earlier] of earlierRounds.entries()) console.log([`round ${i + 1} of ${flags.rounds}:`, '', ...header, ...earlier, ''].join('\n'));
+if (flags.rounds > 1) console.log(`round ${flags.rounds} of ${flags.rounds}:\n`);
+console.log(header.join('\n'));
 for (const row of rows) console.log(row);
 if (profiles.length > 0) console.log(`\nCPU profiles of the measured runs:\n${profiles.join('\n')}`);
 
