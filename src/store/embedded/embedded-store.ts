@@ -57,9 +57,8 @@ import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { cooperativeSort } from './cooperative-sort.js';
 import { commitCause, storageFault } from './storage-faults.js';
-import { BatchView, checkUnit, planWrites, type CommittedOperation } from './unit-writer.js';
-import { readParsedVersion, readVersionRecord } from './version-text.js';
-import { VersionCache } from './version-cache.js';
+import { BatchView, checkUnit, planWrites, storedVersion, type CommittedOperation } from './unit-writer.js';
+import { readVersionRecord } from './version-text.js';
 import { WriteGate } from './write-gate.js';
 
 export interface EmbeddedStoreLog {
@@ -150,8 +149,6 @@ export class EmbeddedStore implements ResourceStore {
   private seq = 0;
   /** Acknowledged writes per type since the store opened (changeStamp), with this opening's own mark. */
   private readonly changes = new Map<string, number>();
-  /** The versions searches read, parsed (version-cache.ts). */
-  private readonly versionCache = new VersionCache();
   /** Compiled filter evaluations, kept across searches (filter-test.ts). */
   private readonly filterTests = new FilterTests();
   private readonly opening = randomUUID();
@@ -433,13 +430,8 @@ export class EmbeddedStore implements ResourceStore {
         versions.push({ resourceType: match.resourceType, id: match.id, versionId: match.head.v, lastUpdated: match.head.lu, deleted: false });
         continue;
       }
-      const cached = this.versionCache.get(match.resourceType, match.id, match.head.v);
-      if (cached) {
-        versions.push(cached);
-        continue;
-      }
-      const read = readParsedVersion(layout.versions, match.resourceType, match.id, match.head.v, transaction);
-      if (read) versions.push(this.versionCache.add(read.version, read.size));
+      const record = layout.versions.get([match.resourceType, match.id, match.head.v], { transaction });
+      if (record) versions.push(storedVersion(match.resourceType, match.id, match.head.v, record));
     }
     return { versions, ...(query.withTotal || snapshotKept ? { total: matches.length } : {}), ...(snapshotKept ? { snapshotKept } : {}) };
   }

@@ -8,7 +8,7 @@
  * parses it — JSON.parse was 6 % of such a read (profiled, issue 17). Deletions
  * and any other shape are parsed whole, as before.
  */
-import type { Database, Transaction } from 'lmdb';
+import type { Database } from 'lmdb';
 import type { Resource } from 'fhir/r4';
 import { attachStoredJson } from '../stored-json.js';
 import type { StoredVersion } from '../resource-store.js';
@@ -22,15 +22,9 @@ const BEFORE_BODY = '","r":';
 const INSTANT = /^[0-9T:.+\-Z]+$/;
 
 /** The record's JSON text (stored-value-codec.ts), from lmdb-js' raw read (reused buffer, read at once), which its types do not declare. */
-function textOf(db: Database<VersionRecord, [string, string, number]>, key: [string, string, number], transaction?: Transaction): string | undefined {
-  const bytes = (db as unknown as { getBinaryFast(key: unknown, options?: { transaction: Transaction }): Uint8Array | undefined }).getBinaryFast(key, transaction ? { transaction } : undefined);
+function textOf(db: Database<VersionRecord, [string, string, number]>, key: [string, string, number]): string | undefined {
+  const bytes = (db as unknown as { getBinaryFast(key: unknown): Uint8Array | undefined }).getBinaryFast(key);
   return bytes && bytes.length > 0 ? unpackText(bytes) : undefined;
-}
-
-/** A version parsed whole, with the length of its record's text (what a cache of versions counts: version-cache.ts). */
-export function readParsedVersion(db: Database<VersionRecord, [string, string, number]>, resourceType: string, id: string, versionId: number, transaction: Transaction): { version: StoredVersion; size: number } | undefined {
-  const text = textOf(db, [resourceType, id, versionId], transaction);
-  return text === undefined ? undefined : { version: storedVersion(resourceType, id, versionId, JSON.parse(text) as VersionRecord), size: text.length };
 }
 
 export function readVersionRecord(db: Database<VersionRecord, [string, string, number]>, resourceType: string, id: string, versionId: number): StoredVersion | undefined {
