@@ -56,9 +56,9 @@ describe('position keys: the planner', () => {
         }
         // Most Locations have one position; some none (no key), entries without a longitude never get one.
         const positions = random() < 0.1 ? [] : [position()];
-        current.set(id, positions);
-        changes.push([id, { near: random() < 0.05 ? [{ lat: positions[0]?.lat ?? 0 }] : positions, name: [{ v: id }] }]);
-        if (positions.length > 0 && (changes.at(-1)![1]!.near[0] as Partial<Position>).lon === undefined) current.set(id, []);
+        const withoutLongitude = random() < 0.05;
+        current.set(id, withoutLongitude ? [] : positions);
+        changes.push([id, { near: withoutLongitude ? [{ lat: positions[0]?.lat ?? 0 }] : positions, name: [{ v: id }] }]);
       }
       await write(changes);
       for (let query = 0; query < 6; query++) {
