@@ -7,7 +7,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Resource } from 'fhir/r4';
 import { informational } from '../fhir/operation-outcome.js';
 import type { StoredVersion } from '../store/resource-store.js';
-import { compactJson } from '../store/stored-json.js';
 import { isXml, negotiate, type MediaType } from './content-negotiation.js';
 
 export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
@@ -101,8 +100,7 @@ export function sendStoredJson(request: FastifyRequest, reply: FastifyReply, sta
 /** A resource as text in the negotiated format (FHIR XML or JSON). */
 export function serialise(request: FastifyRequest, mediaType: string, body: object, pretty: boolean): string {
   if (isXml(mediaType)) return request.server.fhirXml.write(body, pretty);
-  // Compact JSON: a searchset's entries holding stored versions unchanged are written from their stored text (src/store/stored-json.ts).
-  return pretty ? JSON.stringify(body, null, 2) : compactJson(body);
+  return pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
 }
 
 /**

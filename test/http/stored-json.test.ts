@@ -8,8 +8,7 @@
  */
 import type { Resource } from 'fhir/r4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bundle } from 'fhir/r4';
-import { compactJson, entryOfVersion, storedJsonOf } from '../../src/store/stored-json.js';
+import { storedJsonOf } from '../../src/store/stored-json.js';
 import { FHIR_JSON, injectInto, startTestServer, STRUCTURE_ONLY, type TestServer } from '../helpers/test-server.js';
 
 let server: TestServer;
@@ -102,87 +101,5 @@ describe('reads sent as the stored JSON', () => {
     expect(storedJsonOf(copy)).toBeUndefined();
     // The parsed body is one object, read as many times as asked.
     expect(version.resource).toBe(version.resource);
-  });
-});
-
-describe('searchsets sent with the stored JSON of their entries', () => {
-  it('send the bytes serialising the bundle gives, for matches, included resources and an outcome entry', async () => {
-    const ids: Array<{ type: string; id: string }> = [];
-    for (const body of BODIES) {
-      const created = await injectInto(server.app, { method: 'POST', url: `/fhir/${body.resourceType}`, headers: FHIR_JSON, payload: body });
-      ids.push({ type: body.resourceType, id: (created.json() as Resource).id! });
-    }
-    // An observation of the first patient, to be found with the patient _included.
-    const patient = ids[0];
-    const observation = await injectInto(server.app, { method: 'POST', url: '/fhir/Observation', headers: FHIR_JSON, payload: { ...BODIES[1], subject: { reference: `Patient/${patient.id}` } } });
-    const observationId = (observation.json() as Resource).id!;
-    const urls = [
-      `/fhir/Patient?_id=${ids[0].id},${ids[2].id}`,
-      `/fhir/Observation?_id=${observationId}&_include=Observation:subject`,
-      `/fhir/Patient?_id=${patient.id}&_revinclude=Observation:subject&unknown-parameter=1`,
-      `/fhir?_type=Patient,Observation&_id=${patient.id},${observationId}`,
-    ];
-    for (const url of urls) {
-      const response = await inject(url);
-      expect(response.statusCode, response.body).toBe(200);
-      const bundle = response.json() as Bundle;
-      // Byte for byte what JSON.stringify gives of the same bundle (members in order, the bodies' own text).
-      expect(response.body).toBe(JSON.stringify(bundle));
-      expect(response.headers['content-length']).toBe(String(Buffer.byteLength(response.body)));
-      const resources = (bundle.entry ?? []).filter((e) => e.search?.mode !== 'outcome');
-      expect(resources.length).toBeGreaterThan(0);
-      for (const entry of resources) {
-        const stored = (await server.ctx.store.readCurrent(entry.resource!.resourceType, entry.resource!.id!))!;
-        expect(entry.resource).toEqual(stored.resource);
-        expect(entry.fullUrl).toBe(`http://relais.test/fhir/${stored.resourceType}/${stored.id}`);
-      }
-    }
-    const withOutcome = (await inject(urls[2])).json() as Bundle;
-    expect(withOutcome.entry!.map((e) => e.search?.mode)).toEqual(['match', 'include', 'outcome']);
-  });
-
-  it('build searchsets whose entries hold the stored versions (the path the answers above take)', async () => {
-    const created = await injectInto(server.app, { method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: BODIES[0] });
-    const { id } = created.json() as Resource;
-    const bundle = await server.ctx.engine.asServer('test').search('Patient', [['_id', id!]]);
-    const stored = (await server.ctx.store.readCurrent('Patient', id!))!;
-    // The entry's text is the store's: what compactJson writes is the stored text, not a serialisation of the parsed body.
-    const text = compactJson(bundle);
-    expect(text).toContain(`"resource":${storedJsonOf(stored)}`);
-    expect(text).toBe(JSON.stringify(bundle));
-    expect(bundle.entry![0].resource).toEqual(stored.resource);
-  });
-
-  it('still apply _summary, _elements, _pretty and XML to searchsets', async () => {
-    const created = await injectInto(server.app, { method: 'POST', url: '/fhir/Patient', headers: FHIR_JSON, payload: BODIES[0] });
-    const { id } = created.json() as Resource;
-    const url = `/fhir/Patient?_id=${id}`;
-    const summary = (await inject(`${url}&_summary=data`)).json() as Bundle;
-    expect((summary.entry![0].resource as { text?: unknown }).text).toBeUndefined();
-    const elements = (await inject(`${url}&_elements=gender`)).json() as Bundle;
-    expect((elements.entry![0].resource as { name?: unknown }).name).toBeUndefined();
-    expect((elements.entry![0].resource as { gender?: unknown }).gender).toBe('female');
-    const pretty = await inject(`${url}&_pretty=true`);
-    expect(pretty.body).toBe(JSON.stringify(pretty.json(), null, 2));
-    const xml = await inject(url, { accept: 'application/fhir+xml' });
-    expect(xml.body).toContain('<family value="N’Diaye"/>');
-    expect(xml.body).toContain('<Bundle xmlns="http://hl7.org/fhir">');
-  });
-
-  it('send a resource put in place of the stored one as that resource, and serialise copies as plain values', async () => {
-    const created = await injectInto(server.app, { method: 'POST', url: '/fhir/Observation', headers: FHIR_JSON, payload: BODIES[1] });
-    const { id } = created.json() as Resource;
-    const version = (await server.ctx.store.readCurrent('Observation', id!))!;
-    const entry = entryOfVersion<{ fullUrl: string; resource: Resource; search: unknown }>('x', version, { mode: 'match' });
-    expect(Object.keys(entry)).toEqual(['fullUrl', 'resource', 'search']);
-    const bundle = { resourceType: 'Bundle', type: 'searchset', entry: [entry, { fullUrl: 'y', resource: undefined, search: { mode: 'include' } }] };
-    expect(compactJson(bundle)).toBe(JSON.stringify(bundle));
-    expect(compactJson(bundle)).toContain(storedJsonOf(version)!);
-    const replacement = { resourceType: 'Observation', id: 'other', status: 'final' } as Resource;
-    entry.resource = replacement;
-    expect(entry.resource).toBe(replacement);
-    expect(compactJson(bundle)).toBe(JSON.stringify(bundle));
-    expect(compactJson(bundle)).not.toContain(storedJsonOf(version)!);
-    expect(JSON.parse(JSON.stringify({ ...entryOfVersion<object>('x', version, {}) }))).toEqual({ fullUrl: 'x', resource: version.resource, search: {} });
   });
 });

@@ -13,7 +13,6 @@ import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from
 import { errors } from '../../errors.js';
 import type { ParsedSearch } from '../../search/search-query.js';
 import type { StoredVersion } from '../../store/resource-store.js';
-import { entryOfVersion } from '../../store/stored-json.js';
 import { pageUrl } from '../bundle-links.js';
 import type { EngineContext } from '../engine-context.js';
 import { assertKnownType } from '../resource-checks.js';
@@ -74,16 +73,11 @@ export async function search(
 
   // Without _include or _revinclude there is nothing to follow (resolveIncludes would still key every match of the page).
   const { included, truncated } = parsed.include.length > 0 || parsed.revinclude.length > 0 ? await resolveIncludes(ctx, page.versions, parsed) : NOTHING_INCLUDED;
-  const asStored = summary === undefined || summary === 'false';
-  const entry = (version: StoredVersion, elements: string[] | undefined, mode: 'match' | 'include'): BundleEntry<Resource> => {
-    const fullUrl = `${ctx.baseUrl}/${version.resourceType}/${version.id}`;
-    // The body unchanged: the entry holds the version's body as stored (sent from its stored text, parsed only if read).
-    if (asStored && (!elements || elements.length === 0)) return entryOfVersion(fullUrl, version, { mode });
-    return { fullUrl, resource: applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements), search: { mode } };
-  };
+  const shape = (version: StoredVersion, elements: string[] | undefined): Resource =>
+    applyElements(ctx.definitions, applySummary(ctx.definitions, version.resource!, summary), elements);
   const entries: BundleEntry<Resource>[] = [
-    ...page.versions.map((version) => entry(version, parsed.elements, 'match')),
-    ...included.map((version) => entry(version, undefined, 'include')),
+    ...page.versions.map((version) => ({ fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`, resource: shape(version, parsed.elements), search: { mode: 'match' as const } })),
+    ...included.map((version) => ({ fullUrl: `${ctx.baseUrl}/${version.resourceType}/${version.id}`, resource: shape(version, undefined), search: { mode: 'include' as const } })),
     ...outcomeEntries(parsed, truncated),
   ];
   return bundle(wantTotal ? page.total : undefined, links, entries);

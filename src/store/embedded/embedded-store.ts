@@ -57,7 +57,7 @@ import { LmdbResultSets } from './lmdb-result-sets.js';
 import { compareSortKeys, sortKeyOf } from './sort-keys.js';
 import { cooperativeSort } from './cooperative-sort.js';
 import { commitCause, storageFault } from './storage-faults.js';
-import { BatchView, checkUnit, planWrites, type CommittedOperation } from './unit-writer.js';
+import { BatchView, checkUnit, planWrites, storedVersion, type CommittedOperation } from './unit-writer.js';
 import { readVersionRecord } from './version-text.js';
 import { WriteGate } from './write-gate.js';
 
@@ -430,9 +430,8 @@ export class EmbeddedStore implements ResourceStore {
         versions.push({ resourceType: match.resourceType, id: match.id, versionId: match.head.v, lastUpdated: match.head.lu, deleted: false });
         continue;
       }
-      // Read as text, its body parsed only when something reads it (version-text.ts): a searchset entry holding it unchanged is sent as that text.
-      const version = readVersionRecord(layout.versions, match.resourceType, match.id, match.head.v, transaction);
-      if (version) versions.push(version);
+      const record = layout.versions.get([match.resourceType, match.id, match.head.v], { transaction });
+      if (record) versions.push(storedVersion(match.resourceType, match.id, match.head.v, record));
     }
     return { versions, ...(query.withTotal || snapshotKept ? { total: matches.length } : {}), ...(snapshotKept ? { snapshotKept } : {}) };
   }

@@ -8,7 +8,7 @@
  * parses it — JSON.parse was 6 % of such a read (profiled, issue 17). Deletions
  * and any other shape are parsed whole, as before.
  */
-import type { Database, Transaction } from 'lmdb';
+import type { Database } from 'lmdb';
 import type { Resource } from 'fhir/r4';
 import { attachStoredJson } from '../stored-json.js';
 import type { StoredVersion } from '../resource-store.js';
@@ -22,14 +22,13 @@ const BEFORE_BODY = '","r":';
 const INSTANT = /^[0-9T:.+\-Z]+$/;
 
 /** The record's JSON text (stored-value-codec.ts), from lmdb-js' raw read (reused buffer, read at once), which its types do not declare. */
-function textOf(db: Database<VersionRecord, [string, string, number]>, key: [string, string, number], transaction: Transaction | undefined): string | undefined {
-  const bytes = (db as unknown as { getBinaryFast(key: unknown, options?: { transaction: Transaction }): Uint8Array | undefined }).getBinaryFast(key, transaction && { transaction });
+function textOf(db: Database<VersionRecord, [string, string, number]>, key: [string, string, number]): string | undefined {
+  const bytes = (db as unknown as { getBinaryFast(key: unknown): Uint8Array | undefined }).getBinaryFast(key);
   return bytes && bytes.length > 0 ? unpackText(bytes) : undefined;
 }
 
-/** The version, read in `transaction` when given (a search's: what it matched in that snapshot), else in lmdb-js' current read transaction. */
-export function readVersionRecord(db: Database<VersionRecord, [string, string, number]>, resourceType: string, id: string, versionId: number, transaction?: Transaction): StoredVersion | undefined {
-  const text = textOf(db, [resourceType, id, versionId], transaction);
+export function readVersionRecord(db: Database<VersionRecord, [string, string, number]>, resourceType: string, id: string, versionId: number): StoredVersion | undefined {
+  const text = textOf(db, [resourceType, id, versionId]);
   if (text === undefined) return undefined;
   const end = text.startsWith(PREFIX) ? text.indexOf('"', PREFIX.length) : -1;
   const lastUpdated = end > 0 ? text.slice(PREFIX.length, end) : '';
