@@ -321,7 +321,7 @@ console.log(`longest event-loop stall: load ${stall(loadWatch)}, queries ${stall
 console.log(`restart (open the store again): ${restart}`);
 console.log('');
 // CPU ms per query: the process's CPU time (all threads) over the runs, less sensitive than wall time to other jobs.
-const header = ['| query | p50 ms | p95 ms | p99 ms | queries/s | CPU ms/query | mean total | page faults/query | of which major |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+const header = ['| query | p50 ms | p95 ms | p99 ms | queries/s | CPU ms/query | mean total | minor page faults/query | major page faults/query (disk reads) |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
 for (const [i, earlier] of earlierRounds.entries()) console.log([`round ${i + 1} of ${flags.rounds}:`, '', ...header, ...earlier, ''].join('\n'));
 if (flags.rounds > 1) console.log(`round ${flags.rounds} of ${flags.rounds}:\n`);
 console.log(header.join('\n'));
